@@ -1,0 +1,37 @@
+"""Registry of backends.
+
+A backend is a module with ``NAME``, ``DEVICE``, ``METHOD`` and the functions
+``available()``, ``supports(problem)``, ``cost(problem)`` and
+``run(problem, a, k, *, workers)``.  A module that fails to import (a missing
+optional dependency) is simply absent: adding a backend is adding a file and
+a line below.
+"""
+from __future__ import annotations
+
+import importlib
+
+_MODULES = ("cpu_direct", "cpu_separable", "cpu_fft", "cpu_oa", "cuda_direct", "cuda_fft")
+
+REGISTRY: dict = {}
+for _name in _MODULES:
+    try:
+        _mod = importlib.import_module(f"{__name__}.{_name}")
+    except ImportError:
+        continue
+    REGISTRY[_mod.NAME] = _mod
+
+
+def usable(problem, method: str = "auto"):
+    """Backends that are available, support ``problem`` and match ``method``."""
+    out = []
+    for mod in REGISTRY.values():
+        if method != "auto" and mod.METHOD != method:
+            continue
+        if mod.DEVICE != problem.device:
+            continue
+        try:
+            if mod.available() and mod.supports(problem):
+                out.append(mod)
+        except Exception:  # a backend that cannot answer is not usable
+            continue
+    return out

@@ -1,0 +1,279 @@
+"""Direct (gather) correlation on the CPU with Numba.
+
+Every output element is owned by exactly one parallel iteration.  Work items
+are (output row, column chunk) pairs, so a 1-D signal (one long row) and a
+2-D image (many rows) both spread over every core.  The inner loop adds
+four kernel taps at a time to a run of contiguous outputs::
+
+    out[c] += k0*a[c+s] + k1*a[c+s+1] + k2*a[c+s+2] + k3*a[c+s+3]
+
+which LLVM turns into packed FMAs over ``c``.  Output columns whose window
+leaves the signal (the edges) take a bounds-checked scalar loop; rows of the
+kernel that fall outside the signal are skipped, which is zero fill.  Other
+boundaries (and a non-zero fill value) are materialised by padding first.
+
+Arithmetic types: float32 stays float32, float16 is computed in float32,
+every integer type (and bool) in int64 -- products wrap modulo 2**64 and the
+final cast wraps to the result dtype, which equals SciPy's per-step wrapping
+because reduction modulo 2**n is a ring homomorphism.  Ranks above two are
+zero-padded into 'valid' form and run through the same row kernel with
+precomputed row offsets.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from .._jit import jit, jit_parallel
+from .._problem import Problem
+
+NAME = "cpu_direct"
+DEVICE = "cpu"
+METHOD = "direct"
+
+#: outputs per work item along a row: big enough to amortise the edge logic,
+#: small enough that the accumulator run stays in L1.
+CHUNK = 2048
+
+
+def available() -> bool:
+    return True
+
+
+def supports(problem: Problem) -> bool:
+    return (problem.device == "cpu" and problem.all_axes and problem.kind in "biufc"
+            and problem.dtype not in (np.dtype(np.longdouble), np.dtype(np.clongdouble)))
+
+
+def cost(problem: Problem) -> float:
+    from .._costs import direct_cost
+    return direct_cost(problem)
+
+
+# --------------------------------------------------------------------------
+# kernels
+# --------------------------------------------------------------------------
+
+@jit
+def _row_accumulate(ov, av, krow):
+    """ov[c] += sum_q krow[q] * av[c + q] for c in range(len(ov)).
+
+    Eight taps per pass (then four, then a 3/2/1 tail): each pass loads the
+    accumulator once per eight FMAs.  Slices keep every index non-negative,
+    which lets Numba drop its wraparound check and LLVM vectorise over ``c``.
+    """
+    kw = krow.shape[0]
+    m = ov.shape[0]
+    q = 0
+    while q + 8 <= kw:
+        a = av[q:]
+        k0, k1, k2, k3 = krow[q], krow[q + 1], krow[q + 2], krow[q + 3]
+        k4, k5, k6, k7 = krow[q + 4], krow[q + 5], krow[q + 6], krow[q + 7]
+        for c in range(m):
+            ov[c] += ((k0 * a[c] + k1 * a[c + 1] + k2 * a[c + 2] + k3 * a[c + 3])
+                      + (k4 * a[c + 4] + k5 * a[c + 5] + k6 * a[c + 6] + k7 * a[c + 7]))
+        q += 8
+    if q + 4 <= kw:
+        a = av[q:]
+        k0, k1, k2, k3 = krow[q], krow[q + 1], krow[q + 2], krow[q + 3]
+        for c in range(m):
+            ov[c] += k0 * a[c] + k1 * a[c + 1] + k2 * a[c + 2] + k3 * a[c + 3]
+        q += 4
+    rem = kw - q
+    a = av[q:]
+    if rem == 3:
+        k0, k1, k2 = krow[q], krow[q + 1], krow[q + 2]
+        for c in range(m):
+            ov[c] += k0 * a[c] + k1 * a[c + 1] + k2 * a[c + 2]
+    elif rem == 2:
+        k0, k1 = krow[q], krow[q + 1]
+        for c in range(m):
+            ov[c] += k0 * a[c] + k1 * a[c + 1]
+    elif rem == 1:
+        k0 = krow[q]
+        for c in range(m):
+            ov[c] += k0 * a[c]
+
+
+@jit
+def _row_edges(orow, arow, krow, c0, c1, shift):
+    """Bounds-checked version of :func:`_row_accumulate` for edge columns."""
+    n = arow.shape[0]
+    kw = krow.shape[0]
+    for c in range(c0, c1):
+        q0 = max(0, -(c + shift))
+        q1 = min(kw, n - (c + shift))
+        acc = orow[c]
+        for q in range(q0, q1):
+            acc += krow[q] * arow[c + shift + q]
+        orow[c] = acc
+
+
+@jit_parallel
+def _corr2d(a, k, out, oy, ox, chunk):
+    """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a."""
+    H, W = a.shape
+    kh, kw = k.shape
+    OH, OW = out.shape
+    ncx = (OW + chunk - 1) // chunk
+    ilo = -ox                      # first column whose window starts inside a
+    ihi = W - kw + 1 - ox          # one past the last column whose window ends inside a
+    for item in prange(OH * ncx):
+        r = item // ncx
+        c0 = (item - r * ncx) * chunk
+        c1 = min(c0 + chunk, OW)
+        orow = out[r]
+        for c in range(c0, c1):
+            orow[c] = 0
+        lo = min(max(ilo, c0), c1)
+        hi = max(min(ihi, c1), lo)
+        y = r + oy
+        p0 = max(0, -y)
+        p1 = min(kh, H - y)
+        for p in range(p0, p1):
+            arow = a[y + p]
+            krow = k[p]
+            if lo < hi:
+                _row_accumulate(orow[lo:hi], arow[lo + ox:], krow)
+            if c0 < lo:
+                _row_edges(orow, arow, krow, c0, lo, ox)
+            if hi < c1:
+                _row_edges(orow, arow, krow, hi, c1, ox)
+
+
+@jit_parallel
+def _corr_rows(aflat, k2, kofs, out2, obase, chunk):
+    """General rank: out2[r, c] = sum_t sum_q k2[t, q] * aflat[obase[r] + kofs[t] + c + q].
+
+    ``aflat`` is the zero-padded signal, flattened; every window is in bounds.
+    """
+    R, L = out2.shape
+    T = k2.shape[0]
+    ncx = (L + chunk - 1) // chunk
+    for item in prange(R * ncx):
+        r = item // ncx
+        c0 = (item - r * ncx) * chunk
+        c1 = min(c0 + chunk, L)
+        orow = out2[r]
+        for c in range(c0, c1):
+            orow[c] = 0
+        for t in range(T):
+            _row_accumulate(orow[c0:c1], aflat[obase[r] + kofs[t] + c0:], k2[t])
+
+
+# --------------------------------------------------------------------------
+# host side
+# --------------------------------------------------------------------------
+
+def work_dtype(dtype: np.dtype) -> np.dtype:
+    """The arithmetic type of the direct kernels for a result dtype."""
+    if dtype.kind in "biu":
+        return np.dtype(np.int64)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    return dtype
+
+
+def _as_work(x: np.ndarray, wt: np.dtype) -> np.ndarray:
+    if x.dtype.kind == "u" and x.dtype.itemsize == 8:
+        # uint64 arithmetic is int64 arithmetic modulo 2**64: reinterpret
+        x = np.ascontiguousarray(x).view(np.int64)
+    return np.ascontiguousarray(x, dtype=wt)
+
+
+def _pad_boundary(a: np.ndarray, problem: Problem):
+    """Materialise the boundary so that the kernel sees a zero-fill problem.
+
+    Returns the padded signal and the new per-axis offsets (origin - (k-1)).
+    """
+    offs = [o - (k - 1) for o, k in zip(problem.origin, problem.shape_k)]
+    if problem.zero_fill:
+        return a, offs
+    pads = []
+    for ax in range(a.ndim):
+        lo = max(0, -offs[ax])
+        hi = max(0, problem.out_shape[ax] + problem.shape_k[ax] - 1 + offs[ax] - a.shape[ax])
+        pads.append((lo, hi))
+    if problem.boundary == "fill":
+        a = np.pad(a, pads, mode="constant", constant_values=problem.fillvalue)
+    elif problem.boundary == "wrap":
+        a = np.pad(a, pads, mode="wrap")
+    else:
+        a = np.pad(a, pads, mode="symmetric")
+    return a, [o + p[0] for o, p in zip(offs, pads)]
+
+
+def _run_nd(a, k, out, offs):
+    """Any rank: zero-pad into 'valid' form, then the row kernel."""
+    lo = [max(0, -o) for o in offs]
+    hi = [max(0, o + n_out + kk - 1 - n) for o, n_out, kk, n in zip(offs, out.shape, k.shape, a.shape)]
+    if any(lo) or any(hi):
+        ap = np.zeros([n + l_ + h for n, l_, h in zip(a.shape, lo, hi)], a.dtype)
+        ap[tuple(slice(l_, l_ + n) for l_, n in zip(lo, a.shape))] = a
+    else:
+        ap = a
+    offs = [o + l_ for o, l_ in zip(offs, lo)]
+    st = np.array(ap.strides, dtype=np.int64) // ap.itemsize   # element strides
+    base0 = int(np.dot(offs, st))
+    lead_out, lead_k = out.shape[:-1], k.shape[:-1]
+    obase = base0 + np.indices(lead_out).reshape(len(lead_out), -1).T @ st[:-1]
+    kofs = np.indices(lead_k).reshape(len(lead_k), -1).T @ st[:-1]
+    _corr_rows(ap.reshape(-1), np.ascontiguousarray(k.reshape(-1, k.shape[-1])),
+               np.ascontiguousarray(kofs, np.int64), out.reshape(-1, out.shape[-1]),
+               np.ascontiguousarray(obase, np.int64), CHUNK)
+
+
+def run(problem: Problem, a, k, *, workers: int):
+    """Correlate ``a`` with the prepared kernel ``k`` (see :mod:`numbaconv._problem`)."""
+    from .._config import numba_threads
+    wt = work_dtype(problem.dtype)
+    out = np.empty(problem.out_shape, wt)
+    if out.size == 0:
+        return out
+    if min(k.shape) == 0 or min(a.shape) == 0:
+        if problem.zero_fill or min(k.shape) == 0:
+            out[...] = 0
+            return out
+    a = _as_work(a, wt)
+    k = _as_work(k, wt)
+    if problem.zero_fill:
+        offs = [o - (kk - 1) for o, kk in zip(problem.origin, problem.shape_k)]
+    else:
+        a, offs = _pad_boundary(a.astype(wt, copy=False), problem)
+        a = np.ascontiguousarray(a)
+    with numba_threads(workers):
+        if a.ndim <= 2:
+            a2 = a.reshape((1,) * (2 - a.ndim) + a.shape)
+            k2 = k.reshape((1,) * (2 - k.ndim) + k.shape)
+            o2 = out.reshape((1,) * (2 - out.ndim) + out.shape)
+            offs2 = [0] * (2 - len(offs)) + list(offs)
+            _corr2d(a2, k2, o2, offs2[0], offs2[1], CHUNK)
+        else:
+            _run_nd(a, k, out, offs)
+    return out
+
+
+@jit_parallel
+def _all_finite_flat(x):
+    n = x.shape[0]
+    nchunks = (n + 65535) // 65536
+    bad = 0
+    for c in prange(nchunks):
+        s = 0.0
+        for i in range(c * 65536, min(n, (c + 1) * 65536)):
+            s += x[i] * 0.0     # 0*inf = nan and nan*0 = nan: one NaN test per chunk
+        if s != s:
+            bad += 1
+    return bad == 0
+
+
+def all_finite(x) -> bool:
+    """True when no element of ``x`` is NaN or infinite (parallel, no temporaries)."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fc" or x.size == 0:
+        return True
+    if x.dtype.kind == "c":
+        x = np.ascontiguousarray(x).view(x.real.dtype)
+    if x.dtype == np.float16 or not x.flags.c_contiguous:
+        return bool(np.isfinite(x).all())
+    return bool(_all_finite_flat(x.reshape(-1)))

@@ -1,0 +1,83 @@
+"""FFT correlation on the CPU through :mod:`scipy.fft`.
+
+The canonical correlation of ``A`` with ``K`` is the convolution of ``A``
+with ``K`` flipped along the correlated axes; the flip is a view.  Real input
+uses ``rfftn``/``irfftn`` at :func:`scipy.fft.next_fast_len` sizes, and
+``workers`` is passed on to pocketfft.  Integers and bool are transformed in
+float64, float16 in float32, and single and long double precision are kept.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft as sp_fft
+
+from .._problem import Problem, fft_result_dtype
+
+NAME = "cpu_fft"
+DEVICE = "cpu"
+METHOD = "fft"
+
+
+def available() -> bool:
+    return True
+
+
+def supports(problem: Problem) -> bool:
+    return problem.device == "cpu" and problem.zero_fill and problem.kind in "biufc"
+
+
+def cost(problem: Problem) -> float:
+    from .._costs import fft_cost
+    return fft_cost(problem)
+
+
+def flip_axes(x, axes):
+    """View of ``x`` reversed along ``axes``."""
+    idx = [slice(None)] * x.ndim
+    for ax in axes:
+        idx[ax] = slice(None, None, -1)
+    return x[tuple(idx)]
+
+
+def as_fft_input(x, dtype):
+    """``x`` cast to the transform dtype (a no-op when it already is)."""
+    return np.asarray(x, dtype=dtype)
+
+
+def window(full, problem: Problem):
+    """The output window of ``full`` (the full result) that ``problem`` asks for."""
+    idx = tuple(slice(o, o + n) for o, n in zip(problem.origin, problem.out_shape))
+    return full[idx]
+
+
+def convolve_full(a, h, axes, workers, dtype):
+    """Full linear convolution of ``a`` and ``h`` along ``axes`` (others broadcast)."""
+    a = as_fft_input(a, dtype)
+    h = as_fft_input(h, dtype)
+    if not axes:
+        return a * h
+    shape = [a.shape[ax] + h.shape[ax] - 1 for ax in axes]
+    if dtype.kind == "c":
+        fshape = [sp_fft.next_fast_len(s, False) for s in shape]
+        sp = sp_fft.fftn(a, fshape, axes=axes, workers=workers) * sp_fft.fftn(
+            h, fshape, axes=axes, workers=workers)
+        ret = sp_fft.ifftn(sp, fshape, axes=axes, workers=workers, overwrite_x=True)
+    else:
+        fshape = [sp_fft.next_fast_len(s, True) for s in shape]
+        sp = sp_fft.rfftn(a, fshape, axes=axes, workers=workers) * sp_fft.rfftn(
+            h, fshape, axes=axes, workers=workers)
+        ret = sp_fft.irfftn(sp, fshape, axes=axes, workers=workers, overwrite_x=True)
+    return ret[tuple(slice(0, s) if ax in axes else slice(None)
+                     for ax, s in zip(range(ret.ndim), _full_shape(a, h, axes)))]
+
+
+def _full_shape(a, h, axes):
+    return [a.shape[ax] + h.shape[ax] - 1 if ax in axes else max(a.shape[ax], h.shape[ax])
+            for ax in range(a.ndim)]
+
+
+def run(problem: Problem, a, k, *, workers: int):
+    """Correlate ``a`` with ``k`` by FFT and return the requested window."""
+    dtype = fft_result_dtype(a.dtype, k.dtype)
+    full = convolve_full(a, flip_axes(k, problem.axes), list(problem.axes), workers, dtype)
+    return window(full, problem)

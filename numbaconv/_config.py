@@ -1,0 +1,101 @@
+"""Thread control with SciPy's ``workers`` semantics, mapped onto Numba.
+
+``workers=None`` takes the context default (see :func:`set_workers`), which
+is every CPU Numba may use; a negative value counts back from the number of
+CPUs (``-1`` is all of them); zero is an error.  Numba's thread count is
+thread-local, so :func:`numba_threads` sets and restores it around a call.
+"""
+from __future__ import annotations
+
+import contextlib
+import operator
+import os
+import threading
+
+import numba
+
+_local = threading.local()
+
+
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+def _normalise(workers) -> int:
+    if workers is None:
+        return getattr(_local, "workers", None) or _cpu_count()
+    try:
+        workers = operator.index(workers)
+    except TypeError:
+        raise TypeError(f"workers must be an integer, not {type(workers).__name__}") from None
+    if workers == 0:
+        raise ValueError("workers must not be zero")
+    if workers < 0:
+        workers += _cpu_count() + 1
+        if workers <= 0:
+            raise ValueError("workers value out of range; got {}, must not be less than {}".format(
+                workers - _cpu_count() - 1, -_cpu_count()))
+    return workers
+
+
+def resolve_workers(workers=None) -> int:
+    """Return the positive number of workers that ``workers`` stands for."""
+    return _normalise(workers)
+
+
+def get_workers() -> int:
+    """Return the default number of workers in the current context.
+
+    Returns
+    -------
+    int
+        The number of threads numbaconv uses when ``workers=None``.
+
+    Examples
+    --------
+    >>> import numbaconv
+    >>> numbaconv.get_workers() >= 1
+    True
+    """
+    return _normalise(None)
+
+
+@contextlib.contextmanager
+def set_workers(workers):
+    """Context manager for the default number of workers (SciPy semantics).
+
+    Parameters
+    ----------
+    workers : int
+        The default number of workers inside the context; negative values
+        count back from the number of CPUs, zero is an error.
+
+    Examples
+    --------
+    >>> import numbaconv
+    >>> with numbaconv.set_workers(1):
+    ...     numbaconv.get_workers()
+    1
+    """
+    new = _normalise(workers)
+    old = getattr(_local, "workers", None)
+    _local.workers = new
+    try:
+        yield
+    finally:
+        _local.workers = old
+
+
+@contextlib.contextmanager
+def numba_threads(workers: int):
+    """Run the body with Numba's thread count set to ``workers`` (clamped)."""
+    n = max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
+    old = numba.get_num_threads()
+    if n == old:
+        yield n
+        return
+    numba.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(old)

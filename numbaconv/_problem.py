@@ -1,0 +1,203 @@
+"""The array-free description of one convolution, and pure shape helpers.
+
+Every public function reduces its call to one canonical operation, which all
+backends implement::
+
+    out[i] = sum_j A[i + j + origin - (K.shape - 1)] * K[j]      (per axis)
+
+that is: *correlate* ``A`` with the prepared kernel ``K`` and keep the window
+of the full result that starts at ``origin``.  Convolution passes a flipped
+view of the kernel, correlation a conjugated one; ``'valid'`` swaps are done
+before.  Positions of ``A`` outside its bounds take the ``boundary`` rule.
+Axes that are not convolved (``fftconvolve(..., axes=...)``) broadcast.
+
+A :class:`Problem` carries the shapes, dtypes and flags of such an operation
+and nothing else, so that the dispatcher is a pure function of it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+MODES = ("full", "same", "valid")
+BOUNDARIES = {"fill": "fill", "pad": "fill", "wrap": "wrap", "circular": "wrap",
+              "symm": "symm", "symmetric": "symm"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """Array-free description of one canonical correlation.
+
+    Attributes
+    ----------
+    shape_a, shape_k : tuple of int
+        Shapes of the signal ``A`` and the prepared kernel ``K`` (same rank).
+    axes : tuple of int
+        The axes that are correlated; the others broadcast (size 1 or equal).
+    origin : tuple of int
+        Per axis, where the output window starts in the full result.
+    out_shape : tuple of int
+        The shape of the result.
+    dtype : numpy.dtype
+        ``np.result_type`` of the inputs: what an exact method returns.
+    boundary : str
+        ``'fill'``, ``'wrap'`` or ``'symm'``.
+    fillvalue : scalar
+        The value outside ``A`` for ``boundary='fill'``.
+    device : str
+        ``'cpu'`` or ``'cuda'``: where the arrays live.
+    finite : bool or None
+        Whether all input values are finite (``None``: not checked, assume
+        they may not be).
+    int_bound : float
+        For integer inputs, an upper bound of ``|A|max * |K|max * taps``;
+        ``inf`` when unknown, 0 for non-integers.
+    """
+
+    shape_a: tuple
+    shape_k: tuple
+    axes: tuple
+    origin: tuple
+    out_shape: tuple
+    dtype: np.dtype
+    boundary: str = "fill"
+    fillvalue: object = 0
+    device: str = "cpu"
+    finite: bool | None = True
+    int_bound: float = 0.0
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape_a)
+
+    @property
+    def all_axes(self) -> bool:
+        """True when every axis is correlated (no broadcast batch axes)."""
+        return len(self.axes) == self.ndim
+
+    @property
+    def zero_fill(self) -> bool:
+        return self.boundary == "fill" and self.fillvalue == 0
+
+    @property
+    def taps(self) -> int:
+        """Kernel elements along the correlated axes."""
+        return math.prod(self.shape_k[ax] for ax in self.axes)
+
+    @property
+    def outputs(self) -> int:
+        return math.prod(self.out_shape)
+
+    @property
+    def direct_ops(self) -> float:
+        """Multiply-adds of the direct method (before edge savings)."""
+        return float(self.outputs) * self.taps
+
+    @property
+    def kind(self) -> str:
+        """``'b'``, ``'i'``, ``'u'``, ``'f'`` or ``'c'``, from :attr:`dtype`."""
+        return self.dtype.kind
+
+    def fft_shape(self, real: bool = True) -> tuple:
+        """Fast transform lengths along :attr:`axes` for the full result."""
+        from scipy.fft import next_fast_len
+        return tuple(next_fast_len(self.shape_a[ax] + self.shape_k[ax] - 1, real)
+                     for ax in self.axes)
+
+
+# --------------------------------------------------------------------------
+# pure shape helpers
+# --------------------------------------------------------------------------
+
+def check_mode(mode, message=None) -> str:
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(message or "Acceptable mode flags are 'valid', 'same', or 'full'.")
+    return mode
+
+
+def check_boundary(boundary) -> str:
+    try:
+        return BOUNDARIES[boundary]
+    except (KeyError, TypeError):
+        raise ValueError("Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), "
+                         "and 'symmetric' (or 'symm').") from None
+
+
+def inputs_swap_needed(mode, shape1, shape2, axes=None) -> bool:
+    """Whether 'valid' mode needs ``in1`` and ``in2`` swapped (SciPy's rule)."""
+    if mode != "valid":
+        return False
+    if not shape1:
+        return False
+    if axes is None:
+        axes = range(len(shape1))
+    ok1 = all(shape1[i] >= shape2[i] for i in axes)
+    ok2 = all(shape2[i] >= shape1[i] for i in axes)
+    if not (ok1 or ok2):
+        raise ValueError("For 'valid' mode, one must be at least as large "
+                         "as the other in every dimension")
+    return not ok1
+
+
+def origin_for(mode, n, k, same_start=None) -> int:
+    """Start of the output window in the full result along one axis.
+
+    ``same_start`` is the 'same' offset: ``(k - 1) // 2`` for convolve,
+    correlate and convolve2d, ``k // 2`` for correlate2d (SciPy's centring).
+    """
+    if mode == "full":
+        return 0
+    if mode == "valid":
+        return k - 1
+    return (k - 1) // 2 if same_start is None else same_start
+
+
+def out_len(mode, n, k) -> int:
+    if mode == "full":
+        return n + k - 1
+    if mode == "same":
+        return n
+    return max(n - k + 1, 0)
+
+
+def build_problem(shape_a, shape_k, mode, dtype, *, axes=None, same_odd_centre=True,
+                  boundary="fill", fillvalue=0, device="cpu", finite=True,
+                  int_bound=0.0) -> Problem:
+    """Make the :class:`Problem` for correlating ``A`` with a prepared ``K``.
+
+    ``same_odd_centre=False`` selects correlate2d's 'same' centring (``k // 2``).
+    """
+    ndim = len(shape_a)
+    axes = tuple(range(ndim)) if axes is None else tuple(sorted(axes))
+    origin, out_shape = [], []
+    for ax in range(ndim):
+        n, k = shape_a[ax], shape_k[ax]
+        if ax in axes:
+            same = None if same_odd_centre else k // 2
+            origin.append(origin_for(mode, n, k, same))
+            out_shape.append(out_len(mode, n, k))
+        else:  # broadcast axis: SciPy centres 'same' on in1 here too
+            full = max(n, k) if min(n, k) != 0 else 0
+            keep = n if mode == "same" else full
+            origin.append((full - keep) // 2)
+            out_shape.append(keep)
+    return Problem(tuple(shape_a), tuple(shape_k), axes, tuple(origin), tuple(out_shape),
+                   np.dtype(dtype), boundary, fillvalue, device, finite, int_bound)
+
+
+def fft_result_dtype(dt1, dt2) -> np.dtype:
+    """The dtype ``scipy.signal.fftconvolve`` returns for inputs of these dtypes.
+
+    ``scipy.fft`` keeps single and long double precision, computes half as
+    single and everything else (bool, integers, objects) as double.
+    """
+    def one(dt):
+        dt = np.dtype(dt)
+        if dt.kind == "c":
+            return dt
+        if dt.kind == "f":
+            return np.dtype(np.float32) if dt.itemsize <= 4 else dt
+        return np.dtype(np.float64)
+    return np.result_type(one(dt1), one(dt2))

@@ -1,0 +1,116 @@
+"""The ``numbaconv`` command: ``info``, ``bench`` and ``calibrate``.
+
+``numbaconv bench ...`` hands every argument after ``bench`` to
+:func:`numbaconv._bench.main` (see ``numbaconv bench --help``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _info() -> int:
+    from . import _bench
+
+    env = _bench.environment()
+    try:
+        import numbaconv
+        with_workers = getattr(numbaconv, "get_workers", None)
+        env["numbaconv_workers"] = with_workers() if with_workers else "?"
+    except Exception as exc:  # noqa: BLE001 - info must print what it can
+        env["numbaconv_import_error"] = f"{type(exc).__name__}: {exc}"
+    # Numba only fixes its threading layer when a parallel kernel first runs.
+    if env["numba_threading_layer"].startswith("not initialised"):
+        try:
+            import numba
+            import numpy as np
+
+            @numba.njit(parallel=True, cache=False)
+            def _touch(x):
+                s = 0.0
+                for i in numba.prange(x.size):
+                    s += x[i]
+                return s
+
+            _touch(np.ones(8))
+            env["numba_threading_layer"] = numba.threading_layer()
+        except Exception as exc:  # noqa: BLE001
+            env["numba_threading_layer"] += f" ({type(exc).__name__}: {exc})"
+
+    width = max(len(k) for k in env)
+    for key, value in env.items():
+        print(f"{key.ljust(width)}  {value}")
+
+    print("backends:")
+    try:
+        from ._backends import REGISTRY
+    except Exception as exc:  # noqa: BLE001
+        print(f"  (registry not importable: {type(exc).__name__}: {exc})")
+    else:
+        for name, mod in REGISTRY.items():
+            try:
+                ok = bool(mod.available())
+                why = "available" if ok else "unavailable"
+            except Exception as exc:  # noqa: BLE001
+                why = f"unavailable ({type(exc).__name__}: {exc})"
+            print(f"  {name.ljust(width - 2)}  {why}")
+
+    print("optional peers (numbaconv bench --peers):")
+    for mod in ("cv2", "pyfftw"):
+        try:
+            m = __import__(mod)
+            print(f"  {mod.ljust(width - 2)}  {getattr(m, '__version__', 'installed')}")
+        except Exception:  # noqa: BLE001
+            print(f"  {mod.ljust(width - 2)}  not installed")
+    env_vars = {k: v for k, v in os.environ.items() if k.startswith(("NUMBA_", "NUMBACONV_"))}
+    if env_vars:
+        print("environment variables:")
+        for k, v in sorted(env_vars.items()):
+            print(f"  {k}={v}")
+    return 0
+
+
+def _calibrate() -> int:
+    import numbaconv
+
+    calibrate = getattr(numbaconv, "calibrate", None)
+    if calibrate is None:
+        print("numbaconv calibrate: this version of numbaconv has no calibrate()",
+              file=sys.stderr)
+        return 2
+    result = calibrate()
+    if result is not None:
+        print(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="numbaconv",
+        description="numbaconv: Numba-accelerated drop-in for scipy.signal's convolutions.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("info", help="print versions, CPU, Numba threading layer and backends")
+    sub.add_parser("bench", add_help=False,
+                   help="time numbaconv against scipy.signal (see 'numbaconv bench --help')")
+    sub.add_parser("calibrate", help="measure this machine and tune the 'auto' dispatcher")
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "bench":
+        from . import _bench
+        return _bench.main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        return _info()
+    if args.command == "calibrate":
+        return _calibrate()
+    parser.print_help()
+    return 0 if args.command is None and not argv else 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
