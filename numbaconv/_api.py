@@ -496,8 +496,7 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
     bnd = check_boundary(boundary)
     dtype = np.result_type(in1.dtype, in2.dtype)
     if ops is _HostOps and dtype in (np.dtype(np.longdouble), np.dtype(np.clongdouble)):
-        return getattr(_scipy(), f"{op}2d")(*((in2, in1) if swapped else (in1, in2)),
-                                            mode, boundary, fillvalue)
+        return getattr(_scipy(), f"{op}2d")(in1, in2, mode, boundary, fillvalue)
     if dtype.kind not in "iufc" or dtype == np.float16:
         raise ValueError(f"{op}2d not available for this type.")
     fill = _fill_value(fillvalue, dtype)
