@@ -138,6 +138,16 @@ def _flags(ops, a, k, dtype, need):
     return finite, bound
 
 
+def _separable(ops, k, method) -> bool:
+    """Rank-1 test of a 2-D floating kernel, only when the separable path may run."""
+    if method not in ("auto", "separable") or k.ndim != 2 or k.dtype.kind not in "fc":
+        return False
+    from ._backends.cpu_separable import MAX_KERNEL, is_separable
+    if k.size > MAX_KERNEL:
+        return False
+    return is_separable(ops.to_host(k) if hasattr(ops, "to_host") else k)
+
+
 def _run(problem, a, k, method, workers, ops):
     choice = _dispatch.select(problem, method, workers)
     return choice.module.run(problem, a, k, workers=resolve_workers(workers)), choice
@@ -205,7 +215,8 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
         a, k = in1, ops.conj(in2)
     finite, bound = _flags(ops, a, k, dtype, method == "auto")
     problem = build_problem(a.shape, k.shape, mode, dtype, device=ops.device,
-                            finite=finite, int_bound=bound)
+                            finite=finite, int_bound=bound,
+                            separable=_separable(ops, k, method))
     out, choice = _run(problem, a, k, method, workers, ops)
     return ops.wrap(_finalize(out, dtype, rounding=choice.method in _dispatch.FFT_METHODS), in1)
 
@@ -513,7 +524,8 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
         out = np.zeros(problem.out_shape, dtype) if ops is _HostOps else ops.zeros(problem.out_shape, dtype)
         return ops.wrap(out, in1)
     finite, bound = _flags(ops, a, k, dtype, True)
-    problem = dataclasses.replace(problem, finite=finite, int_bound=bound)
+    problem = dataclasses.replace(problem, finite=finite, int_bound=bound,
+                                  separable=_separable(ops, k, "auto"))
     out, choice = _run(problem, a, k, "auto", workers, ops)
     out = _finalize(out, dtype, rounding=choice.method in _dispatch.FFT_METHODS)
     if op == "correlate" and swapped:
@@ -634,7 +646,8 @@ def _problem_for(in1, in2, mode, device):
         in1, in2 = in2, in1
     finite, bound = _flags(ops, in1, in2, dtype, True)
     return build_problem(in1.shape, in2.shape, mode, dtype, device=ops.device,
-                         finite=finite, int_bound=bound), ops, in1, in2
+                         finite=finite, int_bound=bound,
+                         separable=_separable(ops, in2, "auto")), ops, in1, in2
 
 
 def choose_conv_method(in1, in2, mode="full", measure=False, *, device="auto"):

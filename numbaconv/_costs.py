@@ -72,6 +72,18 @@ def direct_cost(problem, workers=None) -> float:
     return c["direct_overhead"] + macs * c["direct_mac"][_key_direct(problem.dtype)] * short / _threads(workers)
 
 
+def separable_cost(problem, workers=None) -> float:
+    """Two direct passes: ``kw`` taps over (H, OW) then ``kh`` taps over (OH, OW)."""
+    c = coefficients()
+    H = problem.shape_a[0]
+    (OH, OW), (kh, kw) = problem.out_shape, problem.shape_k
+    mac = c["direct_mac"][_key_direct(problem.dtype)]
+    short = c["direct_short"]
+    row = H * OW * kw * mac * (short if kw < 8 else 1.0)
+    col = OH * OW * kh * mac * short   # one tap per pass over a row: memory-bound
+    return 2 * c["direct_overhead"] + (row + col) / _threads(workers)
+
+
 def _nlogn(shape) -> float:
     n = math.prod(shape)
     return n * math.log2(max(n, 2))

@@ -54,6 +54,9 @@ class Problem:
     int_bound : float
         For integer inputs, an upper bound of ``|A|max * |K|max * taps``;
         ``inf`` when unknown, 0 for non-integers.
+    separable : bool
+        Whether the 2-D kernel has numerical rank 1 (see
+        :func:`numbaconv._backends.cpu_separable.rank1_factors`).
     """
 
     shape_a: tuple
@@ -67,6 +70,7 @@ class Problem:
     device: str = "cpu"
     finite: bool | None = True
     int_bound: float = 0.0
+    separable: bool = False
 
     @property
     def ndim(self) -> int:
@@ -164,7 +168,7 @@ def out_len(mode, n, k) -> int:
 
 def build_problem(shape_a, shape_k, mode, dtype, *, axes=None, same_odd_centre=True,
                   boundary="fill", fillvalue=0, device="cpu", finite=True,
-                  int_bound=0.0) -> Problem:
+                  int_bound=0.0, separable=False) -> Problem:
     """Make the :class:`Problem` for correlating ``A`` with a prepared ``K``.
 
     ``same_odd_centre=False`` selects correlate2d's 'same' centring (``k // 2``).
@@ -184,7 +188,7 @@ def build_problem(shape_a, shape_k, mode, dtype, *, axes=None, same_odd_centre=T
             origin.append((full - keep) // 2)
             out_shape.append(keep)
     return Problem(tuple(shape_a), tuple(shape_k), axes, tuple(origin), tuple(out_shape),
-                   np.dtype(dtype), boundary, fillvalue, device, finite, int_bound)
+                   np.dtype(dtype), boundary, fillvalue, device, finite, int_bound, separable)
 
 
 def fft_result_dtype(dt1, dt2) -> np.dtype:
