@@ -17,8 +17,11 @@ import numba
 _local = threading.local()
 
 
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def _cpu_count() -> int:
-    return os.cpu_count() or 1
+    return _CPUS
 
 
 def _normalise(workers) -> int:

@@ -37,8 +37,11 @@ def coefficients():
 
 
 def set_coefficients(c):
+    """Put ``c`` in force (``None``: reload calibrated or default) and forget past choices."""
     global _coeffs
     _coeffs = c
+    from ._dispatch import _select
+    _select.cache_clear()
 
 
 def _key_direct(dtype) -> str:

@@ -7,6 +7,7 @@ API computes the value-dependent flags (``finite``, ``int_bound``) before.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from . import _backends
 from ._costs import int_exact_limit
@@ -70,7 +71,18 @@ def vetoes(problem, method="auto"):
 
 
 def select(problem, method="auto", workers=None) -> Choice:
-    """Choose the backend for ``problem`` (``method`` fixes the family)."""
+    """Choose the backend for ``problem`` (``method`` fixes the family).
+
+    Memoised: a :class:`Problem` is frozen and hashable and the choice depends
+    only on it, the method, the worker count and the cost coefficients (a
+    change of coefficients clears the memo).
+    """
+    from ._config import resolve_workers
+    return _select(problem, method, resolve_workers(workers))
+
+
+@functools.lru_cache(maxsize=1024)
+def _select(problem, method, workers) -> Choice:
     cands = _backends.usable(problem, method)
     vet = vetoes(problem, method)
     banned = {fam for fam, _ in vet}
@@ -84,7 +96,7 @@ def select(problem, method="auto", workers=None) -> Choice:
     costs = {}
     for m in allowed:
         try:
-            costs[m.NAME] = float(m.cost(problem))
+            costs[m.NAME] = float(m.cost(problem, workers))
         except Exception:
             costs[m.NAME] = float("inf")
     best = min(allowed, key=lambda m: costs[m.NAME])

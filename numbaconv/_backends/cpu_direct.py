@@ -45,9 +45,9 @@ def supports(problem: Problem) -> bool:
             and problem.dtype not in (np.dtype(np.longdouble), np.dtype(np.clongdouble)))
 
 
-def cost(problem: Problem) -> float:
+def cost(problem: Problem, workers=None) -> float:
     from .._costs import direct_cost
-    return direct_cost(problem)
+    return direct_cost(problem, workers)
 
 
 # --------------------------------------------------------------------------
@@ -109,56 +109,92 @@ def _row_edges(orow, arow, krow, c0, c1, shift):
         orow[c] = acc
 
 
-@jit_parallel
-def _corr2d(a, k, out, oy, ox, chunk):
-    """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a."""
+@jit
+def _corr2d_item(a, k, out, oy, ox, chunk, ncx, item):
+    """One work item of :func:`_corr2d`: output row ``item // ncx``, one column chunk."""
     H, W = a.shape
     kh, kw = k.shape
-    OH, OW = out.shape
-    ncx = (OW + chunk - 1) // chunk
+    OW = out.shape[1]
     ilo = -ox                      # first column whose window starts inside a
     ihi = W - kw + 1 - ox          # one past the last column whose window ends inside a
-    for item in prange(OH * ncx):
-        r = item // ncx
-        c0 = (item - r * ncx) * chunk
-        c1 = min(c0 + chunk, OW)
-        orow = out[r]
-        for c in range(c0, c1):
-            orow[c] = 0
-        lo = min(max(ilo, c0), c1)
-        hi = max(min(ihi, c1), lo)
-        y = r + oy
-        p0 = max(0, -y)
-        p1 = min(kh, H - y)
-        for p in range(p0, p1):
-            arow = a[y + p]
-            krow = k[p]
-            if lo < hi:
-                _row_accumulate(orow[lo:hi], arow[lo + ox:], krow)
-            if c0 < lo:
-                _row_edges(orow, arow, krow, c0, lo, ox)
-            if hi < c1:
-                _row_edges(orow, arow, krow, hi, c1, ox)
+    r = item // ncx
+    c0 = (item - r * ncx) * chunk
+    c1 = min(c0 + chunk, OW)
+    orow = out[r]
+    for c in range(c0, c1):
+        orow[c] = 0
+    lo = min(max(ilo, c0), c1)
+    hi = max(min(ihi, c1), lo)
+    y = r + oy
+    p0 = max(0, -y)
+    p1 = min(kh, H - y)
+    for p in range(p0, p1):
+        arow = a[y + p]
+        krow = k[p]
+        if lo < hi:
+            _row_accumulate(orow[lo:hi], arow[lo + ox:], krow)
+        if c0 < lo:
+            _row_edges(orow, arow, krow, c0, lo, ox)
+        if hi < c1:
+            _row_edges(orow, arow, krow, hi, c1, ox)
 
 
 @jit_parallel
-def _corr_rows(aflat, k2, kofs, out2, obase, chunk):
-    """General rank: out2[r, c] = sum_t sum_q k2[t, q] * aflat[obase[r] + kofs[t] + c + q].
+def _corr2d_par(a, k, out, oy, ox, chunk):
+    """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a."""
+    ncx = (out.shape[1] + chunk - 1) // chunk
+    for item in prange(out.shape[0] * ncx):
+        _corr2d_item(a, k, out, oy, ox, chunk, ncx, item)
 
-    ``aflat`` is the zero-padded signal, flattened; every window is in bounds.
-    """
-    R, L = out2.shape
-    T = k2.shape[0]
-    ncx = (L + chunk - 1) // chunk
-    for item in prange(R * ncx):
-        r = item // ncx
-        c0 = (item - r * ncx) * chunk
-        c1 = min(c0 + chunk, L)
-        orow = out2[r]
-        for c in range(c0, c1):
-            orow[c] = 0
-        for t in range(T):
-            _row_accumulate(orow[c0:c1], aflat[obase[r] + kofs[t] + c0:], k2[t])
+
+@jit
+def _corr2d_ser(a, k, out, oy, ox, chunk):
+    """Serial twin of :func:`_corr2d_par` (no thread launch for small work)."""
+    ncx = (out.shape[1] + chunk - 1) // chunk
+    for item in range(out.shape[0] * ncx):
+        _corr2d_item(a, k, out, oy, ox, chunk, ncx, item)
+
+
+@jit
+def _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, item):
+    """One work item of the general-rank kernel (every window is in bounds)."""
+    L = out2.shape[1]
+    r = item // ncx
+    c0 = (item - r * ncx) * chunk
+    c1 = min(c0 + chunk, L)
+    orow = out2[r]
+    for c in range(c0, c1):
+        orow[c] = 0
+    for t in range(k2.shape[0]):
+        _row_accumulate(orow[c0:c1], aflat[obase[r] + kofs[t] + c0:], k2[t])
+
+
+@jit_parallel
+def _corr_rows_par(aflat, k2, kofs, out2, obase, chunk):
+    """out2[r, c] = sum_t sum_q k2[t, q] * aflat[obase[r] + kofs[t] + c + q]."""
+    ncx = (out2.shape[1] + chunk - 1) // chunk
+    for item in prange(out2.shape[0] * ncx):
+        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, item)
+
+
+@jit
+def _corr_rows_ser(aflat, k2, kofs, out2, obase, chunk):
+    """Serial twin of :func:`_corr_rows_par`."""
+    ncx = (out2.shape[1] + chunk - 1) // chunk
+    for item in range(out2.shape[0] * ncx):
+        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, item)
+
+
+#: below this many multiply-adds a thread launch costs more than it saves
+PARALLEL_MIN_MACS = 200_000
+
+
+def corr2d(a, k, out, oy, ox, workers):
+    """Run the 2-D kernel, in parallel only when the work pays for the launch."""
+    if workers > 1 and out.size * k.size >= PARALLEL_MIN_MACS:
+        _corr2d_par(a, k, out, oy, ox, CHUNK)
+    else:
+        _corr2d_ser(a, k, out, oy, ox, CHUNK)
 
 
 # --------------------------------------------------------------------------
@@ -203,7 +239,7 @@ def _pad_boundary(a: np.ndarray, problem: Problem):
     return a, [o + p[0] for o, p in zip(offs, pads)]
 
 
-def _run_nd(a, k, out, offs):
+def _run_nd(a, k, out, offs, workers):
     """Any rank: zero-pad into 'valid' form, then the row kernel."""
     lo = [max(0, -o) for o in offs]
     hi = [max(0, o + n_out + kk - 1 - n) for o, n_out, kk, n in zip(offs, out.shape, k.shape, a.shape)]
@@ -218,9 +254,11 @@ def _run_nd(a, k, out, offs):
     lead_out, lead_k = out.shape[:-1], k.shape[:-1]
     obase = base0 + np.indices(lead_out).reshape(len(lead_out), -1).T @ st[:-1]
     kofs = np.indices(lead_k).reshape(len(lead_k), -1).T @ st[:-1]
-    _corr_rows(ap.reshape(-1), np.ascontiguousarray(k.reshape(-1, k.shape[-1])),
-               np.ascontiguousarray(kofs, np.int64), out.reshape(-1, out.shape[-1]),
-               np.ascontiguousarray(obase, np.int64), CHUNK)
+    kernel = _corr_rows_par if workers > 1 and out.size * k.size >= PARALLEL_MIN_MACS \
+        else _corr_rows_ser
+    kernel(ap.reshape(-1), np.ascontiguousarray(k.reshape(-1, k.shape[-1])),
+           np.ascontiguousarray(kofs, np.int64), out.reshape(-1, out.shape[-1]),
+           np.ascontiguousarray(obase, np.int64), CHUNK)
 
 
 def run(problem: Problem, a, k, *, workers: int):
@@ -247,28 +285,38 @@ def run(problem: Problem, a, k, *, workers: int):
             k2 = k.reshape((1,) * (2 - k.ndim) + k.shape)
             o2 = out.reshape((1,) * (2 - out.ndim) + out.shape)
             offs2 = [0] * (2 - len(offs)) + list(offs)
-            _corr2d(a2, k2, o2, offs2[0], offs2[1], CHUNK)
+            corr2d(a2, k2, o2, offs2[0], offs2[1], workers)
         else:
-            _run_nd(a, k, out, offs)
+            _run_nd(a, k, out, offs, workers)
     return out
 
 
+@jit
+def _count_nonfinite_chunk(x, c):
+    s = 0.0
+    for i in range(c * 65536, min(x.shape[0], (c + 1) * 65536)):
+        s += x[i] * 0.0     # 0*inf and 0*nan are nan: one NaN test per chunk
+    return 1 if s != s else 0
+
+
 @jit_parallel
-def _all_finite_flat(x):
-    n = x.shape[0]
-    nchunks = (n + 65535) // 65536
+def _all_finite_par(x):
     bad = 0
-    for c in prange(nchunks):
-        s = 0.0
-        for i in range(c * 65536, min(n, (c + 1) * 65536)):
-            s += x[i] * 0.0     # 0*inf = nan and nan*0 = nan: one NaN test per chunk
-        if s != s:
-            bad += 1
+    for c in prange((x.shape[0] + 65535) // 65536):
+        bad += _count_nonfinite_chunk(x, c)
     return bad == 0
 
 
+@jit
+def _all_finite_ser(x):
+    for c in range((x.shape[0] + 65535) // 65536):
+        if _count_nonfinite_chunk(x, c):
+            return False
+    return True
+
+
 def all_finite(x) -> bool:
-    """True when no element of ``x`` is NaN or infinite (parallel, no temporaries)."""
+    """True when no element of ``x`` is NaN or infinite (no temporaries)."""
     x = np.asarray(x)
     if x.dtype.kind not in "fc" or x.size == 0:
         return True
@@ -276,4 +324,5 @@ def all_finite(x) -> bool:
         x = np.ascontiguousarray(x).view(x.real.dtype)
     if x.dtype == np.float16 or not x.flags.c_contiguous:
         return bool(np.isfinite(x).all())
-    return bool(_all_finite_flat(x.reshape(-1)))
+    x = x.reshape(-1)
+    return bool(_all_finite_par(x) if x.size >= 1 << 20 else _all_finite_ser(x))

@@ -26,9 +26,9 @@ def supports(problem: Problem) -> bool:
     return problem.device == "cpu" and problem.zero_fill and problem.kind in "biufc"
 
 
-def cost(problem: Problem) -> float:
+def cost(problem: Problem, workers=None) -> float:
     from .._costs import fft_cost
-    return fft_cost(problem)
+    return fft_cost(problem, workers)
 
 
 def flip_axes(x, axes):

@@ -32,9 +32,9 @@ def supports(problem: Problem) -> bool:
     return cpu_fft.supports(problem)
 
 
-def cost(problem: Problem) -> float:
+def cost(problem: Problem, workers=None) -> float:
     from .._costs import oa_cost
-    return oa_cost(problem)
+    return oa_cost(problem, workers)
 
 
 def block_length(n: int, m: int):

@@ -33,9 +33,9 @@ def supports(problem: Problem) -> bool:
             and problem.dtype not in (np.dtype(np.longdouble), np.dtype(np.clongdouble)))
 
 
-def cost(problem: Problem) -> float:
+def cost(problem: Problem, workers=None) -> float:
     from .._costs import separable_cost
-    return separable_cost(problem)
+    return separable_cost(problem, workers)
 
 
 def rank1_factors(k):
@@ -87,6 +87,6 @@ def run(problem: Problem, a, k, *, workers: int):
     tmp = np.empty((H, OW), wt)
     out = np.empty((OH, OW), wt)
     with numba_threads(workers):
-        cpu_direct._corr2d(a, np.ascontiguousarray(v[None, :], wt), tmp, 0, ox, cpu_direct.CHUNK)
-        cpu_direct._corr2d(tmp, np.ascontiguousarray(u[:, None], wt), out, oy, 0, cpu_direct.CHUNK)
+        cpu_direct.corr2d(a, np.ascontiguousarray(v[None, :], wt), tmp, 0, ox, workers)
+        cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None], wt), out, oy, 0, workers)
     return out
