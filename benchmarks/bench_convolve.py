@@ -141,3 +141,22 @@ class Overhead:
 
     def time_call(self, function, library):
         self.fn()
+
+
+class Direct1D(_ConvolveSuite):
+    """The direct kernel alone on a small fixed 1-D grid: a cheap regression canary.
+
+    Independent of ``NUMBACONV_ASV_GRID`` (CI runs it with ``--quick``).
+    """
+
+    params = [["numbaconv.direct", "scipy.direct", "numpy.convolve"],
+              [10**3, 10**4, 10**5], [3, 31], ["float64"]]
+    param_names = ["impl", "n", "k", "dtype"]
+    mode = "full"
+    timeout = 120.0
+
+    def setup(self, impl, n, k, dtype):
+        self._setup(impl, (n,), (k,), dtype)
+
+    def time_convolve(self, impl, n, k, dtype):
+        self.fn()

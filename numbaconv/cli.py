@@ -71,7 +71,10 @@ def _info() -> int:
     return 0
 
 
-def _calibrate() -> int:
+def _calibrate(args) -> int:
+    import inspect
+    import json
+
     import numbaconv
 
     calibrate = getattr(numbaconv, "calibrate", None)
@@ -79,9 +82,22 @@ def _calibrate() -> int:
         print("numbaconv calibrate: this version of numbaconv has no calibrate()",
               file=sys.stderr)
         return 2
-    result = calibrate()
+    wanted = {"quick": args.quick, "save": not args.no_save}
+    try:
+        accepted = inspect.signature(calibrate).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+            wanted = {k: v for k, v in wanted.items() if k in accepted}
+    except (TypeError, ValueError):
+        pass
+    result = calibrate(**wanted)
     if result is not None:
-        print(result)
+        print(json.dumps(result, indent=1, default=str) if isinstance(result, dict) else result)
+    if wanted.get("save"):
+        try:
+            from ._calibrate import cache_path
+            print(f"saved to {cache_path()}")
+        except Exception:  # noqa: BLE001
+            pass
     return 0
 
 
@@ -93,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="print versions, CPU, Numba threading layer and backends")
     sub.add_parser("bench", add_help=False,
                    help="time numbaconv against scipy.signal (see 'numbaconv bench --help')")
-    sub.add_parser("calibrate", help="measure this machine and tune the 'auto' dispatcher")
+    cal = sub.add_parser("calibrate", help="measure this machine and tune the 'auto' dispatcher")
+    cal.add_argument("--quick", action="store_true", help="fewer, shorter measurements")
+    cal.add_argument("--no-save", action="store_true",
+                     help="print the coefficients without storing them")
     return parser
 
 
@@ -107,7 +126,7 @@ def main(argv=None) -> int:
     if args.command == "info":
         return _info()
     if args.command == "calibrate":
-        return _calibrate()
+        return _calibrate(args)
     parser.print_help()
     return 0 if args.command is None and not argv else 2
 

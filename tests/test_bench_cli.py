@@ -1,0 +1,159 @@
+"""Smoke tests of ``numbaconv bench`` / ``numbaconv info`` and the asv suites.
+
+Everything runs on the hidden ``--tiny`` grid (signals of at most 1000
+samples, images of at most 32x32), so the cost is the JIT compile.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from numbaconv import _bench, cli
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    js, png = out / "bench.json", out / "bench.png"
+    status = _bench.main(["--quick", "--tiny", "--repeat", "1", "--max-time", "0.2",
+                          "--json", str(js), "--plot", str(png)])
+    return status, js, png
+
+
+def test_tiny_run_agrees_and_writes_json(tiny_run):
+    status, js, _ = tiny_run
+    assert status == 0
+    data = json.loads(js.read_text())
+    rows = data["rows"]
+    assert rows, "no rows benchmarked"
+    assert {r["ndim"] for r in rows} == {1, 2}
+    for r in rows:
+        assert r["agree"] is True, r
+        assert r["error"] is None
+        assert isinstance(r["ratio"], float) and r["ratio"] > 0
+        assert r["t_numbaconv"] > 0 and r["t_scipy"] > 0
+        assert r["auto_method"] in ("direct", "fft", "oa", "separable")
+        assert r["t_numbaconv_method"] > 0
+        assert r["max_abs_err"] <= r["tol"]
+    env = data["meta"]["environment"]
+    assert env["numba"] and env["scipy"] and env["numbaconv"]
+
+
+def test_tiny_run_writes_png(tiny_run):
+    _, _, png = tiny_run
+    assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_replot_from_json(tiny_run, tmp_path, capsys):
+    _, js, _ = tiny_run
+    png = tmp_path / "again.png"
+    assert _bench.main(["--from-json", str(js), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    assert "speed-up" in capsys.readouterr().out
+
+
+def test_disagreement_fails(monkeypatch, tmp_path):
+    import numbaconv
+
+    real = numbaconv.convolve
+
+    def wrong(*args, **kwargs):
+        return real(*args, **kwargs) + 1
+
+    monkeypatch.setattr(numbaconv, "convolve", wrong)
+    js = tmp_path / "bad.json"
+    status = _bench.main(["--quick", "--tiny", "--dim", "1", "--repeat", "1",
+                          "--max-time", "0.1", "--json", str(js)])
+    assert status == 1
+    rows = json.loads(js.read_text())["rows"]
+    assert rows and not any(r["agree"] for r in rows)
+    assert all("tolerance" in r["error"] for r in rows)
+
+
+def test_compare_checks_shape_dtype_and_values():
+    ref = np.arange(4.0)
+    assert _bench.compare(ref, ref, 0.0)["agree"]
+    assert not _bench.compare(ref[:3], ref, 1.0)["agree"]
+    assert not _bench.compare(ref.astype(np.float32), ref, 1.0)["agree"]
+    assert not _bench.compare(ref + 1e-3, ref, 1e-4)["agree"]
+    assert not _bench.compare(ref * np.nan, ref, 1.0)["agree"]
+
+
+def test_measure_reports_median_and_first_call():
+    calls = []
+    timing, out = _bench.measure(lambda: calls.append(1) or 42, repeat=3, max_time=0.05)
+    assert out == 42
+    assert timing.median > 0 and timing.first_call >= 0
+    assert len(timing.samples) <= 3
+    assert len(calls) >= 2 + len(timing.samples)
+
+
+def test_cuda_hook_is_called(monkeypatch):
+    from numbaconv import _bench_cuda
+
+    seen = []
+    monkeypatch.setattr(_bench_cuda, "bench_cuda", lambda args: seen.append(args) or 0)
+    assert _bench.main(["--device", "cuda", "--quick"]) == 0
+    assert seen and seen[0].quick and seen[0].device == "cuda"
+
+
+def test_cli_info(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "numba_threading_layer" in out and "cpu_direct" in out
+
+
+def test_cli_bench_forwards(monkeypatch):
+    seen = []
+    monkeypatch.setattr(_bench, "main", lambda argv: seen.append(argv) or 0)
+    assert cli.main(["bench", "--quick", "--tiny"]) == 0
+    assert seen == [["--quick", "--tiny"]]
+
+
+def test_asv_suites_run_on_small_cells(monkeypatch):
+    """Every implementation of the asv run-time suites sets up and runs."""
+    monkeypatch.syspath_prepend(REPO)
+    for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
+        monkeypatch.delitem(sys.modules, name)
+    from benchmarks import bench_convolve as bc
+
+    cases = [(bc.Convolve1D, (200,), (5,)), (bc.Convolve2D, (32,), (3,)),
+             (bc.Separable2D, (32,), (3,))]
+    for cls, n, k in cases:
+        for impl in cls.params[0]:
+            bench = cls()
+            try:
+                bench.setup(impl, *n, *k, "float64")
+            except NotImplementedError:
+                continue  # a skipped cell (backend not available)
+            bench.time_convolve(impl, *n, *k, "float64")
+    for function in bc.Overhead.params[0]:
+        for library in bc.Overhead.params[1]:
+            bench = bc.Overhead()
+            try:
+                bench.setup(function, library)
+            except NotImplementedError:
+                continue
+            bench.time_call(function, library)
+
+
+def test_cli_calibrate_forwards_options(monkeypatch, capsys):
+    import numbaconv
+
+    seen = []
+
+    def fake(*, quick=False, save=True, progress=None):
+        seen.append((quick, save))
+        return {"direct_overhead": 1e-5}
+
+    monkeypatch.setattr(numbaconv, "calibrate", fake)
+    assert cli.main(["calibrate", "--quick", "--no-save"]) == 0
+    assert seen == [(True, False)]
+    assert "direct_overhead" in capsys.readouterr().out
