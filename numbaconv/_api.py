@@ -148,8 +148,23 @@ def _separable(ops, k, method) -> bool:
     return is_separable(ops.to_host(k) if hasattr(ops, "to_host") else k)
 
 
-def _run(problem, a, k, method, workers, ops):
+def _choose(problem, a, k, method, workers, ops):
+    """Select a backend; value flags are computed only if the choice depends on them.
+
+    The first selection assumes finite inputs and small integers.  Only when
+    that picks an FFT method (which those flags could veto) are the values
+    scanned and the selection repeated with the real flags.
+    """
     choice = _dispatch.select(problem, method, workers)
+    if method == "auto" and choice.method in _dispatch.FFT_METHODS and problem.finite is None:
+        finite, bound = _flags(ops, a, k, problem.dtype, True)
+        problem = dataclasses.replace(problem, finite=finite, int_bound=bound)
+        choice = _dispatch.select(problem, method, workers)
+    return problem, choice
+
+
+def _run(problem, a, k, method, workers, ops):
+    problem, choice = _choose(problem, a, k, method, workers, ops)
     return choice.module.run(problem, a, k, workers=resolve_workers(workers)), choice
 
 
@@ -213,9 +228,7 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
         a, k = ops.flip(ops.conj(in2), all_axes), ops.flip(in1, all_axes)
     else:
         a, k = in1, ops.conj(in2)
-    finite, bound = _flags(ops, a, k, dtype, method == "auto")
-    problem = build_problem(a.shape, k.shape, mode, dtype, device=ops.device,
-                            finite=finite, int_bound=bound,
+    problem = build_problem(a.shape, k.shape, mode, dtype, device=ops.device, finite=None,
                             separable=_separable(ops, k, method))
     out, choice = _run(problem, a, k, method, workers, ops)
     return ops.wrap(_finalize(out, dtype, rounding=choice.method in _dispatch.FFT_METHODS), in1)
@@ -523,9 +536,7 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
     if a.size == 0 or k.size == 0:
         out = np.zeros(problem.out_shape, dtype) if ops is _HostOps else ops.zeros(problem.out_shape, dtype)
         return ops.wrap(out, in1)
-    finite, bound = _flags(ops, a, k, dtype, True)
-    problem = dataclasses.replace(problem, finite=finite, int_bound=bound,
-                                  separable=_separable(ops, k, "auto"))
+    problem = dataclasses.replace(problem, finite=None, separable=_separable(ops, k, "auto"))
     out, choice = _run(problem, a, k, "auto", workers, ops)
     out = _finalize(out, dtype, rounding=choice.method in _dispatch.FFT_METHODS)
     if op == "correlate" and swapped:
@@ -644,9 +655,7 @@ def _problem_for(in1, in2, mode, device):
         return None, ops, in1, in2
     if inputs_swap_needed(mode, in1.shape, in2.shape):
         in1, in2 = in2, in1
-    finite, bound = _flags(ops, in1, in2, dtype, True)
-    return build_problem(in1.shape, in2.shape, mode, dtype, device=ops.device,
-                         finite=finite, int_bound=bound,
+    return build_problem(in1.shape, in2.shape, mode, dtype, device=ops.device, finite=None,
                          separable=_separable(ops, in2, "auto")), ops, in1, in2
 
 
@@ -696,7 +705,7 @@ def choose_conv_method(in1, in2, mode="full", measure=False, *, device="auto"):
     problem, ops, a, k = _problem_for(in1, in2, mode, device)
     if problem is None:
         return "direct"
-    return _dispatch.select(problem, "auto").scipy_method
+    return _choose(problem, a, k, "auto", None, ops)[1].scipy_method
 
 
 def explain(in1, in2, mode="full", method="auto", *, device="auto", workers=None):
@@ -739,4 +748,4 @@ def explain(in1, in2, mode="full", method="auto", *, device="auto", workers=None
     problem, ops, a, k = _problem_for(in1, in2, mode, device)
     if problem is None:
         return _dispatch.Choice("scipy", "direct", {}, ["input handled by scipy.signal itself"])
-    return _dispatch.select(problem, method, workers)
+    return _choose(problem, a, k, method, workers, ops)[1]

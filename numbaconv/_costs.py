@@ -19,6 +19,7 @@ DEFAULTS = {
     "direct_mac": {"f4": 1.1e-11, "f8": 2.2e-11, "c8": 6.0e-11, "c16": 1.2e-10, "i8": 6.0e-11},
     "direct_short": 3.0,        # penalty factor for rows shorter than 8 taps
     "direct_overhead": 2.0e-5,
+    "pass_byte": 2.5e-10,       # seconds per byte streamed in + out by one pass, one thread
     "fft_nlogn": {"f4": 1.5e-9, "f8": 2.0e-9, "c8": 3.0e-9, "c16": 4.0e-9},
     "fft_overhead": 6.0e-5,
     "parallel_efficiency": 0.9,
@@ -71,8 +72,19 @@ def direct_cost(problem, workers=None) -> float:
         n, k, o = problem.shape_a[ax], problem.shape_k[ax], problem.out_shape[ax]
         macs *= max(min(o * k, n * k), 1)
     kw = problem.shape_k[-1] if problem.ndim else 1
-    short = 1.0 + (c["direct_short"] - 1.0) * max(0.0, (8 - kw) / 8) if kw < 8 else 1.0
-    return c["direct_overhead"] + macs * c["direct_mac"][_key_direct(problem.dtype)] * short / _threads(workers)
+    item = np.dtype(_work_item(problem.dtype)).itemsize
+    stream = (math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
+    return c["direct_overhead"] + (macs * c["direct_mac"][_key_direct(problem.dtype)] * _short(c, kw)
+                                   + stream) / _threads(workers)
+
+
+def _short(c, kw) -> float:
+    """Slow-down of rows shorter than the 8-tap inner loop (accumulator traffic)."""
+    return 1.0 + (c["direct_short"] - 1.0) * (8 - kw) / 7 if kw < 8 else 1.0
+
+
+def _work_item(dtype):
+    return np.int64 if dtype.kind in "biu" else (np.float32 if dtype == np.float16 else dtype)
 
 
 def separable_cost(problem, workers=None) -> float:
@@ -81,10 +93,11 @@ def separable_cost(problem, workers=None) -> float:
     H = problem.shape_a[0]
     (OH, OW), (kh, kw) = problem.out_shape, problem.shape_k
     mac = c["direct_mac"][_key_direct(problem.dtype)]
-    short = c["direct_short"]
-    row = H * OW * kw * mac * (short if kw < 8 else 1.0)
-    col = OH * OW * kh * mac * short   # one tap per pass over a row: memory-bound
-    return 2 * c["direct_overhead"] + (row + col) / _threads(workers)
+    item = np.dtype(_work_item(problem.dtype)).itemsize
+    row = H * OW * kw * mac * _short(c, kw)
+    col = OH * OW * kh * mac * _short(c, kh)     # kh rows, eight per sweep
+    stream = (math.prod(problem.shape_a) + 2 * H * OW + problem.outputs) * item * c["pass_byte"]
+    return 2 * c["direct_overhead"] + (row + col + stream) / _threads(workers)
 
 
 def _nlogn(shape) -> float:

@@ -61,7 +61,7 @@ def vetoes(problem, method="auto"):
         return out
     if problem.kind == "b":
         out.append(("fft", "bool input: logical results come from the direct method"))
-    if problem.kind in "iu" and problem.int_bound > int_exact_limit():
+    if problem.kind in "iu" and problem.finite is not None and problem.int_bound > int_exact_limit():
         out.append(("fft", f"integer products up to {problem.int_bound:.3g} exceed 2**52: "
                            "FFT rounding would not be exact"))
     if problem.finite is False:

@@ -45,10 +45,18 @@ _kernels: dict = {}
 # lazy imports and availability
 # --------------------------------------------------------------------------
 
+#: ``numba.cuda`` once :func:`cuda` has imported it.  Kernels must reach it
+#: as a module global: the simulator swaps such globals for its fake module.
+nbcuda = None
+
+
 def cuda():
     """``numba.cuda``, imported on first use."""
-    from numba import cuda as _cuda
-    return _cuda
+    global nbcuda
+    if nbcuda is None:
+        from numba import cuda as _cuda
+        nbcuda = _cuda
+    return nbcuda
 
 
 def simulator() -> bool:
@@ -96,7 +104,7 @@ def is_gpu_array(x) -> bool:
     have no ``__cuda_array_interface__``; they are recognised by
     ``__cuda_ndarray__``.)
     """
-    if is_device_array(x) or hasattr(x, "__cuda_array_interface__"):
+    if is_device_array(x) or _has_cai(x):
         return True
     dev = getattr(x, "__dlpack_device__", None)
     if dev is not None and not isinstance(x, np.ndarray):
@@ -107,13 +115,24 @@ def is_gpu_array(x) -> bool:
     return False
 
 
+def _has_cai(x) -> bool:
+    try:
+        return hasattr(x, "__cuda_array_interface__")
+    except Exception:  # noqa: BLE001 -- torch raises for tensors that require grad
+        return bool(getattr(x, "is_cuda", False))
+
+
 def _kind_of(x) -> str:
     """'numba', 'cupy', 'torch', 'cai' (other CUDA array interface), 'dlpack' or 'numpy'."""
     if is_device_array(x):
         return "numba"
     mod = type(x).__module__.split(".")[0]
-    if hasattr(x, "__cuda_array_interface__") or (mod == "torch" and is_gpu_array(x)):
-        return mod if mod in ("cupy", "torch") else "cai"
+    if mod == "torch" and getattr(x, "is_cuda", False):
+        return "torch"
+    if mod == "cupy":
+        return "cupy"
+    if _has_cai(x):
+        return "cai"
     if is_gpu_array(x):
         return "dlpack"
     return "numpy"
@@ -144,7 +163,9 @@ def to_device(x):
         raise TypeError(f"dtype {h.dtype} is not supported on the GPU")
     if h.dtype.byteorder not in "=|":
         h = h.astype(h.dtype.newbyteorder("="))
-    return cuda().to_device(np.ascontiguousarray(h))
+    if not h.flags.c_contiguous:
+        h = h.copy()
+    return cuda().to_device(h)
 
 
 def to_host(x) -> np.ndarray:
@@ -169,23 +190,23 @@ def _kernel(key, make):
 
 def _make_copy(nd: int, conj: bool):
     """dst[i] = src[flipped i] (conjugated when ``conj``); dst contiguous, src any layout."""
-    cu = cuda()
+    cuda()
 
     if conj:
-        @cu.jit(device=True)
+        @nbcuda.jit(device=True)
         def _dev_value(v):
             return v.conjugate()
     else:
-        @cu.jit(device=True)
+        @nbcuda.jit(device=True)
         def _dev_value(v):
             return v
 
     if nd == 1:
-        @cu.jit
+        @nbcuda.jit
         def copy1_kernel(src, dst, f0):
             n0 = dst.shape[0]
-            i = cu.grid(1)
-            step = cu.gridsize(1)
+            i = nbcuda.grid(1)
+            step = nbcuda.gridsize(1)
             while i < n0:
                 s0 = n0 - 1 - i if f0 else i
                 dst[i] = _dev_value(src[s0])
@@ -193,11 +214,11 @@ def _make_copy(nd: int, conj: bool):
         return copy1_kernel
 
     if nd == 2:
-        @cu.jit
+        @nbcuda.jit
         def copy2_kernel(src, dst, f0, f1):
             n0, n1 = dst.shape
-            i = cu.grid(1)
-            step = cu.gridsize(1)
+            i = nbcuda.grid(1)
+            step = nbcuda.gridsize(1)
             while i < n0 * n1:
                 i0 = i // n1
                 i1 = i - i0 * n1
@@ -207,11 +228,11 @@ def _make_copy(nd: int, conj: bool):
                 i += step
         return copy2_kernel
 
-    @cu.jit
+    @nbcuda.jit
     def copy3_kernel(src, dst, f0, f1, f2):
         n0, n1, n2 = dst.shape
-        i = cu.grid(1)
-        step = cu.gridsize(1)
+        i = nbcuda.grid(1)
+        step = nbcuda.gridsize(1)
         while i < n0 * n1 * n2:
             i0 = i // (n1 * n2)
             rest = i - i0 * (n1 * n2)
@@ -226,12 +247,12 @@ def _make_copy(nd: int, conj: bool):
 
 
 def _make_fill():
-    cu = cuda()
+    cuda()
 
-    @cu.jit
+    @nbcuda.jit
     def fill_kernel(dst, value):
-        i = cu.grid(1)
-        step = cu.gridsize(1)
+        i = nbcuda.grid(1)
+        step = nbcuda.gridsize(1)
         while i < dst.shape[0]:
             dst[i] = value
             i += step
@@ -239,21 +260,21 @@ def _make_fill():
 
 
 def _make_nonfinite(is_complex: bool):
-    cu = cuda()
+    cuda()
 
     if is_complex:
-        @cu.jit(device=True)
+        @nbcuda.jit(device=True)
         def _dev_finite(v):
             return math.isfinite(v.real) and math.isfinite(v.imag)
     else:
-        @cu.jit(device=True)
+        @nbcuda.jit(device=True)
         def _dev_finite(v):
             return math.isfinite(v)
 
-    @cu.jit
+    @nbcuda.jit
     def nonfinite_kernel(x, flag):
-        i = cu.grid(1)
-        step = cu.gridsize(1)
+        i = nbcuda.grid(1)
+        step = nbcuda.gridsize(1)
         while i < x.shape[0]:
             if not _dev_finite(x[i]):
                 flag[0] = 1
@@ -262,19 +283,19 @@ def _make_nonfinite(is_complex: bool):
 
 
 def _make_absmax():
-    cu = cuda()
+    cuda()
 
-    @cu.jit
+    @nbcuda.jit
     def absmax_kernel(x, res):
-        i = cu.grid(1)
-        step = cu.gridsize(1)
-        m = res[0] * 0.0
+        i = nbcuda.grid(1)
+        step = nbcuda.gridsize(1)
+        m = 0.0
         while i < x.shape[0]:
             v = abs(float(x[i]))
             if v > m:
                 m = v
             i += step
-        cu.atomic.max(res, 0, m)
+        nbcuda.atomic.max(res, 0, m)
     return absmax_kernel
 
 
@@ -287,22 +308,22 @@ def _make_finalize(op: str, take_real: bool, bits: int, signed: bool):
     with explicit masks so that it wraps like NumPy's ``astype`` on the
     device and in the simulator alike.
     """
-    cu = cuda()
+    cuda()
     mask = (1 << bits) - 1 if bits < 64 else -1
     half_range = 1 << (bits - 1) if bits < 64 else 0
     full_range = 1 << bits if bits < 64 else 0
     narrow = bits < 64
 
     if take_real:
-        @cu.jit(device=True)
+        @nbcuda.jit(device=True)
         def _dev_real(v):
             return v.real
     else:
-        @cu.jit(device=True)
+        @nbcuda.jit(device=True)
         def _dev_real(v):
             return v
 
-    @cu.jit(device=True)
+    @nbcuda.jit(device=True)
     def _dev_wrap(w):
         if narrow:
             w = w & mask
@@ -311,42 +332,42 @@ def _make_finalize(op: str, take_real: bool, bits: int, signed: bool):
         return w
 
     if op == "cast":
-        @cu.jit
+        @nbcuda.jit
         def finalize_kernel(src, dst, half):
-            i = cu.grid(1)
-            step = cu.gridsize(1)
+            i = nbcuda.grid(1)
+            step = nbcuda.gridsize(1)
             while i < src.shape[0]:
                 dst[i] = src[i]
                 i += step
     elif op == "int":
-        @cu.jit
+        @nbcuda.jit
         def finalize_kernel(src, dst, half):
-            i = cu.grid(1)
-            step = cu.gridsize(1)
+            i = nbcuda.grid(1)
+            step = nbcuda.gridsize(1)
             while i < src.shape[0]:
                 dst[i] = _dev_wrap(src[i])
                 i += step
     elif op == "round":
-        @cu.jit
+        @nbcuda.jit
         def finalize_kernel(src, dst, half):
-            i = cu.grid(1)
-            step = cu.gridsize(1)
+            i = nbcuda.grid(1)
+            step = nbcuda.gridsize(1)
             while i < src.shape[0]:
-                dst[i] = _dev_wrap(math.floor(_dev_real(src[i]) + half))
+                dst[i] = _dev_wrap(int(math.floor(_dev_real(src[i]) + half)))
                 i += step
     elif op == "round_nonzero":
-        @cu.jit
+        @nbcuda.jit
         def finalize_kernel(src, dst, half):
-            i = cu.grid(1)
-            step = cu.gridsize(1)
+            i = nbcuda.grid(1)
+            step = nbcuda.gridsize(1)
             while i < src.shape[0]:
                 dst[i] = math.floor(_dev_real(src[i]) + half) != 0
                 i += step
     else:  # nonzero
-        @cu.jit
+        @nbcuda.jit
         def finalize_kernel(src, dst, half):
-            i = cu.grid(1)
-            step = cu.gridsize(1)
+            i = nbcuda.grid(1)
+            step = nbcuda.gridsize(1)
             while i < src.shape[0]:
                 dst[i] = src[i] != 0
                 i += step
@@ -443,6 +464,8 @@ def abs_max(x) -> int:
     x = as_device(x)
     if x.size == 0:
         return 0
+    if x.dtype.kind == "b":
+        return 1         # an upper bound is all the dispatcher needs
     flat = contiguous(x).reshape(-1)
     res = cuda().to_device(np.zeros(1, np.float64))
     blocks, threads = _launch_dims(flat.size)
@@ -462,37 +485,40 @@ def astype(x, dtype):
 def finalize(out, dtype, rounding: bool):
     """Cast a backend's result to ``dtype``: the device twin of ``_api._finalize``.
 
-    Integers wrap modulo 2**bits (like NumPy's ``astype``), FFT results are
-    rounded to the nearest integer first (``rounding``), bool results are
-    ``!= 0``, and 64-bit integers of the other signedness are reinterpreted.
+    Integers wrap modulo 2**bits (like NumPy's ``astype``), floating results
+    for integer dtypes are rounded to the nearest integer first (half-way
+    cases round up, not to even: FFT results of integer data are never
+    half-way), bool results are ``!= 0`` (after rounding when ``rounding``),
+    and 64-bit integers of the other signedness are reinterpreted.
     """
     out = contiguous(as_device(out))
     dtype = np.dtype(dtype)
-    if out.dtype == dtype:
-        return out
     src = out.dtype
+    if src == dtype:
+        return out
     if dtype.kind in "iu" and src.kind in "iu" and dtype.itemsize == 8 and src.itemsize == 8:
         return out.view(dtype)
     dst = cuda().device_array(out.shape, dtype)
     if dst.size == 0:
         return dst
-    real = src.kind == "c"
+    floating = src.kind in "fc"
     if dtype.kind == "b":
-        op = "round_nonzero" if rounding and src.kind in "fc" else "nonzero"
-        if op == "nonzero" and real:
-            op = "round_nonzero"
-            rounding = False
+        op = "round_nonzero" if rounding and floating else "nonzero"
     elif dtype.kind in "iu":
-        op = "round" if src.kind in "fc" else "int"
+        op = "round" if floating else "int"
     else:
         op = "cast"
+    take_real = src.kind == "c" and op.startswith("round")
     bits = dtype.itemsize * 8 if dtype.kind in "iu" else 64
-    key = ("finalize", op, real, bits, dtype.kind == "i")
-    kern = _kernel(key, lambda: _make_finalize(op, real, bits, dtype.kind == "i"))
-    rdt = np.dtype(src.char.lower()) if real else src
-    if rdt.kind == "c":
-        rdt = np.dtype(np.float32) if src.itemsize <= 8 else np.dtype(np.float64)
-    half = (rdt.type(0.5) if rounding or op == "round" else rdt.type(0)) if src.kind in "fc" else src.type(0)
+    signed = dtype.kind == "i"
+    key = ("finalize", op, take_real, bits, signed)
+    kern = _kernel(key, lambda: _make_finalize(op, take_real, bits, signed))
+    if floating:
+        single = src in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.complex64))
+        real = np.dtype(np.float32) if single else np.dtype(np.float64)
+        half = real.type(0.5)
+    else:
+        half = np.int64(0)
     blocks, threads = _launch_dims(dst.size)
     kern[blocks, threads](out.reshape(-1), dst.reshape(-1), half)
     return dst
@@ -514,21 +540,13 @@ class CudaOps:
     def __init__(self):
         self._kind = None        # the first GPU kind seen, else 'numpy'
         self._like = None        # an input of that kind (torch: its device)
-        self._seen = {}          # id(device array) -> the input it came from
-
-    def _note(self, x, d):
-        kind = _kind_of(x)
-        if kind != "numpy" and self._kind in (None, "numpy"):
-            self._kind, self._like = kind, x
-        elif self._kind is None:
-            self._kind, self._like = kind, x
-        self._seen[id(d)] = (d, x)
 
     def asarray(self, x):
         """``x`` as a Numba device array (host arrays are copied to the GPU)."""
-        d = as_device(x)
-        self._note(x, d)
-        return d
+        kind = _kind_of(x)
+        if self._kind is None or (self._kind == "numpy" and kind != "numpy"):
+            self._kind, self._like = kind, x
+        return as_device(x)
 
     @staticmethod
     def native(x):
@@ -558,6 +576,10 @@ class CudaOps:
         return zeros(shape, dtype)
 
     @staticmethod
+    def to_host(x):
+        return to_host(x)
+
+    @staticmethod
     def astype(x, dtype):
         return astype(x, dtype)
 
@@ -566,17 +588,19 @@ class CudaOps:
         return finalize(out, dtype, rounding)
 
     def wrap(self, result, like):
-        """``result`` as the kind of array the caller passed in."""
-        if id(like) in self._seen or is_device_array(like) or self._kind is not None:
-            kind, orig = self._kind or "numba", self._like
+        """``result`` as the kind of array the caller passed in.
+
+        The kind is the one :meth:`asarray` saw (the GPU kind when inputs were
+        mixed); ``like`` decides only when nothing was converted.
+        """
+        if self._kind is not None:
+            kind, orig = self._kind, self._like
         else:
             kind, orig = _kind_of(like), like
-        if not (is_device_array(result) or is_gpu_array(result)):
-            return result        # a host scalar or array the API made itself
-        if kind == "cai":
-            kind = "numba"
+        if not is_gpu_array(result):
+            return result        # a host value the API made itself
         res = contiguous(as_device(result))
-        if kind == "numba":
+        if kind in ("numba", "cai"):
             return res
         if kind == "numpy":
             return res.copy_to_host()
@@ -584,7 +608,7 @@ class CudaOps:
             import torch
             return torch.as_tensor(res, device=orig.device)
         cp = _cupy()
-        if cp is None:  # pragma: no cover - a CuPy/DLPack input implies CuPy
+        if cp is None:  # pragma: no cover - a CuPy or DLPack input implies CuPy
             return res
         y = cp.asarray(res)
         if kind == "dlpack":
@@ -592,7 +616,7 @@ class CudaOps:
             if ns is not None:
                 try:
                     return ns().from_dlpack(y)
-                except Exception:  # noqa: BLE001 -- fall back to the CuPy array
+                except Exception:  # noqa: BLE001 -- keep the CuPy array
                     pass
         return y
 
