@@ -3,7 +3,7 @@
 A backend is a module with ``NAME``, ``DEVICE``, ``METHOD`` and the functions
 ``available()``, ``supports(problem)``, ``cost(problem)`` and
 ``run(problem, a, k, *, workers)``.  A module that fails to import (a missing
-optional dependency) is simply absent: adding a backend is adding a file and
+or broken optional dependency) is simply absent: adding a backend is adding a file and
 a line below.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ REGISTRY: dict = {}
 for _name in _MODULES:
     try:
         _mod = importlib.import_module(f"{__name__}.{_name}")
-    except ImportError:
+    except Exception:  # a missing or broken optional backend is only unavailable
         continue
     REGISTRY[_mod.NAME] = _mod
 
