@@ -207,8 +207,9 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
         sm = method if method in ("auto", "direct", "fft") else "auto"
         return getattr(_scipy(), op)(in1, in2, mode=mode, method=sm)
     if in1.size == 0 or in2.size == 0:
-        if method == "fft":
-            raise IndexError("index 0 is out of bounds for axis 0 with size 0")
+        if ops is _HostOps:  # nothing to compute: SciPy's own answer (result or error) is exact
+            sm = method if method in ("auto", "direct", "fft") else "auto"
+            return getattr(_scipy(), op)(in1, in2, mode=mode, method=sm)
         raise ValueError("a cannot be empty" if in1.size == 0 else "v cannot be empty")
     if axes is not None:
         return _freq_conv(op, in1, in2, mode, axes, method if method != "auto" else "auto",
@@ -493,8 +494,7 @@ _CAST_MSG = ("could not cast `fillvalue` directly to the output type "
 
 
 def _fill_value(fillvalue, dtype):
-    if fillvalue is None:
-        return dtype.type(0)
+    """SciPy's rules: one element, cast from the Python value; None becomes NaN."""
     arr = np.asarray(fillvalue)
     if arr.size != 1:
         raise ValueError("`fillvalue` must be scalar or an array with one element.")
@@ -519,11 +519,13 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
     check_mode(mode, "Acceptable mode flags are 'valid', 'same', or 'full'.")
     bnd = check_boundary(boundary)
     dtype = np.result_type(in1.dtype, in2.dtype)
+    if ops is _HostOps and (in1.size == 0 or in2.size == 0):
+        return getattr(_scipy(), f"{op}2d")(in1, in2, mode, boundary, fillvalue)
     if ops is _HostOps and dtype in (np.dtype(np.longdouble), np.dtype(np.clongdouble)):
         return getattr(_scipy(), f"{op}2d")(in1, in2, mode, boundary, fillvalue)
     if dtype.kind not in "iufc" or dtype == np.float16:
         raise ValueError(f"{op}2d not available for this type.")
-    fill = _fill_value(fillvalue, dtype)
+    fill = _fill_value(fillvalue, dtype) if bnd == "fill" else 0
     in1, in2 = ops.native(in1), ops.native(in2)
     if swapped:
         in1, in2 = in2, in1
@@ -702,6 +704,10 @@ def choose_conv_method(in1, in2, mode="full", measure=False, *, device="auto"):
                                                     device=device))
                  for m in ("fft", "direct")}
         return ("fft" if times["fft"] < times["direct"] else "direct"), times
+    if not _is_gpu_array(in1) and not _is_gpu_array(in2):
+        v, w = np.asarray(in1), np.asarray(in2)
+        if v.ndim != w.ndim or v.ndim == 0 or v.size == 0 or w.size == 0 or _delegate_to_scipy(v, w):
+            return _scipy().choose_conv_method(v, w, mode)  # degenerate input: SciPy's answer
     problem, ops, a, k = _problem_for(in1, in2, mode, device)
     if problem is None:
         return "direct"

@@ -80,6 +80,8 @@ def set_workers(workers):
     ...     numbaconv.get_workers()
     1
     """
+    if workers is None:
+        raise TypeError("'NoneType' object cannot be interpreted as an integer")
     new = _normalise(workers)
     old = getattr(_local, "workers", None)
     _local.workers = new
