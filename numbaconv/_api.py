@@ -97,11 +97,13 @@ def _is_gpu_array(x) -> bool:
 
 def _delegate_to_scipy(*arrays) -> bool:
     """Dtypes Numba cannot compute (object, long double, strings): SciPy runs them."""
-    for x in arrays:
-        dt = x.dtype
-        if dt.kind not in "biufc" or dt in (np.dtype(np.longdouble), np.dtype(np.clongdouble)):
-            return True
-    return False
+    return any(not _numba_dtype(x.dtype) for x in arrays)
+
+
+def _numba_dtype(dt) -> bool:
+    """Whether Numba can compute in ``dt`` (any byte order): not object, string, long double."""
+    return dt.kind in "biu" or (dt.kind == "f" and dt.itemsize <= 8) or (
+        dt.kind == "c" and dt.itemsize <= 16)
 
 
 def _scipy():
@@ -334,7 +336,7 @@ def correlate(in1, in2, mode="full", method="auto", *, axes=None, device="auto",
 # fftconvolve / oaconvolve
 # --------------------------------------------------------------------------
 
-def _normalise_axes(in1, in2, axes):
+def _normalise_axes(in1, in2, axes, keep_length_one=False):
     """SciPy's axes rules (``_init_freq_conv_axes``), returning a sorted list."""
     ndim = in1.ndim
     noaxes = axes is None
@@ -353,6 +355,8 @@ def _normalise_axes(in1, in2, axes):
         if not axes:
             raise ValueError("when provided, axes cannot be empty")
     s1, s2 = in1.shape, in2.shape
+    if keep_length_one:
+        return sorted(axes)
     axes = sorted(a for a in axes if s1[a] != 1 and s2[a] != 1)
     if not all(s1[a] == s2[a] or s1[a] == 1 or s2[a] == 1
                for a in range(ndim) if a not in axes):
@@ -364,14 +368,15 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False):
     """fftconvolve/oaconvolve (and convolve/correlate with ``axes``)."""
     if not isinstance(mode, str) or mode not in ("full", "same", "valid"):
         raise ValueError("acceptable mode flags are 'valid', 'same', or 'full'")
+    if op == "correlate":
+        # correlate(x, y) = convolve(x, flip(conj(y))) over the requested axes, flipped
+        # before length-1 axes are dropped (SciPy flips them too)
+        requested = list(range(in1.ndim)) if axes is None else _normalise_axes(
+            in1, in2, axes, keep_length_one=True)
+        in2, op = ops.flip(ops.conj(in2), requested), "convolve"
     axes = _normalise_axes(in1, in2, axes)
     if inputs_swap_needed(mode, in1.shape, in2.shape, axes=axes):
-        if op == "convolve":
-            in1, in2 = in2, in1
-        else:
-            # correlate(x, y) = convolve(x, flip(conj(y))); convolution commutes
-            in1, in2 = ops.flip(ops.conj(in2), axes), in1
-            op = "convolve"
+        in1, in2 = in2, in1
     in1, in2 = ops.native(in1), ops.native(in2)
     k = ops.flip(in2, axes) if op == "convolve" else ops.conj(in2)
     if not axes:
@@ -503,7 +508,10 @@ def _fill_value(fillvalue, dtype):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            value = np.array(arr.reshape(()).item(), dtype=dtype)
+            if isinstance(fillvalue, (np.generic, np.ndarray)):
+                value = arr.reshape(()).astype(dtype)        # NumPy values cast (and wrap)
+            else:
+                value = np.array(arr.reshape(()).item(), dtype=dtype)
     except (TypeError, ValueError, OverflowError):
         raise ValueError(_CAST_MSG) from None
     return value.item() if dtype.kind != "c" else complex(value)
@@ -706,7 +714,11 @@ def choose_conv_method(in1, in2, mode="full", measure=False, *, device="auto"):
         return ("fft" if times["fft"] < times["direct"] else "direct"), times
     if not _is_gpu_array(in1) and not _is_gpu_array(in2):
         v, w = np.asarray(in1), np.asarray(in2)
-        if v.ndim != w.ndim or v.ndim == 0 or v.size == 0 or w.size == 0 or _delegate_to_scipy(v, w):
+        degenerate = v.ndim != w.ndim or v.ndim == 0 or v.size == 0 or w.size == 0
+        if not degenerate and mode == "valid":
+            degenerate = not (all(i >= j for i, j in zip(v.shape, w.shape))
+                              or all(j >= i for i, j in zip(v.shape, w.shape)))
+        if degenerate or _delegate_to_scipy(v, w):
             return _scipy().choose_conv_method(v, w, mode)  # degenerate input: SciPy's answer
     problem, ops, a, k = _problem_for(in1, in2, mode, device)
     if problem is None:

@@ -84,6 +84,9 @@ def select(problem, method="auto", workers=None) -> Choice:
 @functools.lru_cache(maxsize=1024)
 def _select(problem, method, workers) -> Choice:
     cands = _backends.usable(problem, method)
+    if not cands and method == "separable":
+        # not a rank-1 2-D kernel: the two-pass path is the direct method
+        cands = _backends.usable(problem, "direct")
     vet = vetoes(problem, method)
     banned = {fam for fam, _ in vet}
     allowed = [m for m in cands

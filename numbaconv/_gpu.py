@@ -390,6 +390,8 @@ def copy(x, dtype=None, *, flip_axes=(), conj=False):
         x = x.view(np.int64)     # uint64 -> int64 is a reinterpretation modulo 2**64
     conj = conj and x.dtype.kind == "c"
     nd = x.ndim
+    if nd == 0:
+        return copy(x.reshape(1), dtype, conj=conj).reshape(())
     if nd > 3:
         if not flip_axes and _is_contiguous(x):
             out = copy(x.reshape(-1), dtype, conj=conj)

@@ -124,8 +124,11 @@ def transfer_cost(problem: Problem, coeffs=None) -> float:
     return 3 * c["h2d_latency"] + nbytes / c["h2d_bandwidth"]
 
 
-def cost(problem: Problem) -> float:
-    """Predicted seconds: launch + max(memory traffic, multiply-adds) + transfers."""
+def cost(problem: Problem, workers=None) -> float:
+    """Predicted seconds: launch + max(memory traffic, multiply-adds) + transfers.
+
+    ``workers`` (host threads) does not matter on the GPU.
+    """
     c = COSTS
     isz = work_dtype(problem.dtype).itemsize
     macs = 1.0

@@ -65,8 +65,11 @@ def _key(dtype) -> str:
     return "f4" if dtype.kind == "f" and dtype.itemsize <= 4 else "f8"
 
 
-def cost(problem: Problem) -> float:
-    """Predicted seconds: three transforms, the padding and product passes, transfers."""
+def cost(problem: Problem, workers=None) -> float:
+    """Predicted seconds: three transforms, the padding and product passes, transfers.
+
+    ``workers`` (host threads) does not matter on the GPU.
+    """
     from .cuda_direct import transfer_cost
     c = COSTS
     real = problem.kind != "c"

@@ -1,0 +1,390 @@
+"""GPU backends against scipy.signal: in Numba's CUDA simulator, or on a real GPU.
+
+Without a CUDA driver the module switches on ``NUMBA_ENABLE_CUDASIM`` before
+``numba.cuda`` is first imported (tests/conftest.py may do it earlier), and
+shrinks the block shapes so that tiny inputs still span several blocks and
+end in ragged tails.  The simulator runs one Python thread per CUDA thread:
+every shape here is tiny.  On a real GPU the same tests run unchanged (plus
+one with the default block shapes).
+"""
+from __future__ import annotations
+
+import ctypes.util
+import os
+import sys
+
+if ("numba.cuda" not in sys.modules and "NUMBA_ENABLE_CUDASIM" not in os.environ
+        and ctypes.util.find_library("cuda") is None):
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.reload_config()
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import scipy.signal as ss  # noqa: E402
+
+from numba import cuda  # noqa: E402
+
+if not cuda.is_available():
+    pytest.skip("numba.cuda is not available (no GPU, and NUMBA_ENABLE_CUDASIM was not "
+                "set before numba.cuda was imported)", allow_module_level=True)
+
+import numbaconv  # noqa: E402
+from numbaconv import _gpu  # noqa: E402
+from numbaconv._backends import REGISTRY  # noqa: E402
+from numbaconv._backends import cuda_direct  # noqa: E402
+
+SIM = _gpu.simulator()
+# the simulator computes with NumPy scalars, which warn when int64 products wrap
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+MODES = ("full", "same", "valid")
+#: the shipped launch shapes, taken before the fixture below shrinks them
+DEFAULTS = {name: getattr(cuda_direct, name)
+            for name in ("BLOCK", "PER_THREAD", "BLOCK_1D", "PER_THREAD_1D")}
+
+
+@pytest.fixture(autouse=True)
+def tiny_blocks(monkeypatch):
+    """Blocks of a few threads: multi-block grids and ragged tails on tiny inputs."""
+    monkeypatch.setattr(cuda_direct, "BLOCK", (4, 4))
+    monkeypatch.setattr(cuda_direct, "PER_THREAD", (2, 2))
+    monkeypatch.setattr(cuda_direct, "BLOCK_1D", 8)
+    monkeypatch.setattr(cuda_direct, "PER_THREAD_1D", 2)
+    monkeypatch.setattr(_gpu, "THREADS", 16)
+
+
+def rand(shape, dtype, rng, lo=-9, hi=10):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, shape).astype(bool)
+    if dtype.kind in "iu":
+        lo = max(lo, np.iinfo(dtype).min)
+        return rng.integers(lo, hi, shape).astype(dtype)
+    x = rng.standard_normal(shape)
+    if dtype.kind == "c":
+        x = x + 1j * rng.standard_normal(shape)
+    return x.astype(dtype)
+
+
+def check(got, ref):
+    """Equal for integers and bool, close (by dtype) for floating results."""
+    got = np.asarray(got)
+    assert got.shape == ref.shape
+    assert got.dtype == ref.dtype, (got.dtype, ref.dtype)
+    if ref.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, ref)
+        return
+    single = ref.dtype in (np.float16, np.float32, np.complex64)
+    tol = {2: 2e-2, 4: 2e-5, 8: 1e-12}[2 if ref.dtype == np.float16 else (4 if single else 8)]
+    scale = max(float(np.max(np.abs(ref.astype(np.complex128)))), 1.0) if ref.size else 1.0
+    np.testing.assert_allclose(got.astype(np.complex128), ref.astype(np.complex128),
+                               rtol=tol, atol=tol * scale)
+
+
+def on_device(x):
+    return cuda.to_device(np.ascontiguousarray(x))
+
+
+# --------------------------------------------------------------------------
+# convolve / correlate
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128", "int32"])
+@pytest.mark.parametrize("shapes", [(37, 4), (5, 9), (1, 1)])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("op", ["convolve", "correlate"])
+def test_1d(op, mode, shapes, dtype):
+    rng = np.random.default_rng(1)
+    a, k = rand(shapes[0], dtype, rng), rand(shapes[1], dtype, rng)
+    got = getattr(numbaconv, op)(a, k, mode=mode, device="cuda")
+    assert isinstance(got, np.ndarray)
+    check(got, getattr(ss, op)(a, k, mode=mode, method="direct"))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex64", "int64"])
+@pytest.mark.parametrize("shapes", [((9, 11), (3, 4)), ((4, 5), (5, 7))])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("op", ["convolve", "correlate"])
+def test_2d(op, mode, shapes, dtype):
+    rng = np.random.default_rng(2)
+    a, k = rand(shapes[0], dtype, rng), rand(shapes[1], dtype, rng)
+    if mode == "valid" and not (all(x >= y for x, y in zip(*shapes))
+                                or all(x <= y for x, y in zip(*shapes))):
+        pytest.skip("'valid' needs one input at least as large as the other")
+    got = getattr(numbaconv, op)(a, k, mode=mode, device="cuda", method="direct")
+    check(got, getattr(ss, op)(a, k, mode=mode, method="direct"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("op", ["convolve", "correlate"])
+def test_3d(op, mode):
+    rng = np.random.default_rng(3)
+    a, k = rand((5, 4, 6), "float64", rng), rand((2, 3, 2), "float64", rng)
+    got = getattr(numbaconv, op)(a, k, mode=mode, device="cuda")
+    check(got, getattr(ss, op)(a, k, mode=mode, method="direct"))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint64", "int64", "bool"])
+def test_integer_wraps(dtype):
+    rng = np.random.default_rng(4)
+    if dtype == "bool":
+        a, k = rand(23, dtype, rng), rand(4, dtype, rng)
+    else:
+        info = np.iinfo(dtype)
+        a = rng.integers(info.min, info.max, 23, dtype=dtype, endpoint=True)
+        k = rng.integers(info.min, info.max, 4, dtype=dtype, endpoint=True)
+    with np.errstate(over="ignore"):
+        ref = ss.convolve(a, k, method="direct") if dtype != "bool" else np.convolve(a, k)
+    check(numbaconv.convolve(a, k, device="cuda"), ref)
+
+
+def test_float16():
+    rng = np.random.default_rng(5)
+    a, k = rand(30, "float16", rng), rand(3, "float16", rng)
+    got = numbaconv.convolve(a, k, device="cuda")
+    check(got, np.convolve(a.astype(np.float32), k.astype(np.float32)).astype(np.float16))
+
+
+def test_non_finite_stay_local():
+    a = np.arange(20.0)
+    a[7], a[12] = np.nan, np.inf
+    k = np.array([1.0, -2.0, 0.5])
+    got = numbaconv.convolve(a, k, device="cuda")
+    ref = ss.convolve(a, k, method="direct")
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+    fin = np.isfinite(ref)
+    np.testing.assert_allclose(got[fin], ref[fin], rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# convolve2d / correlate2d boundaries
+# --------------------------------------------------------------------------
+
+BOUNDARIES = [("fill", 0), ("fill", 2), ("wrap", 0), ("symm", 0)]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128", "int32", "float32"])
+@pytest.mark.parametrize("boundary", BOUNDARIES, ids=lambda b: f"{b[0]}{b[1]}")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("op", ["convolve2d", "correlate2d"])
+def test_2d_boundaries(op, mode, boundary, dtype):
+    rng = np.random.default_rng(6)
+    a, k = rand((10, 11), dtype, rng), rand((3, 4), dtype, rng)
+    bnd, fill = boundary
+    got = getattr(numbaconv, op)(a, k, mode, bnd, fill, device="cuda")
+    check(got, getattr(ss, op)(a, k, mode, bnd, fill))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES, ids=lambda b: f"{b[0]}{b[1]}")
+@pytest.mark.parametrize("op", ["convolve2d", "correlate2d"])
+def test_2d_kernel_larger_than_image(op, boundary):
+    rng = np.random.default_rng(7)
+    a, k = rand((3, 4), "float64", rng), rand((5, 6), "float64", rng)
+    bnd, fill = boundary
+    for mode in MODES:
+        got = getattr(numbaconv, op)(a, k, mode, bnd, fill, device="cuda")
+        check(got, getattr(ss, op)(a, k, mode, bnd, fill))
+
+
+# --------------------------------------------------------------------------
+# launch configurations
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("unroll", [0, 64], ids=["generic", "unrolled"])
+def test_tap_chunks_and_variants(monkeypatch, unroll):
+    """Kernels split into chunks of taps (tiny shared memory), and both kernel variants."""
+    monkeypatch.setattr(cuda_direct, "UNROLL_TAPS", unroll)
+    rng = np.random.default_rng(8)
+    a, k = rand((12, 12), "float64", rng), rand((4, 4), "float64", rng)
+    a1, k1 = rand(40, "float64", rng), rand(9, "float64", rng)
+    ref2 = ss.convolve2d(a, k, "same", "symm")
+    ref1 = ss.convolve(a1, k1)
+    check(numbaconv.convolve2d(a, k, "same", "symm", device="cuda"), ref2)
+    check(numbaconv.convolve(a1, k1, device="cuda"), ref1)
+    # 8x8 tiles need 11x11 + 16 doubles for the whole 4x4 kernel: force 2x2 chunks
+    monkeypatch.setattr(cuda_direct, "SHARED_BYTES", 8 * (9 * 9 + 4))
+    assert cuda_direct.plan((1, 12, 12), (1, 4, 4), 8)[2] == (2, 2)
+    check(numbaconv.convolve2d(a, k, "same", "symm", device="cuda"), ref2)
+    monkeypatch.setattr(cuda_direct, "SHARED_BYTES", 8 * (16 + 2 + 3))
+    assert cuda_direct.plan((1, 1, 48), (1, 1, 9), 8)[2] == (1, 3)
+    check(numbaconv.convolve(a1, k1, device="cuda"), ref1)
+
+
+def test_plan_shapes():
+    block, per, chunk, kfix = cuda_direct.plan((1, 1, 10**6), (1, 1, 31), 4)
+    assert block[0] == 1 and per[0] == 1 and chunk == (1, 31) and kfix == (1, 31)
+    block, per, chunk, kfix = cuda_direct.plan((1, 100, 100), (1, 3, 3), 4)
+    assert block == (4, 4) and per == (2, 2) and kfix == (3, 3)
+    block, per, chunk, kfix = cuda_direct.plan((1, 100, 100), (1, 99, 99), 16)
+    assert kfix is None and chunk[0] * chunk[1] < 99 * 99
+
+
+def test_default_blocks(monkeypatch):
+    """The shipped block shapes (complex128 7x5 needs two chunks of taps)."""
+    for name, value in DEFAULTS.items():
+        monkeypatch.setattr(cuda_direct, name, value)
+    monkeypatch.setattr(_gpu, "THREADS", 256)
+    rng = np.random.default_rng(9)
+    # a 256-thread block is 256 Python threads in the simulator: few blocks there
+    shape, n = ((40, 70), 2100) if SIM else ((301, 257), 100_003)
+    for dtype in (("float32", "complex128") if SIM else
+                  ("float32", "float64", "complex64", "complex128", "int64")):
+        a, k = rand(shape, dtype, rng), rand((7, 5), dtype, rng)
+        check(numbaconv.convolve2d(a, k, "same", "symm", device="cuda"),
+              ss.convolve2d(a, k, "same", "symm"))
+        a1, k1 = rand(n, dtype, rng), rand(31, dtype, rng)
+        check(numbaconv.convolve(a1, k1, device="cuda", method="direct"),
+              ss.convolve(a1, k1, method="direct"))
+
+
+# --------------------------------------------------------------------------
+# array kinds in and out
+# --------------------------------------------------------------------------
+
+def _api_ready(device, dtype):
+    """Whether ``_api`` routes this case through the GPU ops (finalize, detection)."""
+    from numbaconv import _api
+    if device == "auto" and not _api._is_gpu_array(on_device(np.zeros(1))):
+        return False     # simulated device arrays are recognised by __cuda_ndarray__
+    return dtype == "float32" or hasattr(_api._HostOps, "finalize")
+
+
+@pytest.mark.parametrize("device", ["cuda", "auto"])
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_numba_device_arrays_in_and_out(request, device, dtype):
+    if not _api_ready(device, dtype):
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason="needs the _api change: ops.finalize and __cuda_ndarray__ detection"))
+    rng = np.random.default_rng(10)
+    a, k = rand((6, 7), dtype, rng), rand((2, 3), dtype, rng)
+    got = numbaconv.convolve(on_device(a), on_device(k), mode="same", device=device)
+    assert _gpu.is_device_array(got)
+    check(got.copy_to_host(), ss.convolve(a, k, mode="same", method="direct"))
+    got = numbaconv.correlate2d(on_device(a), on_device(k), "valid", device=device)
+    assert _gpu.is_device_array(got)
+    check(got.copy_to_host(), ss.correlate2d(a, k, "valid"))
+
+
+def test_strided_device_input():
+    rng = np.random.default_rng(11)
+    a, k = rand((6, 14), "float64", rng), rand((3, 3), "float64", rng)
+    got = numbaconv.convolve(on_device(a)[:, ::2], on_device(k), device="cuda")
+    check(got.copy_to_host(), ss.convolve(a[:, ::2], k, method="direct"))
+
+
+def test_valid_swap_correlate2d():
+    """'valid' with the larger second input: the swapped, flipped path."""
+    rng = np.random.default_rng(12)
+    a, k = rand((3, 4), "complex128", rng), rand((6, 7), "complex128", rng)
+    check(numbaconv.correlate2d(a, k, "valid", device="cuda"), ss.correlate2d(a, k, "valid"))
+    check(numbaconv.correlate(a, k, "valid", device="cuda"),
+          ss.correlate(a, k, "valid", method="direct"))
+
+
+def test_explain_picks_cuda_backend():
+    choice = numbaconv.explain(np.ones(20), np.ones(3), device="cuda")
+    assert choice.backend.startswith("cuda_")
+    assert all(name.startswith("cuda_") for name in choice.costs)
+    assert all(0 < t < 1 for t in choice.costs.values()), choice.costs
+
+
+# --------------------------------------------------------------------------
+# _gpu helpers
+# --------------------------------------------------------------------------
+
+def test_gpu_helpers():
+    ops = _gpu.ops()
+    x = np.arange(24.0).reshape(2, 3, 4) * (1 + 2j)
+    d = ops.asarray(x)
+    np.testing.assert_array_equal(ops.flip(d, (0, 2)).copy_to_host(), x[::-1, :, ::-1])
+    np.testing.assert_array_equal(ops.conj(d).copy_to_host(), np.conj(x))
+    assert ops.all_finite(d)
+    y = x.copy()
+    y[1, 2, 3] = np.nan
+    assert not ops.all_finite(ops.asarray(y))
+    assert not ops.all_finite(ops.asarray(np.array([1.0, -np.inf], np.float16)))
+    assert ops.abs_max(ops.asarray(np.array([3, -7, 5], np.int8))) == 7
+    assert ops.abs_max(ops.asarray(np.array([2**63 + 5], np.uint64))) >= 2**63
+    z = ops.zeros((2, 3), np.int16)
+    np.testing.assert_array_equal(z.copy_to_host(), np.zeros((2, 3), np.int16))
+    assert isinstance(ops.wrap(d, x), np.ndarray)          # numpy in -> numpy out
+
+
+@pytest.mark.parametrize("src, dst, rounding", [
+    ("float64", "int8", True), ("complex128", "int16", True), ("int64", "uint8", False),
+    ("int64", "int32", False), ("int64", "uint64", False), ("float64", "bool", True),
+    ("int64", "bool", False), ("float32", "float16", False), ("complex128", "complex64", False),
+])
+def test_finalize_matches_host(src, dst, rounding):
+    from numbaconv._api import _finalize
+    rng = np.random.default_rng(13)
+    x = rand(17, src, rng, lo=-300, hi=300) * (1 if np.dtype(src).kind in "iu" else 100)
+    x = x.astype(src)
+    if np.dtype(src).kind in "fc":
+        x = np.round(x) + (0.2 if np.dtype(src).kind == "f" else 0.2 + 3j)
+    with np.errstate(invalid="ignore"):
+        ref = _finalize(x, np.dtype(dst), rounding=rounding)
+    got = _gpu.finalize(cuda.to_device(x), np.dtype(dst), rounding).copy_to_host()
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_import_does_not_touch_cuda():
+    import subprocess
+    code = ("import sys, numbaconv, numbaconv._gpu, numbaconv._bench_cuda; "
+            "bad = [m for m in ('numba.cuda', 'cupy', 'torch') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+
+
+# --------------------------------------------------------------------------
+# cuFFT backend (real GPU with CuPy only)
+# --------------------------------------------------------------------------
+
+fft_available = pytest.mark.skipif(
+    "cuda_fft" not in REGISTRY or not REGISTRY["cuda_fft"].available(),
+    reason="cuda_fft needs CuPy and a real GPU")
+
+
+@fft_available
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "int16"])
+@pytest.mark.parametrize("mode", MODES)
+def test_cuda_fft(mode, dtype):
+    import cupy as cp
+    rng = np.random.default_rng(14)
+    a, k = rand((40, 33), dtype, rng), rand((5, 6), dtype, rng)
+    got = numbaconv.convolve(cp.asarray(a), cp.asarray(k), mode=mode, method="fft")
+    assert isinstance(got, cp.ndarray)
+    check(cp.asnumpy(got), ss.convolve(a, k, mode=mode, method="direct"))
+    got = numbaconv.fftconvolve(a, k, mode=mode, axes=1, device="cuda")
+    check(got, ss.fftconvolve(a, k, mode=mode, axes=1))
+
+
+@pytest.mark.skipif(SIM, reason="needs a real GPU")
+def test_torch_in_torch_out():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    rng = np.random.default_rng(15)
+    a, k = rand((20, 21), "float32", rng), rand((3, 3), "float32", rng)
+    got = numbaconv.convolve2d(torch.from_numpy(a).cuda(), torch.from_numpy(k).cuda(), "same")
+    assert isinstance(got, torch.Tensor) and got.is_cuda
+    check(got.cpu().numpy(), ss.convolve2d(a, k, "same"))
+
+
+def test_bench_cuda_runs(monkeypatch, capsys):
+    """The GPU benchmark's plumbing, on a micro grid (in the simulator too)."""
+    import argparse
+
+    from numbaconv import _bench_cuda
+
+    monkeypatch.setattr(_bench_cuda, "_gpu_or_reason", lambda: None)
+    monkeypatch.setitem(_bench_cuda.SIZES, "tiny", (20, (3,), 300, 5))
+    monkeypatch.setattr(_bench_cuda, "PATCH_2D", 8)
+    monkeypatch.setattr(_bench_cuda, "PATCH_1D", 64)
+    args = argparse.Namespace(quick=True, tiny=True, json=None, dtype="float64", dim="both",
+                              repeat=1, max_time=0.01)
+    assert _bench_cuda.bench_cuda(args) == 0
+    out = capsys.readouterr().out
+    assert "numbaconv.direct" in out and "MISMATCH" not in out and "ERROR" not in out
