@@ -62,6 +62,18 @@ class _HostOps:
         return int(np.abs(x).max()) if x.size else 0
 
     @staticmethod
+    def zeros(shape, dtype):
+        return np.zeros(shape, dtype)
+
+    @staticmethod
+    def astype(x, dtype):
+        return x.astype(dtype)
+
+    @staticmethod
+    def finalize(out, dtype, rounding):
+        return _finalize(out, dtype, rounding=rounding)
+
+    @staticmethod
     def wrap(result, like):
         return result
 
@@ -80,6 +92,8 @@ def _ops_for(device, in1, in2):
 
 
 def _is_gpu_array(x) -> bool:
+    if getattr(x, "__cuda_ndarray__", False):  # numba device arrays, the simulator's too
+        return True
     if hasattr(x, "__cuda_array_interface__"):
         return True
     dev = getattr(x, "__dlpack_device__", None)
@@ -234,7 +248,7 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
     problem = build_problem(a.shape, k.shape, mode, dtype, device=ops.device, finite=None,
                             separable=_separable(ops, k, method))
     out, choice = _run(problem, a, k, method, workers, ops)
-    return ops.wrap(_finalize(out, dtype, rounding=choice.method in _dispatch.FFT_METHODS), in1)
+    return ops.wrap(ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS), in1)
 
 
 def convolve(in1, in2, mode="full", method="auto", *, axes=None, device="auto", workers=None):
@@ -389,13 +403,15 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False):
     rdtype = np.result_type(in1.dtype, in2.dtype) if exact else fft_result_dtype(in1.dtype, in2.dtype)
     problem = build_problem(in1.shape, k.shape, mode, rdtype, axes=axes, device=ops.device)
     fam = method if method in ("fft", "oa") else "fft"
+    if fam == "oa" and ops.device == "cuda":
+        fam = "fft"  # no GPU overlap-add backend: cuFFT on the whole signal
     if method == "auto":
         fam = "auto"
     out, choice = _run(problem, in1, k, fam, workers, ops)
     if exact:
-        out = _finalize(out, rdtype, rounding=True)
+        out = ops.finalize(out, rdtype, True)
     elif out.dtype != rdtype:
-        out = out.astype(rdtype)
+        out = ops.astype(out, rdtype)
     return ops.wrap(np.ascontiguousarray(out) if ops is _HostOps else out, in1)
 
 
@@ -544,11 +560,11 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
     problem = build_problem(a.shape, k.shape, mode, dtype, same_odd_centre=same_odd,
                             boundary=bnd, fillvalue=fill, device=ops.device)
     if a.size == 0 or k.size == 0:
-        out = np.zeros(problem.out_shape, dtype) if ops is _HostOps else ops.zeros(problem.out_shape, dtype)
+        out = ops.zeros(problem.out_shape, dtype)
         return ops.wrap(out, in1)
     problem = dataclasses.replace(problem, finite=None, separable=_separable(ops, k, "auto"))
     out, choice = _run(problem, a, k, "auto", workers, ops)
-    out = _finalize(out, dtype, rounding=choice.method in _dispatch.FFT_METHODS)
+    out = ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS)
     if op == "correlate" and swapped:
         out = ops.flip(out, (0, 1))
     return ops.wrap(out, in1)

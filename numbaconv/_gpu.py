@@ -82,7 +82,7 @@ def available() -> bool:
 def _cupy():
     try:
         import cupy
-    except ImportError:
+    except Exception:  # noqa: BLE001 -- not installed, or no CUDA libraries for it
         return None
     return cupy
 
