@@ -31,9 +31,16 @@ NAME = "cpu_direct"
 DEVICE = "cpu"
 METHOD = "direct"
 
-#: outputs per work item along a row: big enough to amortise the edge logic,
-#: small enough that the accumulator run stays in L1.
-CHUNK = 2048
+#: bytes of outputs per work item along a row: big enough to amortise the
+#: edge logic, small enough that the accumulator run and its input stay in L1.
+CHUNK_BYTES = 16384
+
+
+def chunk_for(width: int, itemsize: int) -> int:
+    """Even split of a row into chunks of about :data:`CHUNK_BYTES` (no ragged sliver)."""
+    target = max(64, CHUNK_BYTES // itemsize)
+    pieces = max(1, -(-width // target))
+    return max(1, -(-width // pieces))
 
 
 def available() -> bool:
@@ -191,10 +198,11 @@ PARALLEL_MIN_MACS = 200_000
 
 def corr2d(a, k, out, oy, ox, workers):
     """Run the 2-D kernel, in parallel only when the work pays for the launch."""
+    chunk = chunk_for(out.shape[1], out.itemsize)
     if workers > 1 and out.size * k.size >= PARALLEL_MIN_MACS:
-        _corr2d_par(a, k, out, oy, ox, CHUNK)
+        _corr2d_par(a, k, out, oy, ox, chunk)
     else:
-        _corr2d_ser(a, k, out, oy, ox, CHUNK)
+        _corr2d_ser(a, k, out, oy, ox, chunk)
 
 
 # --------------------------------------------------------------------------
@@ -258,7 +266,7 @@ def _run_nd(a, k, out, offs, workers):
         else _corr_rows_ser
     kernel(ap.reshape(-1), np.ascontiguousarray(k.reshape(-1, k.shape[-1])),
            np.ascontiguousarray(kofs, np.int64), out.reshape(-1, out.shape[-1]),
-           np.ascontiguousarray(obase, np.int64), CHUNK)
+           np.ascontiguousarray(obase, np.int64), chunk_for(out.shape[-1], out.itemsize))
 
 
 def run(problem: Problem, a, k, *, workers: int):
