@@ -15,13 +15,6 @@ complete: the library is imported lazily (see :func:`nc`).
 """
 from __future__ import annotations
 
-import ctypes.util
-import os
-
-if "NUMBA_ENABLE_CUDASIM" not in os.environ and ctypes.util.find_library("cuda") is None:
-    # no CUDA driver: the GPU tests run in Numba's simulator (set before numba is imported)
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-
 
 import os
 import sys
