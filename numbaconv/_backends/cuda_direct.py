@@ -84,8 +84,8 @@ nbcuda = None
 def _bind():
     global nbcuda
     if nbcuda is None:
-        from numba import cuda
-        nbcuda = cuda
+        from .. import _gpu
+        nbcuda = _gpu.cuda()
     return nbcuda
 
 
@@ -102,11 +102,8 @@ def supports(problem: Problem) -> bool:
 
 
 def _key(dtype) -> str:
-    if dtype.kind in "biu":
-        return "i8"
-    if dtype.kind == "c":
-        return "c8" if dtype.itemsize <= 8 else "c16"
-    return "f4" if dtype.itemsize <= 4 else "f8"
+    from .._costs import _key_direct
+    return _key_direct(dtype)
 
 
 def transfer_cost(problem: Problem, coeffs=None) -> float:
