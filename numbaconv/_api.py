@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _dispatch
 from ._config import resolve_workers
-from ._problem import (BOUNDARIES, build_problem, check_boundary, check_mode,
+from ._problem import (build_problem, check_boundary, check_mode,
                        fft_result_dtype, inputs_swap_needed)
 
 _METHODS = ("auto", "direct", "fft", "oa", "separable")
@@ -228,8 +228,7 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
             return getattr(_scipy(), op)(in1, in2, mode=mode, method=sm)
         raise ValueError("a cannot be empty" if in1.size == 0 else "v cannot be empty")
     if axes is not None:
-        return _freq_conv(op, in1, in2, mode, axes, method if method != "auto" else "auto",
-                          workers, ops, exact=True)
+        return _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=True)
     dtype = np.result_type(in1.dtype, in2.dtype)
     if ops is _HostOps and (dtype.kind == "b" or dtype == np.float16) and method in ("auto", "direct"):
         if _scipy_direct_unsupported(in1, in2, mode):
@@ -402,11 +401,10 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False):
                         else window(in1 * k, problem), in1)
     rdtype = np.result_type(in1.dtype, in2.dtype) if exact else fft_result_dtype(in1.dtype, in2.dtype)
     problem = build_problem(in1.shape, k.shape, mode, rdtype, axes=axes, device=ops.device)
-    fam = method if method in ("fft", "oa") else "fft"
+    # only FFT-family backends correlate over a subset of axes
+    fam = method if method in ("fft", "oa", "auto") else "fft"
     if fam == "oa" and ops.device == "cuda":
         fam = "fft"  # no GPU overlap-add backend: cuFFT on the whole signal
-    if method == "auto":
-        fam = "auto"
     out, choice = _run(problem, in1, k, fam, workers, ops)
     if exact:
         out = ops.finalize(out, rdtype, True)
@@ -558,11 +556,10 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
     else:
         a, k, same_odd = in1, ops.conj(in2), False
     problem = build_problem(a.shape, k.shape, mode, dtype, same_odd_centre=same_odd,
-                            boundary=bnd, fillvalue=fill, device=ops.device)
+                            boundary=bnd, fillvalue=fill, device=ops.device, finite=None,
+                            separable=k.size > 0 and _separable(ops, k, "auto"))
     if a.size == 0 or k.size == 0:
-        out = ops.zeros(problem.out_shape, dtype)
-        return ops.wrap(out, in1)
-    problem = dataclasses.replace(problem, finite=None, separable=_separable(ops, k, "auto"))
+        return ops.wrap(ops.zeros(problem.out_shape, dtype), in1)
     out, choice = _run(problem, a, k, "auto", workers, ops)
     out = ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS)
     if op == "correlate" and swapped:

@@ -150,7 +150,10 @@ def _tasks(quick):
         t = _median_time(lambda: _api.convolve(a, b, "same", method="direct"))
         threads = 1 + (workers - 1) * c["parallel_efficiency"]
         per = max(t - c["direct_overhead"], 1e-9) * threads / (side * side * 9)
-        c["direct_short"] = float(np.clip(per / c["direct_mac"]["f8"] / (1 + 5 / 8 * 0), 1.0, 50.0))
+        # the model charges a row of kw < 8 taps 1 + (direct_short - 1) * (8 - kw) / 7 times
+        # the long-row cost (numbaconv._costs._short); invert that for kw = 3
+        slowdown = per / c["direct_mac"]["f8"]
+        c["direct_short"] = float(np.clip(1 + (slowdown - 1) * 7 / 5, 1.0, 50.0))
 
     tasks = [("overheads", overheads), ("parallel efficiency", parallel)]
     for key, dt in (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),

@@ -137,6 +137,3 @@ def int_exact_limit() -> float:
     """Largest |sum| for which a float64 FFT of integers still rounds exactly."""
     return float(2 ** 52 - 1)
 
-
-def itemsize(dtype) -> int:
-    return np.dtype(dtype).itemsize

@@ -145,7 +145,7 @@ def inputs_swap_needed(mode, shape1, shape2, axes=None) -> bool:
     return not ok1
 
 
-def origin_for(mode, n, k, same_start=None) -> int:
+def origin_for(mode, k, same_start=None) -> int:
     """Start of the output window in the full result along one axis.
 
     ``same_start`` is the 'same' offset: ``(k - 1) // 2`` for convolve,
@@ -180,7 +180,7 @@ def build_problem(shape_a, shape_k, mode, dtype, *, axes=None, same_odd_centre=T
         n, k = shape_a[ax], shape_k[ax]
         if ax in axes:
             same = None if same_odd_centre else k // 2
-            origin.append(origin_for(mode, n, k, same))
+            origin.append(origin_for(mode, k, same))
             out_shape.append(out_len(mode, n, k))
         else:  # broadcast axis: SciPy centres 'same' on in1 here too
             full = max(n, k) if min(n, k) != 0 else 0

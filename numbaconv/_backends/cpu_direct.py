@@ -276,16 +276,15 @@ def run(problem: Problem, a, k, *, workers: int):
     out = np.empty(problem.out_shape, wt)
     if out.size == 0:
         return out
-    if min(k.shape) == 0 or min(a.shape) == 0:
-        if problem.zero_fill or min(k.shape) == 0:
-            out[...] = 0
-            return out
+    if k.size == 0 or (a.size == 0 and problem.zero_fill):
+        out[...] = 0
+        return out
     a = _as_work(a, wt)
     k = _as_work(k, wt)
     if problem.zero_fill:
         offs = [o - (kk - 1) for o, kk in zip(problem.origin, problem.shape_k)]
     else:
-        a, offs = _pad_boundary(a.astype(wt, copy=False), problem)
+        a, offs = _pad_boundary(a, problem)
         a = np.ascontiguousarray(a)
     with numba_threads(workers):
         if a.ndim <= 2:
