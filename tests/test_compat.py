@@ -178,6 +178,68 @@ def test_large_all_functions(shapes, mode, dtype, rng):
 
 
 # --------------------------------------------------------------------------
+# 3b. register blocks: run lengths around the block width W (numbaconv._simd)
+# --------------------------------------------------------------------------
+
+def _block_lengths(dtype, kernel):
+    """Output-run lengths that straddle the register block width and a chunk."""
+    from numbaconv._backends.cpu_direct import CHUNK_BYTES
+    from numbaconv._simd import lanes
+    w = lanes(np.dtype(dtype)) or 64
+    chunk = CHUNK_BYTES // np.dtype(dtype).itemsize
+    return sorted({w - 1 + kernel - 1, w + kernel - 1, w + kernel, 2 * w + 3 + kernel,
+                   chunk + w // 2 + kernel})
+
+
+BLOCK_DTYPES = [np.float32, np.float64, np.int64, np.int8, np.uint64, np.float16, np.complex64]
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 8, 31], ids=lambda k: f"k{k}")
+@pytest.mark.parametrize("dtype", BLOCK_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("fname", ["convolve", "correlate"])
+def test_register_block_runs_1d(fname, dtype, kernel, rng):
+    b = make_array((kernel,), dtype, rng)
+    for n in _block_lengths(dtype, kernel):
+        a = make_array((n,), dtype, rng)
+        for mode in MODES:
+            check_conv(fname, a, b, mode, "direct")
+
+
+@pytest.mark.parametrize("kshape", [(3, 3), (1, 9), (9, 1), (5, 2)], ids=lambda s: f"k{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.complex128],
+                         ids=lambda d: np.dtype(d).name)
+def test_register_block_runs_2d(dtype, kshape, rng):
+    b = make_array(kshape, dtype, rng)
+    for width in _block_lengths(dtype, kshape[1])[:4]:
+        a = make_array((kshape[0] + 4, width), dtype, rng)
+        for mode in MODES:
+            check_2d("convolve2d", a, b, mode)
+            check_2d("correlate2d", a, b, mode, "wrap")
+            check_conv("convolve", a, b, mode, "direct")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32], ids=lambda d: np.dtype(d).name)
+def test_register_block_runs_nd(dtype, rng):
+    a = make_array((3, 4, 2 * 128 + 9), dtype, rng)
+    b = make_array((2, 3, 7), dtype, rng)
+    for mode in MODES:
+        check_conv("convolve", a, b, mode, "direct")
+        check_conv("correlate", a, b, mode, "direct")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_wide_kernel_short_rows_padded(dtype, mode, rng):
+    """Edge columns dominate (kernel wider than a third of the row): padded rows."""
+    for sa, sb in [((700,), (301,)), ((5, 130), (3, 61)), ((40,), (333,))]:
+        a = make_array(sa, dtype, rng)
+        b = make_array(sb, dtype, rng)
+        check_conv("convolve", a, b, mode, "direct")
+        if a.ndim == 2:
+            check_2d("convolve2d", a, b, mode)
+
+
+# --------------------------------------------------------------------------
 # 4. axes (fftconvolve/oaconvolve, and numbaconv's convolve/correlate extension)
 # --------------------------------------------------------------------------
 

@@ -24,8 +24,11 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .._jit import jit, jit_parallel
+from numba.extending import overload
+
+from .._jit import JIT_OPTIONS, jit, jit_parallel
 from .._problem import Problem
+from .._simd import _blockable, block_zeros, fma_at, lanes, store_at
 
 NAME = "cpu_direct"
 DEVICE = "cpu"
@@ -116,34 +119,101 @@ def _row_edges(orow, arow, krow, c0, c1, shift):
         orow[c] = acc
 
 
+def _per_dtype(blocks, rows):
+    """A compiled-only function: ``blocks(*args)`` where register blocks exist
+    for the dtype of the first argument (real floats, int64), else ``rows(*args)``."""
+    def dispatch(*args):
+        raise NotImplementedError("callable from compiled code only")
+
+    @overload(dispatch, jit_options=JIT_OPTIONS)
+    def _resolve(*args):
+        body = blocks if _blockable(args[0].dtype) else rows
+
+        def impl(*args):
+            body(*args)
+        return impl
+
+    dispatch.__doc__ = f"{blocks.__name__} or {rows.__name__}, chosen by dtype at compile time."
+    return dispatch
+
+
 @jit
-def _corr2d_item(a, k, out, oy, ox, chunk, ncx, item):
-    """One work item of :func:`_corr2d`: output row ``item // ncx``, one column chunk."""
+def _edge_columns(orow, a, k, y, p0, p1, c0, lo, hi, c1, ox):
+    """Zero then fill the edge columns ``[c0, lo)`` and ``[hi, c1)`` (bounds-checked)."""
+    for c in range(c0, lo):
+        orow[c] = 0
+    for c in range(hi, c1):
+        orow[c] = 0
+    for p in range(p0, p1):
+        if c0 < lo:
+            _row_edges(orow, a[y + p], k[p], c0, lo, ox)
+        if hi < c1:
+            _row_edges(orow, a[y + p], k[p], hi, c1, ox)
+
+
+@jit
+def _item_rows(a, k, out, oy, ox, chunk, ncx, item):
+    """One work item (output row ``item // ncx``, one column chunk), array accumulator."""
     H, W = a.shape
     kh, kw = k.shape
-    OW = out.shape[1]
-    ilo = -ox                      # first column whose window starts inside a
-    ihi = W - kw + 1 - ox          # one past the last column whose window ends inside a
     r = item // ncx
     c0 = (item - r * ncx) * chunk
-    c1 = min(c0 + chunk, OW)
+    c1 = min(c0 + chunk, out.shape[1])
     orow = out[r]
-    for c in range(c0, c1):
-        orow[c] = 0
-    lo = min(max(ilo, c0), c1)
-    hi = max(min(ihi, c1), lo)
+    lo = min(max(-ox, c0), c1)                 # first column whose window starts inside a
+    hi = max(min(W - kw + 1 - ox, c1), lo)     # one past the last whose window ends inside
     y = r + oy
     p0 = max(0, -y)
     p1 = min(kh, H - y)
-    for p in range(p0, p1):
-        arow = a[y + p]
-        krow = k[p]
-        if lo < hi:
-            _row_accumulate(orow[lo:hi], arow[lo + ox:], krow)
-        if c0 < lo:
-            _row_edges(orow, arow, krow, c0, lo, ox)
-        if hi < c1:
-            _row_edges(orow, arow, krow, hi, c1, ox)
+    for c in range(lo, hi):
+        orow[c] = 0
+    if lo < hi:
+        for p in range(p0, p1):
+            _row_accumulate(orow[lo:hi], a[y + p][lo + ox:], k[p])
+    _edge_columns(orow, a, k, y, p0, p1, c0, lo, hi, c1, ox)
+
+
+@jit
+def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
+    """:func:`_item_rows` with register blocks: every tap added to W outputs in registers.
+
+    The interior run ``[lo, hi)`` is covered by blocks of W outputs; the last
+    block is moved back to end at ``hi`` (it recomputes a few outputs, to the
+    same values), so no scalar tail is left.  Runs shorter than W take the
+    array accumulator.
+    """
+    H, W = a.shape
+    kh, kw = k.shape
+    r = item // ncx
+    c0 = (item - r * ncx) * chunk
+    c1 = min(c0 + chunk, out.shape[1])
+    orow = out[r]
+    lo = min(max(-ox, c0), c1)
+    hi = max(min(W - kw + 1 - ox, c1), lo)
+    y = r + oy
+    p0 = max(0, -y)
+    p1 = min(kh, H - y)
+    nl = block_zeros(orow).shape[0]
+    if hi - lo < nl:
+        _item_rows(a, k, out, oy, ox, chunk, ncx, item)
+        return
+    c = lo
+    while True:
+        acc = block_zeros(orow)
+        for p in range(p0, p1):
+            arow = a[y + p]
+            krow = k[p]
+            base = c + ox
+            for q in range(kw):
+                fma_at(acc, krow[q], arow, base + q)
+        store_at(acc, orow, c)
+        if c == hi - nl:
+            break
+        c = min(c + nl, hi - nl)
+    _edge_columns(orow, a, k, y, p0, p1, c0, lo, hi, c1, ox)
+
+
+_item = _per_dtype(_item_blocks, _item_rows)
 
 
 @jit_parallel
@@ -151,7 +221,7 @@ def _corr2d_par(a, k, out, oy, ox, chunk):
     """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a."""
     ncx = (out.shape[1] + chunk - 1) // chunk
     for item in prange(out.shape[0] * ncx):
-        _corr2d_item(a, k, out, oy, ox, chunk, ncx, item)
+        _item(a, k, out, oy, ox, chunk, ncx, item)
 
 
 @jit
@@ -159,21 +229,48 @@ def _corr2d_ser(a, k, out, oy, ox, chunk):
     """Serial twin of :func:`_corr2d_par` (no thread launch for small work)."""
     ncx = (out.shape[1] + chunk - 1) // chunk
     for item in range(out.shape[0] * ncx):
-        _corr2d_item(a, k, out, oy, ox, chunk, ncx, item)
+        _item(a, k, out, oy, ox, chunk, ncx, item)
 
 
 @jit
-def _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, item):
+def _nd_item_rows(aflat, k2, kofs, out2, obase, chunk, ncx, item):
     """One work item of the general-rank kernel (every window is in bounds)."""
-    L = out2.shape[1]
     r = item // ncx
     c0 = (item - r * ncx) * chunk
-    c1 = min(c0 + chunk, L)
+    c1 = min(c0 + chunk, out2.shape[1])
     orow = out2[r]
     for c in range(c0, c1):
         orow[c] = 0
     for t in range(k2.shape[0]):
         _row_accumulate(orow[c0:c1], aflat[obase[r] + kofs[t] + c0:], k2[t])
+
+
+@jit
+def _nd_item_blocks(aflat, k2, kofs, out2, obase, chunk, ncx, item):
+    """:func:`_nd_item_rows` with register blocks (last block moved back, as in 2-D)."""
+    r = item // ncx
+    c0 = (item - r * ncx) * chunk
+    c1 = min(c0 + chunk, out2.shape[1])
+    orow = out2[r]
+    nl = block_zeros(orow).shape[0]
+    if c1 - c0 < nl:
+        _nd_item_rows(aflat, k2, kofs, out2, obase, chunk, ncx, item)
+        return
+    kw = k2.shape[1]
+    c = c0
+    while True:
+        acc = block_zeros(orow)
+        for t in range(k2.shape[0]):
+            base = obase[r] + kofs[t] + c
+            for q in range(kw):
+                fma_at(acc, k2[t, q], aflat, base + q)
+        store_at(acc, orow, c)
+        if c == c1 - nl:
+            break
+        c = min(c + nl, c1 - nl)
+
+
+_corr_rows_item = _per_dtype(_nd_item_blocks, _nd_item_rows)
 
 
 @jit_parallel
@@ -197,7 +294,21 @@ PARALLEL_MIN_MACS = 200_000
 
 
 def corr2d(a, k, out, oy, ox, workers):
-    """Run the 2-D kernel, in parallel only when the work pays for the launch."""
+    """Run the 2-D kernel, in parallel only when the work pays for the launch.
+
+    Edge columns (windows that stick out of ``a`` sideways) take a scalar
+    bounds-checked loop; when they are more than a ninth of a row (a wide
+    kernel on a short row) the rows are zero-padded first so that every
+    column runs in register blocks.
+    """
+    kw, OW = k.shape[1], out.shape[1]
+    pad_lo = max(0, -ox)
+    pad_hi = max(0, OW + ox + kw - 1 - a.shape[1])
+    edges = min(OW, pad_lo) + min(OW, pad_hi)
+    if edges and kw > 1 and lanes(out.dtype) and 8 * edges > OW - edges:
+        padded = np.zeros((a.shape[0], a.shape[1] + pad_lo + pad_hi), a.dtype)
+        padded[:, pad_lo:pad_lo + a.shape[1]] = a
+        a, ox = padded, ox + pad_lo
     chunk = chunk_for(out.shape[1], out.itemsize)
     if workers > 1 and out.size * k.size >= PARALLEL_MIN_MACS:
         _corr2d_par(a, k, out, oy, ox, chunk)

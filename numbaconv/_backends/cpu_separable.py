@@ -3,7 +3,8 @@
 A kernel ``K = u v^T`` (numerically: its second singular value is below the
 dtype's rounding level times the first) is applied as a pass of ``v`` along
 the rows followed by a pass of ``u`` along the columns, both with the direct
-row kernel of :mod:`cpu_direct`.  That costs ``kh + kw`` multiply-adds per
+2-D kernel of :mod:`cpu_direct` (a ``1 x kw`` and a ``kh x 1`` kernel; both
+keep blocks of outputs in registers across their taps).  That costs ``kh + kw`` multiply-adds per
 output instead of ``kh * kw``.  Zero fill factors exactly (the region outside
 the signal is a product region); other boundaries are padded first.
 Integers never take this path: the factors are not integers.
@@ -12,9 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from numba import prange
-
-from .._jit import jit, jit_parallel
 from .._problem import Problem
 from . import cpu_direct
 
@@ -71,57 +69,6 @@ def is_separable(k) -> bool:
     return rank1_factors(k) is not None
 
 
-@jit
-def _col_item(t, u, out, oy, r):
-    """out[r, :] = sum_p u[p] * t[r + oy + p, :], rows outside ``t`` are zero.
-
-    Eight kernel rows per sweep of the output row (then four, then one), so
-    the accumulator is loaded once per eight FMAs, as in the row kernel.
-    """
-    H = t.shape[0]
-    kh = u.shape[0]
-    orow = out[r]
-    m = orow.shape[0]
-    for c in range(m):
-        orow[c] = 0
-    y = r + oy
-    p = max(0, -y)
-    p1 = min(kh, H - y)
-    while p + 8 <= p1:
-        t0, t1, t2, t3 = t[y + p], t[y + p + 1], t[y + p + 2], t[y + p + 3]
-        t4, t5, t6, t7 = t[y + p + 4], t[y + p + 5], t[y + p + 6], t[y + p + 7]
-        u0, u1, u2, u3 = u[p], u[p + 1], u[p + 2], u[p + 3]
-        u4, u5, u6, u7 = u[p + 4], u[p + 5], u[p + 6], u[p + 7]
-        for c in range(m):
-            orow[c] += ((u0 * t0[c] + u1 * t1[c] + u2 * t2[c] + u3 * t3[c])
-                        + (u4 * t4[c] + u5 * t5[c] + u6 * t6[c] + u7 * t7[c]))
-        p += 8
-    while p + 4 <= p1:
-        t0, t1, t2, t3 = t[y + p], t[y + p + 1], t[y + p + 2], t[y + p + 3]
-        u0, u1, u2, u3 = u[p], u[p + 1], u[p + 2], u[p + 3]
-        for c in range(m):
-            orow[c] += u0 * t0[c] + u1 * t1[c] + u2 * t2[c] + u3 * t3[c]
-        p += 4
-    while p < p1:
-        t0 = t[y + p]
-        u0 = u[p]
-        for c in range(m):
-            orow[c] += u0 * t0[c]
-        p += 1
-
-
-@jit_parallel
-def _cols_par(t, u, out, oy):
-    for r in prange(out.shape[0]):
-        _col_item(t, u, out, oy, r)
-
-
-@jit
-def _cols_ser(t, u, out, oy):
-    for r in range(out.shape[0]):
-        _col_item(t, u, out, oy, r)
-
-
 def run(problem: Problem, a, k, *, workers: int):
     """Correlate ``a`` with the rank-1 ``k`` as a row pass then a column pass."""
     from .._config import numba_threads
@@ -142,7 +89,5 @@ def run(problem: Problem, a, k, *, workers: int):
     out = np.empty((OH, OW), wt)
     with numba_threads(workers):
         cpu_direct.corr2d(a, np.ascontiguousarray(v[None, :], wt), tmp, 0, ox, workers)
-        cols = _cols_par if workers > 1 and out.size * len(u) >= cpu_direct.PARALLEL_MIN_MACS \
-            else _cols_ser
-        cols(tmp, np.ascontiguousarray(u, wt), out, oy)
+        cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None], wt), out, oy, 0, workers)
     return out

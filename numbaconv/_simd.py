@@ -1,0 +1,152 @@
+"""Register-resident accumulator blocks for the direct kernels.
+
+A direct correlation is fastest when a block of contiguous outputs stays in
+vector registers while every kernel tap is added to it::
+
+    acc = 0                                  # W outputs, in registers
+    for each tap (p, q):
+        acc += k[p, q] * a[y + p, c + q : c + q + W]   # 1 load, 1 FMA per vector
+    out[y, c : c + W] = acc                  # one store per block
+
+Numba cannot express that directly: a scalar accumulator per lane would need
+LLVM's SLP vectoriser, which Numba disables (``NUMBA_SLP_VECTORIZE=0`` since
+numba#8705), and an accumulator held in an array is reloaded and stored on
+every tap because LLVM cannot prove that it does not alias the input.  The
+three intrinsics below emit the vector IR themselves:
+
+* :func:`block_zeros` allocates the accumulator on the stack (an ``alloca``
+  of one LLVM vector, which SROA promotes to registers),
+* :func:`fma_at` adds ``kj * src[start : start + W]`` to it as one
+  ``llvm.fmuladd`` on ``<W x T>`` (``mul`` + ``add`` for integers), and
+* :func:`store_at` writes it to ``dst[start : start + W]``.
+
+``W`` is :data:`BLOCK_BYTES` of accumulator (eight 512-bit registers, enough
+independent FMA chains to hide the FMA latency on AVX-512 and AVX2 alike;
+LLVM splits the vector to the target's width).  Only real floats and 64-bit
+integers have blocks; complex types use the array kernels.
+
+Callers guarantee ``start >= 0`` and ``start + W <= len`` for every access:
+there is no bounds check.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+#: accumulator bytes per block (8 x 512-bit registers)
+BLOCK_BYTES = 512
+
+
+def lanes(dtype) -> int:
+    """Outputs per block for a NumPy dtype (0 when blocks are not supported)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f" and dtype.itemsize in (4, 8) or dtype == np.int64:
+        return BLOCK_BYTES // dtype.itemsize
+    return 0
+
+
+def _blockable(ty) -> bool:
+    return isinstance(ty, types.Float) or (isinstance(ty, types.Integer) and ty.bitwidth == 64)
+
+
+def _block_args(acc, arr, start) -> bool:
+    """Typing check: a block, a contiguous 1-D array of its dtype, an integer start."""
+    return (isinstance(acc, types.Array) and isinstance(arr, types.Array)
+            and _blockable(acc.dtype) and arr.dtype == acc.dtype and arr.ndim == 1
+            and arr.layout == "C" and isinstance(start, types.Integer))
+
+
+def _vector_type(context, dtype):
+    elem = context.get_value_type(dtype)
+    return elem, ir.VectorType(elem, BLOCK_BYTES * 8 // dtype.bitwidth)
+
+
+def _vector_ptr(context, builder, arrty, arr, start, vty):
+    """Pointer to ``arr[start]`` seen as a ``<W x T>`` (1-D contiguous ``arr``)."""
+    ary = context.make_array(arrty)(context, builder, arr)
+    elem_ptr = builder.gep(ary.data, [start])
+    return builder.bitcast(elem_ptr, vty.as_pointer())
+
+
+@intrinsic
+def block_zeros(typingctx, like):
+    """A zeroed stack block of ``W`` elements of ``like``'s dtype, as a 1-D array."""
+    if not isinstance(like, types.Array) or not _blockable(like.dtype):
+        return None
+    dtype = like.dtype
+    arrty = types.Array(dtype, 1, "C")
+
+    def codegen(context, builder, sig, args):
+        elem, vty = _vector_type(context, dtype)
+        ptr = cgutils.alloca_once(builder, vty)
+        builder.store(ir.Constant(vty, None), ptr)
+        ary = context.make_array(arrty)(context, builder)
+        itemsize = context.get_abi_sizeof(elem)
+
+        def intp(v):
+            return context.get_constant(types.intp, v)
+
+        context.populate_array(
+            ary, data=builder.bitcast(ptr, elem.as_pointer()),
+            shape=cgutils.pack_array(builder, [intp(vty.count)]),
+            strides=cgutils.pack_array(builder, [intp(itemsize)]),
+            itemsize=intp(itemsize), meminfo=None)
+        return ary._getvalue()
+
+    return arrty(like), codegen
+
+
+@intrinsic
+def fma_at(typingctx, acc, kj, src, start):
+    """``acc[:W] += kj * src[start : start + W]`` as one vector operation."""
+    if not _block_args(acc, src, start):
+        return None
+    dtype = acc.dtype
+
+    def codegen(context, builder, sig, args):
+        acc_v, kj_v, src_v, start_v = args
+        elem, vty = _vector_type(context, dtype)
+        align = context.get_abi_sizeof(elem)
+        start_v = context.cast(builder, start_v, sig.args[3], types.intp)
+        pa = _vector_ptr(context, builder, sig.args[0], acc_v, context.get_constant(types.intp, 0), vty)
+        ps = _vector_ptr(context, builder, sig.args[2], src_v, start_v, vty)
+        a = builder.load(pa, align=align)
+        s = builder.load(ps, align=align)
+        kv = context.cast(builder, kj_v, sig.args[1], dtype)
+        kb = builder.insert_element(ir.Constant(vty, None), kv, ir.Constant(ir.IntType(32), 0))
+        kb = builder.shuffle_vector(kb, ir.Constant(vty, None),
+                                    ir.Constant(ir.VectorType(ir.IntType(32), vty.count),
+                                                [0] * vty.count))
+        if isinstance(dtype, types.Float):
+            name = "llvm.fmuladd.v%d%s" % (vty.count, "f32" if dtype.bitwidth == 32 else "f64")
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3), name)
+            r = builder.call(fn, [kb, s, a])
+        else:
+            r = builder.add(a, builder.mul(kb, s))
+        builder.store(r, pa, align=align)
+        return context.get_dummy_value()
+
+    return types.void(acc, kj, src, start), codegen
+
+
+@intrinsic
+def store_at(typingctx, acc, dst, start):
+    """``dst[start : start + W] = acc[:W]``."""
+    if not _block_args(acc, dst, start):
+        return None
+    dtype = acc.dtype
+
+    def codegen(context, builder, sig, args):
+        acc_v, dst_v, start_v = args
+        elem, vty = _vector_type(context, dtype)
+        align = context.get_abi_sizeof(elem)
+        start_v = context.cast(builder, start_v, sig.args[2], types.intp)
+        v = builder.load(_vector_ptr(context, builder, sig.args[0], acc_v,
+                                     context.get_constant(types.intp, 0), vty), align=align)
+        builder.store(v, _vector_ptr(context, builder, sig.args[1], dst_v, start_v, vty), align=align)
+        return context.get_dummy_value()
+
+    return types.void(acc, dst, start), codegen
