@@ -20,7 +20,8 @@ from . import (DTYPES, K_1D, K_2D, MAX_DIRECT_OPS, N_1D, SIDE_2D, call_or_skip, 
                method_available, numbaconv_or_skip, skip)
 
 #: implementations whose cost grows like outputs * taps
-_DIRECT_LIKE = {"numbaconv.direct", "scipy.direct", "numpy.convolve", "scipy.convolve2d"}
+_DIRECT_LIKE = {"numbaconv.direct", "scipy.direct", "numpy.convolve", "scipy.convolve2d",
+                "cv2.filter2D"}
 
 
 def _factory(impl, a, kern, mode):
@@ -33,6 +34,10 @@ def _factory(impl, a, kern, mode):
         if not method_available(what):
             skip(f"no available CPU backend for method {what!r}")
         return lambda: nc.convolve(a, kern, mode=mode, method=what)
+    if impl == "cv2.filter2D":
+        return _cv2_same(a, kern, mode)
+    if impl == "pyfftw.fftconvolve":
+        return _pyfftw(a, kern, mode)
     if impl == "numpy.convolve":
         if a.ndim != 1:
             skip("numpy.convolve is 1-D only")
@@ -44,6 +49,35 @@ def _factory(impl, a, kern, mode):
     if lib == "scipy":
         return lambda: scipy.signal.convolve(a, kern, mode=mode, method=what)
     raise ValueError(impl)
+
+
+def _cv2_same(a, kern, mode):
+    """OpenCV's filter2D as convolve(..., 'same') (it correlates: flip, anchor k//2)."""
+    try:
+        import cv2
+    except ImportError:
+        skip("OpenCV (cv2) is not installed")
+    if a.ndim != 2 or mode != "same":
+        skip("cv2.filter2D is 2-D 'same' only")
+    flipped = np.ascontiguousarray(kern[::-1, ::-1])
+    anchor = (kern.shape[1] // 2, kern.shape[0] // 2)
+    return lambda: cv2.filter2D(a, -1, flipped, anchor=anchor, borderType=cv2.BORDER_CONSTANT)
+
+
+def _pyfftw(a, kern, mode):
+    """SciPy's fftconvolve on the pyFFTW backend (planner cache on)."""
+    try:
+        import pyfftw.interfaces.cache
+        import pyfftw.interfaces.scipy_fft as backend
+    except ImportError:
+        skip("pyFFTW is not installed")
+    import scipy.fft
+    pyfftw.interfaces.cache.enable()
+
+    def run():
+        with scipy.fft.set_backend(backend, only=True):
+            return scipy.signal.fftconvolve(a, kern, mode=mode)
+    return run
 
 
 class _ConvolveSuite:
@@ -68,7 +102,8 @@ class Convolve1D(_ConvolveSuite):
 
     params = [
         ["numbaconv.auto", "numbaconv.direct", "numbaconv.fft", "numbaconv.oa",
-         "scipy.auto", "scipy.direct", "scipy.fft", "scipy.oaconvolve", "numpy.convolve"],
+         "scipy.auto", "scipy.direct", "scipy.fft", "scipy.oaconvolve", "numpy.convolve",
+         "pyfftw.fftconvolve"],
         N_1D, K_1D, DTYPES,
     ]
     param_names = ["impl", "n", "k", "dtype"]
@@ -86,8 +121,9 @@ class Convolve2D(_ConvolveSuite):
 
     params = [
         ["numbaconv.auto", "numbaconv.direct", "numbaconv.fft", "numbaconv.oa",
-         "numbaconv.convolve2d", "scipy.auto", "scipy.direct", "scipy.fft",
-         "scipy.oaconvolve", "scipy.convolve2d"],
+         "numbaconv.separable", "numbaconv.convolve2d", "scipy.auto", "scipy.direct",
+         "scipy.fft", "scipy.oaconvolve", "scipy.convolve2d", "cv2.filter2D",
+         "pyfftw.fftconvolve"],
         SIDE_2D, K_2D, DTYPES,
     ]
     param_names = ["impl", "side", "k", "dtype"]
@@ -104,7 +140,8 @@ class Separable2D(_ConvolveSuite):
     """Rank-1 (separable) kernels: the separable method and auto vs SciPy."""
 
     params = [
-        ["numbaconv.auto", "numbaconv.separable", "scipy.auto", "scipy.convolve2d"],
+        ["numbaconv.auto", "numbaconv.separable", "numbaconv.direct", "scipy.auto",
+         "scipy.convolve2d", "cv2.filter2D"],
         SIDE_2D, K_2D, DTYPES,
     ]
     param_names = ["impl", "side", "k", "dtype"]
@@ -160,3 +197,38 @@ class Direct1D(_ConvolveSuite):
 
     def time_convolve(self, impl, n, k, dtype):
         self.fn()
+
+
+class Peak:
+    """GFLOP/s tracked over time: the machine's packed-FMA peak and the direct kernel's rate.
+
+    ``track_fma_peak`` runs independent FMA chains on every core (see
+    :func:`numbaconv._bench_report.fma_peak`); ``track_direct_gflops`` is
+    2 x multiply-adds / time of ``convolve(method='direct')``, 1-D n = 1e6,
+    'valid' (no edges), so the two lines can be read against each other.
+    """
+
+    params = [["float32", "float64"]]
+    param_names = ["dtype"]
+    unit = "GFLOP/s"
+    timeout = 300.0
+
+    def setup(self, dtype):
+        nc = numbaconv_or_skip()
+        self.nc = nc
+        self.a, self.k = inputs((10**6,), (301,), dtype)
+        call_or_skip(lambda: nc.convolve(self.a, self.k, "valid", method="direct"))
+
+    def track_fma_peak(self, dtype):
+        from numbaconv._bench_report import fma_peak
+        return fma_peak(dtype)
+
+    def track_direct_gflops(self, dtype):
+        import time
+        fn = lambda: self.nc.convolve(self.a, self.k, "valid", method="direct")  # noqa: E731
+        best = float("inf")
+        for _ in range(7):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        return 2.0 * (self.a.size - self.k.size + 1) * self.k.size / best / 1e9

@@ -8,6 +8,7 @@ dispatcher for a backend, runs it, and casts the result to SciPy's dtype.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 import timeit
 import warnings
@@ -15,6 +16,7 @@ import warnings
 import numpy as np
 
 from . import _dispatch
+from ._backends.cpu_separable import MAX_KERNEL as _SEPARABLE_MAX_KERNEL
 from ._config import resolve_workers
 from ._problem import (build_problem, check_boundary, check_mode,
                        fft_result_dtype, inputs_swap_needed)
@@ -43,6 +45,8 @@ class _HostOps:
 
     @staticmethod
     def flip(x, axes):
+        if x.ndim == 1 and axes:
+            return x[::-1]
         idx = [slice(None)] * x.ndim
         for ax in axes:
             idx[ax] = slice(None, None, -1)
@@ -78,8 +82,16 @@ class _HostOps:
         return result
 
 
+@functools.lru_cache(maxsize=256)
+def _result_type(dt1, dt2) -> np.dtype:
+    """``np.result_type`` of two dtypes, memoised (it is on every call's path)."""
+    return np.result_type(dt1, dt2)
+
+
 def _ops_for(device, in1, in2):
     """Host or GPU array operations, from ``device`` and the inputs' kind."""
+    if device == "auto" and type(in1) is np.ndarray and type(in2) is np.ndarray:
+        return _HostOps      # the common case, without the attribute probes below
     if device not in _DEVICES:
         raise ValueError(f"device must be one of {_DEVICES}, not {device!r}")
     gpu_in = _is_gpu_array(in1) or _is_gpu_array(in2)
@@ -109,9 +121,9 @@ def _is_gpu_array(x) -> bool:
 # shared machinery
 # --------------------------------------------------------------------------
 
-def _delegate_to_scipy(*arrays) -> bool:
+def _delegate_to_scipy(in1, in2) -> bool:
     """Dtypes Numba cannot compute (object, long double, strings): SciPy runs them."""
-    return any(not _numba_dtype(x.dtype) for x in arrays)
+    return not (_numba_dtype(in1.dtype) and _numba_dtype(in2.dtype))
 
 
 def _numba_dtype(dt) -> bool:
@@ -154,34 +166,57 @@ def _flags(ops, a, k, dtype, need):
     return finite, bound
 
 
-def _separable(ops, k, method) -> bool:
-    """Rank-1 test of a 2-D floating kernel, only when the separable path may run."""
-    if method not in ("auto", "separable") or k.ndim != 2 or k.dtype.kind not in "fc":
-        return False
-    from ._backends.cpu_separable import MAX_KERNEL, is_separable
-    if k.size > MAX_KERNEL:
-        return False
+def _maybe_separable(k, method) -> bool:
+    """Whether the separable path could run: a small enough 2-D floating kernel.
+
+    Structural only; the rank-1 test itself (:func:`_rank1`) waits until the
+    dispatcher would pick the separable path (see :func:`_choose`).
+    """
+    return (k.ndim == 2 and k.dtype.kind in "fc" and 0 < k.size <= _SEPARABLE_MAX_KERNEL
+            and method in ("auto", "separable"))
+
+
+def _rank1(ops, k) -> bool:
+    from ._backends.cpu_separable import is_separable
     return is_separable(ops.to_host(k) if hasattr(ops, "to_host") else k)
 
 
-def _choose(problem, a, k, method, workers, ops):
-    """Select a backend; value flags are computed only if the choice depends on them.
+def _choose(problem, a, k, method, workers, ops, offload=False):
+    """Select a backend; value-dependent flags are settled only if the choice depends on them.
 
-    The first selection assumes finite inputs and small integers.  Only when
-    that picks an FFT method (which those flags could veto) are the values
-    scanned and the selection repeated with the real flags.
+    ``offload`` (``device='auto'``): host arrays may go to the GPU when the
+    dispatcher predicts it faster, copies included.
+
+    The first selection is optimistic: a kernel that may be separable is
+    assumed rank 1, the values finite and the integers small.  Only when the
+    separable path wins is the kernel's rank tested (an SVD), and only when
+    an FFT method wins (which non-finite values or large integers veto) are
+    the values scanned; each time the selection is repeated with the truth.
     """
-    choice = _dispatch.select(problem, method, workers)
+    choice = _dispatch.select(problem, method, workers, offload=offload)
+    if problem.separable and choice.method == "separable" and not _rank1(ops, k):
+        problem = dataclasses.replace(problem, separable=False)
+        choice = _dispatch.select(problem, method, workers, offload=offload)
     if method == "auto" and choice.method in _dispatch.FFT_METHODS and problem.finite is None:
         finite, bound = _flags(ops, a, k, problem.dtype, True)
         problem = dataclasses.replace(problem, finite=finite, int_bound=bound)
-        choice = _dispatch.select(problem, method, workers)
+        choice = _dispatch.select(problem, method, workers, offload=offload)
     return problem, choice
 
 
-def _run(problem, a, k, method, workers, ops):
-    problem, choice = _choose(problem, a, k, method, workers, ops)
-    return choice.module.run(problem, a, k, workers=resolve_workers(workers)), choice
+def _run(problem, a, k, method, workers, ops, offload=False):
+    """Choose and run a backend: ``(out, choice, ops)``.
+
+    When the dispatcher sends host arrays to the GPU (``offload``), the
+    inputs are copied there and the GPU's ops are returned: the caller
+    finalises and wraps with them, which brings a NumPy array back.
+    """
+    problem, choice = _choose(problem, a, k, method, workers, ops, offload)
+    if choice.device != ops.device:
+        from . import _gpu
+        ops = _gpu.ops()
+        a, k, problem = ops.asarray(a), ops.asarray(k), _dispatch.on_gpu(problem)
+    return choice.module.run(problem, a, k, workers=resolve_workers(workers)), choice, ops
 
 
 def _check_method(method):
@@ -228,9 +263,10 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
             return getattr(_scipy(), op)(in1, in2, mode=mode, method=sm)
         raise ValueError("a cannot be empty" if in1.size == 0 else "v cannot be empty")
     if axes is not None:
-        return _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=True)
-    dtype = np.result_type(in1.dtype, in2.dtype)
-    if ops is _HostOps and (dtype.kind == "b" or dtype == np.float16) and method in ("auto", "direct"):
+        return _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=True,
+                          offload=device == "auto")
+    dtype = _result_type(in1.dtype, in2.dtype)
+    if ops is _HostOps and dtype.char in "?e" and method in ("auto", "direct"):
         if _scipy_direct_unsupported(in1, in2, mode):
             if method == "direct" or _scipy().choose_conv_method(in1, in2, mode) == "direct":
                 raise ValueError("Unsupported type")
@@ -245,8 +281,8 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
     else:
         a, k = in1, ops.conj(in2)
     problem = build_problem(a.shape, k.shape, mode, dtype, device=ops.device, finite=None,
-                            separable=_separable(ops, k, method))
-    out, choice = _run(problem, a, k, method, workers, ops)
+                            separable=_maybe_separable(k, method))
+    out, choice, ops = _run(problem, a, k, method, workers, ops, offload=device == "auto")
     return ops.wrap(ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS), in1)
 
 
@@ -275,7 +311,10 @@ def convolve(in1, in2, mode="full", method="auto", *, axes=None, device="auto", 
         :func:`scipy.signal.fftconvolve`; FFT methods only.
     device : {'auto', 'cpu', 'cuda'}, optional
         Where to compute.  'auto' follows the inputs: GPU arrays stay on the
-        GPU and come back as the same kind of array.
+        GPU and come back as the same kind of array; host arrays run on a
+        GPU only where the cost model predicts it faster, the copies to the
+        device and back included (:func:`explain` shows both devices), and
+        come back as NumPy arrays.  'cpu' never uses a GPU, 'cuda' always.
     workers : int, optional
         Threads to use; ``None`` takes :func:`get_workers`, negative values
         count back from the number of CPUs.
@@ -377,7 +416,7 @@ def _normalise_axes(in1, in2, axes, keep_length_one=False):
     return axes
 
 
-def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False):
+def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offload=False):
     """fftconvolve/oaconvolve (and convolve/correlate with ``axes``)."""
     if not isinstance(mode, str) or mode not in ("full", "same", "valid"):
         raise ValueError("acceptable mode flags are 'valid', 'same', or 'full'")
@@ -399,13 +438,13 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False):
         from ._backends.cpu_fft import window
         return ops.wrap(np.ascontiguousarray(window(in1 * k, problem)) if ops is _HostOps
                         else window(in1 * k, problem), in1)
-    rdtype = np.result_type(in1.dtype, in2.dtype) if exact else fft_result_dtype(in1.dtype, in2.dtype)
+    rdtype = _result_type(in1.dtype, in2.dtype) if exact else fft_result_dtype(in1.dtype, in2.dtype)
     problem = build_problem(in1.shape, k.shape, mode, rdtype, axes=axes, device=ops.device)
     # only FFT-family backends correlate over a subset of axes
     fam = method if method in ("fft", "oa", "auto") else "fft"
     if fam == "oa" and ops.device == "cuda":
         fam = "fft"  # no GPU overlap-add backend: cuFFT on the whole signal
-    out, choice = _run(problem, in1, k, fam, workers, ops)
+    out, choice, ops = _run(problem, in1, k, fam, workers, ops, offload)
     if exact:
         out = ops.finalize(out, rdtype, True)
     elif out.dtype != rdtype:
@@ -426,7 +465,8 @@ def _fft_family(in1, in2, mode, axes, device, workers, method):
     if ops is _HostOps and (in1.dtype.kind not in "biufc" or in2.dtype.kind not in "biufc"):
         return getattr(_scipy(), "fftconvolve" if method == "fft" else "oaconvolve")(
             in1, in2, mode=mode, axes=axes)
-    return _freq_conv("convolve", in1, in2, mode, axes, method, workers, ops)
+    return _freq_conv("convolve", in1, in2, mode, axes, method, workers, ops,
+                      offload=device == "auto")
 
 
 def fftconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None):
@@ -514,6 +554,8 @@ _CAST_MSG = ("could not cast `fillvalue` directly to the output type "
 
 def _fill_value(fillvalue, dtype):
     """SciPy's rules: one element, cast from the Python value; None becomes NaN."""
+    if type(fillvalue) is int and fillvalue == 0:   # the default: zero in every dtype
+        return 0
     arr = np.asarray(fillvalue)
     if arr.size != 1:
         raise ValueError("`fillvalue` must be scalar or an array with one element.")
@@ -540,7 +582,7 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
     swapped = inputs_swap_needed(mode, in1.shape, in2.shape)
     check_mode(mode, "Acceptable mode flags are 'valid', 'same', or 'full'.")
     bnd = check_boundary(boundary)
-    dtype = np.result_type(in1.dtype, in2.dtype)
+    dtype = _result_type(in1.dtype, in2.dtype)
     if ops is _HostOps and (in1.size == 0 or in2.size == 0):
         return getattr(_scipy(), f"{op}2d")(in1, in2, mode, boundary, fillvalue)
     if ops is _HostOps and dtype in (np.dtype(np.longdouble), np.dtype(np.clongdouble)):
@@ -557,10 +599,10 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
         a, k, same_odd = in1, ops.conj(in2), False
     problem = build_problem(a.shape, k.shape, mode, dtype, same_odd_centre=same_odd,
                             boundary=bnd, fillvalue=fill, device=ops.device, finite=None,
-                            separable=k.size > 0 and _separable(ops, k, "auto"))
+                            separable=_maybe_separable(k, "auto"))
     if a.size == 0 or k.size == 0:
         return ops.wrap(ops.zeros(problem.out_shape, dtype), in1)
-    out, choice = _run(problem, a, k, "auto", workers, ops)
+    out, choice, ops = _run(problem, a, k, "auto", workers, ops, offload=device == "auto")
     out = ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS)
     if op == "correlate" and swapped:
         out = ops.flip(out, (0, 1))
@@ -673,13 +715,13 @@ def _problem_for(in1, in2, mode, device):
     check_mode(mode, f"Acceptable mode flags are 'valid', 'same', or 'full', not mode={mode}")
     if in1.ndim == 0 or in1.size == 0 or in2.size == 0:
         return None, ops, in1, in2
-    dtype = np.result_type(in1.dtype, in2.dtype)
+    dtype = _result_type(in1.dtype, in2.dtype)
     if ops is _HostOps and _delegate_to_scipy(in1, in2):
         return None, ops, in1, in2
     if inputs_swap_needed(mode, in1.shape, in2.shape):
         in1, in2 = in2, in1
     return build_problem(in1.shape, in2.shape, mode, dtype, device=ops.device, finite=None,
-                         separable=_separable(ops, in2, "auto")), ops, in1, in2
+                         separable=_maybe_separable(in2, "auto")), ops, in1, in2
 
 
 def choose_conv_method(in1, in2, mode="full", measure=False, *, device="auto"):
@@ -736,7 +778,7 @@ def choose_conv_method(in1, in2, mode="full", measure=False, *, device="auto"):
     problem, ops, a, k = _problem_for(in1, in2, mode, device)
     if problem is None:
         return "direct"
-    return _choose(problem, a, k, "auto", None, ops)[1].scipy_method
+    return _choose(problem, a, k, "auto", None, ops, device == "auto")[1].scipy_method
 
 
 def explain(in1, in2, mode="full", method="auto", *, device="auto", workers=None):
@@ -779,4 +821,4 @@ def explain(in1, in2, mode="full", method="auto", *, device="auto", workers=None
     problem, ops, a, k = _problem_for(in1, in2, mode, device)
     if problem is None:
         return _dispatch.Choice("scipy", "direct", {}, ["input handled by scipy.signal itself"])
-    return _choose(problem, a, k, method, workers, ops)[1]
+    return _choose(problem, a, k, method, workers, ops, device == "auto")[1]

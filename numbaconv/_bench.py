@@ -286,7 +286,7 @@ def _explain(numbaconv, a, kern, mode, kwargs):
 
 
 def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=None,
-               peers: bool = False) -> dict:
+               peers: bool = False, methods: bool = False) -> dict:
     """Time and check one cell; return its JSON row."""
     import scipy.fft
     import scipy.signal
@@ -349,6 +349,16 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
         row["agree"] = False
     if reasons:
         row["error"] = "; ".join(reasons)
+
+    if methods:
+        from ._bench_report import predicted_costs, time_methods
+        try:
+            row["methods"], row["scipy_methods"] = time_methods(
+                cell, a, kern, measure=measure, repeat=repeat, max_time=max_time,
+                workers=workers, predicted=predicted_costs(a, kern, mode, workers))
+        except Exception as exc:  # noqa: BLE001 - recorded, and the exit status says so
+            row["error"] = f"methods: {type(exc).__name__}: {exc}"
+            row["agree"] = False
 
     if peers:
         for name, factory in PEERS.items():
@@ -617,6 +627,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="timed samples per measurement; the median is reported (default 5)")
     p.add_argument("--max-time", type=float, default=None, metavar="S",
                    help="time budget per measurement in seconds (default 1 with --quick, 10)")
+    p.add_argument("--methods", action="store_true",
+                   help="also time every numbaconv method and SciPy's direct/fft/oa paths, "
+                        "measure the FMA peak, and print the regret and peak summaries")
+    p.add_argument("--summary", metavar="FILE.md", default=None,
+                   help="with --methods: write the summary tables (markdown) to FILE.md")
     p.add_argument("--workers", type=int, default=None,
                    help="threads for numbaconv (and scipy.fft); default: numbaconv's default")
     return p
@@ -679,8 +694,13 @@ def main(argv=None) -> int:
         max_time = args.max_time if args.max_time is not None else (
             10.0 if grid == "full" else 1.0)
         started = time.perf_counter()
+        peak = None
+        if args.methods:
+            from ._bench_report import fma_peak
+            peak = {d: fma_peak(d, args.workers) for d in dtypes if d in ("float32", "float64")}
         rows = _progress(cells, lambda c: bench_cell(c, repeat=args.repeat, max_time=max_time,
-                                                     workers=args.workers, peers=args.peers))
+                                                     workers=args.workers, peers=args.peers,
+                                                     methods=args.methods))
         data = {
             "meta": {
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -688,6 +708,7 @@ def main(argv=None) -> int:
                 "grid": grid, "dtypes": list(dtypes), "repeat": args.repeat,
                 "max_time": max_time, "workers": args.workers, "device": "cpu",
                 "peers": bool(args.peers), "elapsed_s": time.perf_counter() - started,
+                "fma_peak_gflops": peak,
                 "environment": environment(),
                 "timing": "median seconds per call after one warm-up call; "
                           "ratio = t_scipy / t_numbaconv (auto)",
@@ -696,6 +717,16 @@ def main(argv=None) -> int:
         }
 
     print_table(rows)
+    if any("methods" in r for r in rows):
+        from ._bench_report import add_derived, summary
+        peak = data["meta"].get("fma_peak_gflops")
+        for r in rows:
+            add_derived(r, peak)
+        text = summary(rows, peak)
+        print(text)
+        if args.summary:
+            with open(args.summary, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
     if args.json and not args.from_json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1, default=_json_default)

@@ -7,6 +7,11 @@ short-row penalty and the parallel efficiency) and stores them as JSON in the
 user cache directory.  The file carries a format version and the machine it
 was measured on; a corrupt file or one from another version or machine is
 ignored with a warning, never trusted.
+
+With a CUDA GPU the steps of :mod:`numbaconv._calibrate_cuda` are appended:
+they fit the GPU backends' ``COSTS``, which are stored in the same file
+under ``coefficients["cuda"]``, validated alike and put back in force by
+:func:`load`.
 """
 from __future__ import annotations
 
@@ -51,6 +56,7 @@ def load():
             return None
         coeffs = data["coefficients"]
         _validate(coeffs)
+        _apply_cuda(coeffs)
         return coeffs
     except (OSError, ValueError, KeyError, TypeError) as exc:
         warnings.warn(f"ignoring corrupt numbaconv calibration {path}: {exc}", RuntimeWarning,
@@ -71,6 +77,25 @@ def _validate(c):
             x = float(got)
             if not (math.isfinite(x) and x > 0):
                 raise ValueError(f"{key} = {x!r}")
+    if "cuda" in c:
+        from ._calibrate_cuda import validate
+        validate(c["cuda"])
+
+
+def _cuda_tasks(coeffs, quick):
+    """The GPU's calibration steps, with their section in ``coeffs``; none without a GPU."""
+    from . import _calibrate_cuda
+    if not _calibrate_cuda.enabled():
+        return []
+    coeffs["cuda"] = _calibrate_cuda.defaults()
+    return _calibrate_cuda.tasks(quick)
+
+
+def _apply_cuda(coeffs):
+    """Put a validated GPU section (if any) in force in the GPU backends' ``COSTS``."""
+    if "cuda" in coeffs:
+        from ._calibrate_cuda import apply
+        apply(coeffs["cuda"])
 
 
 def _median_time(fn, repeat=5, min_time=0.02):
@@ -182,7 +207,9 @@ def calibrate(*, quick=False, save=True, progress=None):
     Returns
     -------
     dict
-        The fitted coefficients, in the layout of ``numbaconv._costs.DEFAULTS``.
+        The fitted coefficients, in the layout of ``numbaconv._costs.DEFAULTS``;
+        with a CUDA GPU also ``"cuda"``, the GPU backends' fitted ``COSTS``
+        (see :mod:`numbaconv._calibrate_cuda`).
 
     Examples
     --------
@@ -194,7 +221,7 @@ def calibrate(*, quick=False, save=True, progress=None):
     from . import _costs
     coeffs = copy.deepcopy(_costs.DEFAULTS)
     rng = np.random.default_rng(12345)
-    tasks = _tasks(quick)
+    tasks = _tasks(quick) + _cuda_tasks(coeffs, quick)
     old = _costs.coefficients()
     try:
         _costs.set_coefficients(coeffs)
@@ -212,5 +239,6 @@ def calibrate(*, quick=False, save=True, progress=None):
         with open(tmp, "w") as f:
             json.dump({"format": FORMAT, "machine": _machine(), "coefficients": coeffs}, f, indent=1)
         os.replace(tmp, path)
+    _apply_cuda(coeffs)
     _costs.set_coefficients(coeffs)
     return coeffs

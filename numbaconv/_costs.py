@@ -16,12 +16,12 @@ from ._config import resolve_workers
 #: seconds per multiply-add of the direct kernel, by arithmetic type, at one
 #: thread, for long kernel rows; short rows pay ``direct_short``.
 DEFAULTS = {
-    "direct_mac": {"f4": 1.1e-11, "f8": 2.2e-11, "c8": 6.0e-11, "c16": 1.2e-10, "i8": 6.0e-11},
-    "direct_short": 3.0,        # penalty factor for rows shorter than 8 taps
-    "direct_overhead": 2.0e-5,
+    "direct_mac": {"f4": 3.2e-11, "f8": 6.0e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
+    "direct_short": 2.5,        # penalty factor for rows shorter than 8 taps
+    "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,       # seconds per byte streamed in + out by one pass, one thread
-    "fft_nlogn": {"f4": 1.5e-9, "f8": 2.0e-9, "c8": 3.0e-9, "c16": 4.0e-9},
-    "fft_overhead": 6.0e-5,
+    "fft_nlogn": {"f4": 5.7e-10, "f8": 1.0e-9, "c8": 2.0e-9, "c16": 2.1e-9},
+    "fft_overhead": 4.2e-5,
     "parallel_efficiency": 0.9,
 }
 
@@ -41,8 +41,8 @@ def set_coefficients(c):
     """Put ``c`` in force (``None``: reload calibrated or default) and forget past choices."""
     global _coeffs
     _coeffs = c
-    from ._dispatch import _select
-    _select.cache_clear()
+    from ._dispatch import clear_cache
+    clear_cache()
 
 
 def _key_direct(dtype) -> str:

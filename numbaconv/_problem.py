@@ -17,6 +17,7 @@ and nothing else, so that the dispatcher is a pure function of it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -57,6 +58,11 @@ class Problem:
     separable : bool
         Whether the 2-D kernel has numerical rank 1 (see
         :func:`numbaconv._backends.cpu_separable.rank1_factors`).
+    host_io : bool
+        Whether the inputs are host (NumPy) arrays and the result goes back
+        to the host.  On ``device='cuda'`` the cost model then adds the
+        copies to the device and back; it is what ``device='auto'`` asks of
+        the GPU when it weighs running host arrays there.
     """
 
     shape_a: tuple
@@ -71,6 +77,7 @@ class Problem:
     finite: bool | None = True
     int_bound: float = 0.0
     separable: bool = False
+    host_io: bool = False
 
     @property
     def ndim(self) -> int:
@@ -84,6 +91,11 @@ class Problem:
     @property
     def zero_fill(self) -> bool:
         return self.boundary == "fill" and self.fillvalue == 0
+
+    @functools.cached_property
+    def offsets(self) -> tuple:
+        """Per axis, ``origin - (k - 1)``: where output 0's window starts in ``A``."""
+        return tuple(o - (k - 1) for o, k in zip(self.origin, self.shape_k))
 
     @property
     def taps(self) -> int:
@@ -168,11 +180,23 @@ def out_len(mode, n, k) -> int:
 
 def build_problem(shape_a, shape_k, mode, dtype, *, axes=None, same_odd_centre=True,
                   boundary="fill", fillvalue=0, device="cpu", finite=True,
-                  int_bound=0.0, separable=False) -> Problem:
+                  int_bound=0.0, separable=False, host_io=False) -> Problem:
     """Make the :class:`Problem` for correlating ``A`` with a prepared ``K``.
 
     ``same_odd_centre=False`` selects correlate2d's 'same' centring (``k // 2``).
+    Memoised (a Problem is immutable): repeated calls of one shape cost a lookup.
     """
+    try:
+        return _build_cached(tuple(shape_a), tuple(shape_k), mode, np.dtype(dtype),
+                             None if axes is None else tuple(axes), same_odd_centre, boundary,
+                             fillvalue, device, finite, int_bound, separable, bool(host_io))
+    except TypeError:  # an unhashable argument: build without the memo
+        return _build(shape_a, shape_k, mode, dtype, axes, same_odd_centre, boundary,
+                      fillvalue, device, finite, int_bound, separable, bool(host_io))
+
+
+def _build(shape_a, shape_k, mode, dtype, axes, same_odd_centre, boundary, fillvalue, device,
+           finite, int_bound, separable, host_io=False) -> Problem:
     ndim = len(shape_a)
     axes = tuple(range(ndim)) if axes is None else tuple(sorted(axes))
     origin, out_shape = [], []
@@ -188,7 +212,11 @@ def build_problem(shape_a, shape_k, mode, dtype, *, axes=None, same_odd_centre=T
             origin.append((full - keep) // 2)
             out_shape.append(keep)
     return Problem(tuple(shape_a), tuple(shape_k), axes, tuple(origin), tuple(out_shape),
-                   np.dtype(dtype), boundary, fillvalue, device, finite, int_bound, separable)
+                   np.dtype(dtype), boundary, fillvalue, device, finite, int_bound, separable,
+                   host_io)
+
+
+_build_cached = functools.lru_cache(maxsize=512, typed=True)(_build)
 
 
 def fft_result_dtype(dt1, dt2) -> np.dtype:

@@ -30,6 +30,8 @@ there is no bounds check.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -40,6 +42,7 @@ from numba.extending import intrinsic
 BLOCK_BYTES = 512
 
 
+@functools.lru_cache(maxsize=None)
 def lanes(dtype) -> int:
     """Outputs per block for a NumPy dtype (0 when blocks are not supported)."""
     dtype = np.dtype(dtype)

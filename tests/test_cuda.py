@@ -388,3 +388,266 @@ def test_bench_cuda_runs(monkeypatch, capsys):
     assert _bench_cuda.bench_cuda(args) == 0
     out = capsys.readouterr().out
     assert "numbaconv.direct" in out and "MISMATCH" not in out and "ERROR" not in out
+
+
+# --------------------------------------------------------------------------
+# device='auto' with host arrays: the GPU only where the cost model says it wins
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def offload(monkeypatch):
+    """The simulator stands in for a GPU; every size is worth a look at it.
+
+    Yields a list that records the backends that ran.
+    """
+    import copy
+
+    from numbaconv import _dispatch
+    from numbaconv._backends import cuda_fft
+    monkeypatch.setattr(_dispatch, "OFFLOAD_TO_SIMULATOR", True)
+    monkeypatch.setattr(_dispatch, "OFFLOAD_MIN_SECONDS", 0.0)
+    for mod in (cuda_direct, cuda_fft):
+        monkeypatch.setattr(mod, "COSTS", copy.deepcopy(mod.COSTS))
+    ran = []
+    for name, mod in REGISTRY.items():
+        monkeypatch.setattr(mod, "run", lambda *a, _run=mod.run, _n=name, **kw:
+                            ran.append(_n) or _run(*a, **kw))
+    _dispatch.clear_cache()
+    yield ran
+    _dispatch.clear_cache()
+
+
+def gpu_cheap():
+    """Coefficients that make the direct GPU kernel (copies included) nearly free."""
+    cuda_direct.COSTS.update(launch=1e-12, bandwidth=1e20, h2d_bandwidth=1e20,
+                             h2d_latency=1e-12,
+                             mac={key: 1e-20 for key in cuda_direct.COSTS["mac"]})
+    from numbaconv import _dispatch
+    _dispatch.clear_cache()
+
+
+def gpu_dear():
+    """Copies so slow that the GPU never pays off."""
+    cuda_direct.COSTS.update(h2d_latency=10.0)
+    from numbaconv import _dispatch
+    _dispatch.clear_cache()
+
+
+CASES = [  # (function, in1, in2, args, scipy reference)
+    ("convolve", (17,), (4,), ("full",), lambda a, k: ss.convolve(a, k, method="direct")),
+    ("correlate", (3, 4), (5, 6), ("valid",),
+     lambda a, k: ss.correlate(a, k, "valid", method="direct")),
+    ("convolve2d", (6, 7), (3, 2), ("same", "symm"), lambda a, k: ss.convolve2d(a, k, "same", "symm")),
+    ("correlate2d", (3, 4), (5, 6), ("valid",), lambda a, k: ss.correlate2d(a, k, "valid")),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int16", "complex64"])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("gpu_wins", [True, False], ids=["gpu-cheap", "gpu-dear"])
+def test_auto_host_arrays_follow_the_cost_model(offload, gpu_wins, case, dtype):
+    fn, sa, sk, args, ref = case
+    rng = np.random.default_rng(16)
+    a, k = rand(sa, dtype, rng), rand(sk, dtype, rng)
+    (gpu_cheap if gpu_wins else gpu_dear)()
+    if fn in ("convolve", "correlate"):
+        choice = numbaconv.explain(a, k, *args)
+        assert choice.device == ("cuda" if gpu_wins else "cpu")
+        assert {n.split("_")[0] for n in choice.costs} == {"cpu", "cuda"}, choice.costs
+        assert "GPU costs include the copies" in str(choice)
+    got = getattr(numbaconv, fn)(a, k, *args)
+    assert isinstance(got, np.ndarray)
+    check(got, ref(a, k))
+    if gpu_wins:
+        assert offload == ["cuda_direct"]
+    else:
+        assert offload and all(name.startswith("cpu_") for name in offload), offload
+
+
+def test_auto_host_arrays_transfers_decide(offload):
+    """A kernel that is cheap on the device still loses when the copies are dear."""
+    a, k = np.arange(40.0), np.ones(5)
+    gpu_cheap()
+    cuda_direct.COSTS.update(h2d_bandwidth=1.0)      # 1 byte/s over the bus
+    from numbaconv import _dispatch
+    _dispatch.clear_cache()
+    choice = numbaconv.explain(a, k)
+    assert choice.device == "cpu" and choice.costs["cuda_direct"] > 100
+    check(numbaconv.convolve(a, k), ss.convolve(a, k, method="direct"))
+    assert offload and offload[0].startswith("cpu_")
+
+
+def test_cpu_never_and_cuda_always(offload):
+    a, k = np.arange(30.0), np.ones(4)
+    gpu_cheap()
+    check(numbaconv.convolve(a, k, device="cpu"), ss.convolve(a, k))
+    assert offload[-1].startswith("cpu_")
+    assert all(n.startswith("cpu_") for n in numbaconv.explain(a, k, device="cpu").costs)
+    gpu_dear()
+    check(numbaconv.convolve(a, k, device="cuda"), ss.convolve(a, k))
+    assert offload[-1] == "cuda_direct"
+
+
+def test_auto_without_a_gpu_backend_stays_on_cpu(offload):
+    """fftconvolve needs cuFFT on the GPU (not in the simulator): the CPU runs it."""
+    rng = np.random.default_rng(17)
+    a, k = rand(30, "float64", rng), rand(5, "float64", rng)
+    gpu_cheap()
+    check(numbaconv.fftconvolve(a, k), ss.fftconvolve(a, k))
+    if not REGISTRY["cuda_fft"].available():
+        assert offload == ["cpu_fft"]
+
+
+def test_small_calls_do_not_look_for_a_gpu(monkeypatch):
+    """Below OFFLOAD_MIN_SECONDS the GPU is not even checked for."""
+    from numbaconv import _dispatch
+
+    def boom():
+        raise AssertionError("the GPU was looked for")
+    monkeypatch.setattr(_dispatch, "OFFLOAD_TO_SIMULATOR", True)
+    monkeypatch.setattr(_dispatch, "gpu_ready", boom)
+    _dispatch.clear_cache()
+    a, k = np.arange(50.0), np.ones(3)
+    choice = numbaconv.explain(a, k)
+    assert choice.device == "cpu" and "GPU not considered" in str(choice)
+    check(numbaconv.convolve(a, k), ss.convolve(a, k))
+
+
+def _without_cuda_modules(code, env_extra=None):
+    import subprocess
+    env = {key: val for key, val in os.environ.items() if key != "NUMBA_ENABLE_CUDASIM"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    env.update(env_extra or {})
+    code += ("\nbad = [m for m in ('numba.cuda', 'cupy') if m in sys.modules]"
+             "\nassert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_small_cpu_calls_do_not_import_cuda(tmp_path):
+    """import numbaconv, small calls and a calibration file with a GPU section: no CUDA."""
+    import json
+
+    from numbaconv import _calibrate, _costs
+    section = {"device": "test", "cuda_direct": cuda_direct.COSTS,
+               "cuda_fft": REGISTRY["cuda_fft"].COSTS}
+    path = tmp_path / os.path.basename(_calibrate.cache_path())
+    path.write_text(json.dumps({"format": _calibrate.FORMAT, "machine": _calibrate._machine(),
+                                "coefficients": {**_costs.DEFAULTS, "cuda": section}}))
+    _without_cuda_modules(
+        "import sys, numpy as np, numbaconv\n"
+        "from numbaconv import _costs\n"
+        "x = numbaconv.convolve(np.arange(100.0), np.ones(5))\n"
+        "y = numbaconv.convolve2d(np.eye(20), np.ones((3, 3)), 'same', 'symm')\n"
+        "z = numbaconv.fftconvolve(np.ones(200), np.ones(9))\n"
+        "s = str(numbaconv.explain(np.ones(300), np.ones(7)))\n"
+        "assert 'cuda' in _costs.coefficients(), 'the calibration file was not read'\n",
+        {"NUMBACONV_CACHE_DIR": str(tmp_path)})
+
+
+# --------------------------------------------------------------------------
+# calibration of the GPU backends
+# --------------------------------------------------------------------------
+
+TINY = {"launch": 8, "stream": 24, "side": 6, "taps": 3, "copy": 64, "fft": 64,
+        "repeat": 1, "min_time": 0.0}
+
+
+def _all_positive(section):
+    from numbaconv import _calibrate_cuda
+    _calibrate_cuda.validate(section)        # raises on a missing, non-finite or non-positive one
+    return True
+
+
+@pytest.fixture
+def calibration(monkeypatch, tmp_path):
+    """A private cache directory and private GPU/CPU coefficients, restored afterwards."""
+    import copy
+
+    from numbaconv import _calibrate_cuda, _costs, _dispatch
+    monkeypatch.setenv("NUMBACONV_CACHE_DIR", str(tmp_path))
+    for mod in _calibrate_cuda.BACKENDS.values():
+        monkeypatch.setattr(mod, "COSTS", copy.deepcopy(mod.COSTS))
+    monkeypatch.setattr(_costs, "_coeffs", None)
+    yield tmp_path
+    _dispatch.clear_cache()
+
+
+def test_gpu_calibration_round_trips(calibration, monkeypatch):
+    import json
+
+    from numbaconv import _calibrate, _calibrate_cuda, _costs
+    monkeypatch.setattr(_calibrate_cuda, "enabled", lambda: True)   # the simulator stands in
+    monkeypatch.setitem(_calibrate_cuda.SIZES, "quick", TINY)
+    monkeypatch.setattr(_calibrate, "_tasks", lambda quick: [])     # the CPU steps are slow
+    before = json.loads(json.dumps(cuda_direct.COSTS))
+    labels = []
+    coeffs = numbaconv.calibrate(quick=True, progress=lambda i, n, label: labels.append(label))
+    assert {"cuda launch", "cuda bandwidth", "cuda direct c16", "cuda transfers"} <= set(labels)
+    section = coeffs["cuda"]
+    assert _all_positive(section)
+    assert section["cuda_direct"] != before             # measured, not the shipped guesses
+    assert cuda_direct.COSTS == section["cuda_direct"]  # in force at once
+    with open(_calibrate.cache_path()) as f:
+        stored = json.load(f)["coefficients"]["cuda"]
+    assert stored == json.loads(json.dumps(section))
+    # a new process would start from the shipped values and load the file
+    cuda_direct.COSTS.update(launch=123.0, mac=dict(before["mac"]))
+    _costs.set_coefficients(None)
+    assert "cuda" in _costs.coefficients()
+    assert cuda_direct.COSTS == section["cuda_direct"]
+
+
+def test_gpu_calibration_steps_fit_their_coefficients(calibration, rng):
+    from numbaconv import _calibrate_cuda
+    coeffs = {"cuda": _calibrate_cuda.defaults()}
+    poison = {"launch": -1.0, "bandwidth": float("nan"), "h2d_bandwidth": 0.0,
+              "h2d_latency": float("inf"), "mac": {key: -1.0 for key in _calibrate_cuda.DIRECT_TYPES}}
+    coeffs["cuda"]["cuda_direct"].update(poison)
+    steps = _calibrate_cuda.tasks(sizes=TINY)
+    for label, step in steps:
+        step(coeffs, rng)
+    assert _all_positive(coeffs["cuda"])
+
+
+def test_cpu_only_calibration_has_no_gpu_section(calibration, monkeypatch):
+    from numbaconv import _calibrate, _calibrate_cuda
+    monkeypatch.setattr(_calibrate, "_tasks", lambda quick: [])
+    assert not _calibrate_cuda.enabled() or not SIM       # the simulator is no GPU
+    if SIM:
+        assert "cuda" not in numbaconv.calibrate(quick=True, save=False)
+
+
+@pytest.mark.parametrize("bad", [
+    {}, {"launch": float("nan")}, {"h2d_bandwidth": -2.0}, {"mac": {"f4": 0.0}},
+    {"mac": "fast"}, {"bandwidth": None}, "not a mapping", None, "no-fft",
+], ids=["valid", "nan", "negative", "zero-mac", "mac-str", "null", "str", "none", "no-fft"])
+def test_corrupt_gpu_section_is_ignored(calibration, bad):
+    """A GPU section with a bad coefficient makes the whole file ignored, with a warning."""
+    import json
+    import warnings
+
+    from numbaconv import _calibrate, _costs
+    shipped = json.loads(json.dumps(cuda_direct.COSTS))
+    fft = json.loads(json.dumps(REGISTRY["cuda_fft"].COSTS))
+    if isinstance(bad, dict):
+        direct = {**shipped, "launch": 3e-5, **bad}      # a valid file changes the launch time
+        if isinstance(bad.get("mac"), dict):
+            direct["mac"] = {**shipped["mac"], **bad["mac"]}
+        section = {"device": "test", "cuda_direct": direct, "cuda_fft": fft}
+    elif bad == "no-fft":
+        section = {"cuda_direct": shipped}
+    else:
+        section = bad
+    with open(_calibrate.cache_path(), "w") as f:
+        json.dump({"format": _calibrate.FORMAT, "machine": _calibrate._machine(),
+                   "coefficients": {**_costs.DEFAULTS, "cuda": section}}, f)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        loaded = _calibrate.load()
+    if bad == {}:
+        assert loaded is not None and not seen
+        assert cuda_direct.COSTS == section["cuda_direct"]
+        return
+    assert loaded is None
+    assert any("corrupt numbaconv calibration" in str(w.message) for w in seen), seen
+    assert cuda_direct.COSTS == shipped

@@ -21,11 +21,14 @@ precomputed row offsets.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import prange
 
 from numba.extending import overload
 
+from .._config import numba_threads
 from .._jit import JIT_OPTIONS, jit, jit_parallel
 from .._problem import Problem
 from .._simd import _blockable, block_zeros, fma_at, lanes, store_at
@@ -39,6 +42,7 @@ METHOD = "direct"
 CHUNK_BYTES = 16384
 
 
+@functools.lru_cache(maxsize=1024)
 def chunk_for(width: int, itemsize: int) -> int:
     """Even split of a row into chunks of about :data:`CHUNK_BYTES` (no ragged sliver)."""
     target = max(64, CHUNK_BYTES // itemsize)
@@ -305,7 +309,7 @@ def corr2d(a, k, out, oy, ox, workers):
     pad_lo = max(0, -ox)
     pad_hi = max(0, OW + ox + kw - 1 - a.shape[1])
     edges = min(OW, pad_lo) + min(OW, pad_hi)
-    if edges and kw > 1 and lanes(out.dtype) and 8 * edges > OW - edges:
+    if edges and kw > 1 and 8 * edges > OW - edges and lanes(out.dtype):
         padded = np.zeros((a.shape[0], a.shape[1] + pad_lo + pad_hi), a.dtype)
         padded[:, pad_lo:pad_lo + a.shape[1]] = a
         a, ox = padded, ox + pad_lo
@@ -320,6 +324,7 @@ def corr2d(a, k, out, oy, ox, workers):
 # host side
 # --------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
 def work_dtype(dtype: np.dtype) -> np.dtype:
     """The arithmetic type of the direct kernels for a result dtype."""
     if dtype.kind in "biu":
@@ -330,6 +335,8 @@ def work_dtype(dtype: np.dtype) -> np.dtype:
 
 
 def _as_work(x: np.ndarray, wt: np.dtype) -> np.ndarray:
+    if x.dtype == wt and x.flags.c_contiguous:
+        return x
     if x.dtype.kind == "u" and x.dtype.itemsize == 8:
         # uint64 arithmetic is int64 arithmetic modulo 2**64: reinterpret
         x = np.ascontiguousarray(x).view(np.int64)
@@ -382,7 +389,6 @@ def _run_nd(a, k, out, offs, workers):
 
 def run(problem: Problem, a, k, *, workers: int):
     """Correlate ``a`` with the prepared kernel ``k`` (see :mod:`numbaconv._problem`)."""
-    from .._config import numba_threads
     wt = work_dtype(problem.dtype)
     out = np.empty(problem.out_shape, wt)
     if out.size == 0:
@@ -393,20 +399,25 @@ def run(problem: Problem, a, k, *, workers: int):
     a = _as_work(a, wt)
     k = _as_work(k, wt)
     if problem.zero_fill:
-        offs = [o - (kk - 1) for o, kk in zip(problem.origin, problem.shape_k)]
+        offs = problem.offsets
     else:
         a, offs = _pad_boundary(a, problem)
         a = np.ascontiguousarray(a)
-    with numba_threads(workers):
-        if a.ndim <= 2:
-            a2 = a.reshape((1,) * (2 - a.ndim) + a.shape)
-            k2 = k.reshape((1,) * (2 - k.ndim) + k.shape)
-            o2 = out.reshape((1,) * (2 - out.ndim) + out.shape)
-            offs2 = [0] * (2 - len(offs)) + list(offs)
-            corr2d(a2, k2, o2, offs2[0], offs2[1], workers)
-        else:
-            _run_nd(a, k, out, offs, workers)
+    if workers > 1 and out.size * k.size >= PARALLEL_MIN_MACS:
+        with numba_threads(workers):
+            _run_any_rank(a, k, out, offs, workers)
+    else:                    # serial kernels: no thread-count switch either
+        _run_any_rank(a, k, out, offs, 1)
     return out
+
+
+def _run_any_rank(a, k, out, offs, workers):
+    if a.ndim == 1:
+        corr2d(a.reshape(1, -1), k.reshape(1, -1), out.reshape(1, -1), 0, offs[0], workers)
+    elif a.ndim == 2:
+        corr2d(a, k, out, offs[0], offs[1], workers)
+    else:
+        _run_nd(a, k, out, offs, workers)
 
 
 @jit

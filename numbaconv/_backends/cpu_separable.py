@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from numba import prange
+
+from .._jit import jit, jit_parallel
 from .._problem import Problem
+from .._simd import block_zeros, fma_at, lanes, store_at
 from . import cpu_direct
 
 NAME = "cpu_separable"
@@ -69,8 +73,139 @@ def is_separable(k) -> bool:
     return rank1_factors(k) is not None
 
 
+# --------------------------------------------------------------------------
+# fused kernel: the row pass of a band of rows stays in cache for the column pass
+# --------------------------------------------------------------------------
+
+@jit
+def _row_pass(arow, v, dst, c0, ox):
+    """``dst[j] = sum_q v[q] * arow[c0 + j + ox + q]`` (zero outside ``arow``)."""
+    W = arow.shape[0]
+    kw = v.shape[0]
+    cw = dst.shape[0]
+    nl = block_zeros(dst).shape[0]
+    lo = min(max(0, -ox - c0), cw)
+    hi = max(min(cw, W - kw + 1 - ox - c0), lo)
+    if hi - lo >= nl:
+        j = lo
+        while True:
+            acc = block_zeros(dst)
+            base = c0 + j + ox
+            for q in range(kw):
+                fma_at(acc, v[q], arow, base + q)
+            store_at(acc, dst, j)
+            if j == hi - nl:
+                break
+            j = min(j + nl, hi - nl)
+        e0, e1 = lo, hi
+    else:
+        e0, e1 = lo, lo
+    for j in range(cw):
+        if e0 <= j < e1:
+            continue
+        s = c0 + j + ox
+        dst[j] = 0
+        acc_s = dst[j]
+        for q in range(max(0, -s), min(kw, W - s)):
+            acc_s += v[q] * arow[s + q]
+        dst[j] = acc_s
+
+
+@jit
+def _col_pass(buf, s0, u, orow, c0):
+    """``orow[c0 + j] = sum_p u[p] * buf[s0 + p, j]`` for every column ``j`` of ``buf``."""
+    kh = u.shape[0]
+    cw = buf.shape[1]
+    nl = block_zeros(orow).shape[0]
+    if cw < nl:
+        for j in range(cw):
+            orow[c0 + j] = 0
+            acc_s = orow[c0 + j]
+            for p in range(kh):
+                acc_s += u[p] * buf[s0 + p, j]
+            orow[c0 + j] = acc_s
+        return
+    j = 0
+    while True:
+        acc = block_zeros(orow)
+        for p in range(kh):
+            fma_at(acc, u[p], buf[s0 + p], j)
+        store_at(acc, orow, c0 + j)
+        if j == cw - nl:
+            break
+        j = min(j + nl, cw - nl)
+
+
+@jit
+def _fused_item(a, v, u, out, oy, ox, band, chunk, ncx, item):
+    """Output rows ``[r0, r0 + band)`` x columns ``[c0, c0 + chunk)`` of the separable result.
+
+    The row pass of input row ``y`` goes to slots ``y % kh`` and
+    ``y % kh + kh`` of a ``2 kh``-row ring, so the ``kh`` rows that an output
+    row needs are always contiguous (``buf[s0 : s0 + kh]``): the column pass
+    reads them from cache, and the intermediate never reaches memory.
+    """
+    H = a.shape[0]
+    kh = u.shape[0]
+    OH, OW = out.shape
+    b = item // ncx
+    r0 = b * band
+    r1 = min(r0 + band, OH)
+    c0 = (item - b * ncx) * chunk
+    cw = min(chunk, OW - c0)
+    buf = np.empty((2 * kh, cw), out.dtype)
+    y_next = r0 + oy                      # first input row not yet in the ring
+    for r in range(r0, r1):
+        while y_next <= r + oy + kh - 1:
+            slot = y_next % kh if y_next >= 0 else (y_next % kh + kh) % kh
+            row = buf[slot]
+            if 0 <= y_next < H:
+                _row_pass(a[y_next], v, row, c0, ox)
+            else:
+                for j in range(cw):
+                    row[j] = 0
+            twin = buf[slot + kh]
+            for j in range(cw):
+                twin[j] = row[j]
+            y_next += 1
+        s0 = (r + oy) % kh if r + oy >= 0 else ((r + oy) % kh + kh) % kh
+        _col_pass(buf, s0, u, out[r], c0)
+
+
+@jit_parallel
+def _fused_par(a, v, u, out, oy, ox, band, chunk):
+    ncx = (out.shape[1] + chunk - 1) // chunk
+    nb = (out.shape[0] + band - 1) // band
+    for item in prange(nb * ncx):
+        _fused_item(a, v, u, out, oy, ox, band, chunk, ncx, item)
+
+
+@jit
+def _fused_ser(a, v, u, out, oy, ox, band, chunk):
+    ncx = (out.shape[1] + chunk - 1) // chunk
+    nb = (out.shape[0] + band - 1) // band
+    for item in range(nb * ncx):
+        _fused_item(a, v, u, out, oy, ox, band, chunk, ncx, item)
+
+
+#: bytes of one ring row (a column chunk): 2*kh such rows stay in L2
+RING_ROW_BYTES = 8192
+
+
+def _tiles(OH, OW, kh, itemsize, workers):
+    """(band, chunk): ring rows of about RING_ROW_BYTES; bands tall enough to amortise
+    the kh-1 rows each band recomputes, and enough tiles for every thread."""
+    chunk = max(64, RING_ROW_BYTES // itemsize)
+    chunk = -(-OW // max(1, -(-OW // chunk)))          # even split of the width
+    ncx = -(-OW // chunk)
+    band = max(8 * kh, 64)
+    while band > 8 and -(-OH // band) * ncx < 4 * workers:
+        band //= 2
+    return band, chunk
+
+
 def run(problem: Problem, a, k, *, workers: int):
-    """Correlate ``a`` with the rank-1 ``k`` as a row pass then a column pass."""
+    """Correlate ``a`` with the rank-1 ``k``: fused row and column passes."""
     from .._config import numba_threads
     factors = rank1_factors(k)
     if factors is None:  # not separable after all: direct is always right
@@ -79,15 +214,24 @@ def run(problem: Problem, a, k, *, workers: int):
     wt = cpu_direct.work_dtype(problem.dtype)
     a = np.ascontiguousarray(a, dtype=wt)
     if problem.zero_fill:
-        oy, ox = (o - (kk - 1) for o, kk in zip(problem.origin, problem.shape_k))
+        oy, ox = problem.offsets
     else:
         a, (oy, ox) = cpu_direct._pad_boundary(a, problem)
         a = np.ascontiguousarray(a)
-    H = a.shape[0]
     OH, OW = problem.out_shape
-    tmp = np.empty((H, OW), wt)
     out = np.empty((OH, OW), wt)
+    if out.size == 0:
+        return out
+    u = np.ascontiguousarray(u, wt)
+    v = np.ascontiguousarray(v, wt)
+    if workers > 1 and out.size * (len(u) + len(v)) < cpu_direct.PARALLEL_MIN_MACS:
+        workers = 1
     with numba_threads(workers):
-        cpu_direct.corr2d(a, np.ascontiguousarray(v[None, :], wt), tmp, 0, ox, workers)
-        cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None], wt), out, oy, 0, workers)
+        if not lanes(wt):  # complex: no register blocks, two passes of the 2-D kernel
+            tmp = np.empty((a.shape[0], OW), wt)
+            cpu_direct.corr2d(a, v[None, :], tmp, 0, ox, workers)
+            cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None]), out, oy, 0, workers)
+            return out
+        band, chunk = _tiles(OH, OW, len(u), out.itemsize, workers)
+        (_fused_par if workers > 1 else _fused_ser)(a, v, u, out, oy, ox, band, chunk)
     return out

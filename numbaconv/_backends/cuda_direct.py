@@ -63,7 +63,8 @@ SHARED_BYTES = 40 * 1024
 UNROLL_TAPS = 64
 
 #: cost-model coefficients (seconds), for one data-centre GPU (H100 class);
-#: ``calibrate`` does not fit them yet.
+#: :func:`numbaconv.calibrate` fits them on a machine with a GPU
+#: (:mod:`numbaconv._calibrate_cuda`).
 COSTS = {
     "launch": 1.5e-5,              # launch and host-side work per call
     "bandwidth": 2.0e12,           # bytes/s of device memory actually reached
@@ -121,18 +122,24 @@ def transfer_cost(problem: Problem, coeffs=None) -> float:
     return 3 * c["h2d_latency"] + nbytes / c["h2d_bandwidth"]
 
 
+def work(problem: Problem):
+    """What the cost model counts: ``(multiply-adds, bytes of device memory traffic)``."""
+    isz = work_dtype(problem.dtype).itemsize
+    macs = 1.0
+    for ax in problem.axes:
+        n, k, o = problem.shape_a[ax], problem.shape_k[ax], problem.out_shape[ax]
+        macs *= max(min(o * k, n * k), 1)
+    return macs, (math.prod(problem.shape_a) + problem.outputs) * isz
+
+
 def cost(problem: Problem, workers=None) -> float:
     """Predicted seconds: launch + max(memory traffic, multiply-adds) + transfers.
 
     ``workers`` (host threads) does not matter on the GPU.
     """
     c = COSTS
-    isz = work_dtype(problem.dtype).itemsize
-    macs = 1.0
-    for ax in problem.axes:
-        n, k, o = problem.shape_a[ax], problem.shape_k[ax], problem.out_shape[ax]
-        macs *= max(min(o * k, n * k), 1)
-    traffic = (math.prod(problem.shape_a) + problem.outputs) * isz / c["bandwidth"]
+    macs, nbytes = work(problem)
+    traffic = nbytes / c["bandwidth"]
     compute = macs * c["mac"][_key(problem.dtype)]
     return c["launch"] + max(traffic, compute) + transfer_cost(problem)
 

@@ -65,6 +65,23 @@ def _key(dtype) -> str:
     return "f4" if dtype.kind == "f" and dtype.itemsize <= 4 else "f8"
 
 
+def work(problem: Problem):
+    """What the cost model counts: ``(transform work, bytes of the extra passes, key)``.
+
+    The transform work is ``3 N log2 N`` (halved for real input), to be
+    multiplied by ``COSTS['nlogn'][key]``.
+    """
+    real = problem.kind != "c"
+    fshape = problem.fft_shape(real=real)
+    batch = math.prod(max(problem.shape_a[ax], problem.shape_k[ax])
+                      for ax in range(problem.ndim) if ax not in problem.axes)
+    n = math.prod(fshape) * batch
+    dt = fft_result_dtype(problem.dtype, problem.dtype)
+    half = 0.5 if real else 1.0
+    nlogn = n * math.log2(max(math.prod(fshape), 2))
+    return 3 * nlogn * half, 6 * n * dt.itemsize * half, _key(dt)
+
+
 def cost(problem: Problem, workers=None) -> float:
     """Predicted seconds: three transforms, the padding and product passes, transfers.
 
@@ -72,16 +89,9 @@ def cost(problem: Problem, workers=None) -> float:
     """
     from .cuda_direct import transfer_cost
     c = COSTS
-    real = problem.kind != "c"
-    fshape = problem.fft_shape(real=real)
-    batch = math.prod(max(problem.shape_a[ax], problem.shape_k[ax])
-                      for ax in range(problem.ndim) if ax not in problem.axes)
-    n = math.prod(fshape) * batch
-    dt = fft_result_dtype(problem.dtype, problem.dtype)
-    nlogn = n * math.log2(max(math.prod(fshape), 2))
-    passes = 6 * n * dt.itemsize * (0.5 if real else 1.0)
-    return (c["overhead"] + 3 * nlogn * c["nlogn"][_key(dt)] * (0.5 if real else 1.0)
-            + passes / c["bandwidth"] + transfer_cost(problem))
+    transforms, passes, key = work(problem)
+    return (c["overhead"] + transforms * c["nlogn"][key] + passes / c["bandwidth"]
+            + transfer_cost(problem))
 
 
 def run(problem: Problem, a, k, *, workers: int):

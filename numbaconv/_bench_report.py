@@ -1,0 +1,290 @@
+"""``numbaconv bench --methods``: every method timed, the machine's FMA peak, the summaries.
+
+For each grid cell :func:`time_methods` times every numbaconv method that can
+run it (``direct``, ``fft``, ``oa``, and ``separable`` for rank-1 kernels) and
+SciPy's ``direct``, ``fft`` and ``oa`` paths, so that the report can say
+
+* how far ``method='auto'`` is from the fastest numbaconv method (the
+  *regret*: ``t_auto / t_fastest - 1``),
+* how fast each SciPy path is next to ours, and
+* what fraction of the machine's FMA peak the direct kernel reaches
+  (GFLOP/s = 2 x multiply-adds / time, multiply-adds counted without the
+  edges that 'full' skips).
+
+:func:`fma_peak` measures that peak with a Numba kernel of independent FMA
+chains (the register blocks of :mod:`numbaconv._simd`, eight vector chains
+per block, two blocks per thread, one thread per core).
+
+Methods whose single warm-up run is far slower than the fastest already
+timed (or that are predicted to be) are recorded as skipped rather than
+timed for minutes: they cannot be the fastest.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import numpy as np
+
+#: a method predicted this many times slower than the best prediction is skipped
+SKIP_PREDICTED = 30.0
+#: ...but only when its predicted time also exceeds this many seconds
+SKIP_MIN_SECONDS = 0.5
+#: SciPy's direct method is not run above this many multiply-adds (single-threaded, minutes)
+SCIPY_DIRECT_MAX_OPS = 5e9
+
+
+# --------------------------------------------------------------------------
+# FMA peak
+# --------------------------------------------------------------------------
+
+_peak_kernels = {}
+
+
+def _peak_kernel():
+    if "k" not in _peak_kernels:
+        from numba import prange
+
+        from ._jit import jit
+        from ._simd import block_zeros, fma_at, store_at
+
+        @jit(parallel=True)
+        def chains(src, out, iters):
+            """Per thread: two blocks of W accumulators, ``iters`` x 8 FMAs into each."""
+            nl = block_zeros(src).shape[0]
+            for t in prange(out.shape[0]):
+                acc0 = block_zeros(src)
+                acc1 = block_zeros(src)
+                row = out[t]
+                for _ in range(iters):
+                    for j in range(4):
+                        fma_at(acc0, src[j], src, 0)
+                        fma_at(acc1, src[j], src, nl)
+                store_at(acc0, row, 0)
+                store_at(acc1, row, nl)
+
+        _peak_kernels["k"] = chains
+    return _peak_kernels["k"]
+
+
+def fma_peak(dtype="float32", threads=None, seconds=0.3) -> float:
+    """Measured peak GFLOP/s of packed FMAs on ``threads`` cores (default: all).
+
+    Parameters
+    ----------
+    dtype : str or numpy.dtype
+        ``float32`` or ``float64``.
+    threads : int, optional
+        Parallel chains; defaults to numbaconv's worker count.
+    seconds : float
+        Rough duration of one timed run.
+
+    Returns
+    -------
+    float
+        The best of five runs, in GFLOP/s (one FMA = 2 flops).
+
+    Examples
+    --------
+    >>> from numbaconv._bench_report import fma_peak
+    >>> fma_peak("float32", threads=1, seconds=0.01) > 0.1
+    True
+    """
+    from ._config import numba_threads, resolve_workers
+    from ._simd import lanes
+    dt = np.dtype(dtype)
+    nl = lanes(dt)
+    threads = resolve_workers(threads)
+    kern = _peak_kernel()
+    # small positive taps near 1/4 keep the sums bounded (no inf/denormal slow paths)
+    src = np.full(2 * nl, 1e-3, dt)
+    src[:4] = (0.25, -0.25, 0.125, -0.125)
+    out = np.empty((threads, 2 * nl), dt)
+    with numba_threads(threads):
+        kern(src, out, 10)
+        iters = 1000
+        while True:
+            t0 = time.perf_counter()
+            kern(src, out, iters)
+            dt_run = time.perf_counter() - t0
+            if dt_run > seconds / 4 or iters > 1 << 30:
+                break
+            iters *= 4
+        best = math.inf
+        for _ in range(5):
+            t0 = time.perf_counter()
+            kern(src, out, iters)
+            best = min(best, time.perf_counter() - t0)
+    flops = 2.0 * threads * iters * 8 * nl
+    return flops / best / 1e9
+
+
+# --------------------------------------------------------------------------
+# every method of one cell
+# --------------------------------------------------------------------------
+
+def direct_macs(shape_a, shape_k, mode) -> float:
+    """Multiply-adds the direct method does (edges of 'full'/'same' do fewer)."""
+    from ._problem import build_problem
+    p = build_problem(tuple(shape_a), tuple(shape_k), mode, np.dtype(np.float64))
+    macs = 1.0
+    for n, k, o, org in zip(p.shape_a, p.shape_k, p.out_shape, p.origin):
+        # output i reads A[s : s + k] with s = i + org - (k - 1): count the part inside [0, n)
+        s = np.arange(o, dtype=np.int64) + (org - (k - 1))
+        macs *= float(np.clip(np.minimum(s + k, n) - np.maximum(s, 0), 0, None).sum())
+    return macs
+
+
+def time_methods(cell, a, kern, *, measure, repeat, max_time, workers=None, predicted=None):
+    """Seconds per call of each numbaconv method and each SciPy path for one cell.
+
+    Returns ``(ours, scipy_times)``: dicts method -> seconds, or a string
+    saying why the method was skipped.
+    """
+    import scipy.signal
+
+    import numbaconv
+    kwargs = {} if workers is None else {"workers": workers}
+    mode = cell.mode
+    ours, theirs = {}, {}
+    methods = ["direct", "fft", "oa"]
+    if cell.ndim == 2 and cell.dtype.startswith(("float", "complex")):
+        methods.append("separable")
+    predicted = predicted or {}
+    best_pred = min([v for v in predicted.values() if v], default=None)
+    order = sorted(methods, key=lambda m: predicted.get(m, math.inf))
+    for m in order:
+        pred = predicted.get(m)
+        if (pred is not None and best_pred is not None and pred > SKIP_PREDICTED * best_pred
+                and pred > SKIP_MIN_SECONDS):
+            ours[m] = f"skipped: predicted {pred:.3g} s, {pred / best_pred:.0f}x the best"
+            continue
+        timing, _ = measure(lambda m=m: numbaconv.convolve(a, kern, mode=mode, method=m, **kwargs),
+                            repeat, max_time=max_time)
+        ours[m] = timing.median
+    ops = float(cell.size) * cell.taps
+    for m in ("direct", "fft", "oa"):
+        if m == "direct" and ops > SCIPY_DIRECT_MAX_OPS:
+            theirs[m] = f"skipped: {ops:.2g} multiply-adds single-threaded"
+            continue
+        if m == "oa":
+            fn = lambda: scipy.signal.oaconvolve(a, kern, mode=mode)  # noqa: E731
+        else:
+            fn = lambda m=m: scipy.signal.convolve(a, kern, mode=mode, method=m)  # noqa: E731
+        timing, _ = measure(fn, repeat, max_time=max_time)
+        theirs[m] = timing.median
+    return ours, theirs
+
+
+def predicted_costs(a, kern, mode, workers=None) -> dict:
+    """The dispatcher's predicted seconds per method family (from :func:`numbaconv.explain`)."""
+    import numbaconv
+    out = {}
+    for m in ("direct", "fft", "oa", "separable"):
+        try:
+            choice = numbaconv.explain(a, kern, mode=mode, method=m, workers=workers)
+        except Exception:  # noqa: BLE001 - a method that cannot run has no prediction
+            continue
+        if choice.method == m and choice.costs:
+            out[m] = min(choice.costs.values())
+    return out
+
+
+# --------------------------------------------------------------------------
+# summaries
+# --------------------------------------------------------------------------
+
+def _fastest(methods: dict):
+    times = {m: t for m, t in methods.items() if isinstance(t, (int, float))}
+    if not times:
+        return None, None
+    m = min(times, key=times.get)
+    return m, times[m]
+
+
+def add_derived(row: dict, peak: dict | None) -> None:
+    """Regret, fastest method, GFLOP/s of direct and its fraction of peak, in place."""
+    best_m, best_t = _fastest(row.get("methods") or {})
+    row["fastest_method"] = best_m
+    row["regret"] = (row["t_numbaconv"] / best_t - 1.0) if best_t and row.get("t_numbaconv") else None
+    t_dir = (row.get("methods") or {}).get("direct")
+    if isinstance(t_dir, (int, float)):
+        macs = direct_macs(row["shape_a"], row["shape_k"], row["mode"])
+        row["gflops_direct"] = 2.0 * macs / t_dir / 1e9
+        if peak and row["dtype"] in peak:
+            row["peak_fraction_direct"] = row["gflops_direct"] / peak[row["dtype"]]
+
+
+def geomean(xs) -> float:
+    xs = [x for x in xs if x]
+    return math.exp(statistics.fmean(math.log(x) for x in xs)) if xs else float("nan")
+
+
+def summary(rows, peak=None) -> str:
+    """Markdown tables: speed-up vs SciPy auto per grid, the regret table, direct vs peak."""
+    lines = []
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["ndim"], r["dtype"]), []).append(r)
+    lines.append("| grid | dtype | cells | geomean speed-up vs scipy auto | slowest cell (x) "
+                 "| auto within 10% | within 25% | worst regret |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for (nd, dt), rs in sorted(groups.items()):
+        ratios = [r["ratio"] for r in rs if r.get("ratio")]
+        worst = min(rs, key=lambda r: r.get("ratio") or math.inf)
+        regrets = [r["regret"] for r in rs if r.get("regret") is not None]
+        w10 = sum(1 for x in regrets if x <= 0.10)
+        w25 = sum(1 for x in regrets if x <= 0.25)
+        worst_reg = max(rs, key=lambda r: r.get("regret") if r.get("regret") is not None else -1)
+        lines.append(
+            f"| {nd}-D | {dt} | {len(rs)} | {geomean(ratios):.2f} | "
+            f"{worst.get('ratio') or float('nan'):.2f} ({_label(worst)}) | {w10}/{len(regrets)} | "
+            f"{w25}/{len(regrets)} | {100 * (worst_reg.get('regret') or 0):.0f}% ({_label(worst_reg)}) |")
+    lines.append("")
+    lines.append("Regret table (time of auto / time of the fastest numbaconv method - 1):")
+    lines.append("")
+    lines.append("| cell | dtype | auto | fastest | direct | fft | oa | separable | regret "
+                 "| scipy auto | scipy direct | scipy fft | scipy oa | vs scipy auto |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ms, ss = r.get("methods") or {}, r.get("scipy_methods") or {}
+        lines.append(
+            f"| {_label(r)} | {r['dtype']} | {r.get('auto_method')} | {r.get('fastest_method')} | "
+            + " | ".join(_t(ms.get(m)) for m in ("direct", "fft", "oa", "separable"))
+            + f" | {_pct(r.get('regret'))} | {_t(r.get('t_scipy'))} | "
+            + " | ".join(_t(ss.get(m)) for m in ("direct", "fft", "oa"))
+            + f" | {r.get('ratio') or float('nan'):.2f} |")
+    fr = [r for r in rows if r.get("gflops_direct") and r["ndim"] == 1 and r["k"] >= 31]
+    if fr:
+        lines.append("")
+        lines.append("Direct 1-D, k >= 31: GFLOP/s against the measured FMA peak "
+                     + (", ".join(f"{d} {p:.1f}" for d, p in (peak or {}).items())) + " GFLOP/s:")
+        lines.append("")
+        lines.append("| cell | dtype | direct time | GFLOP/s | of peak |")
+        lines.append("|---|---|---|---|---|")
+        for r in fr:
+            frac = r.get("peak_fraction_direct")
+            lines.append(f"| {_label(r)} | {r['dtype']} | {_t(r['methods']['direct'])} | "
+                         f"{r['gflops_direct']:.1f} | {_pct(frac)} |")
+    return "\n".join(lines)
+
+
+def _label(r) -> str:
+    return (f"n={r['n']:.0e} k={r['k']}" if r["ndim"] == 1 else f"{r['n']}^2 k={r['k']}^2")
+
+
+def _t(t) -> str:
+    if t is None:
+        return "-"
+    if isinstance(t, str):
+        return "skip"
+    if t < 1e-3:
+        return f"{t * 1e6:.1f}us"
+    if t < 1:
+        return f"{t * 1e3:.2f}ms"
+    return f"{t:.2f}s"
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
