@@ -97,12 +97,18 @@ def _row_pass(arow, v, dst, c0, ox):
             if j == hi - nl:
                 break
             j = min(j + nl, hi - nl)
-        e0, e1 = lo, hi
     else:
-        e0, e1 = lo, lo
-    for j in range(cw):
-        if e0 <= j < e1:
-            continue
+        hi = lo                           # too short for a block: all scalar
+    _row_pass_scalar(arow, v, dst, c0, ox, 0, lo)
+    _row_pass_scalar(arow, v, dst, c0, ox, hi, cw)
+
+
+@jit
+def _row_pass_scalar(arow, v, dst, c0, ox, j0, j1):
+    """:func:`_row_pass` for ``j`` in ``[j0, j1)``, bounds-checked (edges, short runs)."""
+    W = arow.shape[0]
+    kw = v.shape[0]
+    for j in range(j0, j1):
         s = c0 + j + ox
         dst[j] = 0
         acc_s = dst[j]
@@ -112,24 +118,26 @@ def _row_pass(arow, v, dst, c0, ox):
 
 
 @jit
-def _col_pass(buf, s0, u, orow, c0):
-    """``orow[c0 + j] = sum_p u[p] * buf[s0 + p, j]`` for every column ``j`` of ``buf``."""
+def _col_pass(ring, s0, u, orow, c0):
+    """``orow[c0 + j] = sum_p u[p] * ring[(s0 + p) % kh, j]`` for every column ``j``."""
     kh = u.shape[0]
-    cw = buf.shape[1]
+    cw = ring.shape[1]
     nl = block_zeros(orow).shape[0]
     if cw < nl:
         for j in range(cw):
             orow[c0 + j] = 0
             acc_s = orow[c0 + j]
             for p in range(kh):
-                acc_s += u[p] * buf[s0 + p, j]
+                acc_s += u[p] * ring[(s0 + p) % kh, j]
             orow[c0 + j] = acc_s
         return
     j = 0
     while True:
         acc = block_zeros(orow)
+        slot = s0
         for p in range(kh):
-            fma_at(acc, u[p], buf[s0 + p], j)
+            fma_at(acc, u[p], ring[slot], j)
+            slot = slot + 1 if slot + 1 < kh else 0
         store_at(acc, orow, c0 + j)
         if j == cw - nl:
             break
@@ -140,10 +148,10 @@ def _col_pass(buf, s0, u, orow, c0):
 def _fused_item(a, v, u, out, oy, ox, band, chunk, ncx, item):
     """Output rows ``[r0, r0 + band)`` x columns ``[c0, c0 + chunk)`` of the separable result.
 
-    The row pass of input row ``y`` goes to slots ``y % kh`` and
-    ``y % kh + kh`` of a ``2 kh``-row ring, so the ``kh`` rows that an output
-    row needs are always contiguous (``buf[s0 : s0 + kh]``): the column pass
-    reads them from cache, and the intermediate never reaches memory.
+    The row pass of input row ``y`` goes to slot ``y % kh`` of a ``kh``-row
+    ring; output row ``r`` then needs the ring rows of ``y = r + oy ...
+    r + oy + kh - 1``, read from cache by the column pass, so the
+    intermediate never reaches memory.
     """
     H = a.shape[0]
     kh = u.shape[0]
@@ -153,23 +161,18 @@ def _fused_item(a, v, u, out, oy, ox, band, chunk, ncx, item):
     r1 = min(r0 + band, OH)
     c0 = (item - b * ncx) * chunk
     cw = min(chunk, OW - c0)
-    buf = np.empty((2 * kh, cw), out.dtype)
+    ring = np.empty((kh, cw), out.dtype)
     y_next = r0 + oy                      # first input row not yet in the ring
     for r in range(r0, r1):
         while y_next <= r + oy + kh - 1:
-            slot = y_next % kh if y_next >= 0 else (y_next % kh + kh) % kh
-            row = buf[slot]
+            row = ring[y_next % kh]       # Python's % is non-negative for kh > 0
             if 0 <= y_next < H:
                 _row_pass(a[y_next], v, row, c0, ox)
             else:
                 for j in range(cw):
                     row[j] = 0
-            twin = buf[slot + kh]
-            for j in range(cw):
-                twin[j] = row[j]
             y_next += 1
-        s0 = (r + oy) % kh if r + oy >= 0 else ((r + oy) % kh + kh) % kh
-        _col_pass(buf, s0, u, out[r], c0)
+        _col_pass(ring, (r + oy) % kh, u, out[r], c0)
 
 
 @jit_parallel
@@ -188,7 +191,7 @@ def _fused_ser(a, v, u, out, oy, ox, band, chunk):
         _fused_item(a, v, u, out, oy, ox, band, chunk, ncx, item)
 
 
-#: bytes of one ring row (a column chunk): 2*kh such rows stay in L2
+#: bytes of one ring row (a column chunk): kh such rows stay in L2
 RING_ROW_BYTES = 8192
 
 
