@@ -353,9 +353,9 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
     if methods:
         from ._bench_report import predicted_costs, time_methods
         try:
-            row["methods"], row["scipy_methods"] = time_methods(
-                cell, a, kern, measure=measure, repeat=repeat, max_time=max_time,
-                workers=workers, predicted=predicted_costs(a, kern, mode, workers))
+            row["t_auto_interleaved"], row["methods"], row["scipy_methods"] = time_methods(
+                cell, a, kern, repeat=repeat, max_time=max_time, workers=workers,
+                predicted=predicted_costs(a, kern, mode, workers))
         except Exception as exc:  # noqa: BLE001 - recorded, and the exit status says so
             row["error"] = f"methods: {type(exc).__name__}: {exc}"
             row["agree"] = False

@@ -18,6 +18,7 @@ from ._config import resolve_workers
 DEFAULTS = {
     "direct_mac": {"f4": 3.2e-11, "f8": 6.0e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
     "direct_short": 2.5,        # penalty factor for rows shorter than 8 taps
+    "direct_kernel_row": 0.025,  # extra cost per kernel row beyond the first (input rows leave L1)
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,       # seconds per byte streamed in + out by one pass, one thread
     "fft_nlogn": {"f4": 5.7e-10, "f8": 1.0e-9, "c8": 2.0e-9, "c16": 2.1e-9},
@@ -75,7 +76,13 @@ def direct_cost(problem, workers=None) -> float:
     item = np.dtype(_work_item(problem.dtype)).itemsize
     stream = (math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
     return c["direct_overhead"] + (macs * c["direct_mac"][_key_direct(problem.dtype)] * _short(c, kw)
-                                   + stream) / _threads(workers)
+                                   * _rows(c, problem) + stream) / _threads(workers)
+
+
+def _rows(c, problem) -> float:
+    """Slow-down of kernels with many rows: each output block reads ``kh`` input rows."""
+    kh = math.prod(problem.shape_k[:-1]) if problem.ndim > 1 else 1
+    return 1.0 + c["direct_kernel_row"] * (kh - 1)
 
 
 def _short(c, kw) -> float:

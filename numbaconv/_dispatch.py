@@ -161,8 +161,10 @@ def gpu_ready() -> bool:
         is set.
     """
     from . import _gpu
-    if _gpu.simulator() and not OFFLOAD_TO_SIMULATOR:
-        return False
+    if _gpu.simulator():
+        return OFFLOAD_TO_SIMULATOR and _gpu.available()
+    if not _gpu.driver_present():
+        return False             # no NVIDIA driver: do not even import numba.cuda
     return _gpu.available()      # cached by _gpu
 
 

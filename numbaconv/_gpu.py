@@ -27,6 +27,8 @@ is read from :data:`THREADS` at launch time, so tests can make it tiny.
 """
 from __future__ import annotations
 
+import functools
+
 import math
 
 import numpy as np
@@ -66,6 +68,20 @@ def simulator() -> bool:
 
 
 _available = None
+
+
+@functools.lru_cache(maxsize=None)
+def driver_present() -> bool:
+    """Cheap test for an NVIDIA driver (no CUDA import): its device node or library.
+
+    ``device='auto'`` asks this before importing ``numba.cuda`` so that a
+    CPU-only machine never pays that import.
+    """
+    import ctypes.util
+    import os
+    if os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg"):  # Linux, WSL
+        return True
+    return ctypes.util.find_library("cuda") is not None or ctypes.util.find_library("nvcuda") is not None
 
 
 def available() -> bool:

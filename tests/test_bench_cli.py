@@ -157,3 +157,32 @@ def test_cli_calibrate_forwards_options(monkeypatch, capsys):
     assert cli.main(["calibrate", "--quick", "--no-save"]) == 0
     assert seen == [(True, False)]
     assert "direct_overhead" in capsys.readouterr().out
+
+
+def test_methods_run_reports_regret_peak_and_summary(tmp_path, capsys):
+    """``--methods`` times every method, fills regret/GFLOP/s and prints the summaries."""
+    js, md = tmp_path / "m.json", tmp_path / "m.md"
+    status = _bench.main(["--tiny", "--methods", "--dim", "1", "--repeat", "1", "--max-time",
+                          "0.2", "--json", str(js), "--summary", str(md)])
+    assert status == 0
+    data = json.loads(js.read_text())
+    peak = data["meta"]["fma_peak_gflops"]
+    assert peak["float64"] > 0
+    for r in data["rows"]:
+        assert set(r["methods"]) >= {"direct", "fft", "oa"}
+        assert all(t > 0 for t in r["methods"].values() if isinstance(t, float))
+        assert r["scipy_methods"]["auto"] > 0
+    text = md.read_text()
+    assert "Regret table" in text and "geomean speed-up" in text
+    assert "Regret table" in capsys.readouterr().out
+
+
+def test_direct_macs_counts_edges():
+    """'full' edges do fewer multiply-adds: sum of window overlaps, checked by brute force."""
+    from numbaconv._bench_report import direct_macs
+    for n, k, mode in [(10, 3, "full"), (10, 3, "valid"), (7, 4, "same"), (3, 8, "full")]:
+        full = [(i - (k - 1), i + 1) for i in range(n + k - 1)]
+        start = {"full": 0, "same": (k - 1) // 2, "valid": k - 1}[mode]
+        length = {"full": n + k - 1, "same": n, "valid": n - k + 1}[mode]
+        brute = sum(max(0, min(hi, n) - max(lo, 0)) for lo, hi in full[start:start + length])
+        assert direct_macs((n,), (k,), mode) == brute

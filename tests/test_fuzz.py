@@ -100,3 +100,22 @@ def test_fuzz_choose_conv_method(problem, mode):
                    lambda: ss.choose_conv_method(native(a), native(b), mode))
     if out.ok:
         assert out.ours in ("direct", "fft")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kh=st.integers(2, 24), kw=st.integers(2, 24), noise=st.sampled_from([0.0, 1e-17, 1e-9, 1e-3, 1.0]),
+       dtype=st.sampled_from([np.float32, np.float64, np.complex64, np.complex128]),
+       seed=st.integers(0, 2**32 - 1))
+def test_rank1_pretest_never_rejects_a_separable_kernel(kh, kw, noise, dtype, seed):
+    """The cheap pivot test may only turn away kernels that the SVD test rejects too."""
+    from numbaconv._backends.cpu_separable import _near_rank1, is_separable, rank1_factors
+    rng = np.random.default_rng(seed)
+    k = np.outer(rng.standard_normal(kh), rng.standard_normal(kw))
+    k = k + noise * rng.standard_normal(k.shape) * np.abs(k).max()
+    if np.dtype(dtype).kind == "c":
+        k = k * (0.6 + 0.8j)
+    k = k.astype(dtype)
+    svd_says = rank1_factors(k) is not None
+    if svd_says:
+        assert _near_rank1(k)
+    assert is_separable(k) == svd_says

@@ -69,8 +69,42 @@ def rank1_factors(k):
     return (u[:, 0] * root).astype(k.dtype), (vt[0] * root).astype(k.dtype)
 
 
+def _near_rank1(k) -> bool:
+    """Cheap necessary condition for rank 1 (O(size), no SVD).
+
+    Eliminating with the largest element ``p`` at ``(i, j)`` leaves
+    ``K - K[:, j] K[i, :] / p``, which is zero for a rank-1 kernel and of the
+    order of the second singular value otherwise.  The tolerance is looser
+    than :func:`rank1_factors`'s, so the test only turns away kernels that
+    are far from rank 1 -- almost every kernel that is not separable -- before
+    the SVD is paid for.
+    """
+    w = np.asarray(k, dtype=np.complex128 if np.asarray(k).dtype.kind == "c" else np.float64)
+    i, j = np.unravel_index(np.argmax(np.abs(w)), w.shape)
+    p = w[i, j]
+    if p == 0 or not np.isfinite(p):
+        return False
+    resid = np.abs(w - np.outer(w[:, j], w[i, :] / p)).max()
+    eps = np.finfo(np.asarray(k).dtype).eps
+    return bool(resid <= 64 * eps * np.sqrt(w.size) * abs(p))
+
+
+_RANK_CACHE: dict = {}
+
+
 def is_separable(k) -> bool:
-    return rank1_factors(k) is not None
+    """Whether ``k`` passes :func:`rank1_factors` (memoised on the kernel's bytes)."""
+    k = np.asarray(k)
+    if k.ndim != 2 or k.dtype.kind not in "fc" or k.size > MAX_KERNEL or min(k.shape) < 2:
+        return False
+    key = (k.shape, k.dtype.str, np.ascontiguousarray(k).tobytes())
+    hit = _RANK_CACHE.get(key)
+    if hit is None:
+        hit = _near_rank1(k) and rank1_factors(k) is not None
+        if len(_RANK_CACHE) >= 64:
+            _RANK_CACHE.clear()
+        _RANK_CACHE[key] = hit
+    return hit
 
 
 # --------------------------------------------------------------------------
