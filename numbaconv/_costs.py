@@ -23,6 +23,8 @@ DEFAULTS = {
     "pass_byte": 2.5e-10,       # seconds per byte streamed in + out by one pass, one thread
     "fft_nlogn": {"f4": 5.7e-10, "f8": 1.0e-9, "c8": 2.0e-9, "c16": 2.1e-9},
     "fft_overhead": 4.2e-5,
+    "fft_nd_factor": 0.55,      # N log N of a multi-axis transform costs this much of a 1-D one
+    "oa_nd_byte": 1.2e-9,       # multi-axis overlap-add: seconds per byte of block spectra beyond the cache
     "parallel_efficiency": 0.9,
 }
 
@@ -117,7 +119,15 @@ def fft_cost(problem, workers=None) -> float:
     fshape = problem.fft_shape(real=problem.kind != "c")
     batch = math.prod(max(problem.shape_a[ax], problem.shape_k[ax])
                       for ax in range(problem.ndim) if ax not in problem.axes)
-    return c["fft_overhead"] + 3 * batch * _nlogn(fshape) * c["fft_nlogn"][_key_fft(problem.dtype)] / _threads(workers)
+    from ._backends.cpu_fft import fft_workers
+    nd = c["fft_nd_factor"] if len(fshape) > 1 else 1.0
+    threads = _threads(fft_workers(fshape, resolve_workers(workers)))
+    return c["fft_overhead"] + (3 * batch * _nlogn(fshape) * nd * c["fft_nlogn"][_key_fft(problem.dtype)]
+                                / threads)
+
+
+#: bytes of intermediates that stay in the last-level cache (order of magnitude)
+CACHE_BYTES = 32e6
 
 
 def oa_cost(problem, workers=None) -> float:
@@ -135,9 +145,13 @@ def oa_cost(problem, workers=None) -> float:
                       for x in range(problem.ndim) if x not in problem.axes)
     per_block = _nlogn([nfft] + other)
     key = _key_fft(problem.dtype)
+    nd = c["fft_nd_factor"] if other else 1.0
+    elems = nblocks * nfft * batch * math.prod(other)
+    # blocks of a multi-axis transform stride across memory: spectra beyond the cache cost extra
+    spill = max(0.0, 2 * elems * problem.dtype.itemsize - CACHE_BYTES) * c["oa_nd_byte"] if other else 0.0
     # 2 transforms per block + the kernel's once + the overlap-add pass
-    return (c["fft_overhead"] + (2 * nblocks + 1) * batch * per_block * c["fft_nlogn"][key] / _threads(workers)
-            + nblocks * nfft * batch * math.prod(other) * 1e-9)
+    return (c["fft_overhead"] + (2 * nblocks + 1) * batch * per_block * nd * c["fft_nlogn"][key]
+            / _threads(workers) + elems * 5e-10 + spill)
 
 
 def int_exact_limit() -> float:

@@ -428,14 +428,6 @@ def _count_nonfinite_chunk(x, c):
     return 1 if s != s else 0
 
 
-@jit_parallel
-def _all_finite_par(x):
-    bad = 0
-    for c in prange((x.shape[0] + 65535) // 65536):
-        bad += _count_nonfinite_chunk(x, c)
-    return bad == 0
-
-
 @jit
 def _all_finite_ser(x):
     for c in range((x.shape[0] + 65535) // 65536):
@@ -453,5 +445,7 @@ def all_finite(x) -> bool:
         x = np.ascontiguousarray(x).view(x.real.dtype)
     if x.dtype == np.float16 or not x.flags.c_contiguous:
         return bool(np.isfinite(x).all())
-    x = x.reshape(-1)
-    return bool(_all_finite_par(x) if x.size >= 1 << 20 else _all_finite_ser(x))
+    # serial on purpose: this scan runs right before an FFT, and the threads of a
+    # parallel region (OpenMP layer) spin-wait afterwards, halving the speed of
+    # scipy.fft's own workers on a small machine (measured: 6.4 -> 12.4 ms at 1024^2)
+    return bool(_all_finite_ser(x.reshape(-1)))
