@@ -2,8 +2,13 @@
 
 Each backend's cost is a small formula in operation counts with
 coefficients that :func:`numbaconv.calibrate` fits on the user's machine.
-The shipped defaults were measured on a 2-core AMD EPYC (Zen 4) and are
-only a starting point.
+The shipped defaults were measured on a 2-core AMD EPYC (Zen 4): the
+per-operation rates by :func:`numbaconv.calibrate`, the structural factors
+(multi-axis FFTs, overlap-add's fixed cost and cache spill, kernel rows) by
+a search that maximised the share of grid cells where the predicted
+cheapest method was within 10% of the measured fastest (225 of 240 cells
+over three runs of ``numbaconv bench --methods``).  They are a starting
+point; ``calibrate()`` refits the rates on the user's machine.
 """
 from __future__ import annotations
 
@@ -18,13 +23,14 @@ from ._config import resolve_workers
 DEFAULTS = {
     "direct_mac": {"f4": 3.2e-11, "f8": 6.0e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
     "direct_short": 2.5,        # penalty factor for rows shorter than 8 taps
-    "direct_kernel_row": 0.025,  # extra cost per kernel row beyond the first (input rows leave L1)
+    "direct_kernel_row": 0.015,  # extra cost per kernel row beyond the first (input rows leave L1)
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,       # seconds per byte streamed in + out by one pass, one thread
-    "fft_nlogn": {"f4": 5.7e-10, "f8": 1.0e-9, "c8": 2.0e-9, "c16": 2.1e-9},
+    "fft_nlogn": {"f4": 3.0e-10, "f8": 5.3e-10, "c8": 1.05e-9, "c16": 1.1e-9},  # one thread
     "fft_overhead": 4.2e-5,
-    "fft_nd_factor": 0.55,      # N log N of a multi-axis transform costs this much of a 1-D one
-    "oa_nd_byte": 1.2e-9,       # multi-axis overlap-add: seconds per byte of block spectra beyond the cache
+    "fft_nd_factor": 0.8,       # N log N of a multi-axis transform costs this much of a 1-D one
+    "oa_nd_byte": 6.0e-10,      # overlap-add: seconds per byte of block spectra beyond the cache
+    "oa_overhead": 3.0e-4,      # overlap-add's extra fixed cost over plain FFT (x3 for multi-axis blocking)
     "parallel_efficiency": 0.9,
 }
 
@@ -121,7 +127,10 @@ def fft_cost(problem, workers=None) -> float:
                       for ax in range(problem.ndim) if ax not in problem.axes)
     from ._backends.cpu_fft import fft_workers
     nd = c["fft_nd_factor"] if len(fshape) > 1 else 1.0
-    threads = _threads(fft_workers(fshape, resolve_workers(workers)))
+    # pocketfft threads split a batch of 1-D transforms, never one transform:
+    # a single 1-D transform runs on one thread whatever ``workers`` says
+    single = len(fshape) == 1 and batch == 1
+    threads = 1.0 if single else _threads(fft_workers(fshape, resolve_workers(workers)))
     return c["fft_overhead"] + (3 * batch * _nlogn(fshape) * nd * c["fft_nlogn"][_key_fft(problem.dtype)]
                                 / threads)
 
@@ -147,10 +156,11 @@ def oa_cost(problem, workers=None) -> float:
     key = _key_fft(problem.dtype)
     nd = c["fft_nd_factor"] if other else 1.0
     elems = nblocks * nfft * batch * math.prod(other)
-    # blocks of a multi-axis transform stride across memory: spectra beyond the cache cost extra
-    spill = max(0.0, 2 * elems * problem.dtype.itemsize - CACHE_BYTES) * c["oa_nd_byte"] if other else 0.0
+    # block spectra beyond the last-level cache: the passes over them run at memory speed
+    spill = max(0.0, 2 * elems * problem.dtype.itemsize - CACHE_BYTES) * c["oa_nd_byte"]
     # 2 transforms per block + the kernel's once + the overlap-add pass
-    return (c["fft_overhead"] + (2 * nblocks + 1) * batch * per_block * nd * c["fft_nlogn"][key]
+    fixed = c["fft_overhead"] + c["oa_overhead"] * (5 if other else 1)
+    return (fixed + (2 * nblocks + 1) * batch * per_block * nd * c["fft_nlogn"][key]
             / _threads(workers) + elems * 5e-10 + spill)
 
 
