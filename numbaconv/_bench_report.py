@@ -141,8 +141,9 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
 
     Every function is called once (warm-up) and once more to size its batch
     (calls shorter than 2 ms are repeated so one sample lasts about 2 ms);
-    then ``repeat`` rounds each take one sample of every function in turn, so
-    that slow drifts of a shared machine hit all of them alike.  Rounds stop
+    then ``repeat`` rounds each take one sample of every function in turn
+    (the order rotated from round to round), so that slow drifts of a shared
+    machine, and the after-effects of one call on the next, hit all alike.  Rounds stop
     early when they would exceed ``max_time`` seconds in all.
     """
     clock = time.perf_counter
@@ -156,8 +157,12 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     per_round = sum(est[n] * number[n] for n in fns)
     rounds = max(1, min(int(repeat), int(max_time / per_round) or 1))
     samples = {n: [] for n in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    names = list(fns)
+    for r in range(rounds):
+        # rotate the order: what ran just before (a large FFT freeing its memory, say)
+        # changes the next call's page faults and caches, so no one always follows it
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = fns[name]
             t0 = clock()
             for _ in range(number[name]):
                 fn()
