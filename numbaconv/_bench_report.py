@@ -142,8 +142,9 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     Every function is called once (warm-up) and once more to size its batch
     (calls shorter than 2 ms are repeated so one sample lasts about 2 ms);
     then ``repeat`` rounds each take one sample of every function in turn
-    (the order rotated from round to round), so that slow drifts of a shared
-    machine, and the after-effects of one call on the next, hit all alike.  Rounds stop
+    (in a new seeded random order each round), so that slow drifts of a
+    shared machine, and the after-effects of one call on the next, hit all
+    alike.  Rounds stop
     early when they would exceed ``max_time`` seconds in all.
     """
     clock = time.perf_counter
@@ -158,10 +159,12 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     rounds = max(1, min(int(repeat), int(max_time / per_round) or 1))
     samples = {n: [] for n in fns}
     names = list(fns)
-    for r in range(rounds):
-        # rotate the order: what ran just before (a large FFT freeing its memory, say)
-        # changes the next call's page faults and caches, so no one always follows it
-        for name in names[r % len(names):] + names[:r % len(names)]:
+    order = np.random.default_rng(len(names) * 7919 + rounds)
+    for _ in range(rounds):
+        # a fresh order every round: what ran just before (a large FFT freeing its
+        # memory, say) changes the next call's page faults and caches, so no
+        # function may always follow the same one (a rotation would keep that)
+        for name in order.permutation(names):
             fn = fns[name]
             t0 = clock()
             for _ in range(number[name]):
