@@ -12,8 +12,8 @@ SciPy's ``direct``, ``fft`` and ``oa`` paths, so that the report can say
   edges that 'full' skips).
 
 :func:`fma_peak` measures that peak with a Numba kernel of independent FMA
-chains (the register blocks of :mod:`numbaconv._simd`, eight vector chains
-per block, two blocks per thread, one thread per core).
+chains (one register block of :mod:`numbaconv._simd` per thread: 16 vector
+chains on AVX-512, one thread per core).
 
 Methods whose single warm-up run is far slower than the fastest already
 timed (or that are predicted to be) are recorded as skipped rather than
@@ -51,18 +51,14 @@ def _peak_kernel():
 
         @jit(parallel=True)
         def chains(src, out, iters):
-            """Per thread: two blocks of W accumulators, ``iters`` x 8 FMAs into each."""
-            nl = block_zeros(src).shape[0]
+            """Per thread: one block of W accumulators, ``iters`` x 8 FMAs into it."""
             for t in prange(out.shape[0]):
-                acc0 = block_zeros(src)
-                acc1 = block_zeros(src)
+                acc = block_zeros(src)
                 row = out[t]
                 for _ in range(iters):
-                    for j in range(4):
-                        fma_at(acc0, src[j], src, 0)
-                        fma_at(acc1, src[j], src, nl)
-                store_at(acc0, row, 0)
-                store_at(acc1, row, nl)
+                    for j in range(8):
+                        fma_at(acc, src[j], src, 0)
+                store_at(acc, row, 0)
 
         _peak_kernels["k"] = chains
     return _peak_kernels["k"]
@@ -98,9 +94,9 @@ def fma_peak(dtype="float32", threads=None, seconds=0.3) -> float:
     threads = resolve_workers(threads)
     kern = _peak_kernel()
     # small positive taps near 1/4 keep the sums bounded (no inf/denormal slow paths)
-    src = np.full(2 * nl, 1e-3, dt)
-    src[:4] = (0.25, -0.25, 0.125, -0.125)
-    out = np.empty((threads, 2 * nl), dt)
+    src = np.full(nl, 1e-3, dt)
+    src[:8] = (0.25, -0.25, 0.125, -0.125, 0.25, -0.25, 0.125, -0.125)
+    out = np.empty((threads, nl), dt)
     with numba_threads(threads):
         kern(src, out, 10)
         iters = 1000
