@@ -89,22 +89,32 @@ def _near_rank1(k) -> bool:
     return bool(resid <= 64 * eps * np.sqrt(w.size) * abs(p))
 
 
-_RANK_CACHE: dict = {}
+_FACTOR_CACHE: dict = {}
+_NOT_RANK1 = object()
+
+
+def separable_factors(k):
+    """:func:`rank1_factors` of ``k`` behind the cheap :func:`_near_rank1` test.
+
+    Memoised on the kernel's bytes, so that the dispatcher's rank test and
+    :func:`run` share one SVD, and a kernel applied to many images pays it once.
+    """
+    k = np.asarray(k)
+    if k.ndim != 2 or k.dtype.kind not in "fc" or k.size > MAX_KERNEL or min(k.shape) < 2:
+        return None
+    key = (k.shape, k.dtype.str, np.ascontiguousarray(k).tobytes())
+    hit = _FACTOR_CACHE.get(key)
+    if hit is None:
+        hit = (_near_rank1(k) and rank1_factors(k)) or _NOT_RANK1
+        if len(_FACTOR_CACHE) >= 64:
+            _FACTOR_CACHE.clear()
+        _FACTOR_CACHE[key] = hit
+    return None if hit is _NOT_RANK1 else hit
 
 
 def is_separable(k) -> bool:
-    """Whether ``k`` passes :func:`rank1_factors` (memoised on the kernel's bytes)."""
-    k = np.asarray(k)
-    if k.ndim != 2 or k.dtype.kind not in "fc" or k.size > MAX_KERNEL or min(k.shape) < 2:
-        return False
-    key = (k.shape, k.dtype.str, np.ascontiguousarray(k).tobytes())
-    hit = _RANK_CACHE.get(key)
-    if hit is None:
-        hit = _near_rank1(k) and rank1_factors(k) is not None
-        if len(_RANK_CACHE) >= 64:
-            _RANK_CACHE.clear()
-        _RANK_CACHE[key] = hit
-    return hit
+    """Whether ``k`` has numerical rank 1 (see :func:`separable_factors`)."""
+    return separable_factors(k) is not None
 
 
 # --------------------------------------------------------------------------
@@ -133,22 +143,13 @@ def _row_pass(arow, v, dst, c0, ox):
             j = min(j + nl, hi - nl)
     else:
         hi = lo                           # too short for a block: all scalar
-    _row_pass_scalar(arow, v, dst, c0, ox, 0, lo)
-    _row_pass_scalar(arow, v, dst, c0, ox, hi, cw)
-
-
-@jit
-def _row_pass_scalar(arow, v, dst, c0, ox, j0, j1):
-    """:func:`_row_pass` for ``j`` in ``[j0, j1)``, bounds-checked (edges, short runs)."""
-    W = arow.shape[0]
-    kw = v.shape[0]
-    for j in range(j0, j1):
-        s = c0 + j + ox
+    for j in range(0, lo):
         dst[j] = 0
-        acc_s = dst[j]
-        for q in range(max(0, -s), min(kw, W - s)):
-            acc_s += v[q] * arow[s + q]
-        dst[j] = acc_s
+    for j in range(hi, cw):
+        dst[j] = 0
+    shift = c0 + ox
+    cpu_direct._row_edges(dst, arow, v, 0, lo, shift)    # bounds-checked edges
+    cpu_direct._row_edges(dst, arow, v, hi, cw, shift)
 
 
 @jit
@@ -244,7 +245,7 @@ def _tiles(OH, OW, kh, itemsize, workers):
 def run(problem: Problem, a, k, *, workers: int):
     """Correlate ``a`` with the rank-1 ``k``: fused row and column passes."""
     from .._config import numba_threads
-    factors = rank1_factors(k)
+    factors = separable_factors(k)
     if factors is None:  # not separable after all: direct is always right
         return cpu_direct.run(problem, a, k, workers=workers)
     u, v = factors

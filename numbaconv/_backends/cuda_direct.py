@@ -353,7 +353,7 @@ def run(problem: Problem, a, k, *, workers: int):
     a3 = a.reshape(lead + tuple(a.shape))
     k3 = k.reshape(lead + tuple(k.shape))
     o3 = out.reshape(lead + tuple(out.shape))
-    offs = [0] * len(lead) + [o - (kk - 1) for o, kk in zip(problem.origin, problem.shape_k)]
+    offs = [0] * len(lead) + list(problem.offsets)
     fill = np.asarray(problem.fillvalue).astype(problem.dtype).astype(wt)[()]
     _launch(a3, k3, o3, offs, problem.boundary, fill, wt)
     return out
