@@ -13,7 +13,7 @@ import os
 #: After a parallel region, the threads of Numba's OpenMP layer (GNU libgomp)
 #: spin-wait for about 300,000 iterations by default -- milliseconds during
 #: which they take the cores from whatever runs next (scipy.fft's workers
-#: ran 1.7x slower right after a parallel kernel on a 2-core machine).
+#: ran up to 1.9x slower right after a parallel kernel on a 2-core machine).
 #: 20,000 spins keep the launch latency of back-to-back kernels unchanged
 #: (33 us) and give the cores back in time.  Read by libgomp when Numba first
 #: loads it, so set before any parallel kernel runs; a value the user set wins.
