@@ -192,31 +192,113 @@ def _choose(problem, a, k, method, workers, ops, offload=False):
     separable path wins is the kernel's rank tested (an SVD), and only when
     an FFT method wins (which non-finite values or large integers veto) are
     the values scanned; each time the selection is repeated with the truth.
+
+    Returns ``(problem, choice, seen)``: ``seen`` lists the value tests that
+    ran and their outcomes, ``(name, outcome)`` in order (see
+    :func:`_value_test`); a memoised :class:`_Plan` repeats them.
     """
+    seen = []
     choice = _dispatch.select(problem, method, workers, offload=offload)
-    if problem.separable and choice.method == "separable" and not _rank1(ops, k):
-        problem = dataclasses.replace(problem, separable=False)
-        choice = _dispatch.select(problem, method, workers, offload=offload)
+    if problem.separable and choice.method == "separable":
+        ok = _value_test("rank1", ops, a, k, problem)
+        seen.append(("rank1", ok))
+        if not ok:
+            problem = dataclasses.replace(problem, separable=False)
+            choice = _dispatch.select(problem, method, workers, offload=offload)
     if method == "auto" and choice.method in _dispatch.FFT_METHODS and problem.finite is None:
-        finite, bound = _flags(ops, a, k, problem.dtype, True)
+        finite, bound = flags = _value_test("flags", ops, a, k, problem)
+        seen.append(("flags", flags))
         problem = dataclasses.replace(problem, finite=finite, int_bound=bound)
         choice = _dispatch.select(problem, method, workers, offload=offload)
-    return problem, choice
+    return problem, choice, tuple(seen)
 
 
-def _run(problem, a, k, method, workers, ops, offload=False):
-    """Choose and run a backend: ``(out, choice, ops)``.
+def _value_test(name, ops, a, k, problem):
+    """One value-dependent fact a choice may rest on: ``'rank1'`` or ``'flags'``."""
+    if name == "rank1":
+        return _rank1(ops, k)
+    return _flags(ops, a, k, problem.dtype, True)
+
+
+def _execute(problem, choice, a, k, workers, ops):
+    """Run ``choice`` (copying host arrays to the GPU if it is there): ``(out, ops)``.
 
     When the dispatcher sends host arrays to the GPU (``offload``), the
     inputs are copied there and the GPU's ops are returned: the caller
     finalises and wraps with them, which brings a NumPy array back.
     """
-    problem, choice = _choose(problem, a, k, method, workers, ops, offload)
     if choice.device != ops.device:
         from . import _gpu
         ops = _gpu.ops()
         a, k, problem = ops.asarray(a), ops.asarray(k), _dispatch.on_gpu(problem)
-    return choice.module.run(problem, a, k, workers=resolve_workers(workers)), choice, ops
+    return choice.module.run(problem, a, k, workers=resolve_workers(workers)), ops
+
+
+def _run(problem, a, k, method, workers, ops, offload=False):
+    """Choose and run a backend: ``(out, choice, ops)`` (see :func:`_execute`)."""
+    problem, choice, _ = _choose(problem, a, k, method, workers, ops, offload)
+    out, ops = _execute(problem, choice, a, k, workers, ops)
+    return out, choice, ops
+
+
+# --------------------------------------------------------------------------
+# memoised calls: repeated shapes skip the validation and the dispatcher
+# --------------------------------------------------------------------------
+
+class _Plan:
+    """What one call of :func:`convolve`/:func:`correlate` decided from shapes alone.
+
+    Keyed in :data:`numbaconv._dispatch.PLANS` by everything those decisions
+    read (operation, mode, method, device, workers, shapes and dtypes), a
+    plan turns the next call with the same key into: orient the inputs,
+    repeat the value tests the choice rested on (the rank test, the
+    finite-value scan), run the backend's prepared callable, cast.  If a
+    value test comes out differently this time the plan declines (returns
+    None) and the call takes the full path, so a plan never changes a result.
+    """
+
+    __slots__ = ("op", "swapped", "problem", "seen", "run", "dtype", "rounding")
+
+    def __init__(self, op, swapped, problem, choice, seen, workers, dtype):
+        self.op, self.swapped, self.problem, self.seen = op, swapped, problem, seen
+        module = choice.module
+        prepare = getattr(module, "prepare", None)
+        self.run = (prepare(problem, workers=workers) if prepare is not None
+                    else functools.partial(module.run, problem, workers=workers))
+        self.dtype = dtype
+        self.rounding = choice.method in _dispatch.FFT_METHODS
+
+    def __call__(self, in1, in2):
+        a, k = _orient(self.op, in1, in2, self.swapped, _HostOps)
+        for name, outcome in self.seen:
+            if _value_test(name, _HostOps, a, k, self.problem) != outcome:
+                return None
+        return _finalize(self.run(a, k), self.dtype, rounding=self.rounding)
+
+
+#: plans kept at most; the memo is emptied when full (shapes rarely vary that much)
+PLAN_LIMIT = 512
+
+
+def _plan_key(op, in1, in2, mode, method, axes, device, workers):
+    """The memo key of a host call, or None when the call cannot be memoised."""
+    if (axes is not None or type(in1) is not np.ndarray or type(in2) is not np.ndarray
+            or type(mode) is not str or type(method) is not str
+            or device not in ("auto", "cpu") or not (workers is None or type(workers) is int)):
+        return None
+    return (op, mode, method, device, resolve_workers(workers), in1.shape, in2.shape,
+            in1.dtype, in2.dtype)
+
+
+def _orient(op, in1, in2, swapped, ops):
+    """The canonical ``(A, K)`` of convolve/correlate (flips and conjugations are views)."""
+    all_axes = tuple(range(in1.ndim))
+    if op == "convolve":
+        a, k = (in2, in1) if swapped else (in1, in2)
+        return a, ops.flip(k, all_axes)
+    if swapped:  # correlate(x, y) = convolve(x, flip(conj(y))), then commute
+        return ops.flip(ops.conj(in2), all_axes), ops.flip(in1, all_axes)
+    return in1, ops.conj(in2)
 
 
 def _check_method(method):
@@ -243,6 +325,13 @@ def _scipy_direct_unsupported(in1, in2, mode) -> bool:
 # --------------------------------------------------------------------------
 
 def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
+    key = _plan_key(op, in1, in2, mode, method, axes, device, workers)
+    if key is not None:
+        plan = _dispatch.PLANS.get(key)
+        if plan is not None:
+            out = plan(in1, in2)
+            if out is not None:
+                return out
     ops = _ops_for(device, in1, in2)
     in1 = ops.asarray(in1)
     in2 = ops.asarray(in2)
@@ -270,19 +359,19 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
         if _scipy_direct_unsupported(in1, in2, mode):
             if method == "direct" or _scipy().choose_conv_method(in1, in2, mode) == "direct":
                 raise ValueError("Unsupported type")
+    native = in1.dtype.isnative and in2.dtype.isnative
     in1, in2 = ops.native(in1), ops.native(in2)
-    all_axes = tuple(range(in1.ndim))
     swapped = inputs_swap_needed(mode, in1.shape, in2.shape)
-    if op == "convolve":
-        a, k = (in2, in1) if swapped else (in1, in2)
-        k = ops.flip(k, all_axes)
-    elif swapped:  # correlate(x, y) = convolve(x, flip(conj(y))), then commute
-        a, k = ops.flip(ops.conj(in2), all_axes), ops.flip(in1, all_axes)
-    else:
-        a, k = in1, ops.conj(in2)
+    a, k = _orient(op, in1, in2, swapped, ops)
     problem = build_problem(a.shape, k.shape, mode, dtype, device=ops.device, finite=None,
                             separable=_maybe_separable(k, method))
-    out, choice, ops = _run(problem, a, k, method, workers, ops, offload=device == "auto")
+    problem, choice, seen = _choose(problem, a, k, method, workers, ops, device == "auto")
+    if key is not None and native and choice.device == "cpu" and ops is _HostOps:
+        if len(_dispatch.PLANS) >= PLAN_LIMIT:
+            _dispatch.PLANS.clear()
+        plan = _dispatch.PLANS[key] = _Plan(op, swapped, problem, choice, seen, key[4], dtype)
+        return _finalize(plan.run(a, k), dtype, rounding=plan.rounding)
+    out, ops = _execute(problem, choice, a, k, workers, ops)
     return ops.wrap(ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS), in1)
 
 

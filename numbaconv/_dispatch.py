@@ -90,9 +90,11 @@ def vetoes(problem, method="auto"):
         return out
     if problem.kind == "b":
         out.append(("fft", "bool input: logical results come from the direct method"))
-    if problem.kind in "iu" and problem.finite is not None and problem.int_bound > int_exact_limit():
-        out.append(("fft", f"integer products up to {problem.int_bound:.3g} exceed 2**52: "
-                           "FFT rounding would not be exact"))
+    if problem.kind in "iu" and problem.finite is not None:
+        limit = int_exact_limit(problem)
+        if problem.int_bound > limit:
+            out.append(("fft", f"integer sums up to {problem.int_bound:.3g} exceed {limit:.3g}: "
+                               "FFT rounding would not be exact"))
     if problem.finite is False:
         out.append(("fft", "non-finite values: FFT would spread NaN/inf over the whole "
                            "output, the direct method keeps them local"))
@@ -174,10 +176,16 @@ def _select_offload(problem, method, workers) -> Choice:
     return _offload(problem, _select(problem, method, workers), method, workers)
 
 
+#: memoised calls of the public API (``numbaconv._api._Plan``), keyed by
+#: shapes, dtypes and arguments: they hold choices, so they go with them
+PLANS: dict = {}
+
+
 def clear_cache():
     """Forget every memoised choice (the cost coefficients changed)."""
     _select.cache_clear()
     _select_offload.cache_clear()
+    PLANS.clear()
 
 
 def _offload(problem, cpu, method, workers) -> Choice:

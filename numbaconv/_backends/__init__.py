@@ -2,9 +2,12 @@
 
 A backend is a module with ``NAME``, ``DEVICE``, ``METHOD`` and the functions
 ``available()``, ``supports(problem)``, ``cost(problem)`` and
-``run(problem, a, k, *, workers)``.  A module that fails to import (a missing
-or broken optional dependency) is simply absent: adding a backend is adding a file and
-a line below.
+``run(problem, a, k, *, workers)``; optionally ``prepare(problem, *, workers)``,
+which returns ``run`` as a callable ``(a, k) -> out`` with the decisions
+that depend only on the problem taken once (the API memoises it per call
+shape).  A module that fails to import (a missing or broken optional
+dependency) is simply absent: adding a backend is adding a file and a line
+below.
 """
 from __future__ import annotations
 

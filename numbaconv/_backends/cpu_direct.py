@@ -21,7 +21,9 @@ precomputed row offsets.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import math
 
 import numpy as np
 from numba import prange
@@ -297,27 +299,41 @@ def _corr_rows_ser(aflat, k2, kofs, out2, obase, chunk):
 PARALLEL_MIN_MACS = 200_000
 
 
-def corr2d(a, k, out, oy, ox, workers):
-    """Run the 2-D kernel, in parallel only when the work pays for the launch.
+def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
+    """Shape-only decisions of :func:`corr2d`: ``(pad_lo, pad_hi, chunk, kernel)``.
 
     Edge columns (windows that stick out of ``a`` sideways) take a scalar
     bounds-checked loop; when they are more than a ninth of a row (a wide
-    kernel on a short row) the rows are zero-padded first so that every
-    column runs in register blocks.
+    kernel on a short row) and register blocks exist for the dtype
+    (``blocks``), the rows are zero-padded by ``pad_lo``/``pad_hi`` columns
+    first so that every column runs in blocks (both 0: no padding).  The
+    kernel is the parallel one only when the work pays for the launch.
     """
-    kw, OW = k.shape[1], out.shape[1]
+    kw, OW = shape_k[1], out_shape[1]
     pad_lo = max(0, -ox)
-    pad_hi = max(0, OW + ox + kw - 1 - a.shape[1])
+    pad_hi = max(0, OW + ox + kw - 1 - shape_a[1])
     edges = min(OW, pad_lo) + min(OW, pad_hi)
-    if edges and kw > 1 and 8 * edges > OW - edges and lanes(out.dtype):
-        padded = np.zeros((a.shape[0], a.shape[1] + pad_lo + pad_hi), a.dtype)
-        padded[:, pad_lo:pad_lo + a.shape[1]] = a
-        a, ox = padded, ox + pad_lo
-    chunk = chunk_for(out.shape[1], out.itemsize)
-    if workers > 1 and out.size * k.size >= PARALLEL_MIN_MACS:
-        _corr2d_par(a, k, out, oy, ox, chunk)
-    else:
-        _corr2d_ser(a, k, out, oy, ox, chunk)
+    if not (edges and kw > 1 and 8 * edges > OW - edges and blocks):
+        pad_lo = pad_hi = 0
+    chunk = chunk_for(OW, itemsize)
+    macs = out_shape[0] * OW * shape_k[0] * kw
+    kernel = _corr2d_par if workers > 1 and macs >= PARALLEL_MIN_MACS else _corr2d_ser
+    return pad_lo, pad_hi, chunk, kernel
+
+
+def _pad_columns(a, pad_lo, pad_hi):
+    padded = np.zeros((a.shape[0], a.shape[1] + pad_lo + pad_hi), a.dtype)
+    padded[:, pad_lo:pad_lo + a.shape[1]] = a
+    return padded
+
+
+def corr2d(a, k, out, oy, ox, workers):
+    """Run the 2-D kernel as :func:`_corr2d_layout` decides."""
+    pad_lo, pad_hi, chunk, kernel = _corr2d_layout(a.shape, k.shape, out.shape, ox,
+                                                   out.itemsize, workers, lanes(out.dtype))
+    if pad_lo or pad_hi:
+        a, ox = _pad_columns(a, pad_lo, pad_hi), ox + pad_lo
+    kernel(a, k, out, oy, ox, chunk)
 
 
 # --------------------------------------------------------------------------
@@ -409,6 +425,40 @@ def run(problem: Problem, a, k, *, workers: int):
     else:                    # serial kernels: no thread-count switch either
         _run_any_rank(a, k, out, offs, 1)
     return out
+
+
+def prepare(problem: Problem, *, workers: int):
+    """:func:`run` for ``problem`` with its shape-only decisions taken once.
+
+    Returns a callable ``(a, k) -> out``.  1-D and 2-D zero-fill problems
+    get a closure that allocates the output and calls the kernel chosen by
+    :func:`_corr2d_layout`; the others run :func:`run` itself.
+    """
+    wt = work_dtype(problem.dtype)
+    if (problem.ndim > 2 or not problem.zero_fill or problem.outputs == 0
+            or 0 in problem.shape_a or 0 in problem.shape_k):
+        return functools.partial(run, problem, workers=workers)
+    out_shape = problem.out_shape
+    shape2 = lambda s: (1,) + s if len(s) == 1 else s   # noqa: E731 - 1-D as one row
+    a2, k2, o2 = shape2(problem.shape_a), shape2(problem.shape_k), shape2(out_shape)
+    offs = problem.offsets
+    oy, ox = (0, offs[0]) if problem.ndim == 1 else offs
+    parallel = workers > 1 and problem.outputs * math.prod(problem.shape_k) >= PARALLEL_MIN_MACS
+    pad_lo, pad_hi, chunk, kernel = _corr2d_layout(a2, k2, o2, ox, wt.itemsize,
+                                                   workers if parallel else 1, lanes(wt))
+    serial = contextlib.nullcontext()
+
+    def call(a, k):
+        a = _as_work(a, wt).reshape(a2)
+        k = _as_work(k, wt).reshape(k2)
+        out = np.empty(out_shape, wt)
+        if pad_lo or pad_hi:
+            a = _pad_columns(a, pad_lo, pad_hi)
+        with numba_threads(workers) if parallel else serial:
+            kernel(a, k, out.reshape(o2), oy, ox + pad_lo, chunk)
+        return out
+
+    return call
 
 
 def _run_any_rank(a, k, out, offs, workers):
