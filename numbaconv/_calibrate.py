@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-FORMAT = 2
+FORMAT = 3
 
 
 def cache_path() -> str:

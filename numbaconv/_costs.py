@@ -21,16 +21,27 @@ from ._config import resolve_workers
 #: seconds per multiply-add of the direct kernel, by arithmetic type, at one
 #: thread, for long kernel rows; short rows pay ``direct_short``.
 DEFAULTS = {
-    "direct_mac": {"f4": 3.2e-11, "f8": 6.0e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
+    "direct_mac": {"f4": 2.9e-11, "f8": 5.5e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
     "direct_short": 2.5,        # penalty factor for rows shorter than 8 taps
     "direct_kernel_row": 0.015,  # extra cost per kernel row beyond the first (input rows leave L1)
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,       # seconds per byte streamed in + out by one pass, one thread
+    "direct_stream_1d": 0.25,   # share of pass_byte a 1-D direct kernel pays (1-D grid, n 1e5-1e7)
     "fft_nlogn": {"f4": 3.0e-10, "f8": 5.3e-10, "c8": 1.05e-9, "c16": 1.1e-9},  # one thread
     "fft_overhead": 4.2e-5,
     "fft_nd_factor": 0.8,       # N log N of a multi-axis transform costs this much of a 1-D one
     "oa_nd_byte": 6.0e-10,      # overlap-add: seconds per byte of block spectra beyond the cache
-    "oa_overhead": 3.0e-4,      # overlap-add's extra fixed cost over plain FFT (x3 for multi-axis blocking)
+    "oa_overhead": 3.0e-4,      # N-D overlap-add's extra fixed cost over plain FFT (x5 for multi-axis blocking)
+    # 1-D overlap-add (batches of blocks): fixed cost, a transform's time in a batch
+    # relative to fft_nlogn's single transform, the slow-down per doubling of its
+    # buffers past 1 MiB, and the hand-off to block-group threads.  Fitted on one
+    # thread over 24 cells x 1-6 block lengths (n 3e3-3e6, k 301-30001), the rates
+    # on the cells above 1 ms; the hand-off from 2-thread runs (0.15-0.25 ms)
+    "oa_fixed": 1.8e-5,
+    "oa_row": {"f4": 0.66, "f8": 0.58, "c8": 0.66, "c16": 0.58},
+    "oa_spill": 0.13,
+    "oa_byte": 3.0e-10,
+    "oa_thread_sync": 2.5e-4,
     "parallel_efficiency": 0.9,
 }
 
@@ -83,6 +94,9 @@ def direct_cost(problem, workers=None) -> float:
     kw = problem.shape_k[-1] if problem.ndim else 1
     item = np.dtype(_work_item(problem.dtype)).itemsize
     stream = (math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
+    if problem.ndim == 1:
+        # one sequential read and write, which the prefetcher overlaps with the FMAs
+        stream *= c["direct_stream_1d"]
     return c["direct_overhead"] + (macs * c["direct_mac"][_key_direct(problem.dtype)] * _short(c, kw)
                                    * _rows(c, problem) + stream) / _threads(workers)
 
@@ -140,27 +154,54 @@ CACHE_BYTES = 32e6
 
 
 def oa_cost(problem, workers=None) -> float:
+    """The cheapest blocking's cost (:func:`oa_block_cost`), or plain FFT's when none pays."""
     from ._backends.cpu_oa import plan
-    p = plan(problem)
+    p = plan(problem, workers)
     if p is None:
         return fft_cost(problem, workers) * 1.05
+    return p[3]
+
+
+def oa_block_cost(problem, ax, nfft, workers=None) -> float:
+    """Overlap-add with blocks of FFT length ``nfft`` along axis ``ax`` on ``workers`` threads.
+
+    1-D (``cpu_oa._oa_1d``): ``2 * nblocks + 1`` transforms in batches on
+    one thread, each costing ``oa_row`` times the single-transform FFT rate
+    (pocketfft runs a batch's rows together in SIMD lanes), more once its
+    buffers leave L2 (``oa_spill`` per doubling past 1 MiB), plus
+    ``oa_byte`` per byte of blocks (their copies and passes); on several
+    threads the block groups share that work, for ``oa_thread_sync`` more
+    (a thread hand-off on a VM costs about 0.2 ms).  Other ranks: every
+    block transform and the kernel's over ``workers`` threads, with
+    overlap-add's fixed cost and the cache spill of its block spectra.
+    """
     c = coefficients()
-    ax, nfft = p
     n, m = sorted((problem.shape_a[ax], problem.shape_k[ax]), reverse=True)
-    nblocks = -(-n // (nfft - m + 1))
+    step = nfft - m + 1
+    nblocks = -(-n // step)
+    key = _key_fft(problem.dtype)
+    rate = c["fft_nlogn"][key]
+    if problem.ndim == 1 and 2 * (m - 1) <= nfft:
+        item = problem.dtype.itemsize
+        spill = 1.0 + c["oa_spill"] * max(0.0, math.log2(2 * nfft * item / 2 ** 20))
+        body = ((2 * nblocks + 1) * _nlogn([nfft]) * rate * c["oa_row"][key] * spill
+                + nblocks * nfft * item * c["oa_byte"])
+        threads = min(resolve_workers(workers), nblocks)
+        if threads > 1:
+            return c["oa_fixed"] + c["oa_thread_sync"] + body / _threads(threads)
+        return c["oa_fixed"] + body
     other = [max(problem.shape_a[x], problem.shape_k[x]) + min(problem.shape_a[x], problem.shape_k[x]) - 1
              for x in problem.axes if x != ax]
     batch = math.prod(max(problem.shape_a[x], problem.shape_k[x])
                       for x in range(problem.ndim) if x not in problem.axes)
     per_block = _nlogn([nfft] + other)
-    key = _key_fft(problem.dtype)
     nd = c["fft_nd_factor"] if other else 1.0
     elems = nblocks * nfft * batch * math.prod(other)
     # block spectra beyond the last-level cache: the passes over them run at memory speed
     spill = max(0.0, 2 * elems * problem.dtype.itemsize - CACHE_BYTES) * c["oa_nd_byte"]
     # 2 transforms per block + the kernel's once + the overlap-add pass
     fixed = c["fft_overhead"] + c["oa_overhead"] * (5 if other else 1)
-    return (fixed + (2 * nblocks + 1) * batch * per_block * nd * c["fft_nlogn"][key]
+    return (fixed + (2 * nblocks + 1) * batch * per_block * nd * rate
             / _threads(workers) + elems * 5e-10 + spill)
 
 

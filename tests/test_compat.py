@@ -239,6 +239,20 @@ def test_wide_kernel_short_rows_padded(dtype, mode, rng):
             check_2d("convolve2d", a, b, mode)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+@pytest.mark.parametrize("n, m, nfft", [(1000, 31, 64), (1000, 31, 90), (997, 50, 128),
+                                        (5000, 301, 600), (300, 33, 64), (128, 33, 64)])
+def test_overlap_add_block_groups(n, m, nfft, threads, dtype, rng):
+    """The 1-D overlap-add for every split of its blocks into thread groups (ragged last block,
+    a group of one block, more groups than blocks), against SciPy's full convolution."""
+    from numbaconv._backends.cpu_oa import _oa_1d
+    a = make_array((n,), dtype, rng)
+    h = make_array((m,), dtype, rng)
+    got = _oa_1d(a, h, nfft, threads, np.dtype(dtype))
+    assert_matches_scipy(got, ss.fftconvolve(a, h), a, h)
+
+
 # --------------------------------------------------------------------------
 # 4. axes (fftconvolve/oaconvolve, and numbaconv's convolve/correlate extension)
 # --------------------------------------------------------------------------

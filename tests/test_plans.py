@@ -151,3 +151,18 @@ def test_integer_fft_just_inside_the_limit_is_exact(n, m):
     np.testing.assert_array_equal(numbaconv.convolve(a, k), ss.convolve(a, k, method="direct"))
     np.testing.assert_array_equal(numbaconv.convolve(a, k, method="fft"),
                                   ss.convolve(a, k, method="direct"))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+@pytest.mark.parametrize("n", [1, 63, 64, 255, 256, 257, 65536 + 300, 140000])
+def test_finite_scan_finds_every_position(dtype, n):
+    """The scan the FFT veto rests on: register blocks, the tail, every 64 Ki chunk."""
+    from numbaconv._backends.cpu_direct import all_finite
+    rng = np.random.default_rng(n)
+    x = make_array((n,), dtype, rng)
+    assert all_finite(x) is True
+    for pos in sorted({0, n // 2, n - 1, min(n - 1, 65535), min(n - 1, 65536), max(0, n - 2)}):
+        for bad in (np.nan, np.inf, -np.inf):
+            y = x.copy()
+            y[pos] = bad
+            assert all_finite(y) is bool(np.isfinite(y).all()) is False, (pos, bad)
