@@ -36,12 +36,13 @@ DEFAULTS = {
     # relative to fft_nlogn's single transform, the slow-down per doubling of its
     # buffers past 1 MiB, and the hand-off to block-group threads.  Fitted on one
     # thread over 24 cells x 1-6 block lengths (n 3e3-3e6, k 301-30001), the rates
-    # on the cells above 1 ms; the hand-off from 2-thread runs (0.15-0.25 ms)
+    # on the cells above 1 ms; the hand-off from 2-thread runs (0.15-0.25 ms, more
+    # where a 1 ms job gained little: 0.4 ms keeps those on one thread)
     "oa_fixed": 1.8e-5,
     "oa_row": {"f4": 0.66, "f8": 0.58, "c8": 0.66, "c16": 0.58},
     "oa_spill": 0.13,
     "oa_byte": 3.0e-10,
-    "oa_thread_sync": 2.5e-4,
+    "oa_thread_sync": 4.0e-4,
     "parallel_efficiency": 0.9,
 }
 

@@ -11,6 +11,7 @@ the classic optimum ``N = -K W_{-1}(-1 / (2 e K))`` for overlap ``K``.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future
 
 import numpy as np
 import scipy.fft as sp_fft
@@ -163,7 +164,8 @@ def _oa_1d(a, h, nfft, threads, dtype):
 
     The blocks are cut into ``threads`` contiguous groups, each run by one
     thread as a batch (:func:`_oa_blocks`), against the kernel's spectrum
-    computed once.  A group writes its blocks' heads and the tails that
+    computed once, by the calling thread while the groups transform their
+    blocks.  A group writes its blocks' heads and the tails that
     fall inside it; the tail of each group's last block, which falls on the
     next group's first head, is added after all groups are done.
 
@@ -176,17 +178,28 @@ def _oa_1d(a, h, nfft, threads, dtype):
     step = nfft - m + 1
     nb = -(-n // step)
     real = dtype.kind != "c"
-    spec_h = (sp_fft.rfft if real else sp_fft.fft)(h, nfft)
     out = np.empty((nb + 1) * step, dtype)
     out[nb * step:] = 0
     threads = max(1, min(threads, nb))
     bounds = [nb * i // threads for i in range(threads + 1)]
     groups = list(zip(bounds[:-1], bounds[1:]))
+    spec_h = Future()
     if threads == 1:
+        spec_h.set_result((sp_fft.rfft if real else sp_fft.fft)(h, nfft))
         tails = [_oa_blocks(a, spec_h, nfft, step, 0, nb, out)]
     else:
-        tails = list(_pool().map(lambda g: _oa_blocks(a, spec_h, nfft, step, g[0], g[1], out),
-                                 groups))
+        # the groups transform their blocks while this thread transforms the kernel
+        jobs = [_pool().submit(_oa_blocks, a, spec_h, nfft, step, b0, b1, out)
+                for b0, b1 in groups]
+        try:
+            spec = (sp_fft.rfft if real else sp_fft.fft)(h, nfft)
+        except BaseException as exc:
+            spec_h.set_exception(exc)
+            for job in jobs:          # let every group stop before the error leaves
+                job.exception()
+            raise
+        spec_h.set_result(spec)
+        tails = [job.result() for job in jobs]
     for (_, b1), tail in zip(groups, tails):
         out[b1 * step:b1 * step + nfft - step] += tail
     return out[:n + m - 1]
@@ -194,6 +207,9 @@ def _oa_1d(a, h, nfft, threads, dtype):
 
 def _oa_blocks(a, spec_h, nfft, step, b0, b1, out):
     """Blocks ``b0 .. b1 - 1`` of :func:`_oa_1d`: transform, multiply, transform back, add.
+
+    ``spec_h`` is a :class:`~concurrent.futures.Future` of the kernel's
+    spectrum: the blocks' forward transform does not wait for it.
 
     Writes ``out[b0 * step : b1 * step]`` (heads, plus the tails that fall
     inside) and returns the last block's tail, which belongs to the next
@@ -209,7 +225,7 @@ def _oa_blocks(a, spec_h, nfft, step, b0, b1, out):
         buf[whole, :hi - lo - whole * step] = a[lo + whole * step:hi]
     real = out.dtype.kind != "c"
     spec = (sp_fft.rfft if real else sp_fft.fft)(buf, axis=-1, overwrite_x=True)
-    spec *= spec_h
+    spec *= spec_h.result()
     y = (sp_fft.irfft(spec, nfft, axis=-1, overwrite_x=True) if real
          else sp_fft.ifft(spec, axis=-1, overwrite_x=True))
     out[lo:b1 * step].reshape(rows, step)[...] = y[:, :step]
