@@ -214,10 +214,38 @@ def _choose(problem, a, k, method, workers, ops, offload=False):
 
 
 def _value_test(name, ops, a, k, problem):
-    """One value-dependent fact a choice may rest on: ``'rank1'`` or ``'flags'``."""
+    """One value-dependent fact a call may rest on: ``'kernel_finite'``, ``'rank1'``, ``'flags'``."""
+    if name == "kernel_finite":
+        return bool(ops.all_finite(k))
     if name == "rank1":
         return _rank1(ops, k)
     return _flags(ops, a, k, problem.dtype, True)
+
+
+def _np_convolve_path(in1, in2, mode) -> bool:
+    """Whether SciPy's direct method hands these inputs to ``np.convolve``/``np.correlate``.
+
+    Those leave the products outside the signal out; SciPy's N-D direct
+    path multiplies the zero fill, which a non-finite kernel tap shows
+    (``0 * nan``): see :func:`_fill_products`.
+    """
+    if in1.ndim == in2.ndim == 1:
+        return mode in ("full", "valid") or in1.size >= in2.size
+    return False
+
+
+def _fill_products(in1, in2, k, mode, method, ops):
+    """``(fill_products, tests)`` for convolve/correlate: SciPy's semantics at the edges.
+
+    Where SciPy's direct method multiplies the zero fill (its N-D path) and
+    the kernel has a non-finite value, the fill region must be multiplied
+    too; ``tests`` is the value test that decided it (for a memoised call).
+    """
+    if (method not in ("auto", "direct", "separable") or k.dtype.kind not in "fc"
+            or _np_convolve_path(in1, in2, mode)):
+        return False, ()
+    finite = bool(ops.all_finite(k))
+    return not finite, (("kernel_finite", finite),)
 
 
 def _execute(problem, choice, a, k, workers, ops):
@@ -363,9 +391,12 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
     in1, in2 = ops.native(in1), ops.native(in2)
     swapped = inputs_swap_needed(mode, in1.shape, in2.shape)
     a, k = _orient(op, in1, in2, swapped, ops)
+    fill_products, tests = _fill_products(in1, in2, k, mode, method, ops)
     problem = build_problem(a.shape, k.shape, mode, dtype, device=ops.device, finite=None,
-                            separable=_maybe_separable(k, method))
+                            separable=_maybe_separable(k, method) and not fill_products,
+                            fill_products=fill_products)
     problem, choice, seen = _choose(problem, a, k, method, workers, ops, device == "auto")
+    seen = tests + seen
     if key is not None and native and choice.device == "cpu" and ops is _HostOps:
         if len(_dispatch.PLANS) >= PLAN_LIMIT:
             _dispatch.PLANS.clear()
@@ -686,9 +717,13 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
         a, k, same_odd = in1, ops.flip(in2, (0, 1)), True
     else:
         a, k, same_odd = in1, ops.conj(in2), False
+    # SciPy's convolve2d multiplies the fill region too: with a non-finite kernel
+    # (0 * inf = NaN) that is visible, so the fill is materialised then
+    fill_products = bnd == "fill" and k.dtype.kind in "fc" and not ops.all_finite(k)
     problem = build_problem(a.shape, k.shape, mode, dtype, same_odd_centre=same_odd,
                             boundary=bnd, fillvalue=fill, device=ops.device, finite=None,
-                            separable=_maybe_separable(k, "auto"))
+                            separable=_maybe_separable(k, "auto"),
+                            fill_products=fill_products)
     if a.size == 0 or k.size == 0:
         return ops.wrap(ops.zeros(problem.out_shape, dtype), in1)
     out, choice, ops = _run(problem, a, k, "auto", workers, ops, offload=device == "auto")

@@ -58,6 +58,11 @@ class Problem:
     separable : bool
         Whether the 2-D kernel has numerical rank 1 (see
         :func:`numbaconv._backends.cpu_separable.rank1_factors`).
+    fill_products : bool
+        Whether positions outside ``A`` take part in the products with the
+        fill value, as in SciPy's ``convolve2d`` (where ``0 * inf`` makes
+        NaN), rather than being left out as in ``convolve``.  Only a
+        non-finite kernel can tell the two apart; ``convolve2d`` sets it then.
     host_io : bool
         Whether the inputs are host (NumPy) arrays and the result goes back
         to the host.  On ``device='cuda'`` the cost model then adds the
@@ -78,6 +83,7 @@ class Problem:
     int_bound: float = 0.0
     separable: bool = False
     host_io: bool = False
+    fill_products: bool = False
 
     @property
     def ndim(self) -> int:
@@ -90,7 +96,8 @@ class Problem:
 
     @property
     def zero_fill(self) -> bool:
-        return self.boundary == "fill" and self.fillvalue == 0
+        """Zero fill that the kernels may skip (no product with the fill region)."""
+        return self.boundary == "fill" and self.fillvalue == 0 and not self.fill_products
 
     @functools.cached_property
     def offsets(self) -> tuple:
@@ -180,7 +187,8 @@ def out_len(mode, n, k) -> int:
 
 def build_problem(shape_a, shape_k, mode, dtype, *, axes=None, same_odd_centre=True,
                   boundary="fill", fillvalue=0, device="cpu", finite=True,
-                  int_bound=0.0, separable=False, host_io=False) -> Problem:
+                  int_bound=0.0, separable=False, host_io=False,
+                  fill_products=False) -> Problem:
     """Make the :class:`Problem` for correlating ``A`` with a prepared ``K``.
 
     ``same_odd_centre=False`` selects correlate2d's 'same' centring (``k // 2``).
@@ -189,14 +197,16 @@ def build_problem(shape_a, shape_k, mode, dtype, *, axes=None, same_odd_centre=T
     try:
         return _build_cached(tuple(shape_a), tuple(shape_k), mode, np.dtype(dtype),
                              None if axes is None else tuple(axes), same_odd_centre, boundary,
-                             fillvalue, device, finite, int_bound, separable, bool(host_io))
+                             fillvalue, device, finite, int_bound, separable, bool(host_io),
+                             bool(fill_products))
     except TypeError:  # an unhashable argument: build without the memo
         return _build(shape_a, shape_k, mode, dtype, axes, same_odd_centre, boundary,
-                      fillvalue, device, finite, int_bound, separable, bool(host_io))
+                      fillvalue, device, finite, int_bound, separable, bool(host_io),
+                      bool(fill_products))
 
 
 def _build(shape_a, shape_k, mode, dtype, axes, same_odd_centre, boundary, fillvalue, device,
-           finite, int_bound, separable, host_io=False) -> Problem:
+           finite, int_bound, separable, host_io=False, fill_products=False) -> Problem:
     ndim = len(shape_a)
     axes = tuple(range(ndim)) if axes is None else tuple(sorted(axes))
     origin, out_shape = [], []
@@ -213,7 +223,7 @@ def _build(shape_a, shape_k, mode, dtype, axes, same_odd_centre, boundary, fillv
             out_shape.append(keep)
     return Problem(tuple(shape_a), tuple(shape_k), axes, tuple(origin), tuple(out_shape),
                    np.dtype(dtype), boundary, fillvalue, device, finite, int_bound, separable,
-                   host_io)
+                   host_io, fill_products)
 
 
 _build_cached = functools.lru_cache(maxsize=512, typed=True)(_build)

@@ -640,6 +640,45 @@ def test_nonfinite_stay_local_2d(fname, boundary, rng):
     np.testing.assert_array_equal(np.isinf(ours), np.isinf(ref))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("shapes", [((40,), (31,)), ((300,), (31,)), ((5000,), (301,)),
+                                    ((20, 40), (3, 31)), ((64, 256), (15, 15)), ((64, 64), (3, 3))],
+                         ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fname", ["convolve", "correlate"])
+def test_nonfinite_kernel_taps(fname, mode, shapes, bad, rng):
+    """A non-finite tap, in the regimes where the direct kernel zero-pads the rows
+    (wide kernels, many scalar edges): products with the region outside the
+    signal are left out, as SciPy's direct method does, so NaN stays local."""
+    sa, sk = shapes
+    a = make_array(sa, np.float64, rng)
+    k = make_array(sk, np.float64, rng)
+    k[(0,) * (k.ndim - 1) + (0,)] = bad
+    ref = getattr(ss, fname)(a, k, mode, method="direct")
+    for method in ("auto", "direct"):
+        ours = getattr(nc(), fname)(a, k, mode, method=method)
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(ref))
+        assert_matches_scipy(ours, ref, a, k, equal_nan=True)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("kshape", [(3, 3), (3, 31), (15, 15)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
+@pytest.mark.parametrize("fname", ["convolve2d", "correlate2d"])
+def test_nonfinite_kernel_2d_fill_products(fname, boundary, kshape, bad, rng):
+    """SciPy's convolve2d multiplies the fill value too: ``0 * inf`` is NaN at the edges."""
+    a = make_array((20, 40), np.float64, rng)
+    k = make_array(kshape, np.float64, rng)
+    k[kshape[0] // 2, 0] = bad
+    for mode in MODES:
+        ours = getattr(nc(), fname)(a, k, mode, boundary)
+        ref = getattr(ss, fname)(a, k, mode, boundary)
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(ref))
+        assert_matches_scipy(ours, ref, a, k, equal_nan=True)
+
+
 # --------------------------------------------------------------------------
 # 8. empty inputs
 # --------------------------------------------------------------------------

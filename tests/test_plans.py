@@ -166,3 +166,20 @@ def test_finite_scan_finds_every_position(dtype, n):
             y = x.copy()
             y[pos] = bad
             assert all_finite(y) is bool(np.isfinite(y).all()) is False, (pos, bad)
+
+
+def test_plan_declines_when_a_kernel_turns_nonfinite():
+    """SciPy's N-D direct path multiplies the zero fill: a NaN tap poisons every output
+    whose window it covers, inside the signal or not.  A plan made with a finite
+    kernel must notice the NaN of a later call of the same shape."""
+    rng = np.random.default_rng(5)
+    a, k = rng.standard_normal((30, 50)), rng.standard_normal((5, 7))
+    for mode in ("full", "same"):
+        assert_matches_scipy(numbaconv.convolve(a, k, mode), ss.convolve(a, k, mode), a, k)
+        bad = k.copy()
+        bad[0, 0] = np.nan
+        got = numbaconv.convolve(a, bad, mode)
+        ref = ss.convolve(a, bad, mode, method="direct")
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        assert_matches_scipy(got, ref, a, bad)
+        assert_matches_scipy(numbaconv.convolve(a, k, mode), ss.convolve(a, k, mode), a, k)
