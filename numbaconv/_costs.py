@@ -170,7 +170,8 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
     one thread, each costing ``oa_row`` times the single-transform FFT rate
     (pocketfft runs a batch's rows together in SIMD lanes), more once its
     buffers leave L2 (``oa_spill`` per doubling past 1 MiB), plus
-    ``oa_byte`` per byte of blocks (their copies and passes); on several
+    ``oa_byte`` per byte of blocks (their copies and passes) and
+    ``oa_nd_byte`` per byte of them beyond the last-level cache; on several
     threads the block groups share that work, for ``oa_thread_sync`` more
     (a thread hand-off on a VM costs about 0.2 ms).  Other ranks: every
     block transform and the kernel's over ``workers`` threads, with
@@ -187,10 +188,12 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
         spill = 1.0 + c["oa_spill"] * max(0.0, math.log2(2 * nfft * item / 2 ** 20))
         body = ((2 * nblocks + 1) * _nlogn([nfft]) * rate * c["oa_row"][key] * spill
                 + nblocks * nfft * item * c["oa_byte"])
+        # block buffers beyond the last-level cache: memory bandwidth, which threads share
+        spill_mem = max(0.0, nblocks * nfft * item - CACHE_BYTES) * c["oa_nd_byte"]
         threads = min(resolve_workers(workers), nblocks)
         if threads > 1:
-            return c["oa_fixed"] + c["oa_thread_sync"] + body / _threads(threads)
-        return c["oa_fixed"] + body
+            return c["oa_fixed"] + c["oa_thread_sync"] + body / _threads(threads) + spill_mem
+        return c["oa_fixed"] + body + spill_mem
     other = [max(problem.shape_a[x], problem.shape_k[x]) + min(problem.shape_a[x], problem.shape_k[x]) - 1
              for x in problem.axes if x != ax]
     batch = math.prod(max(problem.shape_a[x], problem.shape_k[x])
