@@ -307,7 +307,9 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
     (``blocks``) and that scalar work is large -- edges more than a ninth of
     a row (a wide kernel on a short row), or scalar multiply-adds per row
     (``edges * kh * kw``) beyond a quarter of the row's bytes, which is
-    what copying it costs -- the rows are zero-padded by ``pad_lo``/``pad_hi``
+    what copying it costs, or an interior just short of one block (``blocks``
+    is the block width) in a row that has one -- the rows are zero-padded by
+    ``pad_lo``/``pad_hi``
     columns first so that every column runs in blocks (both 0: no padding).
     Measured, 'same' on 2 cores: float32 256^2 with 15x15 0.71 -> 0.27 ms,
     with 7x7 0.16 -> 0.10 ms, 1024^2 with 31x31 26.7 -> 15.5 ms; float64
@@ -318,7 +320,8 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
     pad_lo = max(0, -ox)
     pad_hi = max(0, OW + ox + kw - 1 - shape_a[1])
     edges = min(OW, pad_lo) + min(OW, pad_hi)
-    wide = 8 * edges > OW - edges or 4 * edges * kh * kw > shape_a[1] * itemsize
+    wide = (8 * edges > OW - edges or 4 * edges * kh * kw > shape_a[1] * itemsize
+            or OW - edges < blocks <= OW)        # padded, the row fills a whole block
     if not (edges and kw > 1 and wide and blocks):
         pad_lo = pad_hi = 0
     chunk = chunk_for(OW, itemsize)
