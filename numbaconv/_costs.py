@@ -137,7 +137,7 @@ def _nlogn(shape) -> float:
 
 def fft_cost(problem, workers=None) -> float:
     c = coefficients()
-    fshape = problem.fft_shape(real=problem.kind != "c")
+    fshape = problem.window_fft_shape(real=problem.kind != "c")
     batch = math.prod(max(problem.shape_a[ax], problem.shape_k[ax])
                       for ax in range(problem.ndim) if ax not in problem.axes)
     from ._backends.cpu_fft import fft_workers

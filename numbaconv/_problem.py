@@ -129,6 +129,24 @@ class Problem:
         return tuple(next_fast_len(self.shape_a[ax] + self.shape_k[ax] - 1, real)
                      for ax in self.axes)
 
+    def window_fft_shape(self, real: bool = True) -> tuple:
+        """Fast transform lengths along :attr:`axes` that still give the output window exactly.
+
+        A circular convolution of length ``L`` adds ``full[i + L]`` and
+        ``full[i - L]`` to ``full[i]``.  For the window ``[o, o + m)`` of a
+        full result of length ``F`` both vanish when ``L >= F - o`` and
+        ``L >= o + m``; ``L`` must also hold both operands.  'same' needs
+        about ``n + k/2`` instead of ``n + k - 1``, 'valid' only ``n``.
+        """
+        from scipy.fft import next_fast_len
+        out = []
+        for ax in self.axes:
+            n, k = self.shape_a[ax], self.shape_k[ax]
+            o, m = self.origin[ax], self.out_shape[ax]
+            need = max(n + k - 1 - o, o + m, n, k)
+            out.append(next_fast_len(need, real))
+        return tuple(out)
+
 
 # --------------------------------------------------------------------------
 # pure shape helpers
