@@ -226,25 +226,26 @@ def _np_convolve_path(in1, in2, mode) -> bool:
     """Whether SciPy's direct method hands these inputs to ``np.convolve``/``np.correlate``.
 
     Those leave the products outside the signal out; SciPy's N-D direct
-    path multiplies the zero fill, which a non-finite kernel tap shows
-    (``0 * nan``): see :func:`_fill_products`.
+    path (and ``convolve2d``) multiplies the zero fill, which a non-finite
+    kernel tap shows (``0 * nan``): see :func:`_fill_products`.
     """
     if in1.ndim == in2.ndim == 1:
         return mode in ("full", "valid") or in1.size >= in2.size
     return False
 
 
-def _fill_products(in1, in2, k, mode, method, ops):
-    """``(fill_products, tests)`` for convolve/correlate: SciPy's semantics at the edges.
+def _fill_products(multiplies_fill, k, mode, ops):
+    """``(fill_products, tests)``: SciPy's semantics at the edges, for a prepared kernel ``k``.
 
-    Where SciPy's direct method multiplies the zero fill (its N-D path) and
-    the kernel has a non-finite value, the fill region must be multiplied
-    too; ``tests`` is the value test that decided it (for a memoised call).
+    Where SciPy multiplies the zero fill (``multiplies_fill``: its N-D
+    direct path, ``convolve2d``'s fill boundary) and the kernel has a
+    non-finite value, the fill region must be multiplied too.  'valid'
+    never reaches the fill, and integer kernels are finite: no scan then.
+    ``tests`` is the value test that decided it (for a memoised call).
     """
-    if (method not in ("auto", "direct", "separable") or k.dtype.kind not in "fc"
-            or _np_convolve_path(in1, in2, mode)):
+    if not multiplies_fill or mode == "valid" or k.dtype.kind not in "fc":
         return False, ()
-    finite = bool(ops.all_finite(k))
+    finite = _value_test("kernel_finite", ops, None, k, None)
     return not finite, (("kernel_finite", finite),)
 
 
@@ -391,10 +392,11 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
     in1, in2 = ops.native(in1), ops.native(in2)
     swapped = inputs_swap_needed(mode, in1.shape, in2.shape)
     a, k = _orient(op, in1, in2, swapped, ops)
-    fill_products, tests = _fill_products(in1, in2, k, mode, method, ops)
+    fill_products, tests = _fill_products(
+        method in ("auto", "direct", "separable") and not _np_convolve_path(in1, in2, mode),
+        k, mode, ops)
     problem = build_problem(a.shape, k.shape, mode, dtype, device=ops.device, finite=None,
-                            separable=_maybe_separable(k, method) and not fill_products,
-                            fill_products=fill_products)
+                            separable=_maybe_separable(k, method), fill_products=fill_products)
     problem, choice, seen = _choose(problem, a, k, method, workers, ops, device == "auto")
     seen = tests + seen
     if key is not None and native and choice.device == "cpu" and ops is _HostOps:
@@ -717,9 +719,7 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
         a, k, same_odd = in1, ops.flip(in2, (0, 1)), True
     else:
         a, k, same_odd = in1, ops.conj(in2), False
-    # SciPy's convolve2d multiplies the fill region too: with a non-finite kernel
-    # (0 * inf = NaN) that is visible, so the fill is materialised then
-    fill_products = bnd == "fill" and k.dtype.kind in "fc" and not ops.all_finite(k)
+    fill_products, _ = _fill_products(bnd == "fill", k, mode, ops)
     problem = build_problem(a.shape, k.shape, mode, dtype, same_odd_centre=same_odd,
                             boundary=bnd, fillvalue=fill, device=ops.device, finite=None,
                             separable=_maybe_separable(k, "auto"),

@@ -183,7 +183,8 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
     nblocks = -(-n // step)
     key = _key_fft(problem.dtype)
     rate = c["fft_nlogn"][key]
-    if problem.ndim == 1 and 2 * (m - 1) <= nfft:
+    from ._backends.cpu_oa import batched_1d
+    if batched_1d(problem.ndim, m, nfft):
         item = problem.dtype.itemsize
         spill = 1.0 + c["oa_spill"] * max(0.0, math.log2(2 * nfft * item / 2 ** 20))
         body = ((2 * nblocks + 1) * _nlogn([nfft]) * rate * c["oa_row"][key] * spill
@@ -209,7 +210,7 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
             / _threads(workers) + elems * 5e-10 + spill)
 
 
-def int_exact_limit(problem=None) -> float:
+def int_exact_limit(problem) -> float:
     """Largest bound ``|A|max * |K|max * taps`` for which a float64 FFT of integers rounds exactly.
 
     The FFT's absolute error grows like ``eps * bound * log2(N)`` (``N`` the
@@ -218,8 +219,5 @@ def int_exact_limit(problem=None) -> float:
     error is under 0.5, so the limit is ``2**52 / log2(N)`` (a margin of about
     2.8 over the worst case seen), and never above SciPy's own ``2**51``.
     """
-    limit = float(2 ** 51)
-    if problem is not None:
-        n = math.prod(problem.shape_a[ax] + problem.shape_k[ax] - 1 for ax in problem.axes)
-        limit = min(limit, 2.0 ** 52 / max(1.0, math.log2(max(n, 2))))
-    return limit
+    n = math.prod(problem.shape_a[ax] + problem.shape_k[ax] - 1 for ax in problem.axes)
+    return min(float(2 ** 51), 2.0 ** 52 / max(1.0, math.log2(max(n, 2))))

@@ -186,6 +186,7 @@ def clear_cache():
     _select.cache_clear()
     _select_offload.cache_clear()
     PLANS.clear()
+    _backends.clear_caches()
 
 
 def _offload(problem, cpu, method, workers) -> Choice:

@@ -28,7 +28,6 @@ is read from :data:`THREADS` at launch time, so tests can make it tiny.
 from __future__ import annotations
 
 import functools
-
 import math
 
 import numpy as np

@@ -183,3 +183,14 @@ def test_plan_declines_when_a_kernel_turns_nonfinite():
         np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
         assert_matches_scipy(got, ref, a, bad)
         assert_matches_scipy(numbaconv.convolve(a, k, mode), ss.convolve(a, k, mode), a, k)
+
+
+def test_overlap_add_plans_go_with_the_coefficients():
+    """cpu_oa memoises its blocking; a change of cost coefficients must forget it."""
+    from numbaconv._backends import cpu_oa
+    from numbaconv._problem import build_problem
+    problem = build_problem((20000,), (301,), "full", np.float64)
+    first = cpu_oa.plan(problem, 2)
+    assert cpu_oa.plan(problem, 2) == first and cpu_oa._plan.cache_info().hits >= 1
+    _dispatch.clear_cache()
+    assert cpu_oa._plan.cache_info().currsize == 0

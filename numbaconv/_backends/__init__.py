@@ -5,7 +5,8 @@ A backend is a module with ``NAME``, ``DEVICE``, ``METHOD`` and the functions
 ``run(problem, a, k, *, workers)``; optionally ``prepare(problem, *, workers)``,
 which returns ``run`` as a callable ``(a, k) -> out`` with the decisions
 that depend only on the problem taken once (the API memoises it per call
-shape).  A module that fails to import (a missing or broken optional
+shape); and ``clear_cache()`` if it memoises anything that depends on the
+cost coefficients.  A module that fails to import (a missing or broken optional
 dependency) is simply absent: adding a backend is adding a file and a line
 below.
 """
@@ -38,3 +39,11 @@ def usable(problem, method: str = "auto"):
         except Exception:  # a backend that cannot answer is not usable
             continue
     return out
+
+
+def clear_caches():
+    """Call ``clear_cache()`` of every backend that memoises cost-dependent state."""
+    for mod in REGISTRY.values():
+        clear = getattr(mod, "clear_cache", None)
+        if clear is not None:
+            clear()

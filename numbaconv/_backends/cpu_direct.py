@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 
 import numpy as np
 from numba import prange
@@ -304,17 +303,17 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
 
     Edge columns (windows that stick out of ``a`` sideways) take a scalar
     bounds-checked loop.  When register blocks exist for the dtype
-    (``blocks``) and that scalar work is large -- edges more than a ninth of
-    a row (a wide kernel on a short row), or scalar multiply-adds per row
-    (``edges * kh * kw``) beyond a quarter of the row's bytes, which is
-    what copying it costs, or an interior just short of one block (``blocks``
-    is the block width) in a row that has one -- the rows are zero-padded by
-    ``pad_lo``/``pad_hi``
-    columns first so that every column runs in blocks (both 0: no padding).
-    Measured, 'same' on 2 cores: float32 256^2 with 15x15 0.71 -> 0.27 ms,
-    with 7x7 0.16 -> 0.10 ms, 1024^2 with 31x31 26.7 -> 15.5 ms; float64
-    256^2 with 7x7 no gain (0.17 ms either way: not padded).  The kernel is the parallel one only
-    when the work pays for the launch.
+    (``blocks``, the block width) and that scalar work is large -- edges
+    more than a ninth of a row (a wide kernel on a short row), scalar
+    multiply-adds per row (``edges * kh * kw``) beyond a quarter of the
+    row's bytes (what copying it costs), or an interior just short of one
+    block in a row that has one -- the rows are zero-padded by
+    ``pad_lo``/``pad_hi`` columns first so that every column runs in blocks
+    (both 0: no padding).  Measured, 'same' on 2 cores: float32 256^2 with
+    15x15 0.71 -> 0.27 ms, with 7x7 0.16 -> 0.10 ms, 1024^2 with 31x31
+    26.7 -> 15.5 ms; float64 256^2 with 7x7 no gain (0.17 ms either way:
+    not padded).  The kernel is the parallel one only when the work pays
+    for the launch.
     """
     kh, kw, OW = shape_k[0], shape_k[1], out_shape[1]
     pad_lo = max(0, -ox)
@@ -459,9 +458,9 @@ def prepare(problem: Problem, *, workers: int):
     a2, k2, o2 = shape2(problem.shape_a), shape2(problem.shape_k), shape2(out_shape)
     offs = problem.offsets
     oy, ox = (0, offs[0]) if problem.ndim == 1 else offs
-    parallel = workers > 1 and problem.outputs * math.prod(problem.shape_k) >= PARALLEL_MIN_MACS
-    pad_lo, pad_hi, chunk, kernel = _corr2d_layout(a2, k2, o2, ox, wt.itemsize,
-                                                   workers if parallel else 1, lanes(wt))
+    pad_lo, pad_hi, chunk, kernel = _corr2d_layout(a2, k2, o2, ox, wt.itemsize, workers,
+                                                   lanes(wt))
+    parallel = kernel is _corr2d_par
     serial = contextlib.nullcontext()
 
     def call(a, k):

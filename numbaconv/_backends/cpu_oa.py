@@ -10,6 +10,7 @@ the classic optimum ``N = -K W_{-1}(-1 / (2 e K))`` for overlap ``K``.
 """
 from __future__ import annotations
 
+import functools
 import math
 from concurrent.futures import Future
 
@@ -83,6 +84,15 @@ def block_candidates(n: int, m: int, workers: int, real: bool = True):
     return sorted(out)
 
 
+def batched_1d(ndim: int, m: int, nfft: int) -> bool:
+    """Whether blocks of length ``nfft`` against ``m`` taps take :func:`_oa_1d`.
+
+    That needs a 1-D problem and each block's tail (``m - 1``) no longer
+    than a block's step, so that it reaches the next block only.
+    """
+    return ndim == 1 and 2 * (m - 1) <= nfft
+
+
 def plan(problem: Problem, workers=None):
     """``(axis, fft length, threads, predicted seconds)`` of the cheapest blocking, or None.
 
@@ -90,10 +100,21 @@ def plan(problem: Problem, workers=None):
     operand is longest relative to the other; its block length and thread
     count (1-D: one or ``workers`` block groups) are the cheapest by
     :func:`numbaconv._costs.oa_block_cost` among :func:`block_candidates`.
+    Memoised (the dispatcher prices it, every run needs it; 12-33 us to
+    compute); :func:`clear_cache` forgets it when the coefficients change.
     """
     from .._config import resolve_workers
+    return _plan(problem, resolve_workers(workers))
+
+
+def clear_cache():
+    """Forget the memoised plans (called by ``numbaconv._dispatch.clear_cache``)."""
+    _plan.cache_clear()
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(problem: Problem, workers: int):
     from .._costs import oa_block_cost
-    workers = resolve_workers(workers)
     real = problem.kind != "c"
     best = None
     for ax in problem.axes:
@@ -159,6 +180,16 @@ def _overlap_add(a, h, ax, nfft, axes, workers, dtype):
     return out[tuple(idx)]
 
 
+def _forward(x, nfft, real, **kw):
+    """Transform along the last axis at length ``nfft``: real input gives the half spectrum."""
+    return (sp_fft.rfft if real else sp_fft.fft)(x, nfft, axis=-1, **kw)
+
+
+def _inverse(spec, nfft, real):
+    """Inverse of :func:`_forward`, in place where pocketfft can."""
+    return (sp_fft.irfft if real else sp_fft.ifft)(spec, nfft, axis=-1, overwrite_x=True)
+
+
 def _oa_1d(a, h, nfft, threads, dtype):
     """Full 1-D convolution of ``a`` (the longer) with ``h`` (``m - 1 <= step``) by overlap-add.
 
@@ -185,14 +216,14 @@ def _oa_1d(a, h, nfft, threads, dtype):
     groups = list(zip(bounds[:-1], bounds[1:]))
     spec_h = Future()
     if threads == 1:
-        spec_h.set_result((sp_fft.rfft if real else sp_fft.fft)(h, nfft))
+        spec_h.set_result(_forward(h, nfft, real))
         tails = [_oa_blocks(a, spec_h, nfft, step, 0, nb, out)]
     else:
         # the groups transform their blocks while this thread transforms the kernel
         jobs = [_pool().submit(_oa_blocks, a, spec_h, nfft, step, b0, b1, out)
                 for b0, b1 in groups]
         try:
-            spec = (sp_fft.rfft if real else sp_fft.fft)(h, nfft)
+            spec = _forward(h, nfft, real)
         except BaseException as exc:
             spec_h.set_exception(exc)
             for job in jobs:          # let every group stop before the error leaves
@@ -224,10 +255,9 @@ def _oa_blocks(a, spec_h, nfft, step, b0, b1, out):
     if whole < rows:
         buf[whole, :hi - lo - whole * step] = a[lo + whole * step:hi]
     real = out.dtype.kind != "c"
-    spec = (sp_fft.rfft if real else sp_fft.fft)(buf, axis=-1, overwrite_x=True)
+    spec = _forward(buf, nfft, real, overwrite_x=True)
     spec *= spec_h.result()
-    y = (sp_fft.irfft(spec, nfft, axis=-1, overwrite_x=True) if real
-         else sp_fft.ifft(spec, axis=-1, overwrite_x=True))
+    y = _inverse(spec, nfft, real)
     out[lo:b1 * step].reshape(rows, step)[...] = y[:, :step]
     if rows > 1:
         out[lo + step:b1 * step].reshape(rows - 1, step)[:, :nfft - step] += y[:-1, step:]
@@ -259,7 +289,7 @@ def run(problem: Problem, a, k, *, workers: int):
     h = cpu_fft.as_fft_input(cpu_fft.flip_axes(k, problem.axes), dtype)
     if h.shape[ax] > a.shape[ax]:
         a, h = h, a
-    if a.ndim == 1 and 2 * (h.shape[0] - 1) <= nfft:
+    if batched_1d(a.ndim, h.shape[0], nfft):
         full = _oa_1d(a, h, nfft, threads, dtype)
     else:
         # broadcast axes: the blocked operand keeps its own sizes, fine for rfftn
