@@ -81,9 +81,9 @@ def _block_args(acc, arr, start) -> bool:
             and arr.layout == "C" and isinstance(start, types.Integer))
 
 
-def _vector_type(context, dtype):
+def _vector_type(context, dtype, nbytes):
     elem = context.get_value_type(dtype)
-    return elem, ir.VectorType(elem, BLOCK_BYTES * 8 // dtype.bitwidth)
+    return elem, ir.VectorType(elem, nbytes * 8 // dtype.bitwidth)
 
 
 def _vector_ptr(context, builder, arrty, arr, start, vty):
@@ -93,82 +93,98 @@ def _vector_ptr(context, builder, arrty, arr, start, vty):
     return builder.bitcast(elem_ptr, vty.as_pointer())
 
 
-@intrinsic
-def block_zeros(typingctx, like):
-    """A zeroed stack block of ``W`` elements of ``like``'s dtype, as a 1-D array."""
-    if not isinstance(like, types.Array) or not _blockable(like.dtype):
-        return None
-    dtype = like.dtype
-    arrty = types.Array(dtype, 1, "C")
+def _block_ops(nbytes: int):
+    """``(zeros, fma, store)`` intrinsics for accumulator blocks of ``nbytes`` bytes."""
 
-    def codegen(context, builder, sig, args):
-        elem, vty = _vector_type(context, dtype)
-        ptr = cgutils.alloca_once(builder, vty)
-        builder.store(ir.Constant(vty, None), ptr)
-        ary = context.make_array(arrty)(context, builder)
-        itemsize = context.get_abi_sizeof(elem)
+    @intrinsic
+    def zeros(typingctx, like):
+        if not isinstance(like, types.Array) or not _blockable(like.dtype):
+            return None
+        dtype = like.dtype
+        arrty = types.Array(dtype, 1, "C")
 
-        def intp(v):
-            return context.get_constant(types.intp, v)
+        def codegen(context, builder, sig, args):
+            elem, vty = _vector_type(context, dtype, nbytes)
+            ptr = cgutils.alloca_once(builder, vty)
+            builder.store(ir.Constant(vty, None), ptr)
+            ary = context.make_array(arrty)(context, builder)
+            itemsize = context.get_abi_sizeof(elem)
 
-        context.populate_array(
-            ary, data=builder.bitcast(ptr, elem.as_pointer()),
-            shape=cgutils.pack_array(builder, [intp(vty.count)]),
-            strides=cgutils.pack_array(builder, [intp(itemsize)]),
-            itemsize=intp(itemsize), meminfo=None)
-        return ary._getvalue()
+            def intp(v):
+                return context.get_constant(types.intp, v)
 
-    return arrty(like), codegen
+            context.populate_array(
+                ary, data=builder.bitcast(ptr, elem.as_pointer()),
+                shape=cgutils.pack_array(builder, [intp(vty.count)]),
+                strides=cgutils.pack_array(builder, [intp(itemsize)]),
+                itemsize=intp(itemsize), meminfo=None)
+            return ary._getvalue()
+
+        return arrty(like), codegen
+
+    @intrinsic
+    def fma(typingctx, acc, kj, src, start):
+        if not _block_args(acc, src, start):
+            return None
+        dtype = acc.dtype
+
+        def codegen(context, builder, sig, args):
+            acc_v, kj_v, src_v, start_v = args
+            elem, vty = _vector_type(context, dtype, nbytes)
+            align = context.get_abi_sizeof(elem)
+            start_v = context.cast(builder, start_v, sig.args[3], types.intp)
+            pa = _vector_ptr(context, builder, sig.args[0], acc_v,
+                             context.get_constant(types.intp, 0), vty)
+            ps = _vector_ptr(context, builder, sig.args[2], src_v, start_v, vty)
+            a = builder.load(pa, align=align)
+            s = builder.load(ps, align=align)
+            kv = context.cast(builder, kj_v, sig.args[1], dtype)
+            kb = builder.insert_element(ir.Constant(vty, None), kv,
+                                        ir.Constant(ir.IntType(32), 0))
+            kb = builder.shuffle_vector(kb, ir.Constant(vty, None),
+                                        ir.Constant(ir.VectorType(ir.IntType(32), vty.count),
+                                                    [0] * vty.count))
+            if isinstance(dtype, types.Float):
+                name = "llvm.fmuladd.v%d%s" % (vty.count, "f32" if dtype.bitwidth == 32 else "f64")
+                fn = cgutils.get_or_insert_function(builder.module,
+                                                    ir.FunctionType(vty, [vty] * 3), name)
+                r = builder.call(fn, [kb, s, a])
+            else:
+                r = builder.add(a, builder.mul(kb, s))
+            builder.store(r, pa, align=align)
+            return context.get_dummy_value()
+
+        return types.void(acc, kj, src, start), codegen
+
+    @intrinsic
+    def store(typingctx, acc, dst, start):
+        if not _block_args(acc, dst, start):
+            return None
+        dtype = acc.dtype
+
+        def codegen(context, builder, sig, args):
+            acc_v, dst_v, start_v = args
+            elem, vty = _vector_type(context, dtype, nbytes)
+            align = context.get_abi_sizeof(elem)
+            start_v = context.cast(builder, start_v, sig.args[2], types.intp)
+            v = builder.load(_vector_ptr(context, builder, sig.args[0], acc_v,
+                                         context.get_constant(types.intp, 0), vty), align=align)
+            builder.store(v, _vector_ptr(context, builder, sig.args[1], dst_v, start_v, vty),
+                          align=align)
+            return context.get_dummy_value()
+
+        return types.void(acc, dst, start), codegen
+
+    return zeros, fma, store
 
 
-@intrinsic
-def fma_at(typingctx, acc, kj, src, start):
-    """``acc[:W] += kj * src[start : start + W]`` as one vector operation."""
-    if not _block_args(acc, src, start):
-        return None
-    dtype = acc.dtype
+#: full blocks (:data:`BLOCK_BYTES`): ``block_zeros(like)`` is a zeroed stack
+#: block of ``W`` elements of ``like``'s dtype (a 1-D array);
+#: ``fma_at(acc, kj, src, start)`` does ``acc[:W] += kj * src[start : start + W]``
+#: as one vector operation; ``store_at(acc, dst, start)`` does
+#: ``dst[start : start + W] = acc[:W]``
+block_zeros, fma_at, store_at = _block_ops(BLOCK_BYTES)
 
-    def codegen(context, builder, sig, args):
-        acc_v, kj_v, src_v, start_v = args
-        elem, vty = _vector_type(context, dtype)
-        align = context.get_abi_sizeof(elem)
-        start_v = context.cast(builder, start_v, sig.args[3], types.intp)
-        pa = _vector_ptr(context, builder, sig.args[0], acc_v, context.get_constant(types.intp, 0), vty)
-        ps = _vector_ptr(context, builder, sig.args[2], src_v, start_v, vty)
-        a = builder.load(pa, align=align)
-        s = builder.load(ps, align=align)
-        kv = context.cast(builder, kj_v, sig.args[1], dtype)
-        kb = builder.insert_element(ir.Constant(vty, None), kv, ir.Constant(ir.IntType(32), 0))
-        kb = builder.shuffle_vector(kb, ir.Constant(vty, None),
-                                    ir.Constant(ir.VectorType(ir.IntType(32), vty.count),
-                                                [0] * vty.count))
-        if isinstance(dtype, types.Float):
-            name = "llvm.fmuladd.v%d%s" % (vty.count, "f32" if dtype.bitwidth == 32 else "f64")
-            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3), name)
-            r = builder.call(fn, [kb, s, a])
-        else:
-            r = builder.add(a, builder.mul(kb, s))
-        builder.store(r, pa, align=align)
-        return context.get_dummy_value()
-
-    return types.void(acc, kj, src, start), codegen
-
-
-@intrinsic
-def store_at(typingctx, acc, dst, start):
-    """``dst[start : start + W] = acc[:W]``."""
-    if not _block_args(acc, dst, start):
-        return None
-    dtype = acc.dtype
-
-    def codegen(context, builder, sig, args):
-        acc_v, dst_v, start_v = args
-        elem, vty = _vector_type(context, dtype)
-        align = context.get_abi_sizeof(elem)
-        start_v = context.cast(builder, start_v, sig.args[2], types.intp)
-        v = builder.load(_vector_ptr(context, builder, sig.args[0], acc_v,
-                                     context.get_constant(types.intp, 0), vty), align=align)
-        builder.store(v, _vector_ptr(context, builder, sig.args[1], dst_v, start_v, vty), align=align)
-        return context.get_dummy_value()
-
-    return types.void(acc, dst, start), codegen
+#: quarter blocks (``W / 4`` elements), for kernels that keep four blocks in
+#: registers at once (the separable column pass: four output rows per load)
+quarter_zeros, quarter_fma_at, quarter_store_at = _block_ops(BLOCK_BYTES // 4)

@@ -840,6 +840,25 @@ def test_separable_method_rank1_kernel(fname, dtype, shapes, mode, rng):
     check_conv(fname, a, b, mode, "separable")
 
 
+@pytest.mark.parametrize("tiles", [(5, 30), (8, 70), (64, 300)], ids=lambda t: "band%d-chunk%d" % t)
+@pytest.mark.parametrize("kh", [2, 3, 4, 7])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_separable_fused_tiles(dtype, mode, kh, tiles, rng, monkeypatch):
+    """The fused separable kernel on forced tiles: bands that leave 1-3 rows after the
+    four-row column steps, column chunks narrower than a quarter block (scalar path),
+    of one block step plus an overlapping last one, and of several; kernels of 2 (the
+    row-by-row fallback), 3 and more rows."""
+    from numbaconv._backends import cpu_separable
+    band, chunk = tiles
+    monkeypatch.setattr(cpu_separable, "_tiles", lambda *args: (
+        band, chunk, cpu_separable._ring_stride(chunk, np.dtype(dtype).itemsize)))
+    a = make_array((37, 300), dtype, rng)
+    b = _rank1((kh, 5), dtype, rng)
+    check_conv("correlate", a, b, mode, "separable")
+    check_conv("convolve", a, b, mode, "separable")
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.int32], ids=["float64", "int32"])
 @pytest.mark.parametrize("fname", ["convolve", "correlate"])
 def test_separable_method_other_kernels(fname, dtype, rng):
