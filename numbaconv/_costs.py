@@ -41,7 +41,7 @@ DEFAULTS = {
     "oa_fixed": 1.8e-5,
     "oa_row": {"f4": 0.66, "f8": 0.58, "c8": 0.66, "c16": 0.58},
     "oa_spill": 0.13,
-    "oa_byte": 3.0e-10,
+    "oa_byte": 3.0e-10,         # per byte of blocks (1-D) or block spectra (N-D)
     "oa_thread_sync": 4.0e-4,
     "parallel_efficiency": 0.9,
 }
@@ -146,8 +146,14 @@ def fft_cost(problem, workers=None) -> float:
     # a single 1-D transform runs on one thread whatever ``workers`` says
     single = len(fshape) == 1 and batch == 1
     threads = 1.0 if single else _threads(fft_workers(fshape, resolve_workers(workers)))
+    # a multi-axis transform's spectra beyond the last-level cache: its passes along
+    # the outer axes run at memory speed (4096^2 float64 'same': 2 x 149 MB)
+    spill = 0.0
+    if len(fshape) > 1:
+        spec = 2 * batch * math.prod(fshape) * problem.dtype.itemsize
+        spill = max(0.0, spec - CACHE_BYTES) * c["oa_nd_byte"]
     return c["fft_overhead"] + (3 * batch * _nlogn(fshape) * nd * c["fft_nlogn"][_key_fft(problem.dtype)]
-                                / threads)
+                                / threads) + spill
 
 
 #: bytes of intermediates that stay in the last-level cache (order of magnitude)
@@ -175,7 +181,12 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
     threads the block groups share that work, for ``oa_thread_sync`` more
     (a thread hand-off on a VM costs about 0.2 ms).  Other ranks: every
     block transform and the kernel's over ``workers`` threads, with
-    overlap-add's fixed cost and the cache spill of its block spectra.
+    overlap-add's fixed cost, ``oa_byte`` per byte of block spectra (the
+    padding, products and overlap-add passes) and the cache spill of those
+    spectra.  Measured on 2 cores ('same', transforms of window length): at
+    1024^2 with 31^2 / 63^2 kernels overlap-add took 1.12-1.20x plain FFT's
+    time, at 4096^2 0.79-0.93x, where FFT's own spectra (2 x 75 MB float32)
+    leave the cache (:func:`fft_cost`'s spill).
     """
     c = coefficients()
     n, m = sorted((problem.shape_a[ax], problem.shape_k[ax]), reverse=True)
@@ -195,8 +206,8 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
         if threads > 1:
             return c["oa_fixed"] + c["oa_thread_sync"] + body / _threads(threads) + spill_mem
         return c["oa_fixed"] + body + spill_mem
-    other = [max(problem.shape_a[x], problem.shape_k[x]) + min(problem.shape_a[x], problem.shape_k[x]) - 1
-             for x in problem.axes if x != ax]
+    other = [n_x for x, n_x in zip(problem.axes, problem.window_fft_shape(problem.kind != "c"))
+             if x != ax]
     batch = math.prod(max(problem.shape_a[x], problem.shape_k[x])
                       for x in range(problem.ndim) if x not in problem.axes)
     per_block = _nlogn([nfft] + other)
@@ -207,7 +218,7 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
     # 2 transforms per block + the kernel's once + the overlap-add pass
     fixed = c["fft_overhead"] + c["oa_overhead"] * (5 if other else 1)
     return (fixed + (2 * nblocks + 1) * batch * per_block * nd * rate
-            / _threads(workers) + elems * 5e-10 + spill)
+            / _threads(workers) + elems * problem.dtype.itemsize * c["oa_byte"] + spill)
 
 
 def int_exact_limit(problem) -> float:

@@ -4,8 +4,8 @@ The longer operand is cut into blocks along the axis where it is longest
 relative to the other operand.  The blocks are transformed as one batch by
 :mod:`scipy.fft` with ``workers`` threads (so the blocks run in parallel), the
 other operand's spectrum is computed once per call, and the blocks' tails
-are added back with strided views.  Other correlated axes are transformed at
-full length.  The block length minimises ``N log N / (N - K)`` per output,
+are added back with strided views.  Other correlated axes are transformed
+only as long as the output window needs (:meth:`Problem.window_fft_shape`).  The block length minimises ``N log N / (N - K)`` per output,
 the classic optimum ``N = -K W_{-1}(-1 / (2 e K))`` for overlap ``K``.
 """
 from __future__ import annotations
@@ -133,8 +133,13 @@ def _plan(problem: Problem, workers: int):
                 for t in threads), key=lambda p: p[3])
 
 
-def _overlap_add(a, h, ax, nfft, axes, workers, dtype):
-    """Full convolution of ``a`` (the longer along ``ax``) with ``h``."""
+def _overlap_add(a, h, ax, nfft, axes, workers, dtype, lengths):
+    """Convolution of ``a`` (the longer along ``ax``) with ``h``, full along ``ax``.
+
+    Every other correlated axis ``x`` is transformed at ``lengths[x]``
+    (:meth:`Problem.window_fft_shape`): the result along it is exact on the
+    output window only, and is cut at that length.
+    """
     n, m = a.shape[ax], h.shape[ax]
     step = nfft - m + 1
     nblocks = -(-n // step)
@@ -148,17 +153,13 @@ def _overlap_add(a, h, ax, nfft, axes, workers, dtype):
     blocks = a.reshape(a.shape[:ax] + (nblocks, step) + a.shape[ax + 1:])
     h = np.expand_dims(h, ax)
     baxes = [x + 1 if x > ax else x for x in others] + [ax + 1]
-    shape = [blocks.shape[x] + h.shape[x] - 1 for x in baxes[:-1]]
-    if dtype.kind == "c":
-        fshape = [sp_fft.next_fast_len(s, False) for s in shape] + [nfft]
-        fwd, inv = sp_fft.fftn, sp_fft.ifftn
-    else:
-        fshape = [sp_fft.next_fast_len(s, True) for s in shape] + [nfft]
-        fwd, inv = sp_fft.rfftn, sp_fft.irfftn
+    fshape = [lengths[x] for x in others] + [nfft]
+    shape = [min(blocks.shape[x] + h.shape[x] - 1, n_x) for x, n_x in zip(baxes[:-1], fshape)]
+    fwd, inv = (sp_fft.fftn, sp_fft.ifftn) if dtype.kind == "c" else (sp_fft.rfftn, sp_fft.irfftn)
     spec = fwd(blocks, fshape, axes=baxes, workers=workers) * fwd(h, fshape, axes=baxes,
                                                                   workers=workers)
     y = inv(spec, fshape, axes=baxes, workers=workers, overwrite_x=True)
-    # crop the other correlated axes to their full length
+    # crop the other correlated axes to their full length (or their transform's)
     crop = [slice(None)] * y.ndim
     for x, s in zip(baxes[:-1], shape):
         crop[x] = slice(0, s)
@@ -293,5 +294,6 @@ def run(problem: Problem, a, k, *, workers: int):
         full = _oa_1d(a, h, nfft, threads, dtype)
     else:
         # broadcast axes: the blocked operand keeps its own sizes, fine for rfftn
-        full = _overlap_add(a, h, ax, nfft, list(problem.axes), workers, dtype)
+        lengths = dict(zip(problem.axes, problem.window_fft_shape(real=dtype.kind != "c")))
+        full = _overlap_add(a, h, ax, nfft, list(problem.axes), workers, dtype, lengths)
     return cpu_fft.window(full, problem)
