@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-FORMAT = 3
+FORMAT = 4
 
 
 def cache_path() -> str:
@@ -120,7 +120,7 @@ def _median_time(fn, repeat=5, min_time=0.02):
 
 def _tasks(quick):
     """(label, function(coeffs, rng)) pairs; each sets some coefficients."""
-    from . import _api
+    from . import _api, _costs
     from ._config import resolve_workers
     workers = resolve_workers(None)
     scale = 0.25 if quick else 1.0
@@ -138,7 +138,8 @@ def _tasks(quick):
                 b = rng.integers(-100, 100, 64)
             t = _median_time(lambda: _api.convolve(a, b, "valid", method="direct"))
             threads = 1 + (workers - 1) * c["parallel_efficiency"]
-            c["direct_mac"][key] = max(t - c["direct_overhead"], 1e-9) * threads / ((n1 - 63) * 64)
+            per = max(t - c["direct_overhead"], 1e-9) * threads / ((n1 - 63) * 64)
+            c["direct_mac"][key] = per / _costs._phase(c, key, 64)   # the long-row rate
         return task
 
     def fft_nlogn(key, dtype):
@@ -182,7 +183,7 @@ def _tasks(quick):
         per = max(t - c["direct_overhead"], 1e-9) * threads / (side * side * 9)
         # the model charges a row of kw < 8 taps 1 + (direct_short - 1) * (8 - kw) / 7 times
         # the long-row cost (numbaconv._costs._short); invert that for kw = 3
-        slowdown = per / c["direct_mac"]["f8"]
+        slowdown = per / (c["direct_mac"]["f8"] * _costs._phase(c, "f8", 3))
         c["direct_short"] = float(np.clip(1 + (slowdown - 1) * 7 / 5, 1.0, 50.0))
 
     def kernel_rows(c, rng):
@@ -193,7 +194,8 @@ def _tasks(quick):
         threads = 1 + (workers - 1) * c["parallel_efficiency"]
         per = max(t - c["direct_overhead"], 1e-9) * threads / ((side - 30) ** 2 * 31 * 31)
         # the model charges 1 + direct_kernel_row * (kh - 1) times the 1-D cost; invert for kh = 31
-        c["direct_kernel_row"] = float(np.clip((per / c["direct_mac"]["f8"] - 1) / 30, 1e-4, 1.0))
+        long_row = c["direct_mac"]["f8"] * _costs._phase(c, "f8", 31)
+        c["direct_kernel_row"] = float(np.clip((per / long_row - 1) / 30, 1e-4, 1.0))
 
     tasks = [("overheads", overheads), ("parallel efficiency", parallel)]
     for key, dt in (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),

@@ -19,9 +19,14 @@ import numpy as np
 from ._config import resolve_workers
 
 #: seconds per multiply-add of the direct kernel, by arithmetic type, at one
-#: thread, for long kernel rows; short rows pay ``direct_short``.
+#: thread, for long kernel rows; float rows of fewer taps than a vector has
+#: lanes pay up to ``direct_phase`` more (:func:`_phase`), and rows shorter
+#: than 8 taps ``direct_short`` on top.
 DEFAULTS = {
-    "direct_mac": {"f4": 2.9e-11, "f8": 5.5e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
+    "direct_mac": {"f4": 1.75e-11, "f8": 3.4e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
+    # float kernel rows shorter than a vector: every phase of cpu_direct._taps has one
+    # tap, so no input load is shared and each FMA waits for its own (unaligned) load
+    "direct_phase": 0.65,
     "direct_short": 2.5,        # penalty factor for rows shorter than 8 taps
     "direct_kernel_row": 0.015,  # extra cost per kernel row beyond the first (input rows leave L1)
     "direct_overhead": 1.2e-5,
@@ -98,8 +103,24 @@ def direct_cost(problem, workers=None) -> float:
     if problem.ndim == 1:
         # one sequential read and write, which the prefetcher overlaps with the FMAs
         stream *= c["direct_stream_1d"]
-    return c["direct_overhead"] + (macs * c["direct_mac"][_key_direct(problem.dtype)] * _short(c, kw)
+    key = _key_direct(problem.dtype)
+    return c["direct_overhead"] + (macs * c["direct_mac"][key] * _phase(c, key, kw) * _short(c, kw)
                                    * _rows(c, problem) + stream) / _threads(workers)
+
+
+def _phase(c, key, kw) -> float:
+    """Slow-down of float rows of ``kw`` taps against long ones in ``cpu_direct._taps``.
+
+    The taps run by phase ``q mod L`` (``L`` lanes per vector); a phase of
+    ``T`` taps loads ``7 + T`` vectors for ``8 T`` FMAs, so load sharing
+    fades as ``L / kw``: measured, float32 1-D at 92-95% of the FMA peak for
+    k = 301-3001, 69% for k = 31 and about 55% for rows of at most 16 taps.
+    """
+    if key not in ("f4", "f8"):
+        return 1.0
+    from ._simd import VEC_BYTES
+    lanes = VEC_BYTES // (4 if key == "f4" else 8)
+    return 1.0 + c["direct_phase"] * min(1.0, lanes / max(kw, 1))
 
 
 def _rows(c, problem) -> float:
@@ -124,8 +145,8 @@ def separable_cost(problem, workers=None) -> float:
     (OH, OW), (kh, kw) = problem.out_shape, problem.shape_k
     mac = c["direct_mac"][_key_direct(problem.dtype)]
     item = np.dtype(_work_item(problem.dtype)).itemsize
-    row = H * OW * kw * mac * _short(c, kw)
-    col = OH * OW * kh * mac * _short(c, kh)     # kh rows, eight per sweep
+    row = H * OW * kw * mac * _phase(c, _key_direct(problem.dtype), kw) * _short(c, kw)
+    col = OH * OW * kh * mac * _short(c, kh)     # kh rows, four output rows per load
     stream = (math.prod(problem.shape_a) + 2 * H * OW + problem.outputs) * item * c["pass_byte"]
     return 2 * c["direct_overhead"] + (row + col + stream) / _threads(workers)
 

@@ -35,9 +35,15 @@ JIT_OPTIONS = {
 }
 
 
-def jit(fn=None, *, parallel: bool = False):
-    """Compile ``fn`` with numbaconv's JIT options (usable bare or called)."""
+def jit(fn=None, *, parallel: bool = False, inline: bool = False):
+    """Compile ``fn`` with numbaconv's JIT options (usable bare or called).
+
+    ``inline=True`` inlines ``fn`` into its callers in Numba's IR, so that
+    arrays it takes from the caller's stack (register blocks) stay registers.
+    """
     opts = dict(JIT_OPTIONS, parallel=parallel)
+    if inline:
+        opts["inline"] = "always"
     if fn is None:
         return numba.njit(**opts)
     return numba.njit(**opts)(fn)

@@ -175,7 +175,26 @@ def _block_ops(nbytes: int):
 
         return types.void(acc, dst, start), codegen
 
-    return zeros, fma, store
+    @intrinsic
+    def load(typingctx, blk, src, start):
+        if not _block_args(blk, src, start):
+            return None
+        dtype = blk.dtype
+
+        def codegen(context, builder, sig, args):
+            blk_v, src_v, start_v = args
+            elem, vty = _vector_type(context, dtype, nbytes)
+            align = context.get_abi_sizeof(elem)
+            start_v = context.cast(builder, start_v, sig.args[2], types.intp)
+            v = builder.load(_vector_ptr(context, builder, sig.args[1], src_v, start_v, vty),
+                             align=align)
+            builder.store(v, _vector_ptr(context, builder, sig.args[0], blk_v,
+                                         context.get_constant(types.intp, 0), vty), align=align)
+            return context.get_dummy_value()
+
+        return types.void(blk, src, start), codegen
+
+    return zeros, fma, store, load
 
 
 #: full blocks (:data:`BLOCK_BYTES`): ``block_zeros(like)`` is a zeroed stack
@@ -183,8 +202,16 @@ def _block_ops(nbytes: int):
 #: ``fma_at(acc, kj, src, start)`` does ``acc[:W] += kj * src[start : start + W]``
 #: as one vector operation; ``store_at(acc, dst, start)`` does
 #: ``dst[start : start + W] = acc[:W]``
-block_zeros, fma_at, store_at = _block_ops(BLOCK_BYTES)
+block_zeros, fma_at, store_at, _ = _block_ops(BLOCK_BYTES)
 
 #: quarter blocks (``W / 4`` elements), for kernels that keep four blocks in
 #: registers at once (the separable column pass: four output rows per load)
-quarter_zeros, quarter_fma_at, quarter_store_at = _block_ops(BLOCK_BYTES // 4)
+quarter_zeros, quarter_fma_at, quarter_store_at, _ = _block_ops(BLOCK_BYTES // 4)
+
+#: bytes of one vector register (AVX-512: 64; otherwise 32, what AVX2 has)
+VEC_BYTES = 64 if BLOCK_BYTES >= 1024 else 32
+
+#: single vectors, for kernels that name each register: ``vec_load_at(blk, src,
+#: start)`` does ``blk[:L] = src[start : start + L]`` (``L = VEC_BYTES / itemsize``)
+vec_zeros, vec_fma_at, vec_store_at, vec_load_at = _block_ops(VEC_BYTES)
+

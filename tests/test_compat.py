@@ -183,9 +183,8 @@ def test_large_all_functions(shapes, mode, dtype, rng):
 
 def _block_lengths(dtype, kernel):
     """Output-run lengths that straddle the register block width and a chunk."""
-    from numbaconv._backends.cpu_direct import CHUNK_BYTES
-    from numbaconv._simd import lanes
-    w = lanes(np.dtype(dtype)) or 64
+    from numbaconv._backends.cpu_direct import CHUNK_BYTES, block_width
+    w = block_width(np.dtype(dtype)) or 64
     chunk = CHUNK_BYTES // np.dtype(dtype).itemsize
     return sorted({w - 1 + kernel - 1, w + kernel - 1, w + kernel, 2 * w + 3 + kernel,
                    chunk + w // 2 + kernel})

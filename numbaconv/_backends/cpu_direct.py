@@ -2,12 +2,11 @@
 
 Every output element is owned by exactly one parallel iteration.  Work items
 are (output row, column chunk) pairs, so a 1-D signal (one long row) and a
-2-D image (many rows) both spread over every core.  The inner loop adds
-four kernel taps at a time to a run of contiguous outputs::
-
-    out[c] += k0*a[c+s] + k1*a[c+s+1] + k2*a[c+s+2] + k3*a[c+s+3]
-
-which LLVM turns into packed FMAs over ``c``.  Output columns whose window
+2-D image (many rows) both spread over every core.  Real floats and int64
+keep blocks of 8 vectors of outputs in registers while every tap is added
+(:func:`_taps`: taps by phase, the input vectors shared between the taps of
+a phase); other types add eight taps at a time to a run of outputs
+(:func:`_row_accumulate`), which LLVM vectorises over the run.  Output columns whose window
 leaves the signal (the edges) take a bounds-checked scalar loop; rows of the
 kernel that fall outside the signal are skipped, which is zero fill.  Other
 boundaries (and a non-zero fill value) are materialised by padding first.
@@ -32,7 +31,8 @@ from numba.extending import overload
 from .._config import numba_threads
 from .._jit import JIT_OPTIONS, jit, jit_parallel
 from .._problem import Problem
-from .._simd import _blockable, block_zeros, fma_at, lanes, store_at
+from .._simd import (_blockable, block_zeros, fma_at, lanes, vec_fma_at, vec_load_at,
+                     vec_store_at, vec_zeros)  # noqa: F401 - block ops: the finite scan
 
 NAME = "cpu_direct"
 DEVICE = "cpu"
@@ -178,6 +178,95 @@ def _item_rows(a, k, out, oy, ox, chunk, ncx, item):
     _edge_columns(orow, a, k, y, p0, p1, c0, lo, hi, c1, ox)
 
 
+#: vector accumulators of one output block of :func:`_taps`
+NACC = 8
+
+
+@functools.lru_cache(maxsize=None)
+def block_width(dtype) -> int:
+    """Outputs per register block of the direct kernels (0: no blocks for ``dtype``)."""
+    from .._simd import VEC_BYTES
+    return NACC * VEC_BYTES // np.dtype(dtype).itemsize if lanes(dtype) else 0
+
+
+@jit(inline=True)
+def _taps(arow, krow, base, a0, a1, a2, a3, a4, a5, a6, a7):
+    """``a_i[l] += sum_q krow[q] * arow[base + i L + l + q]``: 8 vectors of ``L`` outputs.
+
+    Taps are taken by phase ``r = q mod L``.  Within a phase, tap ``q + L``
+    needs the input vectors of tap ``q`` shifted by one vector, so a window
+    of 8 loaded vectors moves along by one load per tap::
+
+        w_j = arow[base + r + j L : ... + L]        j = 0..7 (one phase's start)
+        a_i += krow[q] * w_i                         8 FMAs per tap
+        w_0..w_6 = w_1..w_7; w_7 = next vector      1 load per tap
+
+    One load per 8 FMAs in the steady state, against one per FMA when every
+    tap reloads its (unaligned) inputs: float32 k = 301 runs at 95% of the
+    FMA peak (132 -> 222 GFLOP/s on 2 cores).  Registers: 8 accumulators, 8
+    window vectors and the broadcast tap.  Reads ``arow[base : base + 8 L +
+    kw - 1]``.
+    """
+    kw = krow.shape[0]
+    L = a0.shape[0]
+    w0 = vec_zeros(a0)
+    w1 = vec_zeros(a0)
+    w2 = vec_zeros(a0)
+    w3 = vec_zeros(a0)
+    w4 = vec_zeros(a0)
+    w5 = vec_zeros(a0)
+    w6 = vec_zeros(a0)
+    w7 = vec_zeros(a0)
+    for r in range(min(L, kw)):
+        s = base + r
+        vec_load_at(w0, arow, s)
+        vec_load_at(w1, arow, s + L)
+        vec_load_at(w2, arow, s + 2 * L)
+        vec_load_at(w3, arow, s + 3 * L)
+        vec_load_at(w4, arow, s + 4 * L)
+        vec_load_at(w5, arow, s + 5 * L)
+        vec_load_at(w6, arow, s + 6 * L)
+        vec_load_at(w7, arow, s + 7 * L)
+        q = r
+        nxt = s + 8 * L
+        while True:
+            kq = krow[q]
+            vec_fma_at(a0, kq, w0, 0)
+            vec_fma_at(a1, kq, w1, 0)
+            vec_fma_at(a2, kq, w2, 0)
+            vec_fma_at(a3, kq, w3, 0)
+            vec_fma_at(a4, kq, w4, 0)
+            vec_fma_at(a5, kq, w5, 0)
+            vec_fma_at(a6, kq, w6, 0)
+            vec_fma_at(a7, kq, w7, 0)
+            q += L
+            if q >= kw:
+                break
+            vec_store_at(w1, w0, 0)       # w0 = w1, ..., w6 = w7
+            vec_store_at(w2, w1, 0)
+            vec_store_at(w3, w2, 0)
+            vec_store_at(w4, w3, 0)
+            vec_store_at(w5, w4, 0)
+            vec_store_at(w6, w5, 0)
+            vec_store_at(w7, w6, 0)
+            vec_load_at(w7, arow, nxt)
+            nxt += L
+
+
+@jit(inline=True)
+def _store_block(dst, c, a0, a1, a2, a3, a4, a5, a6, a7):
+    """``dst[c : c + 8 L] = a0 .. a7``."""
+    L = a0.shape[0]
+    vec_store_at(a0, dst, c)
+    vec_store_at(a1, dst, c + L)
+    vec_store_at(a2, dst, c + 2 * L)
+    vec_store_at(a3, dst, c + 3 * L)
+    vec_store_at(a4, dst, c + 4 * L)
+    vec_store_at(a5, dst, c + 5 * L)
+    vec_store_at(a6, dst, c + 6 * L)
+    vec_store_at(a7, dst, c + 7 * L)
+
+
 @jit
 def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
     """:func:`_item_rows` with register blocks: every tap added to W outputs in registers.
@@ -198,20 +287,23 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
     y = r + oy
     p0 = max(0, -y)
     p1 = min(kh, H - y)
-    nl = block_zeros(orow).shape[0]
+    nl = NACC * vec_zeros(orow).shape[0]
     if hi - lo < nl:
         _item_rows(a, k, out, oy, ox, chunk, ncx, item)
         return
     c = lo
     while True:
-        acc = block_zeros(orow)
+        a0 = vec_zeros(orow)
+        a1 = vec_zeros(orow)
+        a2 = vec_zeros(orow)
+        a3 = vec_zeros(orow)
+        a4 = vec_zeros(orow)
+        a5 = vec_zeros(orow)
+        a6 = vec_zeros(orow)
+        a7 = vec_zeros(orow)
         for p in range(p0, p1):
-            arow = a[y + p]
-            krow = k[p]
-            base = c + ox
-            for q in range(kw):
-                fma_at(acc, krow[q], arow, base + q)
-        store_at(acc, orow, c)
+            _taps(a[y + p], k[p], c + ox, a0, a1, a2, a3, a4, a5, a6, a7)
+        _store_block(orow, c, a0, a1, a2, a3, a4, a5, a6, a7)
         if c == hi - nl:
             break
         c = min(c + nl, hi - nl)
@@ -257,19 +349,23 @@ def _nd_item_blocks(aflat, k2, kofs, out2, obase, chunk, ncx, item):
     c0 = (item - r * ncx) * chunk
     c1 = min(c0 + chunk, out2.shape[1])
     orow = out2[r]
-    nl = block_zeros(orow).shape[0]
+    nl = NACC * vec_zeros(orow).shape[0]
     if c1 - c0 < nl:
         _nd_item_rows(aflat, k2, kofs, out2, obase, chunk, ncx, item)
         return
-    kw = k2.shape[1]
     c = c0
     while True:
-        acc = block_zeros(orow)
+        a0 = vec_zeros(orow)
+        a1 = vec_zeros(orow)
+        a2 = vec_zeros(orow)
+        a3 = vec_zeros(orow)
+        a4 = vec_zeros(orow)
+        a5 = vec_zeros(orow)
+        a6 = vec_zeros(orow)
+        a7 = vec_zeros(orow)
         for t in range(k2.shape[0]):
-            base = obase[r] + kofs[t] + c
-            for q in range(kw):
-                fma_at(acc, k2[t, q], aflat, base + q)
-        store_at(acc, orow, c)
+            _taps(aflat, k2[t], obase[r] + kofs[t] + c, a0, a1, a2, a3, a4, a5, a6, a7)
+        _store_block(orow, c, a0, a1, a2, a3, a4, a5, a6, a7)
         if c == c1 - nl:
             break
         c = min(c + nl, c1 - nl)
@@ -346,7 +442,7 @@ def _pad_columns(a, k, pad_lo, pad_hi):
 def corr2d(a, k, out, oy, ox, workers):
     """Run the 2-D kernel as :func:`_corr2d_layout` decides."""
     pad_lo, pad_hi, chunk, kernel = _corr2d_layout(a.shape, k.shape, out.shape, ox,
-                                                   out.itemsize, workers, lanes(out.dtype))
+                                                   out.itemsize, workers, block_width(out.dtype))
     a, shift = _pad_columns(a, k, pad_lo, pad_hi)
     kernel(a, k, out, oy, ox + shift, chunk)
 
@@ -459,7 +555,7 @@ def prepare(problem: Problem, *, workers: int):
     offs = problem.offsets
     oy, ox = (0, offs[0]) if problem.ndim == 1 else offs
     pad_lo, pad_hi, chunk, kernel = _corr2d_layout(a2, k2, o2, ox, wt.itemsize, workers,
-                                                   lanes(wt))
+                                                   block_width(wt))
     parallel = kernel is _corr2d_par
     serial = contextlib.nullcontext()
 

@@ -18,7 +18,7 @@ from numba import prange
 from .._jit import jit, jit_parallel
 from .._problem import Problem
 from .._simd import (block_zeros, fma_at, lanes, quarter_fma_at, quarter_store_at, quarter_zeros,
-                     store_at)
+                     store_at, vec_zeros)
 from . import cpu_direct
 
 NAME = "cpu_separable"
@@ -128,17 +128,22 @@ def _row_pass(arow, v, dst, c0, ox):
     W = arow.shape[0]
     kw = v.shape[0]
     cw = dst.shape[0]
-    nl = block_zeros(dst).shape[0]
+    nl = cpu_direct.NACC * vec_zeros(dst).shape[0]
     lo = min(max(0, -ox - c0), cw)
     hi = max(min(cw, W - kw + 1 - ox - c0), lo)
     if hi - lo >= nl:
         j = lo
         while True:
-            acc = block_zeros(dst)
-            base = c0 + j + ox
-            for q in range(kw):
-                fma_at(acc, v[q], arow, base + q)
-            store_at(acc, dst, j)
+            a0 = vec_zeros(dst)
+            a1 = vec_zeros(dst)
+            a2 = vec_zeros(dst)
+            a3 = vec_zeros(dst)
+            a4 = vec_zeros(dst)
+            a5 = vec_zeros(dst)
+            a6 = vec_zeros(dst)
+            a7 = vec_zeros(dst)
+            cpu_direct._taps(arow, v, c0 + j + ox, a0, a1, a2, a3, a4, a5, a6, a7)
+            cpu_direct._store_block(dst, j, a0, a1, a2, a3, a4, a5, a6, a7)
             if j == hi - nl:
                 break
             j = min(j + nl, hi - nl)
