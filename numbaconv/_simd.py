@@ -156,43 +156,33 @@ def _block_ops(nbytes: int):
 
         return types.void(acc, kj, src, start), codegen
 
-    @intrinsic
-    def store(typingctx, acc, dst, start):
-        if not _block_args(acc, dst, start):
-            return None
-        dtype = acc.dtype
+    def _move(to_array):
+        """Intrinsic copying one ``nbytes`` vector between a block and ``arr[start:]``:
+        into the array (``to_array``) or out of it into the block."""
 
-        def codegen(context, builder, sig, args):
-            acc_v, dst_v, start_v = args
-            elem, vty = _vector_type(context, dtype, nbytes)
-            align = context.get_abi_sizeof(elem)
-            start_v = context.cast(builder, start_v, sig.args[2], types.intp)
-            v = builder.load(_vector_ptr(context, builder, sig.args[0], acc_v,
-                                         context.get_constant(types.intp, 0), vty), align=align)
-            builder.store(v, _vector_ptr(context, builder, sig.args[1], dst_v, start_v, vty),
-                          align=align)
-            return context.get_dummy_value()
+        @intrinsic
+        def move(typingctx, blk, arr, start):
+            if not _block_args(blk, arr, start):
+                return None
+            dtype = blk.dtype
 
-        return types.void(acc, dst, start), codegen
+            def codegen(context, builder, sig, args):
+                blk_v, arr_v, start_v = args
+                elem, vty = _vector_type(context, dtype, nbytes)
+                align = context.get_abi_sizeof(elem)
+                start_v = context.cast(builder, start_v, sig.args[2], types.intp)
+                p_blk = _vector_ptr(context, builder, sig.args[0], blk_v,
+                                    context.get_constant(types.intp, 0), vty)
+                p_arr = _vector_ptr(context, builder, sig.args[1], arr_v, start_v, vty)
+                src, dst = (p_blk, p_arr) if to_array else (p_arr, p_blk)
+                builder.store(builder.load(src, align=align), dst, align=align)
+                return context.get_dummy_value()
 
-    @intrinsic
-    def load(typingctx, blk, src, start):
-        if not _block_args(blk, src, start):
-            return None
-        dtype = blk.dtype
+            return types.void(blk, arr, start), codegen
 
-        def codegen(context, builder, sig, args):
-            blk_v, src_v, start_v = args
-            elem, vty = _vector_type(context, dtype, nbytes)
-            align = context.get_abi_sizeof(elem)
-            start_v = context.cast(builder, start_v, sig.args[2], types.intp)
-            v = builder.load(_vector_ptr(context, builder, sig.args[1], src_v, start_v, vty),
-                             align=align)
-            builder.store(v, _vector_ptr(context, builder, sig.args[0], blk_v,
-                                         context.get_constant(types.intp, 0), vty), align=align)
-            return context.get_dummy_value()
+        return move
 
-        return types.void(blk, src, start), codegen
+    store, load = _move(True), _move(False)
 
     return zeros, fma, store, load
 
