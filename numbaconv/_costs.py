@@ -23,7 +23,7 @@ from ._config import resolve_workers
 #: lanes pay up to ``direct_phase`` more (:func:`_phase`), and rows shorter
 #: than 8 taps ``direct_short`` on top.
 DEFAULTS = {
-    "direct_mac": {"f4": 1.75e-11, "f8": 3.4e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
+    "direct_mac": {"f4": 1.6e-11, "f8": 3.2e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
     # float kernel rows shorter than a vector: every phase of cpu_direct._taps has one
     # tap, so no input load is shared and each FMA waits for its own (unaligned) load
     "direct_phase": 0.65,
@@ -167,14 +167,8 @@ def fft_cost(problem, workers=None) -> float:
     # a single 1-D transform runs on one thread whatever ``workers`` says
     single = len(fshape) == 1 and batch == 1
     threads = 1.0 if single else _threads(fft_workers(fshape, resolve_workers(workers)))
-    # a multi-axis transform's spectra beyond the last-level cache: its passes along
-    # the outer axes run at memory speed (4096^2 float64 'same': 2 x 149 MB)
-    spill = 0.0
-    if len(fshape) > 1:
-        spec = 2 * batch * math.prod(fshape) * problem.dtype.itemsize
-        spill = max(0.0, spec - CACHE_BYTES) * c["oa_nd_byte"]
     return c["fft_overhead"] + (3 * batch * _nlogn(fshape) * nd * c["fft_nlogn"][_key_fft(problem.dtype)]
-                                / threads) + spill
+                                / threads)
 
 
 #: bytes of intermediates that stay in the last-level cache (order of magnitude)
@@ -206,8 +200,9 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
     padding, products and overlap-add passes) and the cache spill of those
     spectra.  Measured on 2 cores ('same', transforms of window length): at
     1024^2 with 31^2 / 63^2 kernels overlap-add took 1.12-1.20x plain FFT's
-    time, at 4096^2 0.79-0.93x, where FFT's own spectra (2 x 75 MB float32)
-    leave the cache (:func:`fft_cost`'s spill).
+    time; at 4096^2 (hundreds of MB of fresh arrays either way) alone
+    0.79-0.93x, but within the grid runs, interleaved with the other
+    methods, 1.2-2.3x in 11 of 12 cells: priced as here, FFT is chosen there.
     """
     c = coefficients()
     n, m = sorted((problem.shape_a[ax], problem.shape_k[ax]), reverse=True)
