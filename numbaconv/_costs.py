@@ -113,14 +113,18 @@ def _phase(c, key, kw) -> float:
 
     The taps run by phase ``q mod L`` (``L`` lanes per vector); a phase of
     ``T`` taps loads ``7 + T`` vectors for ``8 T`` FMAs, so load sharing
-    fades as ``L / kw``: measured, float32 1-D at 92-95% of the FMA peak for
-    k = 301-3001, 69% for k = 31 and about 55% for rows of at most 16 taps.
+    fades as ``L / kw``.  ``direct_mac`` is the long-row rate (1-D float32 at
+    88-95% of the FMA peak for k = 301-3001, n = 1e6); rows of at most ``L``
+    taps share nothing and run at the rate of the kernel before load sharing
+    (``1 + direct_phase`` times slower; 0.65 is the old float32 coefficient
+    2.9e-11 over the first refit 1.75e-11, before the grid lowered the
+    long-row rate to 1.6e-11).
     """
     if key not in ("f4", "f8"):
         return 1.0
-    from ._simd import VEC_BYTES
-    lanes = VEC_BYTES // (4 if key == "f4" else 8)
-    return 1.0 + c["direct_phase"] * min(1.0, lanes / max(kw, 1))
+    from ._simd import VEC_BYTES, lanes
+    per_vector = lanes(np.float32 if key == "f4" else np.float64, VEC_BYTES)
+    return 1.0 + c["direct_phase"] * min(1.0, per_vector / max(kw, 1))
 
 
 def _rows(c, problem) -> float:
@@ -198,11 +202,13 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
     block transform and the kernel's over ``workers`` threads, with
     overlap-add's fixed cost, ``oa_byte`` per byte of block spectra (the
     padding, products and overlap-add passes) and the cache spill of those
-    spectra.  Measured on 2 cores ('same', transforms of window length): at
-    1024^2 with 31^2 / 63^2 kernels overlap-add took 1.12-1.20x plain FFT's
-    time; at 4096^2 (hundreds of MB of fresh arrays either way) alone
-    0.79-0.93x, but within the grid runs, interleaved with the other
-    methods, 1.2-2.3x in 11 of 12 cells: priced as here, FFT is chosen there.
+    spectra.  Measured on 2 cores ('same', transforms of window length),
+    overlap-add's time over plain FFT's: 1024^2 float64 with 31^2 / 63^2
+    kernels 1.17 / 1.20, float32 1.12 / 0.85; 4096^2 (hundreds of MB of
+    fresh arrays either way) alone 0.79-0.93, but in two full grid runs,
+    interleaved with the other methods, 1.19-2.33 in 7 of 8 measurements
+    (float32 and float64, 31^2 and 63^2).  Priced as here, FFT is chosen in
+    those four cells.
     """
     c = coefficients()
     n, m = sorted((problem.shape_a[ax], problem.shape_k[ax]), reverse=True)

@@ -11,14 +11,18 @@ vector registers while every kernel tap is added to it::
 Numba cannot express that directly: a scalar accumulator per lane would need
 LLVM's SLP vectoriser, which Numba disables (``NUMBA_SLP_VECTORIZE=0`` since
 numba#8705), and an accumulator held in an array is reloaded and stored on
-every tap because LLVM cannot prove that it does not alias the input.  The
-three intrinsics below emit the vector IR themselves:
+every tap because LLVM cannot prove that it does not alias the input.
+:func:`_block_ops` makes intrinsics that emit the vector IR themselves, for
+blocks of any byte width (full blocks of :data:`BLOCK_BYTES`, quarter
+blocks, single vectors of :data:`VEC_BYTES`, which the direct kernels'
+``_taps`` names one by one); at full width:
 
 * :func:`block_zeros` allocates the accumulator on the stack (an ``alloca``
   of one LLVM vector, which SROA promotes to registers),
 * :func:`fma_at` adds ``kj * src[start : start + W]`` to it as one
   ``llvm.fmuladd`` on ``<W x T>`` (``mul`` + ``add`` for integers), and
-* :func:`store_at` writes it to ``dst[start : start + W]``.
+* :func:`store_at` writes it to ``dst[start : start + W]`` (and the ``load``
+  of the same factory fills a block from ``src[start : start + W]``).
 
 ``W`` is :data:`BLOCK_BYTES` of accumulator (16 zmm registers on AVX-512,
 8 ymm on AVX2: enough independent FMA chains to hide the FMA latency while
@@ -62,11 +66,12 @@ BLOCK_BYTES = _block_bytes()
 
 
 @functools.lru_cache(maxsize=None)
-def lanes(dtype) -> int:
-    """Outputs per block for a NumPy dtype (0 when blocks are not supported)."""
+def lanes(dtype, nbytes=None) -> int:
+    """Elements of ``dtype`` in a block of ``nbytes`` (default :data:`BLOCK_BYTES`;
+    :data:`VEC_BYTES`: one vector register), or 0 when blocks are not supported."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize in (4, 8) or dtype == np.int64:
-        return BLOCK_BYTES // dtype.itemsize
+        return (nbytes or BLOCK_BYTES) // dtype.itemsize
     return 0
 
 

@@ -134,14 +134,7 @@ def _row_pass(arow, v, dst, c0, ox):
     if hi - lo >= nl:
         j = lo
         while True:
-            a0 = vec_zeros(dst)
-            a1 = vec_zeros(dst)
-            a2 = vec_zeros(dst)
-            a3 = vec_zeros(dst)
-            a4 = vec_zeros(dst)
-            a5 = vec_zeros(dst)
-            a6 = vec_zeros(dst)
-            a7 = vec_zeros(dst)
+            a0, a1, a2, a3, a4, a5, a6, a7 = cpu_direct._zero_block(dst)
             cpu_direct._taps(arow, v, c0 + j + ox, a0, a1, a2, a3, a4, a5, a6, a7)
             cpu_direct._store_block(dst, j, a0, a1, a2, a3, a4, a5, a6, a7)
             if j == hi - nl:
