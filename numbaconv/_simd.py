@@ -64,6 +64,12 @@ def _block_bytes() -> int:
 #: accumulator bytes per block (read when a kernel is compiled)
 BLOCK_BYTES = _block_bytes()
 
+#: bytes of a cache line (the step of software prefetches)
+LINE_BYTES = 64
+
+#: alignment a non-temporal store needs (one vector register)
+STREAM_ALIGN = 64 if BLOCK_BYTES >= 1024 else 32
+
 
 @functools.lru_cache(maxsize=None)
 def lanes(dtype, nbytes=None) -> int:
@@ -99,7 +105,7 @@ def _vector_ptr(context, builder, arrty, arr, start, vty):
 
 
 def _block_ops(nbytes: int):
-    """``(zeros, fma, store)`` intrinsics for accumulator blocks of ``nbytes`` bytes."""
+    """``(zeros, fma, store, load, stream)`` intrinsics for blocks of ``nbytes`` bytes."""
 
     @intrinsic
     def zeros(typingctx, like):
@@ -161,9 +167,11 @@ def _block_ops(nbytes: int):
 
         return types.void(acc, kj, src, start), codegen
 
-    def _move(to_array):
+    def _move(direction):
         """Intrinsic copying one ``nbytes`` vector between a block and ``arr[start:]``:
-        into the array (``to_array``) or out of it into the block."""
+        ``"store"`` into the array, ``"load"`` out of it into the block, ``"stream"``
+        into the array with a non-temporal store (a plain one where ``arr[start]``
+        is not aligned to :data:`STREAM_ALIGN`)."""
 
         @intrinsic
         def move(typingctx, blk, arr, start):
@@ -179,17 +187,66 @@ def _block_ops(nbytes: int):
                 p_blk = _vector_ptr(context, builder, sig.args[0], blk_v,
                                     context.get_constant(types.intp, 0), vty)
                 p_arr = _vector_ptr(context, builder, sig.args[1], arr_v, start_v, vty)
-                src, dst = (p_blk, p_arr) if to_array else (p_arr, p_blk)
-                builder.store(builder.load(src, align=align), dst, align=align)
+                if direction == "load":
+                    builder.store(builder.load(p_arr, align=align), p_blk, align=align)
+                    return context.get_dummy_value()
+                val = builder.load(p_blk, align=align)
+                if direction == "store":
+                    builder.store(val, p_arr, align=align)
+                    return context.get_dummy_value()
+                i64 = ir.IntType(64)
+                wide = min(nbytes, STREAM_ALIGN)
+                off = builder.and_(builder.ptrtoint(p_arr, i64), ir.Constant(i64, wide - 1))
+                with builder.if_else(builder.icmp_unsigned("==", off, ir.Constant(i64, 0))) \
+                        as (aligned, otherwise):
+                    with aligned:
+                        st = builder.store(val, p_arr, align=wide)
+                        st.set_metadata("nontemporal", builder.module.add_metadata(
+                            [ir.Constant(ir.IntType(32), 1)]))
+                    with otherwise:
+                        builder.store(val, p_arr, align=align)
                 return context.get_dummy_value()
 
             return types.void(blk, arr, start), codegen
 
         return move
 
-    store, load = _move(True), _move(False)
+    store, load, stream = _move("store"), _move("load"), _move("stream")
 
-    return zeros, fma, store, load
+    return zeros, fma, store, load, stream
+
+
+@intrinsic
+def prefetch_at(typingctx, arr, start):
+    """Hint that ``arr[start]``'s cache line is read soon (into L2; never faults,
+    no bounds check)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(start, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        arr_v, start_v = args
+        start_v = context.cast(builder, start_v, sig.args[1], types.intp)
+        ary = context.make_array(sig.args[0])(context, builder, arr_v)
+        ptr = builder.bitcast(builder.gep(ary.data, [start_v]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+            "llvm.prefetch.p0i8")
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, start), codegen
+
+
+@intrinsic
+def store_fence(typingctx):
+    """A full memory fence: orders the non-temporal stores before it (which
+    bypass the cache and are weakly ordered) before anything after it."""
+    def codegen(context, builder, sig, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return types.void(), codegen
 
 
 #: full blocks (:data:`BLOCK_BYTES`): ``block_zeros(like)`` is a zeroed stack
@@ -197,16 +254,16 @@ def _block_ops(nbytes: int):
 #: ``fma_at(acc, kj, src, start)`` does ``acc[:W] += kj * src[start : start + W]``
 #: as one vector operation; ``store_at(acc, dst, start)`` does
 #: ``dst[start : start + W] = acc[:W]``
-block_zeros, fma_at, store_at, _ = _block_ops(BLOCK_BYTES)
+block_zeros, fma_at, store_at, _, _ = _block_ops(BLOCK_BYTES)
 
 #: quarter blocks (``W / 4`` elements), for kernels that keep four blocks in
 #: registers at once (the separable column pass: four output rows per load)
-quarter_zeros, quarter_fma_at, quarter_store_at, _ = _block_ops(BLOCK_BYTES // 4)
+quarter_zeros, quarter_fma_at, quarter_store_at, _, quarter_stream_at = _block_ops(BLOCK_BYTES // 4)
 
 #: bytes of one vector register (AVX-512: 64; otherwise 32, what AVX2 has)
 VEC_BYTES = 64 if BLOCK_BYTES >= 1024 else 32
 
 #: single vectors, for kernels that name each register: ``vec_load_at(blk, src,
 #: start)`` does ``blk[:L] = src[start : start + L]`` (``L = VEC_BYTES / itemsize``)
-vec_zeros, vec_fma_at, vec_store_at, vec_load_at = _block_ops(VEC_BYTES)
+vec_zeros, vec_fma_at, vec_store_at, vec_load_at, _ = _block_ops(VEC_BYTES)
 

@@ -843,12 +843,17 @@ def test_separable_method_rank1_kernel(fname, dtype, shapes, mode, rng):
 @pytest.mark.parametrize("kh", [2, 3, 4, 7])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
-def test_separable_fused_tiles(dtype, mode, kh, tiles, rng, monkeypatch):
+@pytest.mark.parametrize("stream", [False, True], ids=["store", "stream"])
+def test_separable_fused_tiles(stream, dtype, mode, kh, tiles, rng, monkeypatch):
     """The fused separable kernel on forced tiles: bands that leave 1-3 rows after the
     four-row column steps, column chunks narrower than a quarter block (scalar path),
     of one block step plus an overlapping last one, and of several; kernels of 2 (the
-    row-by-row fallback), 3 and more rows."""
+    row-by-row fallback), 3 and more rows.  ``stream``: the non-temporal stores of
+    large outputs, whose first column step is followed by one that starts aligned
+    (rows 300 wide are not all aligned alike)."""
     from numbaconv._backends import cpu_separable
+    if stream:
+        monkeypatch.setattr(cpu_separable, "STREAM_MIN_BYTES", 0)
     band, chunk = tiles
     monkeypatch.setattr(cpu_separable, "_tiles", lambda *args: (
         band, chunk, cpu_separable._ring_stride(chunk, np.dtype(dtype).itemsize)))
