@@ -132,6 +132,10 @@ def direct_macs(shape_a, shape_k, mode) -> float:
     return macs
 
 
+#: rounds :func:`interleaved` takes whatever its time budget (at most ``repeat``)
+MIN_ROUNDS = 5
+
+
 def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     """Median seconds per call of each ``fns[name]()``, measured round-robin.
 
@@ -140,8 +144,8 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     then ``repeat`` rounds each take one sample of every function in turn
     (in a new seeded random order each round), so that slow drifts of a
     shared machine, and the after-effects of one call on the next, hit all
-    alike.  Rounds stop
-    early when they would exceed ``max_time`` seconds in all.
+    alike.  Fewer rounds are taken when they would exceed ``max_time``
+    seconds in all, but never fewer than :data:`MIN_ROUNDS` (or ``repeat``).
     """
     clock = time.perf_counter
     number, est = {}, {}
@@ -157,7 +161,9 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
         est[name] = max(min(runs), 1e-9)
         number[name] = 1 if est[name] >= 2e-3 else max(1, int(2e-3 / est[name]))
     per_round = sum(est[n] * number[n] for n in fns)
-    rounds = max(1, min(int(repeat), int(max_time / per_round) or 1))
+    # the budget may cut the rounds, but not below MIN_ROUNDS: a "median" of one
+    # sample let a single slow call of a 4096^2 FFT decide a cell's regret
+    rounds = max(min(int(repeat), MIN_ROUNDS), min(int(repeat), int(max_time / per_round)), 1)
     samples = {n: [] for n in fns}
     names = list(fns)
     order = np.random.default_rng(len(names) * 7919 + rounds)

@@ -95,6 +95,35 @@ def test_measure_reports_median_and_first_call():
     assert len(calls) >= 2 + len(timing.samples)
 
 
+@pytest.mark.parametrize("repeat", [2, 15])
+def test_interleaved_keeps_min_rounds_past_the_budget(repeat, monkeypatch):
+    """A budget far below one round still takes min(repeat, MIN_ROUNDS) rounds,
+    and the median is over them: one slow sample among them does not decide it."""
+    import itertools
+    import time
+
+    from numbaconv import _bench_report
+    calls = {"slow": 0, "fast": 0}
+    # 3 ms a call (one call per sample); the first timed round's call takes 50 ms
+    durations = itertools.chain([0.003, 0.003, 0.05], itertools.repeat(0.003))
+
+    def slow():
+        calls["slow"] += 1
+        time.sleep(next(durations))
+
+    def fast():
+        calls["fast"] += 1
+        time.sleep(0.003)
+
+    monkeypatch.setattr(_bench_report, "MIN_ROUNDS", 5)
+    res = _bench_report.interleaved({"slow": slow, "fast": fast}, repeat, max_time=1e-9)
+    rounds = min(repeat, 5)
+    assert calls["slow"] == calls["fast"] == 2 + rounds   # warm-up, one sizing call, rounds
+    assert res["fast"] < 0.02
+    if rounds >= 3:
+        assert res["slow"] < 0.02     # the median ignores the one 50 ms sample
+
+
 def test_cuda_hook_is_called(monkeypatch):
     from numbaconv import _bench_cuda
 
