@@ -163,7 +163,7 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     per_round = sum(est[n] * number[n] for n in fns)
     # the budget may cut the rounds, but not below MIN_ROUNDS: a "median" of one
     # sample let a single slow call of a 4096^2 FFT decide a cell's regret
-    rounds = max(min(int(repeat), MIN_ROUNDS), min(int(repeat), int(max_time / per_round)), 1)
+    rounds = max(1, min(int(repeat), max(MIN_ROUNDS, int(max_time / per_round))))
     samples = {n: [] for n in fns}
     names = list(fns)
     order = np.random.default_rng(len(names) * 7919 + rounds)

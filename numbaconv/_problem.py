@@ -129,6 +129,7 @@ class Problem:
         return tuple(next_fast_len(self.shape_a[ax] + self.shape_k[ax] - 1, real)
                      for ax in self.axes)
 
+    @functools.lru_cache(maxsize=1024)
     def window_fft_shape(self, real: bool = True) -> tuple:
         """Fast transform lengths along :attr:`axes` that still give the output window exactly.
 
@@ -137,6 +138,7 @@ class Problem:
         full result of length ``F`` both vanish when ``L >= F - o`` and
         ``L >= o + m``; ``L`` must also hold both operands.  'same' needs
         about ``n + k/2`` instead of ``n + k - 1``, 'valid' only ``n``.
+        Memoised: the cost model prices it for every candidate and each run needs it.
         """
         from scipy.fft import next_fast_len
         out = []

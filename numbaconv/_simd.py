@@ -67,8 +67,9 @@ BLOCK_BYTES = _block_bytes()
 #: bytes of a cache line (the step of software prefetches)
 LINE_BYTES = 64
 
-#: alignment a non-temporal store needs (one vector register)
-STREAM_ALIGN = 64 if BLOCK_BYTES >= 1024 else 32
+#: bytes of one vector register (AVX-512: 64; otherwise 32, what AVX2 has), which
+#: is also the alignment a non-temporal store needs
+VEC_BYTES = 64 if BLOCK_BYTES >= 1024 else 32
 
 
 @functools.lru_cache(maxsize=None)
@@ -102,6 +103,18 @@ def _vector_ptr(context, builder, arrty, arr, start, vty):
     ary = context.make_array(arrty)(context, builder, arr)
     elem_ptr = builder.gep(ary.data, [start])
     return builder.bitcast(elem_ptr, vty.as_pointer())
+
+
+def _block_and_array(context, builder, sig, args, dtype, nbytes):
+    """Codegen prologue of the block/array intrinsics ``(block, ..., array, start)``:
+    ``(vector type, element alignment, block pointer, pointer to array[start])``."""
+    blk_v, arr_v, start_v = args[0], args[-2], args[-1]
+    elem, vty = _vector_type(context, dtype, nbytes)
+    start_v = context.cast(builder, start_v, sig.args[-1], types.intp)
+    p_blk = _vector_ptr(context, builder, sig.args[0], blk_v,
+                        context.get_constant(types.intp, 0), vty)
+    p_arr = _vector_ptr(context, builder, sig.args[-2], arr_v, start_v, vty)
+    return vty, context.get_abi_sizeof(elem), p_blk, p_arr
 
 
 def _block_ops(nbytes: int):
@@ -140,13 +153,8 @@ def _block_ops(nbytes: int):
         dtype = acc.dtype
 
         def codegen(context, builder, sig, args):
-            acc_v, kj_v, src_v, start_v = args
-            elem, vty = _vector_type(context, dtype, nbytes)
-            align = context.get_abi_sizeof(elem)
-            start_v = context.cast(builder, start_v, sig.args[3], types.intp)
-            pa = _vector_ptr(context, builder, sig.args[0], acc_v,
-                             context.get_constant(types.intp, 0), vty)
-            ps = _vector_ptr(context, builder, sig.args[2], src_v, start_v, vty)
+            vty, align, pa, ps = _block_and_array(context, builder, sig, args, dtype, nbytes)
+            kj_v = args[1]
             a = builder.load(pa, align=align)
             s = builder.load(ps, align=align)
             kv = context.cast(builder, kj_v, sig.args[1], dtype)
@@ -171,7 +179,7 @@ def _block_ops(nbytes: int):
         """Intrinsic copying one ``nbytes`` vector between a block and ``arr[start:]``:
         ``"store"`` into the array, ``"load"`` out of it into the block, ``"stream"``
         into the array with a non-temporal store (a plain one where ``arr[start]``
-        is not aligned to :data:`STREAM_ALIGN`)."""
+        is not aligned to a vector register, :data:`VEC_BYTES`)."""
 
         @intrinsic
         def move(typingctx, blk, arr, start):
@@ -180,13 +188,8 @@ def _block_ops(nbytes: int):
             dtype = blk.dtype
 
             def codegen(context, builder, sig, args):
-                blk_v, arr_v, start_v = args
-                elem, vty = _vector_type(context, dtype, nbytes)
-                align = context.get_abi_sizeof(elem)
-                start_v = context.cast(builder, start_v, sig.args[2], types.intp)
-                p_blk = _vector_ptr(context, builder, sig.args[0], blk_v,
-                                    context.get_constant(types.intp, 0), vty)
-                p_arr = _vector_ptr(context, builder, sig.args[1], arr_v, start_v, vty)
+                _, align, p_blk, p_arr = _block_and_array(context, builder, sig, args, dtype,
+                                                          nbytes)
                 if direction == "load":
                     builder.store(builder.load(p_arr, align=align), p_blk, align=align)
                     return context.get_dummy_value()
@@ -195,7 +198,7 @@ def _block_ops(nbytes: int):
                     builder.store(val, p_arr, align=align)
                     return context.get_dummy_value()
                 i64 = ir.IntType(64)
-                wide = min(nbytes, STREAM_ALIGN)
+                wide = min(nbytes, VEC_BYTES)
                 off = builder.and_(builder.ptrtoint(p_arr, i64), ir.Constant(i64, wide - 1))
                 with builder.if_else(builder.icmp_unsigned("==", off, ir.Constant(i64, 0))) \
                         as (aligned, otherwise):
@@ -259,9 +262,6 @@ block_zeros, fma_at, store_at, _, _ = _block_ops(BLOCK_BYTES)
 #: quarter blocks (``W / 4`` elements), for kernels that keep four blocks in
 #: registers at once (the separable column pass: four output rows per load)
 quarter_zeros, quarter_fma_at, quarter_store_at, _, quarter_stream_at = _block_ops(BLOCK_BYTES // 4)
-
-#: bytes of one vector register (AVX-512: 64; otherwise 32, what AVX2 has)
-VEC_BYTES = 64 if BLOCK_BYTES >= 1024 else 32
 
 #: single vectors, for kernels that name each register: ``vec_load_at(blk, src,
 #: start)`` does ``blk[:L] = src[start : start + L]`` (``L = VEC_BYTES / itemsize``)

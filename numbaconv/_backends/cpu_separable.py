@@ -17,8 +17,9 @@ from numba import prange
 
 from .._jit import jit, jit_parallel
 from .._problem import Problem
-from .._simd import (LINE_BYTES, STREAM_ALIGN, block_zeros, fma_at, lanes, quarter_fma_at, quarter_store_at,
-                     prefetch_at, quarter_stream_at, quarter_zeros, store_at, store_fence, vec_zeros)
+from .._simd import (LINE_BYTES, VEC_BYTES, block_zeros, fma_at, lanes, prefetch_at,
+                     quarter_fma_at, quarter_store_at, quarter_stream_at, quarter_zeros, store_at,
+                     store_fence, vec_zeros)
 from . import cpu_direct
 
 NAME = "cpu_separable"
@@ -123,10 +124,11 @@ def is_separable(k) -> bool:
 # --------------------------------------------------------------------------
 
 @jit
-def _row_pass(arow, v, dst, c0, ox, pf):
+def _row_pass(arow, v, dst, c0, ox, pf, prefetch):
     """``dst[j] = sum_q v[q] * arow[c0 + j + ox + q]`` (zero outside ``arow``).
 
-    The same columns of ``pf`` (the next row) are prefetched block by block."""
+    With ``prefetch``, the same columns of ``pf`` (a row read soon) are
+    prefetched block by block."""
     W = arow.shape[0]
     kw = v.shape[0]
     cw = dst.shape[0]
@@ -139,8 +141,9 @@ def _row_pass(arow, v, dst, c0, ox, pf):
         while True:
             a0, a1, a2, a3, a4, a5, a6, a7 = cpu_direct._zero_block(dst)
             cpu_direct._taps(arow, v, c0 + j + ox, a0, a1, a2, a3, a4, a5, a6, a7)
-            for t in range(0, nl, pl):
-                prefetch_at(pf, c0 + j + ox + t)
+            if prefetch:
+                for t in range(0, nl, pl):
+                    prefetch_at(pf, c0 + j + ox + t)
             cpu_direct._store_block(dst, j, a0, a1, a2, a3, a4, a5, a6, a7)
             if j == hi - nl:
                 break
@@ -204,8 +207,10 @@ def _col_pass4(ring, cw, s0, u, out, r, c0, stream):
             _col_pass(ring, cw, (s0 + i) % nring, u, out[r + i], c0)
         return
     o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
-    # steps after the first start where o0's stores are aligned for streaming
-    lead = (-(o0.ctypes.data + c0 * o0.itemsize) % STREAM_ALIGN) // o0.itemsize
+    # streaming: the second step starts where o0's stores are aligned, the rest follow
+    second = nl
+    if stream:
+        second = (-(o0.ctypes.data + c0 * o0.itemsize) % VEC_BYTES) // o0.itemsize or nl
     j = 0
     while True:
         a0 = quarter_zeros(o0)
@@ -253,7 +258,7 @@ def _col_pass4(ring, cw, s0, u, out, r, c0, stream):
             quarter_store_at(a3, o3, c0 + j)
         if j == cw - nl:
             break
-        j = min(j + nl if j or not stream or not lead else lead, cw - nl)
+        j = min(j + nl if j else second, cw - nl)
 
 
 @jit
@@ -284,7 +289,9 @@ def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, stream, ncx, item):
         while y_next <= r + rows - 1 + oy + kh - 1:
             row = ring[y_next % nring][:cw]   # Python's % is non-negative for nring > 0
             if 0 <= y_next < H:
-                _row_pass(a[y_next], v, row, c0, ox, a[min(y_next + 2, H - 1)])
+                # an output streamed past the cache has an input that comes from memory
+                # too: its row two ahead is prefetched
+                _row_pass(a[y_next], v, row, c0, ox, a[min(y_next + 2, H - 1)], stream)
             else:
                 for j in range(cw):
                     row[j] = 0
