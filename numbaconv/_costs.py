@@ -48,6 +48,10 @@ DEFAULTS = {
     "oa_spill": 0.13,
     "oa_byte": 3.0e-10,         # per byte of blocks (1-D) or block spectra (N-D)
     "oa_thread_sync": 4.0e-4,
+    # 2-D tiles (cpu_oa._oa_2d): a tile's two transforms relative to fft_nlogn's rate
+    # (with the product and the add into the output), and its Python-level calls
+    "oa_tile": 0.56,
+    "oa_tile_call": 5.8e-5,
     "parallel_efficiency": 0.9,
 }
 
@@ -241,6 +245,29 @@ def oa_block_cost(problem, ax, nfft, workers=None) -> float:
     fixed = c["fft_overhead"] + c["oa_overhead"] * (5 if other else 1)
     return (fixed + (2 * nblocks + 1) * batch * per_block * nd * rate
             / _threads(workers) + elems * problem.dtype.itemsize * c["oa_byte"] + spill)
+
+
+def oa_tile_cost(problem, tile, workers=None) -> float:
+    """2-D overlap-add in ``tile``-shaped transforms (``cpu_oa._oa_2d``) on ``workers`` threads.
+
+    Each tile costs two transforms of its shape at ``oa_tile`` times the FFT
+    rate (tiles stay in cache, so no spill term) plus ``oa_tile_call`` of
+    Python-level calls; tile rows are dealt to the threads in contiguous
+    groups, so the busiest thread has ``ceil(rows / threads)`` of them.  The
+    output is zeroed and written once (``pass_byte`` per byte).
+    """
+    from ._backends.cpu_oa import _tile_counts
+    c = coefficients()
+    nt0, nt1 = _tile_counts(problem, tile)
+    threads = max(1, min(resolve_workers(workers), nt0))
+    rate = c["fft_nlogn"][_key_fft(problem.dtype)]
+    per_tile = (2 * _nlogn(tile) * c["fft_nd_factor"] * rate * c["oa_tile"] + c["oa_tile_call"])
+    busiest = -(-nt0 // threads) * nt1
+    fixed = c["fft_overhead"] + _nlogn(tile) * rate
+    if threads > 1:
+        fixed += c["oa_thread_sync"]
+    out_bytes = problem.outputs * problem.dtype.itemsize
+    return fixed + busiest * per_tile * threads / _threads(threads) + out_bytes * c["pass_byte"]
 
 
 def int_exact_limit(problem) -> float:

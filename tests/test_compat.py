@@ -252,6 +252,43 @@ def test_overlap_add_block_groups(n, m, nfft, threads, dtype, rng):
     assert_matches_scipy(got, ss.fftconvolve(a, h), a, h)
 
 
+TILE_CASES = [((300, 310), (31, 17)), ((97, 260), (5, 40)), ((5, 260), (3, 40)),
+              ((64, 64), (33, 33)), ((200, 130), (1, 7)), ((130, 200), (9, 1))]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("threads", [1, 2, 5])
+@pytest.mark.parametrize("tile", [(64, 64), (64, 96), (96, 64)], ids=lambda t: "x".join(map(str, t)))
+@pytest.mark.parametrize("sa, sk", TILE_CASES, ids=[_shape_id(a, b) for a, b in TILE_CASES])
+def test_overlap_add_tiles(sa, sk, tile, threads, dtype, mode, rng):
+    """The 2-D tiled overlap-add for tiles that cut both axes or span one (the 5-row image),
+    kernels as long as a tile's step, more thread groups than tile rows, and each mode's
+    window (tiles outside 'valid' skipped, groups' tails clipped), against SciPy."""
+    from numbaconv._backends.cpu_oa import _oa_2d
+    from numbaconv._problem import build_problem
+    a = make_array(sa, dtype, rng)
+    k = make_array(sk, dtype, rng)
+    p = build_problem(sa, sk, mode, np.dtype(dtype))
+    got = _oa_2d(a, k, tile, threads, np.dtype(dtype), p.origin, p.out_shape)
+    assert_matches_scipy(got, ss.convolve(a, k, mode), a, k)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("sa, sk", [((600, 600), (31, 31)), ((400, 700), (21, 9)),
+                                    ((31, 17), (300, 310))])
+def test_overlap_add_tiles_through_the_api(sa, sk, dtype, mode, rng):
+    """method='oa' on 2-D shapes where the plan is tiles (the kernel the larger operand too)."""
+    from numbaconv._backends import cpu_oa
+    from numbaconv._problem import build_problem
+    assert cpu_oa.plan(build_problem(sa, sk, mode, np.dtype(dtype)), 2)[0] is None
+    a = make_array(sa, dtype, rng)
+    b = make_array(sk, dtype, rng)
+    check_conv("convolve", a, b, mode, "oa")
+    check_conv("correlate", a, b, mode, "oa")
+
+
 # --------------------------------------------------------------------------
 # 4. axes (fftconvolve/oaconvolve, and numbaconv's convolve/correlate extension)
 # --------------------------------------------------------------------------
