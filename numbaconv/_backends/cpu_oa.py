@@ -92,6 +92,14 @@ def block_candidates(n: int, m: int, workers: int, real: bool = True):
 #: 0.37 / 1.32 / 7.6 ms forward and back)
 TILE_SIDES = (64, 128, 192, 256, 384, 512, 768, 1024)
 
+#: bytes of the whole-image spectrum below which tiles are not priced: it fits the
+#: caches, one transform runs at full speed, and the cost model (which has no cache
+#: term for plain FFT) overrated tiles there.  Grid run H (2 cores, 'same'): 256^2
+#: with 31^2 / 63^2 kernels (spectra 0.3-0.7 MB) FFT 0.69-1.08 ms against tiles
+#: 0.82-1.71 ms; 1024^2 (4.3-4.8 MB) tiles 7.0 / 10.2 / 18.1 ms against FFT 9.9 /
+#: 15.3 / 26.4 ms (float32 31^2, float64 31^2 and 63^2)
+TILE_MIN_BYTES = 2 << 20
+
 
 def tile_candidates(problem: Problem):
     """``(T0, T1)`` FFT shapes worth pricing for 2-D tiled overlap-add, or ``[]``.
@@ -100,7 +108,8 @@ def tile_candidates(problem: Problem):
     least as large as the other on both axes, and a step ``T - m + 1`` per
     axis of at least the kernel's overlap ``m - 1`` (half the tile or more is
     new signal).  A side that reaches the whole axis's transform length is
-    one tile along that axis.
+    one tile along that axis.  Images whose whole spectrum is smaller than
+    :data:`TILE_MIN_BYTES` get none.
     """
     if problem.ndim != 2 or not problem.all_axes:
         return []
@@ -108,6 +117,10 @@ def tile_candidates(problem: Problem):
     if not (all(n >= m for n, m in zip(sa, sk)) or all(m >= n for n, m in zip(sa, sk))):
         return []
     real = problem.kind != "c"
+    item = fft_result_dtype(problem.dtype, problem.dtype).itemsize * (2 if real else 1)
+    spectrum = math.prod(problem.window_fft_shape(real)) // (2 if real else 1) * item
+    if spectrum < TILE_MIN_BYTES:
+        return []
     sides = []
     for n, m in zip(sa, sk):
         n, m = max(n, m), min(n, m)
