@@ -51,7 +51,8 @@ class Choice:
     module : module
         The backend module itself.
     notes : list of str
-        How the device was chosen (``device='auto'`` with host arrays).
+        How the device was chosen (``device='auto'`` with host arrays), and
+        the plan of each candidate that has one (overlap-add's blocks or tiles).
     """
 
     backend: str
@@ -193,24 +194,25 @@ def _offload(problem, cpu, method, workers) -> Choice:
     """The CPU's choice ``cpu`` for host arrays, or the GPU's if it is predicted faster."""
     t_cpu = cpu.costs[cpu.backend]
     if t_cpu < OFFLOAD_MIN_SECONDS:
-        return dataclasses.replace(cpu, notes=[
+        return dataclasses.replace(cpu, notes=cpu.notes + [
             f"GPU not considered: {cpu.backend} takes under {OFFLOAD_MIN_SECONDS * 1e3:g} ms"])
     if not gpu_ready():
-        return dataclasses.replace(cpu, notes=["GPU not considered: none usable here"])
+        return dataclasses.replace(cpu, notes=cpu.notes + ["GPU not considered: none usable here"])
     try:
         gpu = _select(on_gpu(problem), method, workers)
     except ValueError:           # no GPU backend for this dtype, method or boundary
-        return dataclasses.replace(cpu, notes=[f"GPU not considered: no GPU backend "
-                                               f"runs method={method!r} on this problem"])
+        return dataclasses.replace(cpu, notes=cpu.notes + [
+            f"GPU not considered: no GPU backend runs method={method!r} on this problem"])
     if method != "auto" and gpu.method != method:
-        return dataclasses.replace(cpu, notes=[f"GPU not considered: it has no {method!r} "
-                                               "backend"])
+        return dataclasses.replace(cpu, notes=cpu.notes + [
+            f"GPU not considered: it has no {method!r} backend"])
     t_gpu = gpu.costs[gpu.backend]
     winner = gpu if t_gpu < t_cpu and math.isfinite(t_gpu) else cpu
     verdict = "the GPU wins" if winner is gpu else "the CPU wins"
     note = (f"host arrays: GPU costs include the copies to the device and back; {verdict} "
             f"({gpu.backend} {t_gpu * 1e3:.3f} ms vs {cpu.backend} {t_cpu * 1e3:.3f} ms)")
-    return dataclasses.replace(winner, costs={**cpu.costs, **gpu.costs}, notes=[note])
+    return dataclasses.replace(winner, costs={**cpu.costs, **gpu.costs},
+                               notes=cpu.notes + gpu.notes + [note])
 
 
 @functools.lru_cache(maxsize=1024)
@@ -235,4 +237,6 @@ def _select(problem, method, workers) -> Choice:
         except Exception:
             costs[m.NAME] = float("inf")
     best = min(allowed, key=lambda m: costs[m.NAME])
-    return Choice(best.NAME, best.METHOD, costs, [r for _, r in vet], best)
+    notes = [f"{m.NAME}: {m.describe(problem, workers)}" for m in allowed
+             if hasattr(m, "describe") and costs[m.NAME] < float("inf")]
+    return Choice(best.NAME, best.METHOD, costs, [r for _, r in vet], best, notes)

@@ -275,8 +275,8 @@ def test_overlap_add_tiles(sa, sk, tile, threads, dtype, mode, rng):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("sa, sk", [((1100, 1000), (31, 31)), ((700, 1400), (21, 9)),
+@pytest.mark.parametrize("dtype", [np.float64, np.complex64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("sa, sk", [((1100, 1000), (31, 31)), ((700, 2800), (21, 9)),
                                     ((31, 17), (1000, 1100))])
 def test_overlap_add_tiles_through_the_api(sa, sk, dtype, mode, rng):
     """method='oa' on 2-D shapes where the plan is tiles (the kernel the larger operand too)."""

@@ -194,3 +194,20 @@ def test_overlap_add_plans_go_with_the_coefficients():
     assert cpu_oa.plan(problem, 2) == first and cpu_oa._plan.cache_info().hits >= 1
     _dispatch.clear_cache()
     assert cpu_oa._plan.cache_info().currsize == 0
+
+
+@pytest.mark.parametrize("shapes, words", [(((1100, 1000), (31, 31)), "tiles ("),
+                                           (((20000,), (301,)), "blocks of "),
+                                           (((200, 200), (63, 63)), "plain FFT")])
+def test_explain_gives_the_overlap_add_plan(shapes, words):
+    """explain() names overlap-add's plan: 2-D tiles, 1-D blocks, or none (a small image)."""
+    from numbaconv._backends import cpu_oa
+    from numbaconv._problem import build_problem
+    sa, sk = shapes
+    choice = numbaconv.explain(np.ones(sa), np.ones(sk) + np.arange(sk[-1]), "same")
+    note = [n for n in choice.notes if n.startswith("cpu_oa: ")]
+    assert len(note) == 1 and words in note[0], choice.notes
+    assert note[0] in str(choice)
+    p = cpu_oa.plan(build_problem(sa, sk, "same", np.float64))
+    if p is not None and p[0] is None:   # the tile shape it prints is the plan's
+        assert f"{p[1][0]} x {p[1][1]} tiles" in note[0]

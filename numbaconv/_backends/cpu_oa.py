@@ -92,13 +92,15 @@ def block_candidates(n: int, m: int, workers: int, real: bool = True):
 #: 0.37 / 1.32 / 7.6 ms forward and back)
 TILE_SIDES = (64, 128, 192, 256, 384, 512, 768, 1024)
 
-#: bytes of the whole-image spectrum below which tiles are not priced: it fits the
-#: caches, one transform runs at full speed, and the cost model (which has no cache
-#: term for plain FFT) overrated tiles there.  Grid run H (2 cores, 'same'): 256^2
-#: with 31^2 / 63^2 kernels (spectra 0.3-0.7 MB) FFT 0.69-1.08 ms against tiles
-#: 0.82-1.71 ms; 1024^2 (4.3-4.8 MB) tiles 7.0 / 10.2 / 18.1 ms against FFT 9.9 /
-#: 15.3 / 26.4 ms (float32 31^2, float64 31^2 and 63^2)
-TILE_MIN_BYTES = 2 << 20
+#: bytes of the whole-image spectrum below which tiles are not priced: the image's
+#: spectrum and the kernel's then stay in the last-level cache (32 MiB here), one
+#: transform runs at full speed, and the cost model (which has no cache term for
+#: plain FFT) overrated tiles.  Two grid runs (2 cores, 'same'): at 256^2 (spectra
+#: 0.3-0.7 MB) FFT 0.69-1.08 ms against tiles 0.82-1.71 ms with 31^2 / 63^2
+#: kernels; 1024^2 float32 (4.3-4.8 MB) a toss-up (31^2: tiles 7.0 / 9.0 ms against
+#: FFT 9.9 / 9.1 ms; 63^2: 8.2 / 9.0 against 6.7 / 7.1 ms); 1024^2 float64
+#: (8.6-9.6 MB) tiles 10.2 / 15.4 ms against FFT 15.3 / 19.2 ms (31^2)
+TILE_MIN_BYTES = 8 << 20
 
 
 def tile_candidates(problem: Problem):
@@ -171,6 +173,19 @@ def plan(problem: Problem, workers=None):
     """
     from .._config import resolve_workers
     return _plan(problem, resolve_workers(workers))
+
+
+def describe(problem: Problem, workers=None) -> str:
+    """:func:`plan` in words, for :func:`numbaconv.explain`."""
+    p = plan(problem, workers)
+    if p is None:
+        return "no blocking pays: plain FFT"
+    ax, nfft, threads, _ = p
+    if ax is None:
+        nt = _tile_counts(problem, nfft)
+        threads = min(threads, nt[0])
+        return f"{nfft[0]} x {nfft[1]} tiles ({nt[0]} x {nt[1]}) on {threads} thread(s)"
+    return f"blocks of {nfft} points along axis {ax} on {threads} thread(s)"
 
 
 def clear_cache():
