@@ -217,14 +217,7 @@ def _taps(arow, krow, base, a0, a1, a2, a3, a4, a5, a6, a7):
     w0, w1, w2, w3, w4, w5, w6, w7 = _zero_block(a0)
     for r in range(min(L, kw)):
         s = base + r
-        vec_load_at(w0, arow, s)
-        vec_load_at(w1, arow, s + L)
-        vec_load_at(w2, arow, s + 2 * L)
-        vec_load_at(w3, arow, s + 3 * L)
-        vec_load_at(w4, arow, s + 4 * L)
-        vec_load_at(w5, arow, s + 5 * L)
-        vec_load_at(w6, arow, s + 6 * L)
-        vec_load_at(w7, arow, s + 7 * L)
+        _load_block(arow, s, w0, w1, w2, w3, w4, w5, w6, w7)
         q = r
         nxt = s + 8 * L
         while True:
@@ -249,6 +242,20 @@ def _taps(arow, krow, base, a0, a1, a2, a3, a4, a5, a6, a7):
             vec_store_at(w7, w6, 0)
             vec_load_at(w7, arow, nxt)
             nxt += L
+
+
+@jit(inline=True)
+def _load_block(src, c, a0, a1, a2, a3, a4, a5, a6, a7):
+    """``a0 .. a7 = src[c : c + 8 L]`` (the inverse of :func:`_store_block`)."""
+    L = a0.shape[0]
+    vec_load_at(a0, src, c)
+    vec_load_at(a1, src, c + L)
+    vec_load_at(a2, src, c + 2 * L)
+    vec_load_at(a3, src, c + 3 * L)
+    vec_load_at(a4, src, c + 4 * L)
+    vec_load_at(a5, src, c + 5 * L)
+    vec_load_at(a6, src, c + 6 * L)
+    vec_load_at(a7, src, c + 7 * L)
 
 
 @jit(inline=True)

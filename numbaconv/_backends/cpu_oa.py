@@ -2,13 +2,14 @@
 
 2-D problems may be cut into tiles along both axes (:func:`_oa_2d`): each
 tile's transforms stay in a core's cache, and tile rows run on separate
-threads.  Otherwise the longer operand is cut into blocks along the axis where it is longest
-relative to the other operand.  The blocks are transformed as one batch by
-:mod:`scipy.fft` with ``workers`` threads (so the blocks run in parallel), the
-other operand's spectrum is computed once per call, and the blocks' tails
-are added back with strided views.  Other correlated axes are transformed
-only as long as the output window needs (:meth:`Problem.window_fft_shape`).  The block length minimises ``N log N / (N - K)`` per output,
-the classic optimum ``N = -K W_{-1}(-1 / (2 e K))`` for overlap ``K``.
+threads.  Otherwise the longer operand is cut into blocks along the axis
+where it is longest relative to the other operand.  The blocks are
+transformed as one batch by :mod:`scipy.fft` with ``workers`` threads (so the
+blocks run in parallel), the other operand's spectrum is computed once per
+call, and the blocks' tails are added back with strided views.  Other
+correlated axes are transformed only as long as the output window needs
+(:meth:`Problem.window_fft_shape`).  The block length minimises
+``N log N / (N - K)`` per output, the classic optimum ``N = -K W_{-1}(-1 / (2 e K))`` for overlap ``K``.
 """
 from __future__ import annotations
 
@@ -124,8 +125,7 @@ def tile_candidates(problem: Problem):
     if spectrum < TILE_MIN_BYTES:
         return []
     sides = []
-    for n, m in zip(sa, sk):
-        n, m = max(n, m), min(n, m)
+    for n, m in _signal_kernel(problem):
         whole = sp_fft.next_fast_len(n + m - 1, real)
         opts = {t for t in (sp_fft.next_fast_len(x, real) for x in TILE_SIDES)
                 if 2 * (m - 1) <= t < whole}
@@ -137,13 +137,14 @@ def tile_candidates(problem: Problem):
     return [t for t in tiles if _tile_counts(problem, t) != (1, 1)]
 
 
+def _signal_kernel(problem: Problem):
+    """Per axis ``(n, m)``: the longer and the shorter operand's length."""
+    return [(max(n, m), min(n, m)) for n, m in zip(problem.shape_a, problem.shape_k)]
+
+
 def _tile_counts(problem: Problem, tile):
     """Tiles along each axis of :func:`_oa_2d` for the tile shape ``tile``."""
-    out = []
-    for n, m, t in zip(problem.shape_a, problem.shape_k, tile):
-        n, m = max(n, m), min(n, m)
-        out.append(-(-n // (t - m + 1)))
-    return tuple(out)
+    return tuple(-(-n // (t - m + 1)) for (n, m), t in zip(_signal_kernel(problem), tile))
 
 
 def batched_1d(ndim: int, m: int, nfft: int) -> bool:
@@ -183,7 +184,6 @@ def describe(problem: Problem, workers=None) -> str:
     ax, nfft, threads, _ = p
     if ax is None:
         nt = _tile_counts(problem, nfft)
-        threads = min(threads, nt[0])
         return f"{nfft[0]} x {nfft[1]} tiles ({nt[0]} x {nt[1]}) on {threads} thread(s)"
     return f"blocks of {nfft} points along axis {ax} on {threads} thread(s)"
 
@@ -212,8 +212,8 @@ def _plan(problem: Problem, workers: int):
         threads = sorted({1, workers}) if problem.ndim == 1 else [workers]
         plans += [(ax, nfft, t, oa_block_cost(problem, ax, nfft, t)) for nfft in best[1]
                   for t in threads]
-    plans += [(None, tile, workers, oa_tile_cost(problem, tile, workers))
-              for tile in tile_candidates(problem)]
+    plans += [(None, tile, min(workers, _tile_counts(problem, tile)[0]),
+               oa_tile_cost(problem, tile, workers)) for tile in tile_candidates(problem)]
     return min(plans, key=lambda p: p[3]) if plans else None
 
 
@@ -280,10 +280,9 @@ def _oa_2d(a, h, tile, threads, dtype, origin, out_shape):
     start on; the rows of its last tiles that reach into the next group's are
     returned and added after all groups are done.
     """
-    (n0, n1), (m0, m1) = a.shape, h.shape
-    T0, T1 = tile
-    S0 = T0 - m0 + 1
-    nt0 = -(-n0 // S0)
+    T0 = tile[0]
+    S0 = T0 - h.shape[0] + 1
+    nt0 = -(-a.shape[0] // S0)
     real = dtype.kind != "c"
     out = np.zeros(out_shape, dtype)
     if out.size == 0:
@@ -291,27 +290,15 @@ def _oa_2d(a, h, tile, threads, dtype, origin, out_shape):
     # tile rows whose outputs meet the window
     t_lo = max(0, (origin[0] - T0) // S0)
     t_hi = min(nt0, -(-(origin[0] + out_shape[0]) // S0))
-    threads = max(1, min(threads, t_hi - t_lo))
-    bounds = [t_lo + (t_hi - t_lo) * i // threads for i in range(threads + 1)]
-    groups = list(zip(bounds[:-1], bounds[1:]))
-    spec_h = Future()
+    groups = _groups(t_lo, t_hi, threads)
+    single = len(groups) == 1
+
+    def rows(spec_h, r0, r1):
+        split = None if single else r1 * S0 - origin[0]
+        return _oa_tile_rows(a, spec_h, tile, h.shape, origin, out, r0, r1, split)
+
     fwd = sp_fft.rfft2 if real else sp_fft.fft2
-    args = (a, spec_h, tile, (m0, m1), origin, out)
-    if threads == 1:
-        spec_h.set_result(fwd(h, tile))
-        tails = [_oa_tile_rows(*args, t_lo, t_hi, None)]
-    else:
-        jobs = [_pool().submit(_oa_tile_rows, *args, r0, r1, r1 * S0 - origin[0])
-                for r0, r1 in groups]
-        try:
-            spec = fwd(h, tile)
-        except BaseException as exc:
-            spec_h.set_exception(exc)
-            for job in jobs:
-                job.exception()
-            raise
-        spec_h.set_result(spec)
-        tails = [job.result() for job in jobs]
+    tails = _in_groups(rows, groups, lambda: fwd(h, tile))
     for (_, r1), tail in zip(groups, tails):
         if tail is not None:
             y0 = r1 * S0 - origin[0]     # window row of the tail's first row
@@ -390,26 +377,9 @@ def _oa_1d(a, h, nfft, threads, dtype):
     real = dtype.kind != "c"
     out = np.empty((nb + 1) * step, dtype)
     out[nb * step:] = 0
-    threads = max(1, min(threads, nb))
-    bounds = [nb * i // threads for i in range(threads + 1)]
-    groups = list(zip(bounds[:-1], bounds[1:]))
-    spec_h = Future()
-    if threads == 1:
-        spec_h.set_result(_forward(h, nfft, real))
-        tails = [_oa_blocks(a, spec_h, nfft, step, 0, nb, out)]
-    else:
-        # the groups transform their blocks while this thread transforms the kernel
-        jobs = [_pool().submit(_oa_blocks, a, spec_h, nfft, step, b0, b1, out)
-                for b0, b1 in groups]
-        try:
-            spec = _forward(h, nfft, real)
-        except BaseException as exc:
-            spec_h.set_exception(exc)
-            for job in jobs:          # let every group stop before the error leaves
-                job.exception()
-            raise
-        spec_h.set_result(spec)
-        tails = [job.result() for job in jobs]
+    groups = _groups(0, nb, threads)
+    tails = _in_groups(lambda spec_h, b0, b1: _oa_blocks(a, spec_h, nfft, step, b0, b1, out),
+                       groups, lambda: _forward(h, nfft, real))
     for (_, b1), tail in zip(groups, tails):
         out[b1 * step:b1 * step + nfft - step] += tail
     return out[:n + m - 1]
@@ -443,6 +413,36 @@ def _oa_blocks(a, spec_h, nfft, step, b0, b1, out):
     return y[-1, step:]
 
 
+def _groups(lo: int, hi: int, threads: int):
+    """``[lo, hi)`` cut into at most ``threads`` contiguous ``(start, stop)`` groups."""
+    parts = max(1, min(threads, hi - lo))
+    bounds = [lo + (hi - lo) * i // parts for i in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _in_groups(job, groups, spectrum):
+    """``[job(spec_h, start, stop) for each group]``, on the pool when there are several.
+
+    ``spec_h`` is a :class:`~concurrent.futures.Future` of ``spectrum()``
+    (the kernel's), which the calling thread computes while the groups
+    transform their own data; a job waits for it only when it needs it.
+    """
+    spec_h = Future()
+    if len(groups) == 1:
+        spec_h.set_result(spectrum())
+        return [job(spec_h, *groups[0])]
+    jobs = [_pool().submit(job, spec_h, g0, g1) for g0, g1 in groups]
+    try:
+        spec = spectrum()
+    except BaseException as exc:
+        spec_h.set_exception(exc)
+        for j in jobs:                # let every group stop before the error leaves
+            j.exception()
+        raise
+    spec_h.set_result(spec)
+    return [j.result() for j in jobs]
+
+
 _POOL = None
 
 
@@ -466,12 +466,11 @@ def run(problem: Problem, a, k, *, workers: int):
     dtype = fft_result_dtype(a.dtype, k.dtype)
     a = cpu_fft.as_fft_input(a, dtype)
     h = cpu_fft.as_fft_input(cpu_fft.flip_axes(k, problem.axes), dtype)
-    if ax is None:                       # 2-D tiles: the window straight from the tiles
-        if h.shape[0] > a.shape[0]:
-            a, h = h, a
-        return _oa_2d(a, h, nfft, threads, dtype, problem.origin, problem.out_shape)
-    if h.shape[ax] > a.shape[ax]:
+    lead = 0 if ax is None else ax       # tiles: one operand is the larger on both axes
+    if h.shape[lead] > a.shape[lead]:
         a, h = h, a
+    if ax is None:                       # 2-D tiles: the window straight from the tiles
+        return _oa_2d(a, h, nfft, threads, dtype, problem.origin, problem.out_shape)
     if batched_1d(a.ndim, h.shape[0], nfft):
         full = _oa_1d(a, h, nfft, threads, dtype)
     else:

@@ -2,10 +2,11 @@
 
 A kernel ``K = u v^T`` (numerically: its second singular value is below the
 dtype's rounding level times the first) is applied as a pass of ``v`` along
-the rows followed by a pass of ``u`` along the columns, both with the direct
-2-D kernel of :mod:`cpu_direct` (a ``1 x kw`` and a ``kh x 1`` kernel; both
-keep blocks of outputs in registers across their taps).  That costs ``kh + kw`` multiply-adds per
-output instead of ``kh * kw``.  Zero fill factors exactly (the region outside
+the rows followed by a pass of ``u`` along the columns, fused per tile
+(:func:`_fused_item`): the row pass (:mod:`cpu_direct`'s register blocks)
+fills a ring of rows that stays in L2, and the column pass reads it there.
+That costs ``kh + kw`` multiply-adds per output instead of ``kh * kw``.
+Complex kernels run the two passes with :func:`cpu_direct.corr2d`.  Zero fill factors exactly (the region outside
 the signal is a product region); other boundaries are padded first.
 Integers never take this path: the factors are not integers.
 """
