@@ -118,7 +118,7 @@ def _block_and_array(context, builder, sig, args, dtype, nbytes):
 
 
 def _block_ops(nbytes: int):
-    """``(zeros, fma, store, load, stream)`` intrinsics for blocks of ``nbytes`` bytes."""
+    """``(zeros, fma, store, load, stream, add)`` intrinsics for blocks of ``nbytes`` bytes."""
 
     @intrinsic
     def zeros(typingctx, like):
@@ -216,7 +216,25 @@ def _block_ops(nbytes: int):
 
     store, load, stream = _move("store"), _move("load"), _move("stream")
 
-    return zeros, fma, store, load, stream
+    @intrinsic
+    def add(typingctx, acc, src, start):
+        """``acc[:W] += src[start : start + W]`` as one ``fadd`` (the FP add pipes: LLVM
+        does not turn ``fmuladd(1.0, x, y)`` into an add, which would take an FMA slot)."""
+        if not _block_args(acc, src, start):
+            return None
+        dtype = acc.dtype
+
+        def codegen(context, builder, sig, args):
+            _, align, pa, ps = _block_and_array(context, builder, sig, args, dtype, nbytes)
+            a = builder.load(pa, align=align)
+            b = builder.load(ps, align=align)
+            r = builder.fadd(a, b) if isinstance(dtype, types.Float) else builder.add(a, b)
+            builder.store(r, pa, align=align)
+            return context.get_dummy_value()
+
+        return types.void(acc, src, start), codegen
+
+    return zeros, fma, store, load, stream, add
 
 
 @intrinsic
@@ -257,13 +275,19 @@ def store_fence(typingctx):
 #: ``fma_at(acc, kj, src, start)`` does ``acc[:W] += kj * src[start : start + W]``
 #: as one vector operation; ``store_at(acc, dst, start)`` does
 #: ``dst[start : start + W] = acc[:W]``
-block_zeros, fma_at, store_at, _, _ = _block_ops(BLOCK_BYTES)
+block_zeros, fma_at, store_at, _, _, _ = _block_ops(BLOCK_BYTES)
 
 #: quarter blocks (``W / 4`` elements), for kernels that keep four blocks in
 #: registers at once (the separable column pass: four output rows per load)
-quarter_zeros, quarter_fma_at, quarter_store_at, _, quarter_stream_at = _block_ops(BLOCK_BYTES // 4)
+quarter_zeros, quarter_fma_at, quarter_store_at, _, quarter_stream_at, _ = _block_ops(BLOCK_BYTES // 4)
+
+#: pair blocks (two vector registers on AVX-512, one on AVX2: ``W / 8`` elements), for
+#: kernels that keep a dozen blocks in registers (the folded separable column pass);
+#: ``pair_add_at(acc, src, start)`` does ``acc[:W] += src[start : start + W]``
+(pair_zeros, pair_fma_at, pair_store_at, pair_load_at, pair_stream_at,
+ pair_add_at) = _block_ops(BLOCK_BYTES // 8)
 
 #: single vectors, for kernels that name each register: ``vec_load_at(blk, src,
 #: start)`` does ``blk[:L] = src[start : start + L]`` (``L = VEC_BYTES / itemsize``)
-vec_zeros, vec_fma_at, vec_store_at, vec_load_at, _ = _block_ops(VEC_BYTES)
+vec_zeros, vec_fma_at, vec_store_at, vec_load_at, _, _ = _block_ops(VEC_BYTES)
 

@@ -900,6 +900,51 @@ def test_separable_fused_tiles(stream, dtype, mode, kh, tiles, rng, monkeypatch)
     check_conv("convolve", a, b, mode, "separable")
 
 
+@pytest.mark.parametrize("tiles", [(6, 10), (9, 70), (64, 300)], ids=lambda t: "band%d-chunk%d" % t)
+@pytest.mark.parametrize("kh", [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 31])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("stream", [False, True], ids=["store", "stream"])
+def test_separable_symmetric_column_factor(stream, dtype, mode, kh, tiles, rng, monkeypatch):
+    """Kernels whose column factor is symmetric (every Gaussian) take the folded
+    column pass (one multiply-add per pair of taps): odd and even ``kh``, pair
+    counts that leave 0-3 steps after the loop unrolled by four, column chunks
+    narrower than one pair block (the plain fallback), bands that leave 1-3 rows."""
+    from numbaconv._backends import cpu_separable
+    if stream:
+        monkeypatch.setattr(cpu_separable, "STREAM_MIN_BYTES", 0)
+    band, chunk = tiles
+    monkeypatch.setattr(cpu_separable, "_tiles", lambda *args: (
+        band, chunk, cpu_separable._ring_stride(chunk, np.dtype(dtype).itemsize)))
+    half = make_array((kh + 1) // 2, np.float64, rng) + 2.0
+    col = np.concatenate([half, half[::-1][kh % 2:]])            # symmetric, length kh
+    b = np.multiply.outer(col, make_array(5, np.float64, rng)).astype(dtype)
+    u, _ = cpu_separable.separable_factors(b)
+    assert cpu_separable._symmetrised(u)[1]                      # the folded pass runs
+    a = make_array((40, 300), dtype, rng)
+    check_conv("correlate", a, b, mode, "separable")
+    check_conv("convolve", a, b, mode, "separable")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_separable_symmetrised_factor(dtype):
+    """A factor symmetric to rounding is made exactly symmetric; one that is not
+    is left alone."""
+    from numbaconv._backends import cpu_separable
+    eps = np.finfo(dtype).eps
+    g = np.array([1.0, 2.0, 3.5, 2.0, 1.0], dtype)
+    near = g.copy()
+    near[0] *= 1 + eps
+    sym, ok = cpu_separable._symmetrised(near)
+    assert ok and sym.dtype == g.dtype
+    np.testing.assert_array_equal(sym, sym[::-1])
+    np.testing.assert_allclose(sym, g, rtol=2 * eps)
+    skew = g.copy()
+    skew[0] = 1.01
+    same, ok = cpu_separable._symmetrised(skew)
+    assert not ok and same is skew
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.int32], ids=["float64", "int32"])
 @pytest.mark.parametrize("fname", ["convolve", "correlate"])
 def test_separable_method_other_kernels(fname, dtype, rng):
