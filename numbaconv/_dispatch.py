@@ -192,20 +192,20 @@ def clear_cache():
 
 def _offload(problem, cpu, method, workers) -> Choice:
     """The CPU's choice ``cpu`` for host arrays, or the GPU's if it is predicted faster."""
+    def cpu_only(why):
+        return dataclasses.replace(cpu, notes=cpu.notes + [f"GPU not considered: {why}"])
+
     t_cpu = cpu.costs[cpu.backend]
     if t_cpu < OFFLOAD_MIN_SECONDS:
-        return dataclasses.replace(cpu, notes=cpu.notes + [
-            f"GPU not considered: {cpu.backend} takes under {OFFLOAD_MIN_SECONDS * 1e3:g} ms"])
+        return cpu_only(f"{cpu.backend} takes under {OFFLOAD_MIN_SECONDS * 1e3:g} ms")
     if not gpu_ready():
-        return dataclasses.replace(cpu, notes=cpu.notes + ["GPU not considered: none usable here"])
+        return cpu_only("none usable here")
     try:
         gpu = _select(on_gpu(problem), method, workers)
     except ValueError:           # no GPU backend for this dtype, method or boundary
-        return dataclasses.replace(cpu, notes=cpu.notes + [
-            f"GPU not considered: no GPU backend runs method={method!r} on this problem"])
+        return cpu_only(f"no GPU backend runs method={method!r} on this problem")
     if method != "auto" and gpu.method != method:
-        return dataclasses.replace(cpu, notes=cpu.notes + [
-            f"GPU not considered: it has no {method!r} backend"])
+        return cpu_only(f"it has no {method!r} backend")
     t_gpu = gpu.costs[gpu.backend]
     winner = gpu if t_gpu < t_cpu and math.isfinite(t_gpu) else cpu
     verdict = "the GPU wins" if winner is gpu else "the CPU wins"

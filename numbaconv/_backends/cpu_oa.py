@@ -120,8 +120,9 @@ def tile_candidates(problem: Problem):
     if not (all(n >= m for n, m in zip(sa, sk)) or all(m >= n for n, m in zip(sa, sk))):
         return []
     real = problem.kind != "c"
-    item = fft_result_dtype(problem.dtype, problem.dtype).itemsize * (2 if real else 1)
-    spectrum = math.prod(problem.window_fft_shape(real)) // (2 if real else 1) * item
+    # a real transform's half spectrum of complex values takes as many bytes as its input
+    spectrum = math.prod(problem.window_fft_shape(real)) * fft_result_dtype(
+        problem.dtype, problem.dtype).itemsize
     if spectrum < TILE_MIN_BYTES:
         return []
     sides = []

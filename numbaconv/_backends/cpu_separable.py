@@ -73,7 +73,21 @@ def rank1_factors(k):
     if s[1] > s[0] * eps * np.sqrt(k.size):
         return None
     root = np.sqrt(s[0])
-    return (u[:, 0] * root).astype(k.dtype), (vt[0] * root).astype(k.dtype)
+    col, _ = _symmetrised((u[:, 0] * root).astype(k.dtype))
+    return col, (vt[0] * root).astype(k.dtype)
+
+
+def _symmetrised(u):
+    """``(u', True)`` with ``u'`` exactly symmetric where ``u`` is symmetric to its
+    dtype's rounding (the SVD factor of a symmetric kernel is, to a few ulps),
+    else ``(u, False)``.  ``u'`` differs from ``u`` by less than the
+    factorisation's own error; exact symmetry lets the column pass fold its
+    taps (:func:`_col_pass4_sym`)."""
+    rev = u[::-1]
+    eps = np.finfo(u.dtype).eps
+    if np.abs(u - rev).max() > eps * len(u) * np.abs(u).max():
+        return u, False
+    return np.ascontiguousarray((u + rev) / 2, dtype=u.dtype), True
 
 
 def _near_rank1(k) -> bool:
@@ -320,6 +334,9 @@ def _col_pass4_sym(ring, cw, s0, u, out, r, c0, stream):
     outputs ``kh // 2`` adds and ``kh // 2 + 1`` multiply-adds where the plain
     pass has ``kh`` multiply-adds.  The pair loop is unrolled by four so that
     the windows rotate through their registers (:func:`_pair_step`).
+    Whole call, 2 threads, warm output, against the plain pass: 1024^2
+    float64 31x31 2.21 -> 1.97 ms, float32 1.33 -> 1.25 ms; at 4096^2 the
+    column pass is bound by its stores and the fold changes nothing.
     """
     kh = u.shape[0]
     h = kh // 2
@@ -332,10 +349,6 @@ def _col_pass4_sym(ring, cw, s0, u, out, r, c0, stream):
     second = nl
     if stream:
         second = (-(o0.ctypes.data + c0 * o0.itemsize) % VEC_BYTES) // o0.itemsize or nl
-    a0 = pair_zeros(o0)
-    a1 = pair_zeros(o0)
-    a2 = pair_zeros(o0)
-    a3 = pair_zeros(o0)
     T0 = pair_zeros(o0)
     T1 = pair_zeros(o0)
     T2 = pair_zeros(o0)
@@ -345,7 +358,6 @@ def _col_pass4_sym(ring, cw, s0, u, out, r, c0, stream):
     B2 = pair_zeros(o0)
     B3 = pair_zeros(o0)
     s = pair_zeros(o0)
-    zero = pair_zeros(o0)
     rem = (h - 1) % 4
     # the windows' first rows, hoisted: an integer division costs more than a pair of taps
     rt0, rt1, rt2, rt3 = ring[s0], ring[(s0 + 1) % nring], ring[(s0 + 2) % nring], ring[(s0 + 3) % nring]
@@ -355,10 +367,10 @@ def _col_pass4_sym(ring, cw, s0, u, out, r, c0, stream):
     bot0 = (s0 + kh - 2) % nring                  # next row of the bottom window
     j = 0
     while True:
-        pair_load_at(a0, zero, 0)
-        pair_load_at(a1, zero, 0)
-        pair_load_at(a2, zero, 0)
-        pair_load_at(a3, zero, 0)
+        a0 = pair_zeros(o0)
+        a1 = pair_zeros(o0)
+        a2 = pair_zeros(o0)
+        a3 = pair_zeros(o0)
         pair_load_at(T0, rt0, j)
         pair_load_at(T1, rt1, j)
         pair_load_at(T2, rt2, j)
@@ -388,26 +400,28 @@ def _col_pass4_sym(ring, cw, s0, u, out, r, c0, stream):
             top = top + 1 if top + 1 < nring else 0
             bot = bot - 1 if bot > 0 else nring - 1
             p += 4
-        if rem == 0:
-            _pair_last(s, T0, T1, T2, T3, B0, B1, B2, B3, u, a0, a1, a2, a3)
-        else:
+        # the 0-3 pairs left, then the last pair with the windows rotated as far
+        if rem > 0:
             _pair_step(s, T0, T1, T2, T3, B0, B1, B2, B3, u[p], a0, a1, a2, a3,
                        ring[top], ring[bot], j)
             top = top + 1 if top + 1 < nring else 0
             bot = bot - 1 if bot > 0 else nring - 1
-            if rem == 1:
-                _pair_last(s, T1, T2, T3, T0, B3, B0, B1, B2, u, a0, a1, a2, a3)
-            else:
-                _pair_step(s, T1, T2, T3, T0, B3, B0, B1, B2, u[p + 1], a0, a1, a2, a3,
-                           ring[top], ring[bot], j)
-                top = top + 1 if top + 1 < nring else 0
-                bot = bot - 1 if bot > 0 else nring - 1
-                if rem == 2:
-                    _pair_last(s, T2, T3, T0, T1, B2, B3, B0, B1, u, a0, a1, a2, a3)
-                else:
-                    _pair_step(s, T2, T3, T0, T1, B2, B3, B0, B1, u[p + 2], a0, a1, a2, a3,
-                               ring[top], ring[bot], j)
-                    _pair_last(s, T3, T0, T1, T2, B1, B2, B3, B0, u, a0, a1, a2, a3)
+        if rem > 1:
+            _pair_step(s, T1, T2, T3, T0, B3, B0, B1, B2, u[p + 1], a0, a1, a2, a3,
+                       ring[top], ring[bot], j)
+            top = top + 1 if top + 1 < nring else 0
+            bot = bot - 1 if bot > 0 else nring - 1
+        if rem > 2:
+            _pair_step(s, T2, T3, T0, T1, B2, B3, B0, B1, u[p + 2], a0, a1, a2, a3,
+                       ring[top], ring[bot], j)
+        if rem == 0:
+            _pair_last(s, T0, T1, T2, T3, B0, B1, B2, B3, u, a0, a1, a2, a3)
+        elif rem == 1:
+            _pair_last(s, T1, T2, T3, T0, B3, B0, B1, B2, u, a0, a1, a2, a3)
+        elif rem == 2:
+            _pair_last(s, T2, T3, T0, T1, B2, B3, B0, B1, u, a0, a1, a2, a3)
+        else:
+            _pair_last(s, T3, T0, T1, T2, B1, B2, B3, B0, u, a0, a1, a2, a3)
         if stream:
             pair_stream_at(a0, o0, c0 + j)
             pair_stream_at(a1, o1, c0 + j)
@@ -540,25 +554,6 @@ def _tiles(OH, OW, kh, itemsize, workers):
     return band, chunk, _ring_stride(chunk, itemsize)
 
 
-#: symmetric column factors take :func:`_col_pass4_sym` (False: the plain pass, to
-#: compare).  Whole call, 2 threads, warm output: 1024^2 float64 31x31 2.21 -> 1.97 ms,
-#: float32 1.33 -> 1.25 ms, 15x15 float64 1.11 -> 1.06 ms; at 4096^2 the call is bound
-#: by memory and the fold changes nothing
-SYM_FOLD = True
-
-
-def _symmetrised(u):
-    """``(u', True)`` with ``u'`` exactly symmetric where ``u`` is symmetric to its
-    dtype's rounding (the SVD factor of a symmetric kernel is, to a few ulps),
-    else ``(u, False)``.  ``u'`` differs from ``u`` by less than the separable
-    factorisation's own error."""
-    rev = u[::-1]
-    eps = np.finfo(u.dtype).eps
-    if np.abs(u - rev).max() > eps * len(u) * np.abs(u).max():
-        return u, False
-    return np.ascontiguousarray((u + rev) / 2, dtype=u.dtype), True
-
-
 def run(problem: Problem, a, k, *, workers: int):
     """Correlate ``a`` with the rank-1 ``k``: fused row and column passes."""
     from .._config import numba_threads
@@ -589,7 +584,7 @@ def run(problem: Problem, a, k, *, workers: int):
             return out
         band, chunk, stride = _tiles(OH, OW, len(u), out.itemsize, workers)
         stream = out.nbytes >= STREAM_MIN_BYTES
-        u, sym = _symmetrised(u)
+        sym = bool(np.array_equal(u, u[::-1]))     # rank1_factors made it exact
         (_fused_par if workers > 1 else _fused_ser)(a, v, u, out, oy, ox, band, chunk, stride,
-                                                    stream, sym and SYM_FOLD)
+                                                    stream, sym)
     return out
