@@ -67,8 +67,7 @@ BLOCK_BYTES = _block_bytes()
 #: bytes of a cache line (the step of software prefetches)
 LINE_BYTES = 64
 
-#: bytes of one vector register (AVX-512: 64; otherwise 32, what AVX2 has), which
-#: is also the alignment a non-temporal store needs
+#: bytes of one vector register (AVX-512: 64; otherwise 32, what AVX2 has)
 VEC_BYTES = 64 if BLOCK_BYTES >= 1024 else 32
 
 
@@ -118,7 +117,7 @@ def _block_and_array(context, builder, sig, args, dtype, nbytes):
 
 
 def _block_ops(nbytes: int):
-    """``(zeros, fma, store, load, stream, add)`` intrinsics for blocks of ``nbytes`` bytes."""
+    """``(zeros, fma, store, load, add)`` intrinsics for blocks of ``nbytes`` bytes."""
 
     @intrinsic
     def zeros(typingctx, like):
@@ -177,9 +176,7 @@ def _block_ops(nbytes: int):
 
     def _move(direction):
         """Intrinsic copying one ``nbytes`` vector between a block and ``arr[start:]``:
-        ``"store"`` into the array, ``"load"`` out of it into the block, ``"stream"``
-        into the array with a non-temporal store (a plain one where ``arr[start]``
-        is not aligned to a vector register, :data:`VEC_BYTES`)."""
+        ``"store"`` into the array, ``"load"`` out of it into the block."""
 
         @intrinsic
         def move(typingctx, blk, arr, start):
@@ -193,28 +190,14 @@ def _block_ops(nbytes: int):
                 if direction == "load":
                     builder.store(builder.load(p_arr, align=align), p_blk, align=align)
                     return context.get_dummy_value()
-                val = builder.load(p_blk, align=align)
-                if direction == "store":
-                    builder.store(val, p_arr, align=align)
-                    return context.get_dummy_value()
-                i64 = ir.IntType(64)
-                wide = min(nbytes, VEC_BYTES)
-                off = builder.and_(builder.ptrtoint(p_arr, i64), ir.Constant(i64, wide - 1))
-                with builder.if_else(builder.icmp_unsigned("==", off, ir.Constant(i64, 0))) \
-                        as (aligned, otherwise):
-                    with aligned:
-                        st = builder.store(val, p_arr, align=wide)
-                        st.set_metadata("nontemporal", builder.module.add_metadata(
-                            [ir.Constant(ir.IntType(32), 1)]))
-                    with otherwise:
-                        builder.store(val, p_arr, align=align)
+                builder.store(builder.load(p_blk, align=align), p_arr, align=align)
                 return context.get_dummy_value()
 
             return types.void(blk, arr, start), codegen
 
         return move
 
-    store, load, stream = _move("store"), _move("load"), _move("stream")
+    store, load = _move("store"), _move("load")
 
     @intrinsic
     def add(typingctx, acc, src, start):
@@ -234,7 +217,7 @@ def _block_ops(nbytes: int):
 
         return types.void(acc, src, start), codegen
 
-    return zeros, fma, store, load, stream, add
+    return zeros, fma, store, load, add
 
 
 @intrinsic
@@ -259,35 +242,23 @@ def prefetch_at(typingctx, arr, start):
     return types.void(arr, start), codegen
 
 
-@intrinsic
-def store_fence(typingctx):
-    """A full memory fence: orders the non-temporal stores before it (which
-    bypass the cache and are weakly ordered) before anything after it."""
-    def codegen(context, builder, sig, args):
-        builder.fence("seq_cst")
-        return context.get_dummy_value()
-
-    return types.void(), codegen
-
-
 #: full blocks (:data:`BLOCK_BYTES`): ``block_zeros(like)`` is a zeroed stack
 #: block of ``W`` elements of ``like``'s dtype (a 1-D array);
 #: ``fma_at(acc, kj, src, start)`` does ``acc[:W] += kj * src[start : start + W]``
 #: as one vector operation; ``store_at(acc, dst, start)`` does
 #: ``dst[start : start + W] = acc[:W]``
-block_zeros, fma_at, store_at, _, _, _ = _block_ops(BLOCK_BYTES)
+block_zeros, fma_at, store_at, _, _ = _block_ops(BLOCK_BYTES)
 
 #: quarter blocks (``W / 4`` elements), for kernels that keep four blocks in
 #: registers at once (the separable column pass: four output rows per load)
-quarter_zeros, quarter_fma_at, quarter_store_at, _, quarter_stream_at, _ = _block_ops(BLOCK_BYTES // 4)
+quarter_zeros, quarter_fma_at, quarter_store_at, _, _ = _block_ops(BLOCK_BYTES // 4)
 
 #: pair blocks (two vector registers on AVX-512, one on AVX2: ``W / 8`` elements), for
 #: kernels that keep a dozen blocks in registers (the folded separable column pass);
 #: ``pair_add_at(acc, src, start)`` does ``acc[:W] += src[start : start + W]``
-(pair_zeros, pair_fma_at, pair_store_at, pair_load_at, pair_stream_at,
- pair_add_at) = _block_ops(BLOCK_BYTES // 8)
+pair_zeros, pair_fma_at, pair_store_at, pair_load_at, pair_add_at = _block_ops(BLOCK_BYTES // 8)
 
 #: single vectors, for kernels that name each register: ``vec_load_at(blk, src,
 #: start)`` does ``blk[:L] = src[start : start + L]`` (``L = VEC_BYTES / itemsize``)
-vec_zeros, vec_fma_at, vec_store_at, vec_load_at, _, _ = _block_ops(VEC_BYTES)
+vec_zeros, vec_fma_at, vec_store_at, vec_load_at, _ = _block_ops(VEC_BYTES)
 

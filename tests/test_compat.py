@@ -880,17 +880,16 @@ def test_separable_method_rank1_kernel(fname, dtype, shapes, mode, rng):
 @pytest.mark.parametrize("kh", [2, 3, 4, 7])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("stream", [False, True], ids=["store", "stream"])
-def test_separable_fused_tiles(stream, dtype, mode, kh, tiles, rng, monkeypatch):
+@pytest.mark.parametrize("prefetch", [False, True], ids=["plain", "prefetch"])
+def test_separable_fused_tiles(prefetch, dtype, mode, kh, tiles, rng, monkeypatch):
     """The fused separable kernel on forced tiles: bands that leave 1-3 rows after the
     four-row column steps, column chunks narrower than a quarter block (scalar path),
     of one block step plus an overlapping last one, and of several; kernels of 2 (the
-    row-by-row fallback), 3 and more rows.  ``stream``: the non-temporal stores of
-    large outputs, whose first column step is followed by one that starts aligned
-    (rows 300 wide are not all aligned alike)."""
+    row-by-row fallback), 3 and more rows.  ``prefetch``: the row pass prefetches
+    the row it reads two rows later (large inputs), up to and past the last row."""
     from numbaconv._backends import cpu_separable
-    if stream:
-        monkeypatch.setattr(cpu_separable, "STREAM_MIN_BYTES", 0)
+    if prefetch:
+        monkeypatch.setattr(cpu_separable, "PREFETCH_MIN_BYTES", 0)
     band, chunk = tiles
     monkeypatch.setattr(cpu_separable, "_tiles", lambda *args: (
         band, chunk, cpu_separable._ring_stride(chunk, np.dtype(dtype).itemsize)))
@@ -904,15 +903,12 @@ def test_separable_fused_tiles(stream, dtype, mode, kh, tiles, rng, monkeypatch)
 @pytest.mark.parametrize("kh", [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 31])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("stream", [False, True], ids=["store", "stream"])
-def test_separable_symmetric_column_factor(stream, dtype, mode, kh, tiles, rng, monkeypatch):
+def test_separable_symmetric_column_factor(dtype, mode, kh, tiles, rng, monkeypatch):
     """Kernels whose column factor is symmetric (every Gaussian) take the folded
     column pass (one multiply-add per pair of taps): odd and even ``kh``, pair
     counts that leave 0-3 steps after the loop unrolled by four, column chunks
     narrower than one pair block (the plain fallback), bands that leave 1-3 rows."""
     from numbaconv._backends import cpu_separable
-    if stream:
-        monkeypatch.setattr(cpu_separable, "STREAM_MIN_BYTES", 0)
     band, chunk = tiles
     monkeypatch.setattr(cpu_separable, "_tiles", lambda *args: (
         band, chunk, cpu_separable._ring_stride(chunk, np.dtype(dtype).itemsize)))

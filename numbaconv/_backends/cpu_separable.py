@@ -21,10 +21,9 @@ from numba import prange
 
 from .._jit import jit, jit_parallel
 from .._problem import Problem
-from .._simd import (LINE_BYTES, VEC_BYTES, block_zeros, fma_at, lanes, pair_add_at, pair_fma_at,
-                     pair_load_at, pair_store_at, pair_stream_at, pair_zeros, prefetch_at,
-                     quarter_fma_at, quarter_store_at, quarter_stream_at, quarter_zeros, store_at,
-                     store_fence, vec_zeros)
+from .._simd import (LINE_BYTES, block_zeros, fma_at, lanes, pair_add_at, pair_fma_at,
+                     pair_load_at, pair_store_at, pair_zeros, prefetch_at, quarter_fma_at,
+                     quarter_store_at, quarter_zeros, store_at, vec_zeros)
 from . import cpu_direct
 
 NAME = "cpu_separable"
@@ -85,7 +84,9 @@ def _symmetrised(u):
     taps (:func:`_col_pass4_sym`)."""
     rev = u[::-1]
     eps = np.finfo(u.dtype).eps
-    if np.abs(u - rev).max() > eps * len(u) * np.abs(u).max():
+    # the SVD leaves symmetric factors up to 1.4 eps * kh apart (float64, 400 random
+    # symmetric kernels per kh in 3..63); 4 eps * kh keeps a margin
+    if np.abs(u - rev).max() > 4 * eps * len(u) * np.abs(u).max():
         return u, False
     return np.ascontiguousarray((u + rev) / 2, dtype=u.dtype), True
 
@@ -210,7 +211,7 @@ COL_ROWS = 4
 
 
 @jit
-def _col_pass4(ring, cw, s0, u, out, r, c0, stream):
+def _col_pass4(ring, cw, s0, u, out, r, c0):
     """:func:`_col_pass` for the four output rows ``r .. r + 3`` at once.
 
     Output row ``r + i`` needs ring rows ``s0 + i .. s0 + i + kh - 1``: each
@@ -226,10 +227,6 @@ def _col_pass4(ring, cw, s0, u, out, r, c0, stream):
             _col_pass(ring, cw, (s0 + i) % nring, u, out[r + i], c0)
         return
     o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
-    # streaming: the second step starts where o0's stores are aligned, the rest follow
-    second = nl
-    if stream:
-        second = (-(o0.ctypes.data + c0 * o0.itemsize) % VEC_BYTES) // o0.itemsize or nl
     j = 0
     while True:
         a0 = quarter_zeros(o0)
@@ -265,19 +262,13 @@ def _col_pass4(ring, cw, s0, u, out, r, c0, stream):
         quarter_fma_at(a3, u[kh - 2], row, j)
         row = ring[(slot + 2) % nring]
         quarter_fma_at(a3, u[kh - 1], row, j)
-        if stream:
-            quarter_stream_at(a0, o0, c0 + j)
-            quarter_stream_at(a1, o1, c0 + j)
-            quarter_stream_at(a2, o2, c0 + j)
-            quarter_stream_at(a3, o3, c0 + j)
-        else:
-            quarter_store_at(a0, o0, c0 + j)
-            quarter_store_at(a1, o1, c0 + j)
-            quarter_store_at(a2, o2, c0 + j)
-            quarter_store_at(a3, o3, c0 + j)
+        quarter_store_at(a0, o0, c0 + j)
+        quarter_store_at(a1, o1, c0 + j)
+        quarter_store_at(a2, o2, c0 + j)
+        quarter_store_at(a3, o3, c0 + j)
         if j == cw - nl:
             break
-        j = min(j + nl if j else second, cw - nl)
+        j = min(j + nl, cw - nl)
 
 
 @jit(inline=True)
@@ -324,7 +315,7 @@ def _pair_last(s, t0, t1, t2, t3, b0, b1, b2, b3, u, a0, a1, a2, a3):
 
 
 @jit
-def _col_pass4_sym(ring, cw, s0, u, out, r, c0, stream):
+def _col_pass4_sym(ring, cw, s0, u, out, r, c0):
     """:func:`_col_pass4` for a symmetric ``u`` (``u[p] == u[kh - 1 - p]``): one
     multiply-add per pair of taps, on the sum of the pair's two ring rows.
 
@@ -336,19 +327,16 @@ def _col_pass4_sym(ring, cw, s0, u, out, r, c0, stream):
     the windows rotate through their registers (:func:`_pair_step`).
     Whole call, 2 threads, warm output, against the plain pass: 1024^2
     float64 31x31 2.21 -> 1.97 ms, float32 1.33 -> 1.25 ms; at 4096^2 the
-    column pass is bound by its stores and the fold changes nothing.
+    fold changes nothing (the call is bound by memory, not by FMAs).
     """
     kh = u.shape[0]
     h = kh // 2
     nring = ring.shape[0]
     nl = pair_zeros(ring[0]).shape[0]
     if cw < nl or kh < 3:
-        _col_pass4(ring, cw, s0, u, out, r, c0, stream)
+        _col_pass4(ring, cw, s0, u, out, r, c0)
         return
     o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
-    second = nl
-    if stream:
-        second = (-(o0.ctypes.data + c0 * o0.itemsize) % VEC_BYTES) // o0.itemsize or nl
     T0 = pair_zeros(o0)
     T1 = pair_zeros(o0)
     T2 = pair_zeros(o0)
@@ -422,23 +410,17 @@ def _col_pass4_sym(ring, cw, s0, u, out, r, c0, stream):
             _pair_last(s, T2, T3, T0, T1, B2, B3, B0, B1, u, a0, a1, a2, a3)
         else:
             _pair_last(s, T3, T0, T1, T2, B1, B2, B3, B0, u, a0, a1, a2, a3)
-        if stream:
-            pair_stream_at(a0, o0, c0 + j)
-            pair_stream_at(a1, o1, c0 + j)
-            pair_stream_at(a2, o2, c0 + j)
-            pair_stream_at(a3, o3, c0 + j)
-        else:
-            pair_store_at(a0, o0, c0 + j)
-            pair_store_at(a1, o1, c0 + j)
-            pair_store_at(a2, o2, c0 + j)
-            pair_store_at(a3, o3, c0 + j)
+        pair_store_at(a0, o0, c0 + j)
+        pair_store_at(a1, o1, c0 + j)
+        pair_store_at(a2, o2, c0 + j)
+        pair_store_at(a3, o3, c0 + j)
         if j == cw - nl:
             break
-        j = min(j + nl if j else second, cw - nl)
+        j = min(j + nl, cw - nl)
 
 
 @jit
-def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, stream, sym, ncx, item):
+def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, item):
     """Output rows ``[r0, r0 + band)`` x columns ``[c0, c0 + chunk)`` of the separable result.
 
     The row pass of input row ``y`` goes to slot ``y % nring`` of a ring of
@@ -446,8 +428,10 @@ def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, stream, sym, ncx, ite
     rows of ``y = r + oy ... r + oy + kh + 2``, read from cache by the
     column pass four output rows at a time, so the intermediate never
     reaches memory.  Ring rows are ``stride`` elements apart
-    (:func:`_ring_stride`).  ``sym``: ``u`` is exactly symmetric, and the
-    column pass folds its pairs of taps (:func:`_col_pass4_sym`).
+    (:func:`_ring_stride`).  ``prefetch``: the input comes from memory, and
+    the row pass prefetches the row it reads two rows later.  ``sym``: ``u``
+    is exactly symmetric, and the column pass folds its pairs of taps
+    (:func:`_col_pass4_sym`).
     """
     H = a.shape[0]
     kh = u.shape[0]
@@ -471,38 +455,34 @@ def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, stream, sym, ncx, ite
         while y_next <= r + rows - 1 + oy + kh - 1:
             row = ring[y_next % nring][:cw]   # Python's % is non-negative for nring > 0
             if 0 <= y_next < H:
-                # an output streamed past the cache has an input that comes from memory
-                # too: its row two ahead is prefetched
-                _row_pass(a[y_next], v, row, c0, ox, a[min(y_next + 2, H - 1)], stream)
+                _row_pass(a[y_next], v, row, c0, ox, a[min(y_next + 2, H - 1)], prefetch)
             else:
                 for j in range(cw):
                     row[j] = 0
             y_next += 1
         if rows == COL_ROWS and sym:
-            _col_pass4_sym(ring, cw, (r + oy) % nring, u, out, r, c0, stream)
+            _col_pass4_sym(ring, cw, (r + oy) % nring, u, out, r, c0)
         elif rows == COL_ROWS:
-            _col_pass4(ring, cw, (r + oy) % nring, u, out, r, c0, stream)
+            _col_pass4(ring, cw, (r + oy) % nring, u, out, r, c0)
         else:
             _col_pass(ring, cw, (r + oy) % nring, u, out[r], c0)
         r += rows
-    if stream:
-        store_fence()
 
 
 @jit_parallel
-def _fused_par(a, v, u, out, oy, ox, band, chunk, stride, stream, sym):
+def _fused_par(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym):
     ncx = (out.shape[1] + chunk - 1) // chunk
     nb = (out.shape[0] + band - 1) // band
     for item in prange(nb * ncx):
-        _fused_item(a, v, u, out, oy, ox, band, chunk, stride, stream, sym, ncx, item)
+        _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, item)
 
 
 @jit
-def _fused_ser(a, v, u, out, oy, ox, band, chunk, stride, stream, sym):
+def _fused_ser(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym):
     ncx = (out.shape[1] + chunk - 1) // chunk
     nb = (out.shape[0] + band - 1) // band
     for item in range(nb * ncx):
-        _fused_item(a, v, u, out, oy, ox, band, chunk, stride, stream, sym, ncx, item)
+        _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, item)
 
 
 #: bytes of one ring row (a column chunk), and of the whole ring at most: the ring
@@ -513,11 +493,14 @@ def _fused_ser(a, v, u, out, oy, ox, band, chunk, stride, stream, sym):
 RING_ROW_BYTES = 32768
 RING_BYTES = 640 * 1024
 
-#: outputs of at least this many bytes (beyond the last-level cache) are written
-#: with non-temporal stores, which skip reading each output line before it is
-#: written: 4096^2 float64 15x15 on a warm output 18.8 -> 17.0 ms (with the
-#: prefetch of :func:`_row_pass`, 14.3 ms against 18.8 without either)
-STREAM_MIN_BYTES = 32 << 20
+#: inputs of at least this many bytes (beyond the last-level cache) come from memory,
+#: and the row pass prefetches its row two ahead: fresh 4096^2 outputs, 15x15
+#: float64 19.5 ms against 22.0 without, float32 12.5 against 13.2; 31x31 float64
+#: 30.4 against 32.7.  The output is written with plain stores: every output is
+#: fresh, and its pages, just zeroed by the kernel, are in cache; non-temporal
+#: stores (until 11ffe84) were faster only on a reused output and cost a fresh one
+#: 8-17% (15x15 float64 21.1 ms, 31x31 float64 34.8, float32 21.7 against 17.9)
+PREFETCH_MIN_BYTES = 32 << 20
 
 #: L1 geometry the ring stride is chosen for (with :data:`LINE_BYTES`): bytes one way
 #: of the cache spans (sets x line; 32 KiB 8-way and 48 KiB 12-way L1s both have 4 KiB)
@@ -583,8 +566,8 @@ def run(problem: Problem, a, k, *, workers: int):
             cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None]), out, oy, 0, workers)
             return out
         band, chunk, stride = _tiles(OH, OW, len(u), out.itemsize, workers)
-        stream = out.nbytes >= STREAM_MIN_BYTES
+        prefetch = a.nbytes >= PREFETCH_MIN_BYTES
         sym = bool(np.array_equal(u, u[::-1]))     # rank1_factors made it exact
         (_fused_par if workers > 1 else _fused_ser)(a, v, u, out, oy, ox, band, chunk, stride,
-                                                    stream, sym)
+                                                    prefetch, sym)
     return out
