@@ -13,7 +13,8 @@ For every grid cell (signal size x kernel size x dtype) the command
    and makes the command exit with status 1,
 4. optionally times peers (``--peers``): ``numpy.convolve`` (1-D),
    OpenCV's ``cv2.filter2D`` (2-D ``'same'``) and SciPy's ``fftconvolve`` on
-   the pyFFTW backend, each when importable,
+   the pyFFTW backend, each when importable, round-robin with numbaconv's
+   ``auto`` (the table shows both: ``peer (ours t)``),
 
 then prints a table (rich when installed), and writes ``--json`` / ``--plot``.
 
@@ -361,6 +362,7 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
             row["agree"] = False
 
     if peers:
+        from ._bench_report import interleaved
         for name, factory in PEERS.items():
             try:
                 fn = factory(cell, a, kern)
@@ -369,9 +371,14 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
                 if isinstance(fn, str):
                     row["peers"][name] = {"skipped": fn}
                     continue
-                t_peer, out_peer = measure(fn, repeat, max_time=max_time)
-                check = compare(np.asarray(out_peer, dtype=ref.dtype), ref, tol)
-                row["peers"][name] = {"time": t_peer.median, "agree": check["agree"],
+                check = compare(np.asarray(fn(), dtype=ref.dtype), ref, tol)
+                # round-robin with numbaconv's auto, so that the two share the
+                # machine's drifts (timed one after the other, a shared host's
+                # slow minute can make either look faster)
+                t = interleaved({"numbaconv": lambda: numbaconv.convolve(
+                    a, kern, mode=mode, method="auto", **kwargs), name: fn}, repeat, max_time)
+                row["peers"][name] = {"time": t[name], "numbaconv_time": t["numbaconv"],
+                                      "agree": check["agree"],
                                       "max_abs_err": check["max_abs_err"]}
             except Exception as exc:  # noqa: BLE001 - a broken peer is not our failure
                 row["peers"][name] = {"skipped": f"{type(exc).__name__}: {exc}"}
@@ -475,7 +482,10 @@ def _table_rows(rows, peer_names):
             if info is None or "time" not in info:
                 line.append("-")
             else:
-                line.append(fmt_time(info["time"]) + ("" if info["agree"] else " (differs)"))
+                ours = info.get("numbaconv_time")     # absent in JSON from before 2026-11
+                line.append(fmt_time(info["time"])
+                            + (f" (ours {fmt_time(ours)})" if ours else "")
+                            + ("" if info["agree"] else " (differs)"))
         body.append(line)
     return header, body
 

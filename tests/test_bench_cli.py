@@ -215,3 +215,15 @@ def test_direct_macs_counts_edges():
         length = {"full": n + k - 1, "same": n, "valid": n - k + 1}[mode]
         brute = sum(max(0, min(hi, n) - max(lo, 0)) for lo, hi in full[start:start + length])
         assert direct_macs((n,), (k,), mode) == brute
+
+
+def test_peer_timed_round_robin_with_auto():
+    """A peer (numpy.convolve is always there for 1-D) is checked against SciPy and
+    timed in one round-robin with numbaconv's auto: the row carries both times."""
+    row = _bench.bench_cell(_bench.Cell(1, 200, 5, "float64", "full"), repeat=1, max_time=0.05,
+                            peers=True)
+    info = row["peers"]["numpy.convolve"]
+    assert info["agree"] is True and info["max_abs_err"] <= row["tol"]
+    assert info["time"] > 0 and info["numbaconv_time"] > 0
+    header, body = _bench._table_rows([row], ["numpy.convolve"])
+    assert "(ours " in body[0][header.index("numpy.convolve")]
