@@ -211,3 +211,24 @@ def test_explain_gives_the_overlap_add_plan(shapes, words):
     p = cpu_oa.plan(build_problem(sa, sk, "same", np.float64))
     if p is not None and p[0] is None:   # the tile shape it prints is the plan's
         assert f"{p[1][0]} x {p[1][1]} tiles" in note[0]
+
+
+@pytest.mark.parametrize("shape_a, shape_k, itemsize, parallel", [
+    ((1, 1000), (1, 301), 4, False),     # long rows: a launch costs more than 301k MACs
+    ((1, 10000), (1, 31), 8, False),
+    ((1, 30000), (1, 31), 4, True),
+    ((1, 20000), (1, 31), 8, True),
+    ((1, 100000), (1, 3), 4, True),      # short rows and 2-D kernels: from 200k MACs
+    ((64, 64), (7, 7), 4, True),
+    ((1, 30000), (1, 3), 4, False),
+])
+def test_direct_parallel_threshold(shape_a, shape_k, itemsize, parallel):
+    """The direct kernel is the parallel one only where the measured launch pays."""
+    from numbaconv._backends import cpu_direct
+    ox = -(shape_k[1] // 2)
+    *_, kernel = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
+                                           cpu_direct.block_width(np.dtype("f%d" % itemsize)))
+    assert (kernel is cpu_direct._corr2d_par) is parallel
+    *_, kernel = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 1,
+                                           cpu_direct.block_width(np.dtype("f%d" % itemsize)))
+    assert kernel is cpu_direct._corr2d_ser

@@ -384,6 +384,25 @@ def _corr_rows_ser(aflat, k2, kofs, out2, obase, chunk):
 #: below this many multiply-adds a thread launch costs more than it saves
 PARALLEL_MIN_MACS = 200_000
 
+#: rows of at least this many taps run near the FMA peak (one load per eight FMAs in
+#: :func:`_taps`), so a launch pays only for more work: a single-row kernel that long
+#: goes parallel from ``PARALLEL_MIN_ROW_BYTES / itemsize`` multiply-adds.  1-D calls,
+#: 1 thread against 2 (25 interleaved rounds, session 8): float32 n = 1e3, k = 301
+#: 13.7 against 20.2 us; n = 1e4, k = 31 11.9 against 15.5; n = 2e4, k = 31 18.4
+#: against 18.9; n = 3e4, k = 31 25.4 against 18.9; float64 n = 1e3, k = 301 20.8
+#: against 25.3; n = 1e4, k = 31 16.8 against 16.0; n = 2e4, k = 31 29.6 against
+#: 23.9.  Short rows (k = 3-15) and 2-D kernels still gain from 2 threads at
+#: 200,000 (float32 n = 1e5, k = 3: 22.7 against 17.6 us; 64^2 7x7: 35.8 against 27.4)
+LONG_ROW_TAPS = 31
+PARALLEL_MIN_ROW_BYTES = 3_200_000
+
+
+def _parallel_pays(macs, kh, kw, itemsize) -> bool:
+    """Whether a kernel of ``kh x kw`` taps doing ``macs`` multiply-adds gains from threads."""
+    if kh == 1 and kw >= LONG_ROW_TAPS:
+        return macs * itemsize >= PARALLEL_MIN_ROW_BYTES
+    return macs >= PARALLEL_MIN_MACS
+
 
 def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
     """Shape-only decisions of :func:`corr2d`: ``(pad_lo, pad_hi, chunk, kernel)``.
@@ -412,7 +431,7 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
         pad_lo = pad_hi = 0
     chunk = chunk_for(OW, itemsize)
     macs = out_shape[0] * OW * shape_k[0] * kw
-    kernel = _corr2d_par if workers > 1 and macs >= PARALLEL_MIN_MACS else _corr2d_ser
+    kernel = _corr2d_par if workers > 1 and _parallel_pays(macs, kh, kw, itemsize) else _corr2d_ser
     return pad_lo, pad_hi, chunk, kernel
 
 
