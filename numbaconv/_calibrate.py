@@ -25,7 +25,8 @@ import warnings
 
 import numpy as np
 
-FORMAT = 4
+#: version of the coefficient set (5: ``direct_stream_nd``); part of the file's name
+FORMAT = 5
 
 
 def cache_path() -> str:
