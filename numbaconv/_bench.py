@@ -13,8 +13,8 @@ For every grid cell (signal size x kernel size x dtype) the command
    and makes the command exit with status 1,
 4. optionally times peers (``--peers``): ``numpy.convolve`` (1-D),
    OpenCV's ``cv2.filter2D`` (2-D ``'same'``) and SciPy's ``fftconvolve`` on
-   the pyFFTW backend, each when importable, round-robin with numbaconv's
-   ``auto`` (the table shows both: ``peer (ours t)``),
+   the pyFFTW backend, each when importable, all in one round-robin with
+   numbaconv's ``auto`` (the table shows both: ``peer (ours t)``),
 
 then prints a table (rich when installed), and writes ``--json`` / ``--plot``.
 
@@ -322,13 +322,14 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
     tol = tolerance(cell.dtype, a, kern)
     row["tol"] = tol
 
+    def auto_call():
+        return numbaconv.convolve(a, kern, mode=mode, method="auto", **kwargs)
+
     reasons = []
     try:
         method, backend = _explain(numbaconv, a, kern, mode, kwargs)
         row["auto_method"], row["auto_backend"] = method, backend
-        t_auto, out = measure(lambda: numbaconv.convolve(a, kern, mode=mode, method="auto",
-                                                         **kwargs),
-                              repeat, max_time=max_time)
+        t_auto, out = measure(auto_call, repeat, max_time=max_time)
         row["t_numbaconv"] = t_auto.median
         row["first_call_numbaconv"] = t_auto.first_call
         row["ratio"] = t_ref.median / t_auto.median
@@ -362,27 +363,39 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
             row["agree"] = False
 
     if peers:
-        from ._bench_report import interleaved
-        for name, factory in PEERS.items():
-            try:
-                fn = factory(cell, a, kern)
-                if fn is None:
-                    continue
-                if isinstance(fn, str):
-                    row["peers"][name] = {"skipped": fn}
-                    continue
-                check = compare(np.asarray(fn(), dtype=ref.dtype), ref, tol)
-                # round-robin with numbaconv's auto, so that the two share the
-                # machine's drifts (timed one after the other, a shared host's
-                # slow minute can make either look faster)
-                t = interleaved({"numbaconv": lambda: numbaconv.convolve(
-                    a, kern, mode=mode, method="auto", **kwargs), name: fn}, repeat, max_time)
-                row["peers"][name] = {"time": t[name], "numbaconv_time": t["numbaconv"],
-                                      "agree": check["agree"],
-                                      "max_abs_err": check["max_abs_err"]}
-            except Exception as exc:  # noqa: BLE001 - a broken peer is not our failure
-                row["peers"][name] = {"skipped": f"{type(exc).__name__}: {exc}"}
+        _time_peers(row, cell, a, kern, ref, tol, auto_call, repeat, max_time)
     return row
+
+
+def _time_peers(row, cell, a, kern, ref, tol, auto_call, repeat, max_time):
+    """Check each importable peer against SciPy's result, then time all of them in one
+    round-robin with numbaconv's auto, so that they share the machine's drifts (timed
+    one after the other, a shared host's slow minute can make either look faster)."""
+    from ._bench_report import interleaved
+    fns = {}
+    for name, factory in PEERS.items():
+        try:
+            fn = factory(cell, a, kern)
+            if fn is None:
+                continue
+            if isinstance(fn, str):
+                row["peers"][name] = {"skipped": fn}
+                continue
+            check = compare(np.asarray(fn(), dtype=ref.dtype), ref, tol)
+            row["peers"][name] = {"agree": check["agree"], "max_abs_err": check["max_abs_err"]}
+            fns[name] = fn
+        except Exception as exc:  # noqa: BLE001 - a broken peer is not our failure
+            row["peers"][name] = {"skipped": f"{type(exc).__name__}: {exc}"}
+    if not fns:
+        return
+    try:
+        t = interleaved({"numbaconv": auto_call, **fns}, repeat, max_time)
+    except Exception as exc:  # noqa: BLE001 - a peer that fails when timed
+        for name in fns:
+            row["peers"][name] = {"skipped": f"{type(exc).__name__}: {exc}"}
+        return
+    for name in fns:
+        row["peers"][name].update(time=t[name], numbaconv_time=t["numbaconv"])
 
 
 # --------------------------------------------------------------------------

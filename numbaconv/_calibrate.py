@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-#: version of the coefficient set (5: ``direct_stream_nd``); part of the file's name
+#: version of the coefficient set (5: ``direct_stream`` for every rank); part of the file's name
 FORMAT = 5
 
 

@@ -31,10 +31,10 @@ DEFAULTS = {
     "direct_kernel_row": 0.015,  # extra cost per kernel row beyond the first (input rows leave L1)
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,       # seconds per byte streamed in + out by one pass, one thread
-    "direct_stream_1d": 0.25,   # share of pass_byte a 1-D direct kernel pays (1-D grid, n 1e5-1e7)
-    # the same share for 2-D and N-D direct kernels: 4096^2 float64 3x3 was predicted
-    # at 44 ms with the whole pass_byte and took 18.8 ms (18.0 predicted with 0.25)
-    "direct_stream_nd": 0.25,
+    # share of pass_byte a direct kernel pays: fitted on the 1-D grid (n 1e5-1e7); the
+    # same in 2-D, where 4096^2 float64 3x3 was predicted at 44 ms with the whole
+    # pass_byte and took 18.8 ms (17.8 predicted with 0.25)
+    "direct_stream": 0.25,
     "fft_nlogn": {"f4": 3.0e-10, "f8": 5.3e-10, "c8": 1.05e-9, "c16": 1.1e-9},  # one thread
     "fft_overhead": 4.2e-5,
     "fft_nd_factor": 0.8,       # N log N of a multi-axis transform costs this much of a 1-D one
@@ -106,9 +106,9 @@ def direct_cost(problem, workers=None) -> float:
         macs *= max(min(o * k, n * k), 1)
     kw = problem.shape_k[-1] if problem.ndim else 1
     item = np.dtype(_work_item(problem.dtype)).itemsize
-    stream = (math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
     # one sequential read and write, which the prefetcher overlaps with the FMAs
-    stream *= c["direct_stream_1d"] if problem.ndim == 1 else c["direct_stream_nd"]
+    stream = ((math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
+              * c["direct_stream"])
     key = _key_direct(problem.dtype)
     return c["direct_overhead"] + (macs * c["direct_mac"][key] * _phase(c, key, kw) * _short(c, kw)
                                    * _rows(c, problem) + stream) / _threads(workers)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 
 import numpy as np
 from numba import prange
@@ -397,9 +398,10 @@ LONG_ROW_TAPS = 31
 PARALLEL_MIN_ROW_BYTES = 3_200_000
 
 
-def _parallel_pays(macs, kh, kw, itemsize) -> bool:
-    """Whether a kernel of ``kh x kw`` taps doing ``macs`` multiply-adds gains from threads."""
-    if kh == 1 and kw >= LONG_ROW_TAPS:
+def _parallel_pays(macs, kshape, itemsize) -> bool:
+    """Whether a kernel of shape ``kshape`` doing ``macs`` multiply-adds gains from threads
+    (every direct kernel's serial/parallel choice goes through here)."""
+    if math.prod(kshape[:-1]) == 1 and kshape[-1] >= LONG_ROW_TAPS:
         return macs * itemsize >= PARALLEL_MIN_ROW_BYTES
     return macs >= PARALLEL_MIN_MACS
 
@@ -431,7 +433,7 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
         pad_lo = pad_hi = 0
     chunk = chunk_for(OW, itemsize)
     macs = out_shape[0] * OW * shape_k[0] * kw
-    kernel = _corr2d_par if workers > 1 and _parallel_pays(macs, kh, kw, itemsize) else _corr2d_ser
+    kernel = _corr2d_par if workers > 1 and _parallel_pays(macs, shape_k, itemsize) else _corr2d_ser
     return pad_lo, pad_hi, chunk, kernel
 
 
@@ -517,8 +519,8 @@ def _run_nd(a, k, out, offs, workers):
     lead_out, lead_k = out.shape[:-1], k.shape[:-1]
     obase = base0 + np.indices(lead_out).reshape(len(lead_out), -1).T @ st[:-1]
     kofs = np.indices(lead_k).reshape(len(lead_k), -1).T @ st[:-1]
-    kernel = _corr_rows_par if workers > 1 and out.size * k.size >= PARALLEL_MIN_MACS \
-        else _corr_rows_ser
+    kernel = _corr_rows_par if workers > 1 and _parallel_pays(out.size * k.size, k.shape,
+                                                              out.itemsize) else _corr_rows_ser
     kernel(ap.reshape(-1), np.ascontiguousarray(k.reshape(-1, k.shape[-1])),
            np.ascontiguousarray(kofs, np.int64), out.reshape(-1, out.shape[-1]),
            np.ascontiguousarray(obase, np.int64), chunk_for(out.shape[-1], out.itemsize))
@@ -540,7 +542,7 @@ def run(problem: Problem, a, k, *, workers: int):
     else:
         a, offs = _pad_boundary(a, problem)
         a = np.ascontiguousarray(a)
-    if workers > 1 and out.size * k.size >= PARALLEL_MIN_MACS:
+    if workers > 1 and _parallel_pays(out.size * k.size, k.shape, out.itemsize):
         with numba_threads(workers):
             _run_any_rank(a, k, out, offs, workers)
     else:                    # serial kernels: no thread-count switch either
