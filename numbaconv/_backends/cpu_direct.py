@@ -323,17 +323,55 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
 _item = _per_dtype(_item_blocks, _item_rows)
 
 
+@jit
+def _padded(a, k, pad_lo, pad_hi):
+    """``(a zero-padded by pad_lo/pad_hi columns, pad_lo)``, or ``(a, 0)`` unpadded.
+
+    Only a finite kernel may meet the padding: ``0 * nan`` and ``0 * inf``
+    are NaN, where the direct method (SciPy's too) leaves the products
+    outside the signal out, so a non-finite tap keeps the scalar edges.
+    """
+    if pad_lo == 0 and pad_hi == 0:
+        return a, 0
+    for p in range(k.shape[0]):
+        for q in range(k.shape[1]):
+            if not np.isfinite(k[p, q]):
+                return a, 0
+    H, W = a.shape
+    padded = np.empty((H, W + pad_lo + pad_hi), a.dtype)
+    zero = a.dtype.type(0)
+    for r in range(H):     # views indexed from 0: no wraparound test, so the loops vectorise
+        lo, mid, hi = padded[r, :pad_lo], padded[r, pad_lo:pad_lo + W], padded[r, pad_lo + W:]
+        src = a[r]
+        for c in range(pad_lo):
+            lo[c] = zero
+        for c in range(W):
+            mid[c] = src[c]
+        for c in range(pad_hi):
+            hi[c] = zero
+    return padded, pad_lo
+
+
 @jit_parallel
-def _corr2d_par(a, k, out, oy, ox, chunk):
-    """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a."""
+def _corr2d_par(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
+    """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a.
+
+    ``a`` is first zero-padded by ``pad_lo``/``pad_hi`` columns (see
+    :func:`_padded`), here rather than in Python: one compiled call, where
+    NumPy's pad and the kernel's finiteness scan cost 3-5 us a call.
+    """
+    a, shift = _padded(a, k, pad_lo, pad_hi)
+    ox += shift
     ncx = (out.shape[1] + chunk - 1) // chunk
     for item in prange(out.shape[0] * ncx):
         _item(a, k, out, oy, ox, chunk, ncx, item)
 
 
 @jit
-def _corr2d_ser(a, k, out, oy, ox, chunk):
+def _corr2d_ser(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
     """Serial twin of :func:`_corr2d_par` (no thread launch for small work)."""
+    a, shift = _padded(a, k, pad_lo, pad_hi)
+    ox += shift
     ncx = (out.shape[1] + chunk - 1) // chunk
     for item in range(out.shape[0] * ncx):
         _item(a, k, out, oy, ox, chunk, ncx, item)
@@ -452,60 +490,15 @@ def _threads(workers) -> int:
     return max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
 
 
-@jit
-def _padded(a, k, pad_lo, pad_hi):
-    """``(a zero-padded by pad_lo/pad_hi columns, pad_lo)``, or ``(a, 0)`` unpadded.
-
-    Only a finite kernel may meet the padding: ``0 * nan`` and ``0 * inf``
-    are NaN, where the direct method (SciPy's too) leaves the products
-    outside the signal out, so a non-finite tap keeps the scalar edges.
-    """
-    if pad_lo == 0 and pad_hi == 0:
-        return a, 0
-    for p in range(k.shape[0]):
-        for q in range(k.shape[1]):
-            if not np.isfinite(k[p, q]):
-                return a, 0
-    H, W = a.shape
-    padded = np.empty((H, W + pad_lo + pad_hi), a.dtype)
-    zero = a.dtype.type(0)
-    for r in range(H):     # views indexed from 0: no wraparound test, so the loops vectorise
-        lo, mid, hi = padded[r, :pad_lo], padded[r, pad_lo:pad_lo + W], padded[r, pad_lo + W:]
-        src = a[r]
-        for c in range(pad_lo):
-            lo[c] = zero
-        for c in range(W):
-            mid[c] = src[c]
-        for c in range(pad_hi):
-            hi[c] = zero
-    return padded, pad_lo
-
-
-@jit
-def _corr2d_ser_call(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
-    """Pad (see :func:`_padded`), then :func:`_corr2d_ser`: one compiled call."""
-    ap, shift = _padded(a, k, pad_lo, pad_hi)
-    _corr2d_ser(ap, k, out, oy, ox + shift, chunk)
-
-
-@jit
-def _corr2d_par_call(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
-    """Pad, then :func:`_corr2d_par`: one compiled call (in Python the pad and the
-    kernel's finiteness scan cost 3-5 us a call).  The caller sets the thread count:
-    ``numba.set_num_threads`` in compiled code would keep this function out of the cache."""
-    ap, shift = _padded(a, k, pad_lo, pad_hi)
-    _corr2d_par(ap, k, out, oy, ox + shift, chunk)
-
-
 def corr2d(a, k, out, oy, ox, workers):
     """Run the 2-D kernel as :func:`_corr2d_layout` decides."""
     pad_lo, pad_hi, chunk, threads = _corr2d_layout(a.shape, k.shape, out.shape, ox,
                                                     out.itemsize, workers, block_width(out.dtype))
     if threads > 1:
         with numba_threads(threads):
-            _corr2d_par_call(a, k, out, oy, ox, chunk, pad_lo, pad_hi)
+            _corr2d_par(a, k, out, oy, ox, chunk, pad_lo, pad_hi)
     else:
-        _corr2d_ser_call(a, k, out, oy, ox, chunk, pad_lo, pad_hi)
+        _corr2d_ser(a, k, out, oy, ox, chunk, pad_lo, pad_hi)
 
 
 # --------------------------------------------------------------------------
@@ -622,14 +615,14 @@ def prepare(problem: Problem, *, workers: int):
         def call(a, k):
             out = np.empty(out_shape, wt)
             with numba_threads(threads):
-                _corr2d_par_call(_as_work(a, wt).reshape(a2), _as_work(k, wt).reshape(k2),
-                                 out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
+                _corr2d_par(_as_work(a, wt).reshape(a2), _as_work(k, wt).reshape(k2),
+                            out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
             return out
     else:
         def call(a, k):
             out = np.empty(out_shape, wt)
-            _corr2d_ser_call(_as_work(a, wt).reshape(a2), _as_work(k, wt).reshape(k2),
-                             out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
+            _corr2d_ser(_as_work(a, wt).reshape(a2), _as_work(k, wt).reshape(k2),
+                        out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
             return out
     return call
 
