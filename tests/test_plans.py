@@ -233,3 +233,27 @@ def test_direct_parallel_threshold(shape_a, shape_k, itemsize, parallel):
     *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 1,
                                             cpu_direct.block_width(np.dtype("f%d" % itemsize)))
     assert threads == 1
+
+
+@pytest.mark.parametrize("shape_a, shape_k, itemsize, padded", [
+    ((1, 1000), (1, 31), 8, True),       # small signals pad from a sixteenth of the row's bytes
+    ((256, 256), (7, 7), 8, True),
+    ((1, 10000), (1, 31), 8, False),
+    ((256, 256), (3, 3), 8, False),
+    ((1024, 1024), (7, 7), 8, False),    # large ones from a quarter (fresh pages cost more)
+    ((1024, 1024), (15, 15), 4, True),
+])
+def test_direct_pad_rule(shape_a, shape_k, itemsize, padded):
+    """Edge columns are padded into register blocks only where the copy measured cheaper,
+    and the padded kernel agrees with SciPy."""
+    from numbaconv._backends import cpu_direct
+    ox = -(shape_k[1] // 2)
+    dt = np.dtype("f%d" % itemsize)
+    pad_lo, pad_hi, *_ = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
+                                                   cpu_direct.block_width(dt))
+    assert (pad_lo + pad_hi > 0) is padded
+    if shape_a[0] * shape_a[1] <= 65536:
+        rng = np.random.default_rng(1)
+        a, k = make_array(shape_a, dt, rng), make_array(shape_k, dt, rng)
+        assert_matches_scipy(numbaconv.convolve(a, k, "same", method="direct"),
+                             ss.convolve(a, k, "same", method="direct"), a, k)
