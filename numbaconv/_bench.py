@@ -353,7 +353,7 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
         row["error"] = "; ".join(reasons)
 
     if methods:
-        from ._bench_report import predicted_costs, time_methods
+        from ._bench_report import PEAK_MIN_TAPS, predicted_costs, time_methods
         try:
             row["t_auto_interleaved"], row["methods"], row["scipy_methods"] = time_methods(
                 cell, a, kern, repeat=repeat, max_time=max_time, workers=workers,
@@ -361,10 +361,32 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
         except Exception as exc:  # noqa: BLE001 - recorded, and the exit status says so
             row["error"] = f"methods: {type(exc).__name__}: {exc}"
             row["agree"] = False
+        if cell.ndim == 1 and cell.taps >= PEAK_MIN_TAPS:
+            _time_direct_alone(row, a, kern, mode, kwargs, ref, tol, repeat, max_time)
 
     if peers:
         _time_peers(row, cell, a, kern, ref, tol, auto_call, repeat, max_time)
     return row
+
+
+def _time_direct_alone(row, a, kern, mode, kwargs, ref, tol, repeat, max_time):
+    """The direct method timed on its own, back to back, for the GFLOP/s table.
+
+    In the methods round-robin each direct call follows an FFT or overlap-add
+    call that evicted its input and output from the caches: run M1 (session 9)
+    had float32 n = 1e5, k = 31 direct at 65.9 us there against 49.0 us as
+    auto's choice.  A kernel's throughput is measured warm, as the FMA peak is;
+    the round-robin figure stays in the row (``methods['direct']``) and in the
+    table beside it.
+    """
+    import numbaconv
+    t, out = measure(lambda: numbaconv.convolve(a, kern, mode=mode, method="direct", **kwargs),
+                     repeat, max_time=max_time)
+    check = compare(out, ref, tol)
+    row["t_direct_alone"] = t.median
+    if not check["agree"]:
+        row["error"] = "; ".join(filter(None, [row["error"], "direct alone: " + check["reason"]]))
+        row["agree"] = False
 
 
 def _time_peers(row, cell, a, kern, ref, tol, auto_call, repeat, max_time):
