@@ -282,8 +282,8 @@ def add_derived(row: dict, peak: dict | None) -> None:
     # host's noise only ever adds time
     t_rr = (row.get("methods") or {}).get("direct")
     times = [t for t in (row.get("t_direct_alone"), t_rr) if isinstance(t, (int, float))]
-    t_dir = min(times) if times else None
-    if isinstance(t_dir, (int, float)):
+    if times:
+        t_dir = min(times)
         macs = direct_macs(row["shape_a"], row["shape_k"], row["mode"])
         row["gflops_direct"] = 2.0 * macs / t_dir / 1e9
         if isinstance(t_rr, (int, float)):

@@ -91,6 +91,11 @@ def set_workers(workers):
         _local.workers = old
 
 
+def thread_count(workers) -> int:
+    """``workers`` clamped to ``1 .. NUMBA_NUM_THREADS``: the threads a parallel kernel gets."""
+    return max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
+
+
 class numba_threads:
     """Context manager: run the body with Numba's thread count set to ``workers`` (clamped).
 
@@ -101,7 +106,7 @@ class numba_threads:
     __slots__ = ("n", "old")
 
     def __init__(self, workers: int):
-        self.n = max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
+        self.n = thread_count(workers)
 
     def __enter__(self) -> int:
         self.old = numba.get_num_threads()

@@ -23,13 +23,12 @@ from __future__ import annotations
 import functools
 import math
 
-import numba
 import numpy as np
 from numba import prange
 
 from numba.extending import overload
 
-from .._config import numba_threads
+from .._config import numba_threads, thread_count
 from .._jit import JIT_OPTIONS, jit, jit_parallel
 from .._problem import Problem
 from .._simd import (VEC_BYTES, _blockable, block_zeros, fma_at, lanes, vec_fma_at, vec_load_at,
@@ -51,8 +50,8 @@ def chunk_for(width: int, itemsize: int, rows: int = 1, threads: int = 1) -> int
     With ``threads`` > 1 the ``rows x pieces`` work items are made a multiple
     of ``threads`` where a few more pieces do it: ``prange`` gives each thread
     one contiguous share of the items, so 3 items on 2 threads run as 2 + 1
-    (a 1-D float32 row of 10,300 outputs: 3 chunks of 3,434 took 2/3 of the
-    serial time, 4 of 2,575 take 1/2).
+    (a 1-D float32 row of 10,300 outputs, k = 301, 2 threads: 3 chunks of
+    3,434 take 44.1 us, 4 of 2,575 take 37.0 us).
     """
     target = max(64, CHUNK_BYTES // itemsize)
     pieces = max(1, -(-width // target))
@@ -466,7 +465,7 @@ PAD_CHEAP_BYTES = 1 << 20
 
 
 def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
-    """Shape-only decisions of :func:`corr2d`: ``(pad_lo, pad_hi, chunk, kernel)``.
+    """Shape-only decisions of :func:`corr2d`: ``(pad_lo, pad_hi, chunk, threads)``.
 
     Edge columns (windows that stick out of ``a`` sideways) take a scalar
     bounds-checked loop.  When register blocks exist for the dtype
@@ -480,8 +479,8 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
     (both 0: no padding).  Measured, 'same' on 2 cores: float32 256^2 with
     15x15 0.71 -> 0.27 ms, with 7x7 0.16 -> 0.10 ms, 1024^2 with 31x31
     26.7 -> 15.5 ms; float64 256^2 with 7x7 no gain (0.17 ms either way:
-    not padded).  The kernel is the parallel one only when the work pays
-    for the launch.
+    not padded).  ``threads`` is 1 (the serial kernel) unless the work pays
+    for a launch (:func:`_parallel_pays`).
     """
     kh, kw, OW = shape_k[0], shape_k[1], out_shape[1]
     pad_lo = max(0, -ox)
@@ -493,24 +492,24 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
     if not (edges and kw > 1 and wide and blocks):
         pad_lo = pad_hi = 0
     macs = out_shape[0] * OW * shape_k[0] * kw
-    threads = _threads(workers) if _parallel_pays(macs, shape_k, itemsize) else 1
+    threads = thread_count(workers) if _parallel_pays(macs, shape_k, itemsize) else 1
     return pad_lo, pad_hi, chunk_for(OW, itemsize, out_shape[0], threads), threads
 
 
-def _threads(workers) -> int:
-    """``workers`` clamped to the threads Numba has (what a parallel kernel may set)."""
-    return max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
+def _launch(threads, par, ser, *args):
+    """``par(*args)`` on ``threads`` threads, or ``ser(*args)`` (no thread switch) for 1."""
+    if threads > 1:
+        with numba_threads(threads):
+            par(*args)
+    else:
+        ser(*args)
 
 
 def corr2d(a, k, out, oy, ox, workers):
     """Run the 2-D kernel as :func:`_corr2d_layout` decides."""
     pad_lo, pad_hi, chunk, threads = _corr2d_layout(a.shape, k.shape, out.shape, ox,
                                                     out.itemsize, workers, block_width(out.dtype))
-    if threads > 1:
-        with numba_threads(threads):
-            _corr2d_par(a, k, out, oy, ox, chunk, pad_lo, pad_hi)
-    else:
-        _corr2d_ser(a, k, out, oy, ox, chunk, pad_lo, pad_hi)
+    _launch(threads, _corr2d_par, _corr2d_ser, a, k, out, oy, ox, chunk, pad_lo, pad_hi)
 
 
 # --------------------------------------------------------------------------
@@ -573,16 +572,13 @@ def _run_nd(a, k, out, offs, workers):
     lead_out, lead_k = out.shape[:-1], k.shape[:-1]
     obase = base0 + np.indices(lead_out).reshape(len(lead_out), -1).T @ st[:-1]
     kofs = np.indices(lead_k).reshape(len(lead_k), -1).T @ st[:-1]
-    threads = _threads(workers) if _parallel_pays(out.size * k.size, k.shape, out.itemsize) else 1
+    threads = (thread_count(workers) if _parallel_pays(out.size * k.size, k.shape, out.itemsize)
+               else 1)
     out2 = out.reshape(-1, out.shape[-1])
-    args = (ap.reshape(-1), np.ascontiguousarray(k.reshape(-1, k.shape[-1])),
-            np.ascontiguousarray(kofs, np.int64), out2, np.ascontiguousarray(obase, np.int64),
+    _launch(threads, _corr_rows_par, _corr_rows_ser, ap.reshape(-1),
+            np.ascontiguousarray(k.reshape(-1, k.shape[-1])), np.ascontiguousarray(kofs, np.int64),
+            out2, np.ascontiguousarray(obase, np.int64),
             chunk_for(out2.shape[1], out.itemsize, out2.shape[0], threads))
-    if threads > 1:
-        with numba_threads(threads):
-            _corr_rows_par(*args)
-    else:
-        _corr_rows_ser(*args)
 
 
 def run(problem: Problem, a, k, *, workers: int):
@@ -623,19 +619,12 @@ def prepare(problem: Problem, *, workers: int):
     oy, ox = (0, offs[0]) if problem.ndim == 1 else offs
     pad_lo, pad_hi, chunk, threads = _corr2d_layout(a2, k2, o2, ox, wt.itemsize, workers,
                                                     block_width(wt))
-    if threads > 1:
-        def call(a, k):
-            out = np.empty(out_shape, wt)
-            with numba_threads(threads):
-                _corr2d_par(_as_work(a, wt).reshape(a2), _as_work(k, wt).reshape(k2),
-                            out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
-            return out
-    else:
-        def call(a, k):
-            out = np.empty(out_shape, wt)
-            _corr2d_ser(_as_work(a, wt).reshape(a2), _as_work(k, wt).reshape(k2),
-                        out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
-            return out
+    def call(a, k):
+        out = np.empty(out_shape, wt)
+        _launch(threads, _corr2d_par, _corr2d_ser, _as_work(a, wt).reshape(a2),
+                _as_work(k, wt).reshape(k2), out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
+        return out
+
     return call
 
 
