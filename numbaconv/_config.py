@@ -20,13 +20,14 @@ _local = threading.local()
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
+    """The CPUs this process may run on."""
     return _CPUS
 
 
 def _normalise(workers) -> int:
     if workers is None:
-        return getattr(_local, "workers", None) or _cpu_count()
+        return getattr(_local, "workers", None) or cpu_count()
     try:
         workers = operator.index(workers)
     except TypeError:
@@ -34,10 +35,10 @@ def _normalise(workers) -> int:
     if workers == 0:
         raise ValueError("workers must not be zero")
     if workers < 0:
-        workers += _cpu_count() + 1
+        workers += cpu_count() + 1
         if workers <= 0:
             raise ValueError("workers value out of range; got {}, must not be less than {}".format(
-                workers - _cpu_count() - 1, -_cpu_count()))
+                workers - cpu_count() - 1, -cpu_count()))
     return workers
 
 

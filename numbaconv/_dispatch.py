@@ -1,17 +1,20 @@
 """Backend selection: correctness vetoes first, then the cheapest cost.
 
-:func:`select` is a pure function of a :class:`~numbaconv._problem.Problem`
-(and the cost coefficients in force); it never looks at array values.  The
-API computes the value-dependent flags (``finite``, ``int_bound``) before.
+:func:`select` makes the whole choice for one call.  It starts from the
+array-free :class:`~numbaconv._problem.Problem` and asks the call's
+:class:`~numbaconv._probes.Probes` a value question only when the answer
+can change the choice: the kernel's rank when the separable path would
+win, the values' finiteness and integer range when an FFT method would.
+Every choice for a problem is memoised, keyed by the coefficient version
+(:func:`numbaconv._coefficients.version`), so new coefficients need no
+cache to be cleared.
 
-Host arrays with ``device='auto'`` (``select(..., offload=True)``) are
-placed here too: the CPU's best backend is chosen first; only when it is
-predicted to take at least :data:`OFFLOAD_MIN_SECONDS` is a GPU looked for
-(once, lazily: small calls never import ``numba.cuda``), and then the same
-problem on ``device='cuda'`` with ``host_io=True`` -- its costs include the
-copies to the device and back -- competes with it.  The returned
-:class:`Choice` says on which device it runs (:attr:`Choice.device`) and
-lists the candidates of both devices.
+Host arrays with ``device='auto'`` (``offload=True``) are placed here too:
+the CPU's best backend is chosen first; only when it is predicted to take
+at least :data:`OFFLOAD_MIN_SECONDS` is a GPU looked for (once, lazily:
+small calls never import ``numba.cuda``), and then the same problem on
+``device='cuda'`` with ``host_io=True`` -- its costs include the copies to
+the device and back -- competes with it.
 """
 from __future__ import annotations
 
@@ -20,10 +23,12 @@ import functools
 import math
 
 from . import _backends
+from . import _coefficients as coef
 from ._config import resolve_workers
-from ._costs import coefficients, int_exact_limit
+from ._probes import int_exact_limit
 
 FFT_METHODS = ("fft", "oa")
+METHODS = ("auto", "direct", "fft", "oa", "separable")
 
 #: ``device='auto'`` with host arrays looks for a GPU only when the CPU's
 #: best backend is predicted to take at least this long (seconds): below it
@@ -102,41 +107,61 @@ def vetoes(problem, method="auto"):
     return out
 
 
-def select(problem, method="auto", workers=None, *, offload=False) -> Choice:
-    """Choose the backend for ``problem`` (``method`` fixes the family).
-
-    Memoised: a :class:`Problem` is frozen and hashable and the choice depends
-    only on it, the method, the worker count and the cost coefficients (a
-    change of coefficients clears the memo).
+def select(problem, method="auto", workers=None, *, probes=None, offload=False):
+    """Choose the backend for ``problem``: ``(problem, choice)``.
 
     Parameters
     ----------
     problem : numbaconv._problem.Problem
         What to compute; ``problem.device`` is where the arrays are.
+        ``separable=True`` and ``finite=None`` mean "not yet known": the
+        first choice is made optimistically and corrected with ``probes``.
     method : str, optional
-        ``'auto'`` or a method family.
+        ``'auto'`` or a method family, which is obeyed (``ValueError`` when
+        no backend can run it).
     workers : int, optional
         Host threads assumed by the CPU cost model.
+    probes : numbaconv._probes.Probes, optional
+        The call's value probes; without them the problem's flags are taken
+        as they are.
     offload : bool, optional
         The arrays are on the host and the caller left the device open
         (``device='auto'``): the GPU may run them when it is predicted to
-        win, copies included (see the module docstring).  Ignored for a
-        problem whose arrays are on the GPU.
+        win, copies included.
 
     Returns
     -------
-    Choice
+    problem : numbaconv._problem.Problem
+        ``problem`` with the value facts the choice rests on filled in.
+    choice : Choice
         The backend, its device and the predicted cost of every candidate.
     """
-    coefficients()       # calibrated coefficients (CPU and GPU) are loaded before any cost
+    coef.coefficients()          # a calibration file is read before any cost
     workers = resolve_workers(workers)
-    if offload and problem.device == "cpu":
-        return _select_offload(problem, method, workers)
-    return _select(problem, method, workers)
+    version = coef.version()
+    host_auto = offload and problem.device == "cpu"
+
+    def choose(p):
+        if host_auto:
+            return _select_offload(p, method, workers, version)
+        return _select(p, method, workers, version)
+
+    choice = choose(problem)
+    if probes is None:
+        return problem, choice
+    if problem.separable and choice.method == "separable" and not probes.rank1():
+        problem = dataclasses.replace(problem, separable=False)
+        choice = choose(problem)
+    if method == "auto" and choice.method in FFT_METHODS and problem.finite is None:
+        finite = probes.finite()
+        bound = probes.int_bound() if problem.kind in "iu" else 0.0
+        problem = dataclasses.replace(problem, finite=finite, int_bound=bound)
+        choice = choose(problem)
+    return problem, choice
 
 
 def on_gpu(problem):
-    """The problem of running host arrays on the GPU.
+    """The problem of running host arrays on the GPU (``device='cuda'``, ``host_io=True``).
 
     Parameters
     ----------
@@ -146,8 +171,7 @@ def on_gpu(problem):
     Returns
     -------
     numbaconv._problem.Problem
-        The same with ``device='cuda'`` and ``host_io=True``: its costs
-        include the copies to the device and back.
+        The same on the GPU: its costs include the copies there and back.
     """
     return dataclasses.replace(problem, device="cuda", host_io=True)
 
@@ -171,27 +195,17 @@ def gpu_ready() -> bool:
     return _gpu.available()      # cached by _gpu
 
 
-@functools.lru_cache(maxsize=1024)
-def _select_offload(problem, method, workers) -> Choice:
-    """Memoised :func:`_offload` of the CPU's choice (GPU availability is cached too)."""
-    return _offload(problem, _select(problem, method, workers), method, workers)
-
-
-#: memoised calls of the public API (``numbaconv._api._Plan``), keyed by
-#: shapes, dtypes and arguments: they hold choices, so they go with them
-PLANS: dict = {}
-
-
 def clear_cache():
-    """Forget every memoised choice (the cost coefficients changed)."""
+    """Forget every memoised choice (new coefficients need not: the memo keys on their version)."""
     _select.cache_clear()
     _select_offload.cache_clear()
-    PLANS.clear()
-    _backends.clear_caches()
 
 
-def _offload(problem, cpu, method, workers) -> Choice:
-    """The CPU's choice ``cpu`` for host arrays, or the GPU's if it is predicted faster."""
+@functools.lru_cache(maxsize=1024)
+def _select_offload(problem, method, workers, version) -> Choice:
+    """The CPU's choice for host arrays, or the GPU's if it is predicted faster."""
+    cpu = _select(problem, method, workers, version)
+
     def cpu_only(why):
         return dataclasses.replace(cpu, notes=cpu.notes + [f"GPU not considered: {why}"])
 
@@ -200,12 +214,10 @@ def _offload(problem, cpu, method, workers) -> Choice:
         return cpu_only(f"{cpu.backend} takes under {OFFLOAD_MIN_SECONDS * 1e3:g} ms")
     if not gpu_ready():
         return cpu_only("none usable here")
-    try:
-        gpu = _select(on_gpu(problem), method, workers)
-    except ValueError:           # no GPU backend for this dtype, method or boundary
+    gpu_problem = on_gpu(problem)
+    if not _backends.usable(gpu_problem, method):
         return cpu_only(f"no GPU backend runs method={method!r} on this problem")
-    if method != "auto" and gpu.method != method:
-        return cpu_only(f"it has no {method!r} backend")
+    gpu = _select(gpu_problem, method, workers, version)
     t_gpu = gpu.costs[gpu.backend]
     winner = gpu if t_gpu < t_cpu and math.isfinite(t_gpu) else cpu
     verdict = "the GPU wins" if winner is gpu else "the CPU wins"
@@ -216,27 +228,35 @@ def _offload(problem, cpu, method, workers) -> Choice:
 
 
 @functools.lru_cache(maxsize=1024)
-def _select(problem, method, workers) -> Choice:
+def _select(problem, method, workers, version) -> Choice:
     cands = _backends.usable(problem, method)
-    if not cands and method == "separable":
-        # not a rank-1 2-D kernel: the two-pass path is the direct method
-        cands = _backends.usable(problem, "direct")
+    if not cands:
+        raise ValueError(_no_backend(problem, method))
     vet = vetoes(problem, method)
     banned = {fam for fam, _ in vet}
-    allowed = [m for m in cands
-               if not (m.METHOD in FFT_METHODS and "fft" in banned)]
+    allowed = [m for m in cands if not (m.METHOD in FFT_METHODS and "fft" in banned)]
+    notes = []
     if not allowed:
-        if not cands:
-            raise ValueError(f"no backend can run method={method!r} on device "
-                             f"{problem.device!r} for dtype {problem.dtype}")
-        allowed = cands
-    costs = {}
-    for m in allowed:
-        try:
-            costs[m.NAME] = float(m.cost(problem, workers))
-        except Exception:
-            costs[m.NAME] = float("inf")
+        if any("integer" in reason for _, reason in vet):
+            raise ValueError(f"no exact method for these integers on device {problem.device!r}: "
+                             + "; ".join(r for _, r in vet))
+        allowed = cands          # only FFT runs here: non-finite values spread, as in fftconvolve
+        notes.append("every candidate is an FFT method: non-finite values will spread")
+    costs = {m.NAME: float(m.cost(problem, workers)) for m in allowed}
     best = min(allowed, key=lambda m: costs[m.NAME])
-    notes = [f"{m.NAME}: {m.describe(problem, workers)}" for m in allowed
-             if hasattr(m, "describe") and costs[m.NAME] < float("inf")]
+    notes += [f"{m.NAME}: {m.describe(problem, workers)}" for m in allowed
+              if hasattr(m, "describe")]
     return Choice(best.NAME, best.METHOD, costs, [r for _, r in vet], best, notes)
+
+
+def _no_backend(problem, method) -> str:
+    """What to change when no backend can run ``method`` on ``problem``."""
+    if not problem.all_axes and method == "separable":
+        return "method='separable' cannot convolve over a subset of axes; use 'direct' or 'fft'"
+    if method == "separable":
+        return ("method='separable' needs a 2-D floating-point kernel of numerical rank 1 "
+                "(an outer product of two vectors); use method='direct' or 'auto'")
+    if method == "oa" and problem.device == "cuda":
+        return "method='oa' has no GPU backend; use method='fft' or 'auto' on device='cuda'"
+    return (f"no backend can run method={method!r} on device {problem.device!r} "
+            f"for dtype {problem.dtype}")

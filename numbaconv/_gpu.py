@@ -1,6 +1,6 @@
-"""Array operations on a CUDA GPU: the device twin of ``_api._HostOps``.
+"""Array operations on a CUDA GPU: the device twin of ``_arrays.HostOps``.
 
-:func:`ops` returns an object with the interface of ``_api._HostOps``
+:func:`ops` returns an object with the interface of ``_arrays.HostOps``
 (``asarray``, ``native``, ``flip``, ``conj``, ``all_finite``, ``abs_max``,
 ``wrap``) plus ``zeros``, ``astype`` and ``finalize``, all working on the
 GPU.  Internally every array is a Numba device array (a ``DeviceNDArray``,
@@ -32,12 +32,13 @@ import math
 
 import numpy as np
 
+from ._arrays import is_gpu_array
+
 #: threads per block of the elementwise kernels (read at launch time)
 THREADS = 256
 #: most blocks of an elementwise launch; threads then loop grid-stride
 MAX_BLOCKS = 4096
 
-_DLPACK_GPU = (2, 3, 13)   # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
 
 _kernels: dict = {}
 
@@ -109,25 +110,6 @@ def _cupy():
 def is_device_array(x) -> bool:
     """True for a Numba device array (real or simulated)."""
     return bool(getattr(x, "__cuda_ndarray__", False))
-
-
-def is_gpu_array(x) -> bool:
-    """True for arrays that live on a CUDA device.
-
-    Numba device arrays, anything exposing ``__cuda_array_interface__``, and
-    DLPack arrays whose device is a CUDA one.  (The simulator's device arrays
-    have no ``__cuda_array_interface__``; they are recognised by
-    ``__cuda_ndarray__``.)
-    """
-    if is_device_array(x) or _has_cai(x):
-        return True
-    dev = getattr(x, "__dlpack_device__", None)
-    if dev is not None and not isinstance(x, np.ndarray):
-        try:
-            return dev()[0] in _DLPACK_GPU
-        except Exception:  # noqa: BLE001
-            return False
-    return False
 
 
 def _has_cai(x) -> bool:
@@ -500,7 +482,7 @@ def astype(x, dtype):
 
 
 def finalize(out, dtype, rounding: bool):
-    """Cast a backend's result to ``dtype``: the device twin of ``_api._finalize``.
+    """Cast a backend's result to ``dtype``: the device twin of ``_arrays.finalize``.
 
     Integers wrap modulo 2**bits (like NumPy's ``astype``), floating results
     for integer dtypes are rounded to the nearest integer first (half-way

@@ -114,9 +114,17 @@ class Problem:
         return math.prod(self.out_shape)
 
     @property
-    def direct_ops(self) -> float:
-        """Multiply-adds of the direct method (before edge savings)."""
-        return float(self.outputs) * self.taps
+    def macs(self) -> float:
+        """Multiply-adds of the direct method: the one count the cost model and the tools share.
+
+        Products with the zero fill outside the signal are not counted (the
+        kernels skip them), so 'full' and 'same' edges count less than
+        ``outputs * taps``.
+        """
+        total = 1.0
+        for ax, lo in zip(self.axes, (self.offsets[ax] for ax in self.axes)):
+            total *= _overlap_count(self.shape_a[ax], self.shape_k[ax], self.out_shape[ax], lo)
+        return total
 
     @property
     def kind(self) -> str:
@@ -153,6 +161,20 @@ class Problem:
 # --------------------------------------------------------------------------
 # pure shape helpers
 # --------------------------------------------------------------------------
+
+def _overlap_count(n, k, o, lo) -> float:
+    """Pairs (output ``i < o``, tap ``j < k``) whose input ``i + lo + j`` lies in ``[0, n)``.
+
+    Grouped by ``d = lo + j``: ``f(d) = max(0, min(o, n, o + d, n - d))``
+    inputs, linear between its kinks, so each piece sums as a trapezoid.
+    """
+    def f(d):
+        return max(0, min(o, n, o + d, n - d))
+    hi = lo + k
+    kinks = (-o, min(0, n - o), max(0, n - o), n)
+    pts = sorted({lo, hi, *(p for p in kinks if lo < p < hi)})
+    return float(sum((b - a) * (f(a) + f(b - 1)) for a, b in zip(pts, pts[1:])) // 2)
+
 
 def check_mode(mode, message=None) -> str:
     if not isinstance(mode, str) or mode not in MODES:
@@ -247,6 +269,11 @@ def _build(shape_a, shape_k, mode, dtype, axes, same_odd_centre, boundary, fillv
 
 
 _build_cached = functools.lru_cache(maxsize=512, typed=True)(_build)
+
+
+def window(full, problem: Problem):
+    """The output window of ``full`` (the full result) that ``problem`` asks for."""
+    return full[tuple(slice(o, o + n) for o, n in zip(problem.origin, problem.out_shape))]
 
 
 def fft_result_dtype(dt1, dt2) -> np.dtype:

@@ -13,6 +13,8 @@ import pytest
 import scipy.signal as ss
 
 import naive
+import numbaconv
+from numbaconv import _probes
 from compare import (INT_KINDS, METHODS, MODES, check_2d, check_conv, check_fft, exact_reference,
                      shape_id as _shape_id)
 from conftest import (DTYPE_PAIR_IDS, DTYPE_PAIRS, DTYPES, assert_matches_scipy, call_ours, call_ref,
@@ -183,7 +185,8 @@ def test_large_all_functions(shapes, mode, dtype, rng):
 
 def _block_lengths(dtype, kernel):
     """Output-run lengths that straddle the register block width and a chunk."""
-    from numbaconv._backends.cpu_direct import CHUNK_BYTES, block_width
+    from numbaconv._kernels.blocks import block_width
+    from numbaconv._kernels.layout import CHUNK_BYTES
     w = block_width(np.dtype(dtype)) or 64
     chunk = CHUNK_BYTES // np.dtype(dtype).itemsize
     return sorted({w - 1 + kernel - 1, w + kernel - 1, w + kernel, 2 * w + 3 + kernel,
@@ -868,11 +871,16 @@ def _rank1(shape, dtype, rng):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("fname", ["convolve", "correlate"])
 def test_separable_method_rank1_kernel(fname, dtype, shapes, mode, rng):
-    """method='separable' with a rank-1 kernel must succeed and match scipy."""
+    """method='separable' with a rank-1 2-D kernel must match scipy; other ranks have no
+    separable backend and are rejected with a ValueError that names the method."""
     a = make_array(shapes[0], dtype, rng)
     b = _rank1(shapes[1], dtype, rng)
     if mode == "valid" and a.size < b.size:
         a = _rank1(shapes[0], dtype, rng)  # 'valid' swaps: then in1 is the kernel
+    if len(shapes[0]) != 2:
+        with pytest.raises(ValueError, match="separable"):
+            getattr(numbaconv, fname)(a, b, mode, method="separable")
+        return
     check_conv(fname, a, b, mode, "separable")
 
 
@@ -915,8 +923,8 @@ def test_separable_symmetric_column_factor(dtype, mode, kh, tiles, rng, monkeypa
     half = make_array((kh + 1) // 2, np.float64, rng) + 2.0
     col = np.concatenate([half, half[::-1][kh % 2:]])            # symmetric, length kh
     b = np.multiply.outer(col, make_array(5, np.float64, rng)).astype(dtype)
-    u, _ = cpu_separable.separable_factors(b)
-    assert cpu_separable._symmetrised(u)[1]                      # the folded pass runs
+    u, _ = _probes.separable_factors(b)
+    assert _probes._symmetrised(u)[1]                      # the folded pass runs
     a = make_array((40, 300), dtype, rng)
     check_conv("correlate", a, b, mode, "separable")
     check_conv("convolve", a, b, mode, "separable")
@@ -931,13 +939,13 @@ def test_separable_symmetrised_factor(dtype):
     g = np.array([1.0, 2.0, 3.5, 2.0, 1.0], dtype)
     near = g.copy()
     near[0] *= 1 + eps
-    sym, ok = cpu_separable._symmetrised(near)
+    sym, ok = _probes._symmetrised(near)
     assert ok and sym.dtype == g.dtype
     np.testing.assert_array_equal(sym, sym[::-1])
     np.testing.assert_allclose(sym, g, rtol=2 * eps)
     skew = g.copy()
     skew[0] = 1.01
-    same, ok = cpu_separable._symmetrised(skew)
+    same, ok = _probes._symmetrised(skew)
     assert not ok and same is skew
 
 

@@ -242,20 +242,10 @@ def test_default_blocks(monkeypatch):
 # array kinds in and out
 # --------------------------------------------------------------------------
 
-def _api_ready(device, dtype):
-    """Whether ``_api`` routes this case through the GPU ops (finalize, detection)."""
-    from numbaconv import _api
-    if device == "auto" and not _api._is_gpu_array(on_device(np.zeros(1))):
-        return False     # simulated device arrays are recognised by __cuda_ndarray__
-    return dtype == "float32" or hasattr(_api._HostOps, "finalize")
-
 
 @pytest.mark.parametrize("device", ["cuda", "auto"])
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 def test_numba_device_arrays_in_and_out(request, device, dtype):
-    if not _api_ready(device, dtype):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="needs the _api change: ops.finalize and __cuda_ndarray__ detection"))
     rng = np.random.default_rng(10)
     a, k = rand((6, 7), dtype, rng), rand((2, 3), dtype, rng)
     got = numbaconv.convolve(on_device(a), on_device(k), mode="same", device=device)
@@ -317,7 +307,7 @@ def test_gpu_helpers():
     ("int64", "bool", False), ("float32", "float16", False), ("complex128", "complex64", False),
 ])
 def test_finalize_matches_host(src, dst, rounding):
-    from numbaconv._api import _finalize
+    from numbaconv._arrays import finalize as _finalize
     rng = np.random.default_rng(13)
     x = rand(17, src, rng, lo=-300, hi=300) * (1 if np.dtype(src).kind in "iu" else 100)
     x = x.astype(src)

@@ -108,7 +108,8 @@ def test_fuzz_choose_conv_method(problem, mode):
        seed=st.integers(0, 2**32 - 1))
 def test_rank1_pretest_never_rejects_a_separable_kernel(kh, kw, noise, dtype, seed):
     """The cheap pivot test may only turn away kernels that the SVD test rejects too."""
-    from numbaconv._backends.cpu_separable import _near_rank1, is_separable, rank1_factors
+    from numbaconv._probes import is_separable, rank1_factors
+    from numbaconv._probes import near_rank1 as _near_rank1
     rng = np.random.default_rng(seed)
     k = np.outer(rng.standard_normal(kh), rng.standard_normal(kw))
     k = k + noise * rng.standard_normal(k.shape) * np.abs(k).max()

@@ -15,19 +15,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import numbaconv
-from numbaconv import _dispatch
+from numbaconv import _coefficients, _dispatch, _plans
+from numbaconv._kernels.blocks import block_width
 from conftest import assert_matches_scipy, make_array
 
 
 @pytest.fixture(autouse=True)
 def fresh_plans():
     _dispatch.clear_cache()
+    _plans.PLANS.clear()
     yield
     _dispatch.clear_cache()
+    _plans.PLANS.clear()
 
 
 def _key_count():
-    return len(_dispatch.PLANS)
+    return len(_plans.PLANS)
 
 
 def test_repeated_call_is_memoised_and_cleared_with_the_choices():
@@ -43,8 +46,9 @@ def test_repeated_call_is_memoised_and_cleared_with_the_choices():
     with numbaconv.set_workers(1):        # the worker count is part of the key
         numbaconv.convolve(a, k)
     assert _key_count() == 5
-    _dispatch.clear_cache()
-    assert _key_count() == 0
+    _coefficients.set_coefficients(dict(_coefficients.coefficients()))  # a new version
+    numbaconv.convolve(a, k)              # the stale plans are dropped, this one kept
+    assert _key_count() == 1
 
 
 def test_memoised_calls_return_fresh_arrays_and_leave_inputs_alone():
@@ -143,7 +147,7 @@ def test_repeated_shapes_match_scipy(n, m, dtype, mode, fname, layouts, seed):
 @pytest.mark.parametrize("n, m", [(3000, 301), (20000, 4001), (200000, 30001)])
 def test_integer_fft_just_inside_the_limit_is_exact(n, m):
     """Constant signals (the FFT's worst rounding case) with sums at the veto limit."""
-    from numbaconv._costs import int_exact_limit
+    from numbaconv._probes import int_exact_limit
     from numbaconv._problem import build_problem
     problem = build_problem((n,), (m,), "full", np.int64)
     c = int(int_exact_limit(problem) // m)
@@ -158,7 +162,7 @@ def test_integer_fft_just_inside_the_limit_is_exact(n, m):
 @pytest.mark.parametrize("n", [1, 63, 64, 255, 256, 257, 65536 + 300, 140000])
 def test_finite_scan_finds_every_position(dtype, n):
     """The scan the FFT veto rests on: register blocks, the tail, every 64 Ki chunk."""
-    from numbaconv._backends.cpu_direct import all_finite
+    from numbaconv._probes import all_finite
     rng = np.random.default_rng(n)
     x = make_array((n,), dtype, rng)
     assert all_finite(x) is True
@@ -192,9 +196,16 @@ def test_overlap_add_plans_go_with_the_coefficients():
     from numbaconv._problem import build_problem
     problem = build_problem((20000,), (301,), "full", np.float64)
     first = cpu_oa.plan(problem, 2)
-    assert cpu_oa.plan(problem, 2) == first and cpu_oa._plan.cache_info().hits >= 1
-    _dispatch.clear_cache()
-    assert cpu_oa._plan.cache_info().currsize == 0
+    hits = cpu_oa._plan.cache_info().hits
+    assert cpu_oa.plan(problem, 2) == first and cpu_oa._plan.cache_info().hits == hits + 1
+    old = _coefficients.coefficients()
+    try:
+        slow_fft = {**old, "fft_nlogn": {key: 100 * v for key, v in old["fft_nlogn"].items()}}
+        _coefficients.set_coefficients(slow_fft)          # a new version: the memo is not used
+        assert cpu_oa.plan(problem, 2)[3] > 10 * first[3]
+    finally:
+        _coefficients.set_coefficients(old)
+    assert cpu_oa.plan(problem, 2) == first
 
 
 @pytest.mark.parametrize("shapes, words", [(((1100, 1000), (31, 31)), "tiles ("),
@@ -228,10 +239,10 @@ def test_direct_parallel_threshold(shape_a, shape_k, itemsize, parallel):
     from numbaconv._backends import cpu_direct
     ox = -(shape_k[1] // 2)
     *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
-                                            cpu_direct.block_width(np.dtype("f%d" % itemsize)))
+                                            block_width(np.dtype("f%d" % itemsize)))
     assert threads == (min(2, numba.config.NUMBA_NUM_THREADS) if parallel else 1)
     *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 1,
-                                            cpu_direct.block_width(np.dtype("f%d" % itemsize)))
+                                            block_width(np.dtype("f%d" % itemsize)))
     assert threads == 1
 
 
@@ -250,7 +261,7 @@ def test_direct_pad_rule(shape_a, shape_k, itemsize, padded):
     ox = -(shape_k[1] // 2)
     dt = np.dtype("f%d" % itemsize)
     pad_lo, pad_hi, *_ = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
-                                                   cpu_direct.block_width(dt))
+                                                   block_width(dt))
     assert (pad_lo + pad_hi > 0) is padded
     if shape_a[0] * shape_a[1] <= 65536:
         rng = np.random.default_rng(1)

@@ -1,14 +1,17 @@
 """Registry of backends.
 
 A backend is a module with ``NAME``, ``DEVICE``, ``METHOD`` and the functions
-``available()``, ``supports(problem)``, ``cost(problem)`` and
-``run(problem, a, k, *, workers)``; optionally ``prepare(problem, *, workers)``,
-which returns ``run`` as a callable ``(a, k) -> out`` with the decisions
-that depend only on the problem taken once (the API memoises it per call
-shape); and ``clear_cache()`` if it memoises anything that depends on the
-cost coefficients.  A module that fails to import (a missing or broken optional
-dependency) is simply absent: adding a backend is adding a file and a line
-below.
+``available()`` (cheap, never raises), ``supports(problem)``,
+``cost(problem, workers)`` (its own formula over
+:mod:`numbaconv._coefficients`) and ``run(problem, a, k, *, workers)``;
+optionally ``prepare(problem, *, workers)``, which returns ``run`` as a
+callable ``(a, k) -> out`` with the decisions that depend only on the
+problem taken once (memoised per call shape by :mod:`numbaconv._plans`),
+and ``describe(problem, workers)``, a line for :func:`numbaconv.explain`.
+
+A module whose optional dependency is missing (``ImportError``) is absent:
+that is the one place where "unavailable" is caught.  Adding a backend is
+adding a file and its name below.
 """
 from __future__ import annotations
 
@@ -20,30 +23,13 @@ REGISTRY: dict = {}
 for _name in _MODULES:
     try:
         _mod = importlib.import_module(f"{__name__}.{_name}")
-    except Exception:  # a missing or broken optional backend is only unavailable
+    except ImportError:  # a missing optional dependency: the backend is unavailable
         continue
     REGISTRY[_mod.NAME] = _mod
 
 
 def usable(problem, method: str = "auto"):
     """Backends that are available, support ``problem`` and match ``method``."""
-    out = []
-    for mod in REGISTRY.values():
-        if method != "auto" and mod.METHOD != method:
-            continue
-        if mod.DEVICE != problem.device:
-            continue
-        try:
-            if mod.available() and mod.supports(problem):
-                out.append(mod)
-        except Exception:  # a backend that cannot answer is not usable
-            continue
-    return out
-
-
-def clear_caches():
-    """Call ``clear_cache()`` of every backend that memoises cost-dependent state."""
-    for mod in REGISTRY.values():
-        clear = getattr(mod, "clear_cache", None)
-        if clear is not None:
-            clear()
+    return [mod for mod in REGISTRY.values()
+            if (method == "auto" or mod.METHOD == method) and mod.DEVICE == problem.device
+            and mod.available() and mod.supports(problem)]

@@ -13,7 +13,9 @@ import math
 import numpy as np
 import scipy.fft as sp_fft
 
-from .._problem import Problem, fft_result_dtype
+from .. import _coefficients as coef
+from .._config import resolve_workers
+from .._problem import Problem, fft_result_dtype, window
 
 NAME = "cpu_fft"
 DEVICE = "cpu"
@@ -29,8 +31,21 @@ def supports(problem: Problem) -> bool:
 
 
 def cost(problem: Problem, workers=None) -> float:
-    from .._costs import fft_cost
-    return fft_cost(problem, workers)
+    """Predicted seconds: three transforms of the window's length (two forward, one inverse).
+
+    pocketfft threads split a batch of 1-D transforms, never one transform,
+    so a single 1-D transform runs on one thread whatever ``workers`` says.
+    """
+    c = coef.coefficients()
+    fshape = problem.window_fft_shape(real=problem.kind != "c")
+    batch = math.prod(max(problem.shape_a[ax], problem.shape_k[ax])
+                      for ax in range(problem.ndim) if ax not in problem.axes)
+    nd = c["fft_nd_factor"] if len(fshape) > 1 else 1.0
+    single = len(fshape) == 1 and batch == 1
+    threads = 1.0 if single else coef.effective_threads(fft_workers(fshape,
+                                                                    resolve_workers(workers)))
+    return c["fft_overhead"] + (3 * batch * coef.nlogn(fshape) * nd
+                                * c["fft_nlogn"][coef.fft_key(problem.dtype)] / threads)
 
 
 def flip_axes(x, axes):
@@ -42,7 +57,7 @@ def flip_axes(x, axes):
 
 
 #: transforms of fewer elements run on one thread: pocketfft's thread start-up
-#: costs more than it saves there (256x256: 1.40 ms on 2 threads, 0.65 ms on 1)
+#: costs more than it saves there
 FFT_PARALLEL_MIN = 1 << 18
 
 
@@ -54,12 +69,6 @@ def fft_workers(fshape, workers: int) -> int:
 def as_fft_input(x, dtype):
     """``x`` cast to the transform dtype (a no-op when it already is)."""
     return np.asarray(x, dtype=dtype)
-
-
-def window(full, problem: Problem):
-    """The output window of ``full`` (the full result) that ``problem`` asks for."""
-    idx = tuple(slice(o, o + n) for o, n in zip(problem.origin, problem.out_shape))
-    return full[idx]
 
 
 def convolve_full(a, h, axes, workers, dtype, fshape=None):

@@ -21,6 +21,8 @@ import numpy as np
 import scipy.fft as sp_fft
 from scipy.special import lambertw
 
+from .. import _coefficients as coef
+from .._config import cpu_count, resolve_workers
 from .._problem import Problem, fft_result_dtype
 from . import cpu_fft
 
@@ -38,8 +40,81 @@ def supports(problem: Problem) -> bool:
 
 
 def cost(problem: Problem, workers=None) -> float:
-    from .._costs import oa_cost
-    return oa_cost(problem, workers)
+    """The cheapest blocking's cost (:func:`plan`), or a little above plain FFT's when none pays."""
+    p = plan(problem, workers)
+    if p is None:
+        return cpu_fft.cost(problem, workers) * 1.05
+    return p[3]
+
+
+def block_cost(problem: Problem, ax, nfft, workers=None) -> float:
+    """Overlap-add with blocks of FFT length ``nfft`` along axis ``ax`` on ``workers`` threads.
+
+    1-D (:func:`_oa_1d`): ``2 * nblocks + 1`` transforms in batches, each at
+    ``oa_row`` times the single-transform rate (pocketfft runs a batch's rows
+    together in SIMD lanes), more once its buffers leave L2 (``oa_spill`` per
+    doubling past 1 MiB), plus ``oa_byte`` per byte of blocks and
+    ``oa_nd_byte`` per byte beyond the last-level cache; on several threads
+    the block groups share that work, for ``oa_thread_sync`` more.  Other
+    ranks: every block transform and the kernel's over ``workers`` threads,
+    with overlap-add's fixed cost, ``oa_byte`` per byte of block spectra and
+    their cache spill.
+    """
+    c = coef.coefficients()
+    n, m = sorted((problem.shape_a[ax], problem.shape_k[ax]), reverse=True)
+    step = nfft - m + 1
+    nblocks = -(-n // step)
+    key = coef.fft_key(problem.dtype)
+    rate = c["fft_nlogn"][key]
+    if batched_1d(problem.ndim, m, nfft):
+        item = problem.dtype.itemsize
+        spill = 1.0 + c["oa_spill"] * max(0.0, math.log2(2 * nfft * item / 2 ** 20))
+        body = ((2 * nblocks + 1) * coef.nlogn([nfft]) * rate * c["oa_row"][key] * spill
+                + nblocks * nfft * item * c["oa_byte"])
+        # block buffers beyond the last-level cache: memory bandwidth, which threads share
+        spill_mem = max(0.0, nblocks * nfft * item - coef.CACHE_BYTES) * c["oa_nd_byte"]
+        threads = min(resolve_workers(workers), nblocks)
+        if threads > 1:
+            return c["oa_fixed"] + c["oa_thread_sync"] + body / coef.effective_threads(threads) + spill_mem
+        return c["oa_fixed"] + body + spill_mem
+    other = [n_x for x, n_x in zip(problem.axes, problem.window_fft_shape(problem.kind != "c"))
+             if x != ax]
+    batch = math.prod(max(problem.shape_a[x], problem.shape_k[x])
+                      for x in range(problem.ndim) if x not in problem.axes)
+    per_block = coef.nlogn([nfft] + other)
+    nd = c["fft_nd_factor"] if other else 1.0
+    elems = nblocks * nfft * batch * math.prod(other)
+    # block spectra beyond the last-level cache: the passes over them run at memory speed
+    spill = max(0.0, 2 * elems * problem.dtype.itemsize - coef.CACHE_BYTES) * c["oa_nd_byte"]
+    # 2 transforms per block + the kernel's once + the overlap-add pass
+    fixed = c["fft_overhead"] + c["oa_overhead"] * (5 if other else 1)
+    return (fixed + (2 * nblocks + 1) * batch * per_block * nd * rate
+            / coef.effective_threads(workers) + elems * problem.dtype.itemsize * c["oa_byte"]
+            + spill)
+
+
+def tile_cost(problem: Problem, tile, workers=None) -> float:
+    """2-D overlap-add in ``tile``-shaped transforms (:func:`_oa_2d`) on ``workers`` threads.
+
+    Each tile costs two transforms of its shape at ``oa_tile`` times the FFT
+    rate (tiles stay in cache) plus ``oa_tile_call`` of Python-level calls;
+    tile rows are dealt to the threads in contiguous groups, so the busiest
+    thread has ``ceil(rows / threads)`` of them.  The output is zeroed and
+    written once (``pass_byte`` per byte).
+    """
+    c = coef.coefficients()
+    nt0, nt1 = _tile_counts(problem, tile)
+    threads = max(1, min(resolve_workers(workers), nt0))
+    rate = c["fft_nlogn"][coef.fft_key(problem.dtype)]
+    per_tile = (2 * coef.nlogn(tile) * c["fft_nd_factor"] * rate * c["oa_tile"]
+                + c["oa_tile_call"])
+    busiest = -(-nt0 // threads) * nt1
+    fixed = c["fft_overhead"] + coef.nlogn(tile) * rate
+    if threads > 1:
+        fixed += c["oa_thread_sync"]
+    out_bytes = problem.outputs * problem.dtype.itemsize
+    return (fixed + busiest * per_tile * threads / coef.effective_threads(threads)
+            + out_bytes * c["pass_byte"])
 
 
 def block_length(n: int, m: int, real: bool = True):
@@ -163,18 +238,12 @@ def plan(problem: Problem, workers=None):
     None means plain FFT.  The blocked axis is the one where the longer
     operand is longest relative to the other; its block length and thread
     count (1-D: one or ``workers`` block groups) are the cheapest by
-    :func:`numbaconv._costs.oa_block_cost` among :func:`block_candidates`.
-    2-D problems also price 2-D tiles (:func:`tile_candidates`, by
-    :func:`numbaconv._costs.oa_tile_cost`): a tile plan is ``(None, (T0,
-    T1), threads, seconds)``.  Measured on 2 cores, 'same', against one
-    transform of the whole image: 4096^2 float32 31^2 74 ms in 384 x 512
-    tiles against 205 ms; float64 63^2 150 ms (512 x 384) against 536 ms;
-    1024^2 float64 63^2 11.9 ms (256^2) against 21.8 ms.
-    Memoised (the dispatcher prices it, every run needs it; 12-33 us to
-    compute); :func:`clear_cache` forgets it when the coefficients change.
+    :func:`block_cost` among :func:`block_candidates`.  2-D problems also
+    price 2-D tiles (:func:`tile_candidates`, by :func:`tile_cost`): a tile
+    plan is ``(None, (T0, T1), threads, seconds)``.  Memoised per
+    coefficient version (the dispatcher prices it and every run needs it).
     """
-    from .._config import resolve_workers
-    return _plan(problem, resolve_workers(workers))
+    return _plan(problem, resolve_workers(workers), coef.version())
 
 
 def describe(problem: Problem, workers=None) -> str:
@@ -189,14 +258,8 @@ def describe(problem: Problem, workers=None) -> str:
     return f"blocks of {nfft} points along axis {ax} on {threads} thread(s)"
 
 
-def clear_cache():
-    """Forget the memoised plans (called by ``numbaconv._dispatch.clear_cache``)."""
-    _plan.cache_clear()
-
-
 @functools.lru_cache(maxsize=1024)
-def _plan(problem: Problem, workers: int):
-    from .._costs import oa_block_cost, oa_tile_cost
+def _plan(problem: Problem, workers: int, version: int):
     real = problem.kind != "c"
     best = None
     for ax in problem.axes:
@@ -211,10 +274,10 @@ def _plan(problem: Problem, workers: int):
     if best is not None:
         ax = best[0]
         threads = sorted({1, workers}) if problem.ndim == 1 else [workers]
-        plans += [(ax, nfft, t, oa_block_cost(problem, ax, nfft, t)) for nfft in best[1]
+        plans += [(ax, nfft, t, block_cost(problem, ax, nfft, t)) for nfft in best[1]
                   for t in threads]
     plans += [(None, tile, min(workers, _tile_counts(problem, tile)[0]),
-               oa_tile_cost(problem, tile, workers)) for tile in tile_candidates(problem)]
+               tile_cost(problem, tile, workers)) for tile in tile_candidates(problem)]
     return min(plans, key=lambda p: p[3]) if plans else None
 
 
@@ -453,8 +516,7 @@ def _pool():
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from .._config import _cpu_count
-        _POOL = ThreadPoolExecutor(max_workers=_cpu_count(), thread_name_prefix="numbaconv-oa")
+        _POOL = ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="numbaconv-oa")
     return _POOL
 
 

@@ -15,23 +15,27 @@ Integers never take this path: the factors are not integers.
 """
 from __future__ import annotations
 
-import numpy as np
+import math
 
+import numpy as np
 from numba import prange
 
+from .. import _coefficients as coef
+from .._config import numba_threads
 from .._jit import jit, jit_parallel
+from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, store_block, taps,
+                               zero_block)
+from .._kernels.layout import PARALLEL_MIN_MACS, pad_boundary, work_dtype
+from .._kernels.simd import (LINE_BYTES, block_zeros, fma_at, lanes, pair_add_at, pair_fma_at,
+                             pair_load_at, pair_store_at, pair_zeros, prefetch_at, quarter_fma_at,
+                             quarter_store_at, quarter_zeros, store_at, vec_zeros)
+from .._probes import separable_factors
 from .._problem import Problem
-from .._simd import (LINE_BYTES, block_zeros, fma_at, lanes, pair_add_at, pair_fma_at,
-                     pair_load_at, pair_store_at, pair_zeros, prefetch_at, quarter_fma_at,
-                     quarter_store_at, quarter_zeros, store_at, vec_zeros)
 from . import cpu_direct
 
 NAME = "cpu_separable"
 DEVICE = "cpu"
 METHOD = "separable"
-
-#: kernels larger than this (elements) are not tested for separability
-MAX_KERNEL = 256 * 256
 
 
 def available() -> bool:
@@ -45,98 +49,17 @@ def supports(problem: Problem) -> bool:
 
 
 def cost(problem: Problem, workers=None) -> float:
-    from .._costs import separable_cost
-    return separable_cost(problem, workers)
-
-
-def rank1_factors(k):
-    """``(u, v)`` with ``outer(u, v) == k`` to the dtype's precision, or None.
-
-    The test is relative: ``s[1] <= s[0] * eps * sqrt(k.size)`` with ``eps``
-    the machine epsilon of ``k``'s dtype, so that the two passes reproduce
-    the direct result within that dtype's rounding.
-    """
-    k = np.asarray(k)
-    if k.ndim != 2 or k.dtype.kind not in "fc" or k.size > MAX_KERNEL or min(k.shape) < 2:
-        return None
-    if not np.isfinite(k).all():
-        return None
-    work = k.astype(np.complex128 if k.dtype.kind == "c" else np.float64)
-    try:
-        u, s, vt = np.linalg.svd(work, full_matrices=False)
-    except np.linalg.LinAlgError:
-        return None
-    if s[0] == 0:
-        return None
-    eps = np.finfo(k.dtype).eps
-    if s[1] > s[0] * eps * np.sqrt(k.size):
-        return None
-    root = np.sqrt(s[0])
-    col, _ = _symmetrised((u[:, 0] * root).astype(k.dtype))
-    return col, (vt[0] * root).astype(k.dtype)
-
-
-def _symmetrised(u):
-    """``(u', True)`` with ``u'`` exactly symmetric where ``u`` is symmetric to its
-    dtype's rounding (the SVD factor of a symmetric kernel is, to a few ulps),
-    else ``(u, False)``.  ``u'`` differs from ``u`` by less than the
-    factorisation's own error; exact symmetry lets the column pass fold its
-    taps (:func:`_col_pass4_sym`)."""
-    rev = u[::-1]
-    eps = np.finfo(u.dtype).eps
-    # the SVD leaves symmetric factors up to 1.4 eps * kh apart (float64, 400 random
-    # symmetric kernels per kh in 3..63); 4 eps * kh keeps a margin
-    if np.abs(u - rev).max() > 4 * eps * len(u) * np.abs(u).max():
-        return u, False
-    return np.ascontiguousarray((u + rev) / 2, dtype=u.dtype), True
-
-
-def _near_rank1(k) -> bool:
-    """Cheap necessary condition for rank 1 (O(size), no SVD).
-
-    Eliminating with the largest element ``p`` at ``(i, j)`` leaves
-    ``K - K[:, j] K[i, :] / p``, which is zero for a rank-1 kernel and of the
-    order of the second singular value otherwise.  The tolerance is looser
-    than :func:`rank1_factors`'s, so the test only turns away kernels that
-    are far from rank 1 -- almost every kernel that is not separable -- before
-    the SVD is paid for.
-    """
-    w = np.asarray(k, dtype=np.complex128 if np.asarray(k).dtype.kind == "c" else np.float64)
-    i, j = np.unravel_index(np.argmax(np.abs(w)), w.shape)
-    p = w[i, j]
-    if p == 0 or not np.isfinite(p):
-        return False
-    resid = np.abs(w - np.outer(w[:, j], w[i, :] / p)).max()
-    eps = np.finfo(np.asarray(k).dtype).eps
-    return bool(resid <= 64 * eps * np.sqrt(w.size) * abs(p))
-
-
-_FACTOR_CACHE: dict = {}
-_NOT_RANK1 = object()
-
-
-def separable_factors(k):
-    """:func:`rank1_factors` of ``k`` behind the cheap :func:`_near_rank1` test.
-
-    Memoised on the kernel's bytes, so that the dispatcher's rank test and
-    :func:`run` share one SVD, and a kernel applied to many images pays it once.
-    """
-    k = np.asarray(k)
-    if k.ndim != 2 or k.dtype.kind not in "fc" or k.size > MAX_KERNEL or min(k.shape) < 2:
-        return None
-    key = (k.shape, k.dtype.str, np.ascontiguousarray(k).tobytes())
-    hit = _FACTOR_CACHE.get(key)
-    if hit is None:
-        hit = (_near_rank1(k) and rank1_factors(k)) or _NOT_RANK1
-        if len(_FACTOR_CACHE) >= 64:
-            _FACTOR_CACHE.clear()
-        _FACTOR_CACHE[key] = hit
-    return None if hit is _NOT_RANK1 else hit
-
-
-def is_separable(k) -> bool:
-    """Whether ``k`` has numerical rank 1 (see :func:`separable_factors`)."""
-    return separable_factors(k) is not None
+    """Two direct passes: ``kw`` taps over (H, OW), then ``kh`` taps over (OH, OW)."""
+    c = coef.coefficients()
+    H = problem.shape_a[0]
+    (OH, OW), (kh, kw) = problem.out_shape, problem.shape_k
+    key = coef.direct_key(problem.dtype)
+    mac = c["direct_mac"][key]
+    item = work_dtype(problem.dtype).itemsize
+    row = H * OW * kw * mac * phase_slowdown(c, key, kw) * short_slowdown(c, kw)
+    col = OH * OW * kh * mac * short_slowdown(c, kh)     # kh rows, four output rows per load
+    stream = (math.prod(problem.shape_a) + 2 * H * OW + problem.outputs) * item * c["pass_byte"]
+    return 2 * c["direct_overhead"] + (row + col + stream) / coef.effective_threads(workers)
 
 
 # --------------------------------------------------------------------------
@@ -152,19 +75,19 @@ def _row_pass(arow, v, dst, c0, ox, pf, prefetch):
     W = arow.shape[0]
     kw = v.shape[0]
     cw = dst.shape[0]
-    nl = cpu_direct.NACC * vec_zeros(dst).shape[0]
+    nl = NACC * vec_zeros(dst).shape[0]
     pl = max(1, LINE_BYTES // dst.itemsize)
     lo = min(max(0, -ox - c0), cw)
     hi = max(min(cw, W - kw + 1 - ox - c0), lo)
     if hi - lo >= nl:
         j = lo
         while True:
-            a0, a1, a2, a3, a4, a5, a6, a7 = cpu_direct._zero_block(dst)
-            cpu_direct._taps(arow, v, c0 + j + ox, a0, a1, a2, a3, a4, a5, a6, a7)
+            a0, a1, a2, a3, a4, a5, a6, a7 = zero_block(dst)
+            taps(arow, v, c0 + j + ox, a0, a1, a2, a3, a4, a5, a6, a7)
             if prefetch:
                 for t in range(0, nl, pl):
                     prefetch_at(pf, c0 + j + ox + t)
-            cpu_direct._store_block(dst, j, a0, a1, a2, a3, a4, a5, a6, a7)
+            store_block(dst, j, a0, a1, a2, a3, a4, a5, a6, a7)
             if j == hi - nl:
                 break
             j = min(j + nl, hi - nl)
@@ -175,8 +98,8 @@ def _row_pass(arow, v, dst, c0, ox, pf, prefetch):
     for j in range(hi, cw):
         dst[j] = 0
     shift = c0 + ox
-    cpu_direct._row_edges(dst, arow, v, 0, lo, shift)    # bounds-checked edges
-    cpu_direct._row_edges(dst, arow, v, hi, cw, shift)
+    row_edges(dst, arow, v, 0, lo, shift)    # bounds-checked edges
+    row_edges(dst, arow, v, hi, cw, shift)
 
 
 @jit
@@ -539,17 +462,16 @@ def _tiles(OH, OW, kh, itemsize, workers):
 
 def run(problem: Problem, a, k, *, workers: int):
     """Correlate ``a`` with the rank-1 ``k``: fused row and column passes."""
-    from .._config import numba_threads
     factors = separable_factors(k)
     if factors is None:  # not separable after all: direct is always right
         return cpu_direct.run(problem, a, k, workers=workers)
     u, v = factors
-    wt = cpu_direct.work_dtype(problem.dtype)
+    wt = work_dtype(problem.dtype)
     a = np.ascontiguousarray(a, dtype=wt)
     if problem.zero_fill:
         oy, ox = problem.offsets
     else:
-        a, (oy, ox) = cpu_direct._pad_boundary(a, problem)
+        a, (oy, ox) = pad_boundary(a, problem)
         a = np.ascontiguousarray(a)
     OH, OW = problem.out_shape
     out = np.empty((OH, OW), wt)
@@ -557,7 +479,7 @@ def run(problem: Problem, a, k, *, workers: int):
         return out
     u = np.ascontiguousarray(u, wt)
     v = np.ascontiguousarray(v, wt)
-    if workers > 1 and out.size * (len(u) + len(v)) < cpu_direct.PARALLEL_MIN_MACS:
+    if workers > 1 and out.size * (len(u) + len(v)) < PARALLEL_MIN_MACS:
         workers = 1
     with numba_threads(workers):
         if not lanes(wt):  # complex: no register blocks, two passes of the 2-D kernel

@@ -42,8 +42,9 @@ import math
 
 import numpy as np
 
+from .. import _coefficients as coef
+from .._kernels.layout import work_dtype
 from .._problem import Problem
-from .cpu_direct import work_dtype
 
 NAME = "cuda_direct"
 DEVICE = "cuda"
@@ -61,17 +62,6 @@ PER_THREAD_1D = 4
 SHARED_BYTES = 40 * 1024
 #: kernels with at most this many taps get a variant with unrolled tap loops
 UNROLL_TAPS = 64
-
-#: cost-model coefficients (seconds), for one data-centre GPU (H100 class);
-#: :func:`numbaconv.calibrate` fits them on a machine with a GPU
-#: (:mod:`numbaconv._calibrate_cuda`).
-COSTS = {
-    "launch": 1.5e-5,              # launch and host-side work per call
-    "bandwidth": 2.0e12,           # bytes/s of device memory actually reached
-    "mac": {"f4": 1.0e-13, "f8": 2.0e-13, "c8": 4.0e-13, "c16": 8.0e-13, "i8": 5.0e-13},
-    "h2d_bandwidth": 2.0e10,       # bytes/s host <-> device (pinned PCIe 4/5 is faster)
-    "h2d_latency": 2.0e-5,
-}
 
 _BOUNDARY_CODES = {"fill": 0, "wrap": 1, "symm": 2}
 
@@ -102,9 +92,9 @@ def supports(problem: Problem) -> bool:
             and (problem.zero_fill or problem.ndim <= 2))
 
 
-def _key(dtype) -> str:
-    from .._costs import _key_direct
-    return _key_direct(dtype)
+def costs() -> dict:
+    """This backend's coefficients in force (``_coefficients.DEFAULTS['cuda']['cuda_direct']``)."""
+    return coef.coefficients()["cuda"][NAME]
 
 
 def transfer_cost(problem: Problem, coeffs=None) -> float:
@@ -116,7 +106,7 @@ def transfer_cost(problem: Problem, coeffs=None) -> float:
     """
     if not getattr(problem, "host_io", False):
         return 0.0
-    c = coeffs or COSTS
+    c = coeffs or costs()
     isz = problem.dtype.itemsize
     nbytes = (math.prod(problem.shape_a) + math.prod(problem.shape_k) + problem.outputs) * isz
     return 3 * c["h2d_latency"] + nbytes / c["h2d_bandwidth"]
@@ -125,11 +115,7 @@ def transfer_cost(problem: Problem, coeffs=None) -> float:
 def work(problem: Problem):
     """What the cost model counts: ``(multiply-adds, bytes of device memory traffic)``."""
     isz = work_dtype(problem.dtype).itemsize
-    macs = 1.0
-    for ax in problem.axes:
-        n, k, o = problem.shape_a[ax], problem.shape_k[ax], problem.out_shape[ax]
-        macs *= max(min(o * k, n * k), 1)
-    return macs, (math.prod(problem.shape_a) + problem.outputs) * isz
+    return problem.macs, (math.prod(problem.shape_a) + problem.outputs) * isz
 
 
 def cost(problem: Problem, workers=None) -> float:
@@ -137,10 +123,10 @@ def cost(problem: Problem, workers=None) -> float:
 
     ``workers`` (host threads) does not matter on the GPU.
     """
-    c = COSTS
+    c = costs()
     macs, nbytes = work(problem)
     traffic = nbytes / c["bandwidth"]
-    compute = macs * c["mac"][_key(problem.dtype)]
+    compute = macs * c["mac"][coef.direct_key(problem.dtype)]
     return c["launch"] + max(traffic, compute) + transfer_cost(problem)
 
 

@@ -15,19 +15,17 @@ import math
 
 import numpy as np
 
+from .. import _coefficients as coef
 from .._problem import Problem, fft_result_dtype
+from .cuda_direct import transfer_cost
 
 NAME = "cuda_fft"
 DEVICE = "cuda"
 METHOD = "fft"
 
-#: cost-model coefficients (seconds) for an H100-class GPU: cuFFT is
-#: memory-bound, a few passes over the data per transform.
-COSTS = {
-    "overhead": 6.0e-5,            # plans (cached), launches, allocations
-    "nlogn": {"f4": 2.0e-13, "f8": 4.0e-13, "c8": 4.0e-13, "c16": 8.0e-13},
-    "bandwidth": 2.0e12,           # bytes/s for the padding copies and the spectrum product
-}
+def costs() -> dict:
+    """This backend's coefficients in force (``_coefficients.DEFAULTS['cuda']['cuda_fft']``)."""
+    return coef.coefficients()["cuda"][NAME]
 
 
 def _cupy():
@@ -59,17 +57,11 @@ def supports(problem: Problem) -> bool:
             and problem.dtype not in (np.dtype(np.longdouble), np.dtype(np.clongdouble)))
 
 
-def _key(dtype) -> str:
-    if dtype.kind == "c":
-        return "c8" if dtype.itemsize <= 8 else "c16"
-    return "f4" if dtype.kind == "f" and dtype.itemsize <= 4 else "f8"
-
-
 def work(problem: Problem):
     """What the cost model counts: ``(transform work, bytes of the extra passes, key)``.
 
     The transform work is ``3 N log2 N`` (halved for real input), to be
-    multiplied by ``COSTS['nlogn'][key]``.
+    multiplied by ``costs()['nlogn'][key]``.
     """
     real = problem.kind != "c"
     fshape = problem.fft_shape(real=real)
@@ -79,7 +71,7 @@ def work(problem: Problem):
     dt = fft_result_dtype(problem.dtype, problem.dtype)
     half = 0.5 if real else 1.0
     nlogn = n * math.log2(max(math.prod(fshape), 2))
-    return 3 * nlogn * half, 6 * n * dt.itemsize * half, _key(dt)
+    return 3 * nlogn * half, 6 * n * dt.itemsize * half, coef.fft_key(dt)
 
 
 def cost(problem: Problem, workers=None) -> float:
@@ -87,8 +79,7 @@ def cost(problem: Problem, workers=None) -> float:
 
     ``workers`` (host threads) does not matter on the GPU.
     """
-    from .cuda_direct import transfer_cost
-    c = COSTS
+    c = costs()
     transforms, passes, key = work(problem)
     return (c["overhead"] + transforms * c["nlogn"][key] + passes / c["bandwidth"]
             + transfer_cost(problem))

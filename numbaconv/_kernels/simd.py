@@ -81,14 +81,14 @@ def lanes(dtype, nbytes=None) -> int:
     return 0
 
 
-def _blockable(ty) -> bool:
+def blockable(ty) -> bool:
     return isinstance(ty, types.Float) or (isinstance(ty, types.Integer) and ty.bitwidth == 64)
 
 
 def _block_args(acc, arr, start) -> bool:
     """Typing check: a block, a contiguous 1-D array of its dtype, an integer start."""
     return (isinstance(acc, types.Array) and isinstance(arr, types.Array)
-            and _blockable(acc.dtype) and arr.dtype == acc.dtype and arr.ndim == 1
+            and blockable(acc.dtype) and arr.dtype == acc.dtype and arr.ndim == 1
             and arr.layout == "C" and isinstance(start, types.Integer))
 
 
@@ -121,7 +121,7 @@ def _block_ops(nbytes: int):
 
     @intrinsic
     def zeros(typingctx, like):
-        if not isinstance(like, types.Array) or not _blockable(like.dtype):
+        if not isinstance(like, types.Array) or not blockable(like.dtype):
             return None
         dtype = like.dtype
         arrty = types.Array(dtype, 1, "C")

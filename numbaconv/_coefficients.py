@@ -1,0 +1,231 @@
+"""The cost model's coefficients and the calibration file that stores them.
+
+One table holds every coefficient the backends' ``cost()`` formulas read:
+the CPU's at the top level and the GPU backends' under ``"cuda"``.  The
+shipped :data:`DEFAULTS` are a starting point measured on one machine
+(``docs/performance.md``); ``numbaconv.calibrate()`` refits the rates here
+and :func:`save` stores them per user, per machine and per :data:`FORMAT`.
+
+:func:`version` grows by one whenever another table is put in force: the
+dispatcher keys its memo on it, so no module has to clear a cache upward.
+Nothing here imports a backend, the dispatcher or the tools.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import platform
+import warnings
+
+from ._config import resolve_workers
+
+#: version of the coefficient layout; part of the calibration file's name
+FORMAT = 6
+
+DEFAULTS = {
+    # seconds per multiply-add of the direct kernel at one thread, long kernel rows
+    "direct_mac": {"f4": 1.6e-11, "f8": 3.2e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
+    # rows shorter than a vector share no input load (cpu_direct.phase_slowdown)
+    "direct_phase": 0.65,
+    "direct_short": 2.5,         # rows shorter than 8 taps (cpu_direct.short_slowdown)
+    "direct_kernel_row": 0.015,  # per kernel row beyond the first: input rows leave L1
+    "direct_overhead": 1.2e-5,
+    "pass_byte": 2.5e-10,        # seconds per byte streamed in + out by one pass, one thread
+    "direct_stream": 0.25,       # share of pass_byte a direct kernel pays (prefetch overlaps it)
+    "fft_nlogn": {"f4": 3.0e-10, "f8": 5.3e-10, "c8": 1.05e-9, "c16": 1.1e-9},  # one thread
+    "fft_overhead": 4.2e-5,
+    "fft_nd_factor": 0.8,        # N log N of a multi-axis transform against a 1-D one
+    "oa_nd_byte": 6.0e-10,       # per byte of block spectra beyond the last-level cache
+    "oa_overhead": 3.0e-4,       # N-D overlap-add's fixed cost over plain FFT
+    "oa_fixed": 1.8e-5,          # 1-D overlap-add's fixed cost
+    "oa_row": {"f4": 0.66, "f8": 0.58, "c8": 0.66, "c16": 0.58},  # batched transform vs single
+    "oa_spill": 0.13,            # slow-down per doubling of a batch's buffers past 1 MiB
+    "oa_byte": 3.0e-10,          # per byte of blocks (1-D) or block spectra (N-D)
+    "oa_thread_sync": 4.0e-4,    # hand-off to the block-group threads
+    "oa_tile": 0.56,             # a 2-D tile's transforms against fft_nlogn's rate
+    "oa_tile_call": 5.8e-5,      # a tile's Python-level calls
+    "parallel_efficiency": 0.9,
+    # the GPU backends', for one data-centre GPU (H100 class)
+    "cuda": {
+        "cuda_direct": {
+            "launch": 1.5e-5,            # launch and host-side work per call
+            "bandwidth": 2.0e12,         # bytes/s of device memory reached
+            "mac": {"f4": 1.0e-13, "f8": 2.0e-13, "c8": 4.0e-13, "c16": 8.0e-13, "i8": 5.0e-13},
+            "h2d_bandwidth": 2.0e10,     # bytes/s host <-> device
+            "h2d_latency": 2.0e-5,
+        },
+        "cuda_fft": {
+            "overhead": 6.0e-5,          # plans (cached), launches, allocations
+            "nlogn": {"f4": 2.0e-13, "f8": 4.0e-13, "c8": 4.0e-13, "c16": 8.0e-13},
+            "bandwidth": 2.0e12,         # padding copies and the spectrum product
+        },
+    },
+}
+
+#: bytes of intermediates that stay in the last-level cache (order of magnitude)
+CACHE_BYTES = 32e6
+
+_state = {"coeffs": None, "version": 0}
+
+
+def coefficients() -> dict:
+    """The table in force: the calibrated one if this machine has a valid file, else defaults.
+
+    Returns
+    -------
+    dict
+        The layout of :data:`DEFAULTS`.
+
+    Examples
+    --------
+    >>> from numbaconv._coefficients import coefficients
+    >>> sorted(coefficients()["cuda"])
+    ['cuda_direct', 'cuda_fft']
+    """
+    if _state["coeffs"] is None:
+        _state["coeffs"] = load() or copy.deepcopy(DEFAULTS)
+    return _state["coeffs"]
+
+
+def set_coefficients(coeffs) -> None:
+    """Put ``coeffs`` in force (``None``: reload the calibrated or default table).
+
+    Parameters
+    ----------
+    coeffs : dict or None
+        A table in the layout of :data:`DEFAULTS`; a table without a
+        ``"cuda"`` section takes the default GPU coefficients.
+    """
+    if coeffs is not None and "cuda" not in coeffs:
+        coeffs = {**coeffs, "cuda": copy.deepcopy(DEFAULTS["cuda"])}
+    _state["coeffs"] = coeffs
+    _state["version"] += 1
+
+
+def version() -> int:
+    """A number that changes whenever another coefficient table is put in force."""
+    return _state["version"]
+
+
+# --------------------------------------------------------------------------
+# the calibration file
+# --------------------------------------------------------------------------
+
+def cache_path() -> str:
+    """Where calibrated coefficients live (``$NUMBACONV_CACHE_DIR`` overrides)."""
+    base = os.environ.get("NUMBACONV_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "numbaconv")
+    return os.path.join(base, f"costs-v{FORMAT}.json")
+
+
+def machine() -> dict:
+    """What a calibration file must have been measured on to be trusted here."""
+    import numba
+    return {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "numba": numba.__version__, "numbaconv_format": FORMAT}
+
+
+def validate(coeffs, like=None, where="") -> None:
+    """Check that ``coeffs`` has every coefficient of ``like`` as a finite positive number.
+
+    Parameters
+    ----------
+    coeffs : dict
+        A table read from a file or fitted.
+    like : dict, optional
+        The layout to check against (default :data:`DEFAULTS`).
+    where : str, optional
+        Prefix for the key named in the error.
+
+    Raises
+    ------
+    ValueError
+        Naming the first coefficient that is missing, not a number, not
+        finite or not positive.
+    """
+    like = DEFAULTS if like is None else like
+    if not isinstance(coeffs, dict):
+        raise ValueError(f"{where or 'coefficients'} is a {type(coeffs).__name__}, not a mapping")
+    for key, val in like.items():
+        name = f"{where}{key}"
+        if key not in coeffs:
+            raise ValueError(f"{name} is missing")
+        if isinstance(val, dict):
+            validate(coeffs[key], val, name + ".")
+            continue
+        try:
+            x = float(coeffs[key])
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} = {coeffs[key]!r} is not a number") from None
+        if not (math.isfinite(x) and x > 0):
+            raise ValueError(f"{name} = {x!r}")
+
+
+def load():
+    """The calibrated table of this machine, or None (with a warning when a file is unusable)."""
+    path = cache_path()
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise ValueError("not a mapping")
+        if data.get("format") != FORMAT or data.get("machine") != machine():
+            warnings.warn(f"ignoring numbaconv calibration {path}: made for another version or "
+                          "machine; run numbaconv.calibrate() again", RuntimeWarning, stacklevel=3)
+            return None
+        coeffs = data["coefficients"]
+        validate(coeffs)
+        return coeffs
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        warnings.warn(f"ignoring corrupt numbaconv calibration {path}: {exc}", RuntimeWarning,
+                      stacklevel=3)
+        return None
+
+
+def save(coeffs) -> str:
+    """Validate ``coeffs`` and store them in :func:`cache_path` (atomically); return the path."""
+    validate(coeffs)
+    path = cache_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"format": FORMAT, "machine": machine(), "coefficients": coeffs}, f, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# the vocabulary every cost formula shares
+# --------------------------------------------------------------------------
+
+def direct_key(dtype) -> str:
+    """The ``direct_mac`` key of a result dtype (integers run in int64)."""
+    if dtype.kind in "biu":
+        return "i8"
+    if dtype.kind == "c":
+        return "c8" if dtype.itemsize <= 8 else "c16"
+    return "f4" if dtype.itemsize <= 4 else "f8"
+
+
+def fft_key(dtype) -> str:
+    """The ``fft_nlogn`` key of a result dtype (integers transform in float64)."""
+    if dtype.kind == "c":
+        return "c8" if dtype.itemsize <= 8 else "c16"
+    return "f4" if dtype.kind == "f" and dtype.itemsize <= 4 else "f8"
+
+
+def effective_threads(workers=None) -> float:
+    """Threads as the cost model counts them: each beyond the first at ``parallel_efficiency``."""
+    w = resolve_workers(workers)
+    return 1 + (w - 1) * coefficients()["parallel_efficiency"]
+
+
+def nlogn(shape) -> float:
+    """``N log2 N`` of a transform of ``shape``."""
+    n = math.prod(shape)
+    return n * math.log2(max(n, 2))

@@ -1,0 +1,208 @@
+"""Register blocks and window loads of the direct kernels (shared by every CPU backend).
+
+A block is ``NACC`` vector accumulators of ``L`` lanes: :func:`zero_block`
+makes one, :func:`taps` adds a kernel row to it, :func:`store_block` writes
+it.  :func:`row_accumulate` is the array-accumulator fallback for types
+without blocks (complex) and :func:`row_edges` the bounds-checked loop for
+windows that leave the signal.  :func:`phase_slowdown`,
+:func:`short_slowdown` and :func:`rows_slowdown` are what these kernels cost
+beyond the long-row multiply-add rate, for the backends' cost formulas.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba.extending import overload
+
+from .._jit import JIT_OPTIONS, jit
+from .simd import VEC_BYTES, blockable, lanes, vec_fma_at, vec_load_at, vec_store_at, vec_zeros
+
+@jit
+def row_accumulate(ov, av, krow):
+    """ov[c] += sum_q krow[q] * av[c + q] for c in range(len(ov)).
+
+    Eight taps per pass (then four, then a 3/2/1 tail): each pass loads the
+    accumulator once per eight FMAs.  Slices keep every index non-negative,
+    which lets Numba drop its wraparound check and LLVM vectorise over ``c``.
+    """
+    kw = krow.shape[0]
+    m = ov.shape[0]
+    q = 0
+    while q + 8 <= kw:
+        a = av[q:]
+        k0, k1, k2, k3 = krow[q], krow[q + 1], krow[q + 2], krow[q + 3]
+        k4, k5, k6, k7 = krow[q + 4], krow[q + 5], krow[q + 6], krow[q + 7]
+        for c in range(m):
+            ov[c] += ((k0 * a[c] + k1 * a[c + 1] + k2 * a[c + 2] + k3 * a[c + 3])
+                      + (k4 * a[c + 4] + k5 * a[c + 5] + k6 * a[c + 6] + k7 * a[c + 7]))
+        q += 8
+    if q + 4 <= kw:
+        a = av[q:]
+        k0, k1, k2, k3 = krow[q], krow[q + 1], krow[q + 2], krow[q + 3]
+        for c in range(m):
+            ov[c] += k0 * a[c] + k1 * a[c + 1] + k2 * a[c + 2] + k3 * a[c + 3]
+        q += 4
+    rem = kw - q
+    a = av[q:]
+    if rem == 3:
+        k0, k1, k2 = krow[q], krow[q + 1], krow[q + 2]
+        for c in range(m):
+            ov[c] += k0 * a[c] + k1 * a[c + 1] + k2 * a[c + 2]
+    elif rem == 2:
+        k0, k1 = krow[q], krow[q + 1]
+        for c in range(m):
+            ov[c] += k0 * a[c] + k1 * a[c + 1]
+    elif rem == 1:
+        k0 = krow[q]
+        for c in range(m):
+            ov[c] += k0 * a[c]
+
+
+@jit
+def row_edges(orow, arow, krow, c0, c1, shift):
+    """Bounds-checked version of :func:`row_accumulate` for edge columns."""
+    n = arow.shape[0]
+    kw = krow.shape[0]
+    for c in range(c0, c1):
+        q0 = max(0, -(c + shift))
+        q1 = min(kw, n - (c + shift))
+        acc = orow[c]
+        for q in range(q0, q1):
+            acc += krow[q] * arow[c + shift + q]
+        orow[c] = acc
+
+
+def per_dtype(blocks, rows):
+    """A compiled-only function: ``blocks(*args)`` where register blocks exist
+    for the dtype of the first argument (real floats, int64), else ``rows(*args)``."""
+    def dispatch(*args):
+        raise NotImplementedError("callable from compiled code only")
+
+    @overload(dispatch, jit_options=JIT_OPTIONS)
+    def _resolve(*args):
+        body = blocks if blockable(args[0].dtype) else rows
+
+        def impl(*args):
+            body(*args)
+        return impl
+
+    dispatch.__doc__ = f"{blocks.__name__} or {rows.__name__}, chosen by dtype at compile time."
+    return dispatch
+
+
+#: vector accumulators of one output block of :func:`taps`
+NACC = 8
+
+
+def block_width(dtype) -> int:
+    """Outputs per register block of the direct kernels (0: no blocks for ``dtype``)."""
+    return NACC * lanes(dtype, VEC_BYTES)
+
+
+@jit(inline=True)
+def zero_block(like):
+    """The ``NACC`` zeroed vector accumulators of one block, for :func:`taps`."""
+    return (vec_zeros(like), vec_zeros(like), vec_zeros(like), vec_zeros(like),
+            vec_zeros(like), vec_zeros(like), vec_zeros(like), vec_zeros(like))
+
+
+@jit(inline=True)
+def taps(arow, krow, base, a0, a1, a2, a3, a4, a5, a6, a7):
+    """``a_i[l] += sum_q krow[q] * arow[base + i L + l + q]``: 8 vectors of ``L`` outputs.
+
+    Taps are taken by phase ``r = q mod L``.  Within a phase, tap ``q + L``
+    needs the input vectors of tap ``q`` shifted by one vector, so a window
+    of 8 loaded vectors moves along by one load per tap::
+
+        w_j = arow[base + r + j L : ... + L]        j = 0..7 (one phase's start)
+        a_i += krow[q] * w_i                         8 FMAs per tap
+        w_0..w_6 = w_1..w_7; w_7 = next vector      1 load per tap
+
+    One load per 8 FMAs in the steady state, against one per FMA when every
+    tap reloads its (unaligned) inputs.  Registers: 8 accumulators, 8
+    window vectors and the broadcast tap.  Reads ``arow[base : base + 8 L +
+    kw - 1]``.
+    """
+    kw = krow.shape[0]
+    L = a0.shape[0]
+    w0, w1, w2, w3, w4, w5, w6, w7 = zero_block(a0)
+    for r in range(min(L, kw)):
+        s = base + r
+        load_block(arow, s, w0, w1, w2, w3, w4, w5, w6, w7)
+        q = r
+        nxt = s + 8 * L
+        while True:
+            kq = krow[q]
+            vec_fma_at(a0, kq, w0, 0)
+            vec_fma_at(a1, kq, w1, 0)
+            vec_fma_at(a2, kq, w2, 0)
+            vec_fma_at(a3, kq, w3, 0)
+            vec_fma_at(a4, kq, w4, 0)
+            vec_fma_at(a5, kq, w5, 0)
+            vec_fma_at(a6, kq, w6, 0)
+            vec_fma_at(a7, kq, w7, 0)
+            q += L
+            if q >= kw:
+                break
+            vec_store_at(w1, w0, 0)       # w0 = w1, ..., w6 = w7
+            vec_store_at(w2, w1, 0)
+            vec_store_at(w3, w2, 0)
+            vec_store_at(w4, w3, 0)
+            vec_store_at(w5, w4, 0)
+            vec_store_at(w6, w5, 0)
+            vec_store_at(w7, w6, 0)
+            vec_load_at(w7, arow, nxt)
+            nxt += L
+
+
+@jit(inline=True)
+def load_block(src, c, a0, a1, a2, a3, a4, a5, a6, a7):
+    """``a0 .. a7 = src[c : c + 8 L]`` (the inverse of :func:`store_block`)."""
+    L = a0.shape[0]
+    vec_load_at(a0, src, c)
+    vec_load_at(a1, src, c + L)
+    vec_load_at(a2, src, c + 2 * L)
+    vec_load_at(a3, src, c + 3 * L)
+    vec_load_at(a4, src, c + 4 * L)
+    vec_load_at(a5, src, c + 5 * L)
+    vec_load_at(a6, src, c + 6 * L)
+    vec_load_at(a7, src, c + 7 * L)
+
+
+@jit(inline=True)
+def store_block(dst, c, a0, a1, a2, a3, a4, a5, a6, a7):
+    """``dst[c : c + 8 L] = a0 .. a7``."""
+    L = a0.shape[0]
+    vec_store_at(a0, dst, c)
+    vec_store_at(a1, dst, c + L)
+    vec_store_at(a2, dst, c + 2 * L)
+    vec_store_at(a3, dst, c + 3 * L)
+    vec_store_at(a4, dst, c + 4 * L)
+    vec_store_at(a5, dst, c + 5 * L)
+    vec_store_at(a6, dst, c + 6 * L)
+    vec_store_at(a7, dst, c + 7 * L)
+
+
+def phase_slowdown(c, key, kw) -> float:
+    """Slow-down of float rows of ``kw`` taps against long ones in :func:`taps`.
+
+    The taps run by phase ``q mod L``; a phase of ``T`` taps loads ``7 + T``
+    vectors for ``8 T`` FMAs, so load sharing fades as ``L / kw``, and rows
+    of at most ``L`` taps share nothing (``1 + direct_phase`` times slower).
+    """
+    if key not in ("f4", "f8"):
+        return 1.0
+    per_vector = lanes(np.float32 if key == "f4" else np.float64, VEC_BYTES)
+    return 1.0 + c["direct_phase"] * min(1.0, per_vector / max(kw, 1))
+
+
+def short_slowdown(c, kw) -> float:
+    """Slow-down of rows shorter than the 8-tap inner loop (accumulator traffic)."""
+    return 1.0 + (c["direct_short"] - 1.0) * (8 - kw) / 7 if kw < 8 else 1.0
+
+
+def rows_slowdown(c, shape_k) -> float:
+    """Slow-down of kernels with many rows: each output block reads every kernel row's inputs."""
+    kh = math.prod(shape_k[:-1]) if len(shape_k) > 1 else 1
+    return 1.0 + c["direct_kernel_row"] * (kh - 1)

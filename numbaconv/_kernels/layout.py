@@ -1,0 +1,106 @@
+"""Shape-only decisions the direct kernels share: work items, threads, work dtype, padding.
+
+Every serial/parallel choice of a direct kernel goes through
+:func:`parallel_pays`; every row is cut into work items by
+:func:`chunk_for`; every kernel computes in :func:`work_dtype`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from .._config import numba_threads
+
+#: bytes of outputs per work item along a row: big enough to amortise the
+#: edge logic, small enough that the accumulator run and its input stay in L1.
+CHUNK_BYTES = 16384
+
+
+@functools.lru_cache(maxsize=1024)
+def chunk_for(width: int, itemsize: int, rows: int = 1, threads: int = 1) -> int:
+    """Even split of a row into chunks of about :data:`CHUNK_BYTES` (no ragged sliver).
+
+    With ``threads`` > 1 the ``rows x pieces`` work items are made a multiple
+    of ``threads`` where a few more pieces do it: ``prange`` gives each thread
+    one contiguous share of the items, so 3 items on 2 threads run as 2 + 1
+    (measured in ``docs/performance.md``).
+    """
+    target = max(64, CHUNK_BYTES // itemsize)
+    pieces = max(1, -(-width // target))
+    for extra in range(threads):
+        if rows * (pieces + extra) % threads == 0:
+            pieces += extra
+            break
+    return max(1, -(-width // pieces))
+
+
+#: below this many multiply-adds a thread launch costs more than it saves
+PARALLEL_MIN_MACS = 200_000
+
+#: rows of at least this many taps run near the FMA peak (one load per eight FMAs in
+#: :func:`numbaconv._kernels.blocks.taps`), so a thread launch pays only for more
+#: work: such a single-row kernel goes parallel from ``PARALLEL_MIN_ROW_BYTES /
+#: itemsize`` multiply-adds (the 1-thread/2-thread timings are in docs/performance.md)
+LONG_ROW_TAPS = 31
+PARALLEL_MIN_ROW_BYTES = 3_200_000
+
+
+def parallel_pays(macs, kshape, itemsize) -> bool:
+    """Whether a kernel of shape ``kshape`` doing ``macs`` multiply-adds gains from threads
+    (every direct kernel's serial/parallel choice goes through here)."""
+    if math.prod(kshape[:-1]) == 1 and kshape[-1] >= LONG_ROW_TAPS:
+        return macs * itemsize >= PARALLEL_MIN_ROW_BYTES
+    return macs >= PARALLEL_MIN_MACS
+
+
+def launch(threads, par, ser, *args):
+    """``par(*args)`` on ``threads`` threads, or ``ser(*args)`` (no thread switch) for 1."""
+    if threads > 1:
+        with numba_threads(threads):
+            par(*args)
+    else:
+        ser(*args)
+
+
+@functools.lru_cache(maxsize=None)
+def work_dtype(dtype: np.dtype) -> np.dtype:
+    """The arithmetic type of the direct kernels for a result dtype."""
+    if dtype.kind in "biu":
+        return np.dtype(np.int64)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    return dtype
+
+
+def as_work(x: np.ndarray, wt: np.dtype) -> np.ndarray:
+    """``x`` as a C-contiguous array of the work dtype ``wt`` (no copy when it is one)."""
+    if x.dtype == wt and x.flags.c_contiguous:
+        return x
+    if x.dtype.kind == "u" and x.dtype.itemsize == 8:
+        # uint64 arithmetic is int64 arithmetic modulo 2**64: reinterpret
+        x = np.ascontiguousarray(x).view(np.int64)
+    return np.ascontiguousarray(x, dtype=wt)
+
+
+def pad_boundary(a: np.ndarray, problem: Problem):
+    """Materialise the boundary so that the kernel sees a zero-fill problem.
+
+    Returns the padded signal and the new per-axis offsets (origin - (k-1)).
+    """
+    offs = list(problem.offsets)
+    if problem.zero_fill:
+        return a, offs
+    pads = []
+    for ax in range(a.ndim):
+        lo = max(0, -offs[ax])
+        hi = max(0, problem.out_shape[ax] + problem.shape_k[ax] - 1 + offs[ax] - a.shape[ax])
+        pads.append((lo, hi))
+    if problem.boundary == "fill":
+        a = np.pad(a, pads, mode="constant", constant_values=problem.fillvalue)
+    elif problem.boundary == "wrap":
+        a = np.pad(a, pads, mode="wrap")
+    else:
+        a = np.pad(a, pads, mode="symmetric")
+    return a, [o + p[0] for o, p in zip(offs, pads)]

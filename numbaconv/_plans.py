@@ -1,0 +1,86 @@
+"""Memoised calls: a host call whose shapes were seen before skips validation and dispatch.
+
+A :class:`Plan` holds what one call of ``convolve``/``correlate`` decided
+from shapes alone: how to orient the inputs, the backend's prepared
+callable, the value questions the choice rested on and their answers.  The
+next call with the same key orients its inputs, asks those questions again
+(:meth:`numbaconv._probes.Probes.replay`) and runs; if an answer differs,
+the plan declines and the call takes the full path, so a plan never
+changes a result.  Plans are keyed by everything the decisions read and
+are dropped when the coefficient version changes.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import _coefficients as coef
+from ._arrays import HostOps, finalize
+from ._config import resolve_workers
+from ._dispatch import FFT_METHODS
+from ._probes import Probes
+
+#: plans kept at most; the memo is emptied when full (shapes rarely vary that much)
+PLAN_LIMIT = 512
+
+PLANS: dict = {}
+_version = [None]
+
+
+def orient(op, in1, in2, swapped, ops):
+    """The canonical ``(A, K)`` of convolve/correlate (flips and conjugations are views)."""
+    all_axes = tuple(range(in1.ndim))
+    if op == "convolve":
+        a, k = (in2, in1) if swapped else (in1, in2)
+        return a, ops.flip(k, all_axes)
+    if swapped:  # correlate(x, y) = convolve(x, flip(conj(y))), then commute
+        return ops.flip(ops.conj(in2), all_axes), ops.flip(in1, all_axes)
+    return in1, ops.conj(in2)
+
+
+class Plan:
+    """One memoised call shape (see the module docstring)."""
+
+    __slots__ = ("op", "swapped", "problem", "asked", "run", "dtype", "rounding")
+
+    def __init__(self, op, swapped, problem, choice, asked, workers, dtype):
+        self.op, self.swapped, self.problem, self.asked = op, swapped, problem, asked
+        module = choice.module
+        prepare = getattr(module, "prepare", None)
+        self.run = (prepare(problem, workers=workers) if prepare is not None
+                    else functools.partial(module.run, problem, workers=workers))
+        self.dtype = dtype
+        self.rounding = choice.method in FFT_METHODS
+
+    def __call__(self, in1, in2):
+        a, k = orient(self.op, in1, in2, self.swapped, HostOps)
+        if self.asked and not Probes(HostOps, a, k).replay(self.asked):
+            return None
+        return finalize(self.run(a, k), self.dtype, rounding=self.rounding)
+
+
+def key(op, in1, in2, mode, method, axes, device, workers):
+    """The memo key of a host call, or None when the call cannot be memoised."""
+    if (axes is not None or type(in1) is not np.ndarray or type(in2) is not np.ndarray
+            or type(mode) is not str or type(method) is not str
+            or device not in ("auto", "cpu") or not (workers is None or type(workers) is int)):
+        return None
+    return (op, mode, method, device, resolve_workers(workers), in1.shape, in2.shape,
+            in1.dtype, in2.dtype)
+
+
+def lookup(plan_key):
+    """The plan stored under ``plan_key`` for the coefficients in force, or None."""
+    if _version[0] != coef.version():
+        PLANS.clear()
+        _version[0] = coef.version()
+    return PLANS.get(plan_key)
+
+
+def store(plan_key, plan):
+    """Keep ``plan`` under ``plan_key``; returns it."""
+    if len(PLANS) >= PLAN_LIMIT:
+        PLANS.clear()
+    PLANS[plan_key] = plan
+    return plan

@@ -1,0 +1,43 @@
+"""The one timing harness: medians of calls, each sample long enough for the clock.
+
+The library uses it for ``choose_conv_method(measure=True)``; the tools
+(benchmarks, calibration) build on it.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def calls_per_sample(fn, min_time: float = 0.02, max_calls: int = 1 << 12) -> int:
+    """How many back-to-back calls of ``fn`` take at least ``min_time`` seconds (doubling)."""
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        if time.perf_counter() - t0 >= min_time or number >= max_calls:
+            return number
+        number *= 2
+
+
+def sample(fn, number: int) -> float:
+    """Seconds per call of ``fn`` over ``number`` back-to-back calls."""
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def median_time(fn, repeat: int = 5, min_time: float = 0.02) -> float:
+    """Median seconds per call of ``fn`` over ``repeat`` samples, after a warm-up call.
+
+    Examples
+    --------
+    >>> from numbaconv._timing import median_time
+    >>> median_time(lambda: sum(range(100)), repeat=3, min_time=1e-4) > 0
+    True
+    """
+    fn()
+    number = calls_per_sample(fn, min_time)
+    return statistics.median(sample(fn, number) for _ in range(repeat))
