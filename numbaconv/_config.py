@@ -101,7 +101,7 @@ class numba_threads:
     """Context manager: run the body with Numba's thread count set to ``workers`` (clamped).
 
     A class rather than a generator: it wraps every parallel kernel call, and
-    costs 1 us where ``contextlib.contextmanager`` took 2.
+    costs half as much as ``contextlib.contextmanager``.
     """
 
     __slots__ = ("n", "old")

@@ -15,7 +15,7 @@ import os
 #: which they take the cores from whatever runs next (scipy.fft's workers
 #: ran up to 1.9x slower right after a parallel kernel on a 2-core machine).
 #: 20,000 spins keep the launch latency of back-to-back kernels unchanged
-#: (33 us) and give the cores back in time.  Read by libgomp when Numba first
+#: and give the cores back in time.  Read by libgomp when Numba first
 #: loads it, so set before any parallel kernel runs; a value the user set wins.
 GOMP_SPINCOUNT = "20000"
 os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)

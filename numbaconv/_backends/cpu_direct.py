@@ -181,8 +181,8 @@ def _corr2d_par(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
     """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a.
 
     ``a`` is first zero-padded by ``pad_lo``/``pad_hi`` columns (see
-    :func:`_padded`), here rather than in Python: one compiled call, where
-    NumPy's pad and the kernel's finiteness scan cost 3-5 us a call.
+    :func:`_padded`), here rather than in Python: one compiled call instead
+    of NumPy's pad and a separate finiteness scan.
     """
     a, shift = _padded(a, k, pad_lo, pad_hi)
     ox += shift
@@ -258,11 +258,7 @@ def _corr_rows_ser(aflat, k2, kofs, out2, obase, chunk):
 
 #: a signal this small is padded in cache, from a reused heap block: four times
 #: cheaper a byte than a large one (fresh pages, and a second thread reading
-#: what the first just wrote).  Pad against no pad, same kernel, 25 interleaved
-#: rounds (session 9): float64 n = 2,000, k = 31 'full' 10.4 against 11.6 us;
-#: 256^2 'same' float64 7x7 167 against 175, float32 5x5 89 against 99; float64
-#: n = 1e5, k = 301 662 against 692.  Larger, padding lost where these ratios
-#: hold: float64 1024^2 7x7 3.0 against 2.2 ms.
+#: what the first just wrote); the timings are in docs/performance.md
 PAD_CHEAP_BYTES = 1 << 20
 
 
@@ -278,10 +274,7 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
     :data:`PAD_CHEAP_BYTES`), or an interior just short of one
     block in a row that has one -- the rows are zero-padded by
     ``pad_lo``/``pad_hi`` columns first so that every column runs in blocks
-    (both 0: no padding).  Measured, 'same' on 2 cores: float32 256^2 with
-    15x15 0.71 -> 0.27 ms, with 7x7 0.16 -> 0.10 ms, 1024^2 with 31x31
-    26.7 -> 15.5 ms; float64 256^2 with 7x7 no gain (0.17 ms either way:
-    not padded).  ``threads`` is 1 (the serial kernel) unless the work pays
+    (both 0: no padding).  ``threads`` is 1 (the serial kernel) unless the work pays
     for a launch (:func:`numbaconv._kernels.layout.parallel_pays`).
     """
     kh, kw, OW = shape_k[0], shape_k[1], out_shape[1]

@@ -163,19 +163,13 @@ def block_candidates(n: int, m: int, workers: int, real: bool = True):
 
 
 #: side lengths of the 2-D tiles priced (before ``next_fast_len``): from tiles whose
-#: transforms stay in L1/L2 to the 1024^2 that pocketfft runs at about the same rate
-#: as a whole 4096^2 image (one thread, float32: 256^2 / 512^2 / 1024^2 tiles
-#: 0.37 / 1.32 / 7.6 ms forward and back)
+#: transforms stay in L1/L2 to the 1024^2 that pocketfft runs at about the rate of a
+#: whole 4096^2 image
 TILE_SIDES = (64, 128, 192, 256, 384, 512, 768, 1024)
 
-#: bytes of the whole-image spectrum below which tiles are not priced: the image's
-#: spectrum and the kernel's then stay in the last-level cache (32 MiB here), one
-#: transform runs at full speed, and the cost model (which has no cache term for
-#: plain FFT) overrated tiles.  Two grid runs (2 cores, 'same'): at 256^2 (spectra
-#: 0.3-0.7 MB) FFT 0.69-1.08 ms against tiles 0.82-1.71 ms with 31^2 / 63^2
-#: kernels; 1024^2 float32 (4.3-4.8 MB) a toss-up (31^2: tiles 7.0 / 9.0 ms against
-#: FFT 9.9 / 9.1 ms; 63^2: 8.2 / 9.0 against 6.7 / 7.1 ms); 1024^2 float64
-#: (8.6-9.6 MB) tiles 10.2 / 15.4 ms against FFT 15.3 / 19.2 ms (31^2)
+#: bytes of the whole-image spectrum below which tiles are not priced: the spectra
+#: then stay in the last-level cache, one transform runs at full speed, and the
+#: cost model (no cache term for plain FFT) would overrate tiles
 TILE_MIN_BYTES = 8 << 20
 
 

@@ -247,10 +247,8 @@ def _col_pass4_sym(ring, cw, s0, u, out, r, c0):
     ring and the bottom one up, one load each per pair: per block of four
     outputs ``kh // 2`` adds and ``kh // 2 + 1`` multiply-adds where the plain
     pass has ``kh`` multiply-adds.  The pair loop is unrolled by four so that
-    the windows rotate through their registers (:func:`_pair_step`).
-    Whole call, 2 threads, warm output, against the plain pass: 1024^2
-    float64 31x31 2.21 -> 1.97 ms, float32 1.33 -> 1.25 ms; at 4096^2 the
-    fold changes nothing (the call is bound by memory, not by FMAs).
+    the windows rotate through their registers (:func:`_pair_step`).  It
+    pays where the call is bound by FMAs, not by memory.
     """
     kh = u.shape[0]
     h = kh // 2
@@ -409,20 +407,14 @@ def _fused_ser(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym):
 
 
 #: bytes of one ring row (a column chunk), and of the whole ring at most: the ring
-#: stays in L2.  On 4096^2 (Zen 4, 1 MiB L2, the stride of :func:`_ring_stride`):
-#: 15x15 float32 10.6 ms with 16 KiB rows against 11.6 (8 KiB) and 12.9 (4 KiB);
-#: float64 20.4 ms with 32 KiB rows against 22.0 (16 KiB); 31x31 float64 (34 ring
-#: rows) 35.2 ms with 16 KiB rows against 36.7 ms with 32 KiB (1.1 MiB, past L2)
+#: stays in L2 (a 1 MiB L2 was measured; docs/performance.md)
 RING_ROW_BYTES = 32768
 RING_BYTES = 640 * 1024
 
 #: inputs of at least this many bytes (beyond the last-level cache) come from memory,
-#: and the row pass prefetches its row two ahead: fresh 4096^2 outputs, 15x15
-#: float64 19.5 ms against 22.0 without, float32 12.5 against 13.2; 31x31 float64
-#: 30.4 against 32.7.  The output is written with plain stores: every output is
-#: fresh, and its pages, just zeroed by the kernel, are in cache; non-temporal
-#: stores (until 11ffe84) were faster only on a reused output and cost a fresh one
-#: 8-17% (15x15 float64 21.1 ms, 31x31 float64 34.8, float32 21.7 against 17.9)
+#: and the row pass prefetches its row two ahead.  The output is written with plain
+#: stores: it is always fresh, and its just-zeroed pages are in cache (non-temporal
+#: stores pay only on a reused output)
 PREFETCH_MIN_BYTES = 32 << 20
 
 #: L1 geometry the ring stride is chosen for (with :data:`LINE_BYTES`): bytes one way
@@ -437,8 +429,7 @@ def _ring_stride(chunk: int, itemsize: int) -> int:
     after another.  Rows a multiple of :data:`WAY_BYTES` apart (any width of
     1024 float32) fall into the same L1 sets, more of them than the cache has
     ways, and evict each other; an odd number of lines puts each row's
-    columns in a different set.  Measured on 4096-wide float32 rows with 15
-    taps: column pass 77 -> 109 GFLOP/s on one core.
+    columns in a different set.
     """
     per_line = LINE_BYTES // itemsize
     lines = -(-chunk // per_line)
@@ -447,9 +438,8 @@ def _ring_stride(chunk: int, itemsize: int) -> int:
 
 def _tiles(OH, OW, kh, itemsize, workers):
     """(band, chunk, stride): ring rows of about RING_ROW_BYTES, ``stride`` apart
-    (:func:`_ring_stride`); bands tall enough to amortise the kh-1 rows each band
-    recomputes (16 kh: 4096^2 31x31 float32 17.6 ms, against 18.2 / 19.5 / 21.5 ms
-    for 8 kh / 4 kh / 2 kh), and enough tiles for every thread."""
+    (:func:`_ring_stride`); bands tall enough (16 kh) to amortise the kh-1 rows each
+    band recomputes, and enough tiles for every thread."""
     nring = kh + COL_ROWS - 1
     chunk = max(64, min(RING_ROW_BYTES, RING_BYTES // nring) // itemsize)
     chunk = -(-OW // max(1, -(-OW // chunk)))          # even split of the width

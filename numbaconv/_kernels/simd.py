@@ -47,8 +47,7 @@ def _block_bytes() -> int:
     """Accumulator bytes per block: half the vector register file of the host.
 
     AVX-512 (32 zmm): 16 registers of 64 bytes, leaving 16 for loads and the
-    broadcast tap (measured on Zen 4: 4-10% faster than 8 registers, 1-D
-    float64 k=301 8.5 ms against 8.8 ms); AVX2 (16 ymm): 8 registers of 32
+    broadcast tap (4-10% faster than 8 registers on Zen 4); AVX2 (16 ymm): 8 registers of 32
     bytes; anything else: 256 bytes, which LLVM splits to what it has.
     """
     try:
