@@ -22,12 +22,11 @@ import sys
 import tempfile
 import textwrap
 
-from . import numbaconv_or_skip
+import numbaconv
 
 
 def _numbaconv_parent() -> str:
-    nc = numbaconv_or_skip()
-    return os.path.dirname(os.path.dirname(os.path.abspath(nc.__file__)))
+    return os.path.dirname(os.path.dirname(os.path.abspath(numbaconv.__file__)))
 
 
 def _problem_code(ndim: int, method: str) -> tuple:

@@ -13,71 +13,26 @@ raises ``NotImplementedError`` in ``setup`` and is shown as skipped.
 """
 from __future__ import annotations
 
-import numpy as np
+import numbaconv
 import scipy.signal
+from numbaconv._tools import peers
 
 from . import (DTYPES, K_1D, K_2D, MAX_DIRECT_OPS, N_1D, SIDE_2D, call_or_skip, inputs,
-               method_available, numbaconv_or_skip, skip)
-
-#: implementations whose cost grows like outputs * taps
-_DIRECT_LIKE = {"numbaconv.direct", "scipy.direct", "numpy.convolve", "scipy.convolve2d",
-                "cv2.filter2D"}
+               method_available, skip)
 
 
 def _factory(impl, a, kern, mode):
-    """Return a zero-argument callable running ``impl`` on ``a`` and ``kern``."""
+    """A zero-argument callable running ``impl`` on ``a`` and ``kern``; skips what cannot run."""
     lib, _, what = impl.partition(".")
-    if lib == "numbaconv":
-        nc = numbaconv_or_skip()
-        if what == "convolve2d":
-            return lambda: nc.convolve2d(a, kern, mode=mode)
-        if not method_available(what):
-            skip(f"no available CPU backend for method {what!r}")
-        return lambda: nc.convolve(a, kern, mode=mode, method=what)
-    if impl == "cv2.filter2D":
-        return _cv2_same(a, kern, mode)
-    if impl == "pyfftw.fftconvolve":
-        return _pyfftw(a, kern, mode)
-    if impl == "numpy.convolve":
-        if a.ndim != 1:
-            skip("numpy.convolve is 1-D only")
-        return lambda: np.convolve(a, kern, mode=mode)
-    if impl == "scipy.oaconvolve":
-        return lambda: scipy.signal.oaconvolve(a, kern, mode=mode)
-    if impl == "scipy.convolve2d":
-        return lambda: scipy.signal.convolve2d(a, kern, mode=mode)
-    if lib == "scipy":
-        return lambda: scipy.signal.convolve(a, kern, mode=mode, method=what)
-    raise ValueError(impl)
-
-
-def _cv2_same(a, kern, mode):
-    """OpenCV's filter2D as convolve(..., 'same') (it correlates: flip, anchor k//2)."""
-    try:
-        import cv2
-    except ImportError:
-        skip("OpenCV (cv2) is not installed")
-    if a.ndim != 2 or mode != "same":
-        skip("cv2.filter2D is 2-D 'same' only")
-    flipped = np.ascontiguousarray(kern[::-1, ::-1])
-    anchor = (kern.shape[1] // 2, kern.shape[0] // 2)
-    return lambda: cv2.filter2D(a, -1, flipped, anchor=anchor, borderType=cv2.BORDER_CONSTANT)
-
-
-def _pyfftw(a, kern, mode):
-    """SciPy's fftconvolve on the pyFFTW backend (planner cache on)."""
-    try:
-        import pyfftw.interfaces.cache
-        import pyfftw.interfaces.scipy_fft as backend
-    except ImportError:
-        skip("pyFFTW is not installed")
-    import scipy.fft
-    pyfftw.interfaces.cache.enable()
-
-    def run():
-        with scipy.fft.set_backend(backend, only=True):
-            return scipy.signal.fftconvolve(a, kern, mode=mode)
-    return run
+    if lib != "numbaconv":
+        return peers.make(impl, a, kern, mode, max_direct_ops=MAX_DIRECT_OPS)
+    if what == "convolve2d":
+        return lambda: numbaconv.convolve2d(a, kern, mode=mode)
+    if not method_available(what):
+        skip(f"no available CPU backend for method {what!r}")
+    if what == "direct" and peers.direct_ops(a, kern, mode) > MAX_DIRECT_OPS:
+        skip("direct method above NUMBACONV_ASV_MAX_DIRECT_OPS")
+    return lambda: numbaconv.convolve(a, kern, mode=mode, method=what)
 
 
 class _ConvolveSuite:
@@ -86,12 +41,8 @@ class _ConvolveSuite:
     separable = False
 
     def _setup(self, impl, shape_a, shape_k, dtype):
-        outputs = float(np.prod(shape_a)) if self.mode == "same" else float(
-            np.prod([n + k - 1 for n, k in zip(shape_a, shape_k)]))
         if any(k > n for n, k in zip(shape_a, shape_k)):
             skip("kernel longer than the signal")
-        if impl in _DIRECT_LIKE and outputs * float(np.prod(shape_k)) > MAX_DIRECT_OPS:
-            skip("direct method above NUMBACONV_ASV_MAX_DIRECT_OPS")
         a, kern = inputs(shape_a, shape_k, dtype, separable=self.separable)
         self.fn = _factory(impl, a, kern, self.mode)
         call_or_skip(self.fn)  # warm-up: JIT compile / cache load, plans, page faults
@@ -121,7 +72,7 @@ class Convolve2D(_ConvolveSuite):
 
     params = [
         ["numbaconv.auto", "numbaconv.direct", "numbaconv.fft", "numbaconv.oa",
-         "numbaconv.separable", "numbaconv.convolve2d", "scipy.auto", "scipy.direct",
+         "numbaconv.convolve2d", "scipy.auto", "scipy.direct",
          "scipy.fft", "scipy.oaconvolve", "scipy.convolve2d", "cv2.filter2D",
          "pyfftw.fftconvolve"],
         SIDE_2D, K_2D, DTYPES,
@@ -164,13 +115,7 @@ class Overhead:
     param_names = ["function", "library"]
 
     def setup(self, function, library):
-        if library == "numbaconv":
-            lib = numbaconv_or_skip()
-        else:
-            lib = scipy.signal
-        fn = getattr(lib, function, None)
-        if fn is None:
-            skip(f"{library} has no {function}")
+        fn = getattr(numbaconv if library == "numbaconv" else scipy.signal, function)
         two_d = function.endswith("2d")
         a, kern = inputs((16, 16) if two_d else (64,), (3, 3) if two_d else (5,), "float64")
         self.fn = lambda: fn(a, kern, mode="same")
@@ -203,9 +148,9 @@ class Peak:
     """GFLOP/s tracked over time: the machine's packed-FMA peak and the direct kernel's rate.
 
     ``track_fma_peak`` runs independent FMA chains on every core (see
-    :func:`numbaconv._bench_report.fma_peak`); ``track_direct_gflops`` is
-    2 x multiply-adds / time of ``convolve(method='direct')``, 1-D n = 1e6,
-    'valid' (no edges), so the two lines can be read against each other.
+    :func:`numbaconv._tools.report.fma_peak`); ``track_direct_gflops`` is
+    2 x multiply-adds / best time of ``convolve(method='direct')``, 1-D
+    n = 1e6, 'valid', so the two lines can be read against each other.
     """
 
     params = [["float32", "float64"]]
@@ -214,21 +159,15 @@ class Peak:
     timeout = 300.0
 
     def setup(self, dtype):
-        nc = numbaconv_or_skip()
-        self.nc = nc
         self.a, self.k = inputs((10**6,), (301,), dtype)
-        call_or_skip(lambda: nc.convolve(self.a, self.k, "valid", method="direct"))
+        self.fn = lambda: numbaconv.convolve(self.a, self.k, "valid", method="direct")
+        call_or_skip(self.fn)
 
     def track_fma_peak(self, dtype):
-        from numbaconv._bench_report import fma_peak
+        from numbaconv._tools.report import fma_peak
         return fma_peak(dtype)
 
     def track_direct_gflops(self, dtype):
-        import time
-        fn = lambda: self.nc.convolve(self.a, self.k, "valid", method="direct")  # noqa: E731
-        best = float("inf")
-        for _ in range(7):
-            t0 = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t0)
-        return 2.0 * (self.a.size - self.k.size + 1) * self.k.size / best / 1e9
+        from numbaconv._tools.timing import measure
+        best = measure(self.fn, repeat=7).best
+        return 2.0 * peers.direct_ops(self.a, self.k, "valid") / best / 1e9

@@ -10,9 +10,10 @@ rows are the working memory of the call itself.  Inputs are large enough
 """
 from __future__ import annotations
 
+import numbaconv
 import scipy.signal
 
-from . import GRID, call_or_skip, inputs, numbaconv_or_skip, skip
+from . import DTYPES, GRID, call_or_skip, inputs
 
 _CASES = {
     # name: (signal shape, kernel shape, mode)
@@ -27,19 +28,16 @@ if GRID == "tiny":
 class PeakMemFFT:
     params = [["numbaconv.fftconvolve", "numbaconv.oaconvolve",
                "scipy.fftconvolve", "scipy.oaconvolve"],
-              list(_CASES), ["float32", "float64"]]
+              list(_CASES), DTYPES]
     param_names = ["impl", "case", "dtype"]
     timeout = 600.0
 
     def setup(self, impl, case, dtype):
-        nc = numbaconv_or_skip()
         lib, _, func = impl.partition(".")
         shape_a, shape_k, mode = _CASES[case]
         small_a, small_k = inputs(tuple(min(s, 64) for s in shape_a),
                                   tuple(min(s, 5) for s in shape_k), dtype)
-        nc_fn = getattr(nc, func, None)
-        if nc_fn is None:
-            skip(f"numbaconv has no {func}")
+        nc_fn = getattr(numbaconv, func)
         call_or_skip(lambda: nc_fn(small_a, small_k, mode=mode))  # same baseline for all
         fn = nc_fn if lib == "numbaconv" else getattr(scipy.signal, func)
         self.a, self.k = inputs(shape_a, shape_k, dtype)

@@ -10,10 +10,38 @@ from ._config import get_workers, set_workers
 __version__ = "0.1.0"
 
 
-def calibrate(*args, **kwargs):
-    """Fit the cost model on this machine; see :func:`numbaconv._calibrate.calibrate`."""
-    from ._calibrate import calibrate as _calibrate
-    return _calibrate(*args, **kwargs)
+def calibrate(*, quick=False, save=True, progress=None):
+    """Fit the dispatcher's cost model on this machine.
+
+    Times each backend on a few problems (about a minute; with a CUDA GPU
+    its backends too) and solves each backend's cost formula for the
+    coefficients it uses.  The fitted table is put in force at once.
+
+    Parameters
+    ----------
+    quick : bool, optional
+        Smaller problems: a few seconds, a rougher fit.
+    save : bool, optional
+        Store the table in the per-user cache (``$NUMBACONV_CACHE_DIR``
+        overrides where), so that later processes on this machine use it.
+    progress : callable, optional
+        Called as ``progress(done, total, label)`` after each step.
+
+    Returns
+    -------
+    dict
+        The fitted coefficients, in the layout of
+        ``numbaconv._coefficients.DEFAULTS`` (the GPU's under ``"cuda"``).
+
+    Examples
+    --------
+    >>> import numbaconv
+    >>> coeffs = numbaconv.calibrate(quick=True, save=False)  # doctest: +SKIP
+    >>> coeffs["direct_mac"]["f8"]  # doctest: +SKIP
+    3.1e-11
+    """
+    from ._tools.calibrate import calibrate as fit
+    return fit(quick=quick, save=save, progress=progress)
 
 
 __all__ = ["convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d", "correlate2d",

@@ -1,24 +1,13 @@
 """The one timing harness: medians of calls, each sample long enough for the clock.
 
 The library uses it for ``choose_conv_method(measure=True)``; the tools
-(benchmarks, calibration) build on it.
+(``numbaconv._tools.timing``: benchmarks, calibration) build on these
+primitives.
 """
 from __future__ import annotations
 
 import statistics
 import time
-
-
-def calls_per_sample(fn, min_time: float = 0.02, max_calls: int = 1 << 12) -> int:
-    """How many back-to-back calls of ``fn`` take at least ``min_time`` seconds (doubling)."""
-    number = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        if time.perf_counter() - t0 >= min_time or number >= max_calls:
-            return number
-        number *= 2
 
 
 def sample(fn, number: int) -> float:
@@ -27,6 +16,25 @@ def sample(fn, number: int) -> float:
     for _ in range(number):
         fn()
     return (time.perf_counter() - t0) / number
+
+
+def batch(fn, min_time: float = 0.02, max_calls: int = 1 << 12):
+    """Size a batch: ``(number, seconds per call)`` of back-to-back calls of ``fn``.
+
+    ``number`` is the smallest power of two of calls that lasts ``min_time``
+    (at most ``max_calls``); the seconds per call are those it measured.
+    """
+    number = 1
+    while True:
+        per_call = sample(fn, number)
+        if per_call * number >= min_time or number >= max_calls:
+            return number, per_call
+        number *= 2
+
+
+def calls_per_sample(fn, min_time: float = 0.02, max_calls: int = 1 << 12) -> int:
+    """How many back-to-back calls of ``fn`` take at least ``min_time`` seconds (doubling)."""
+    return batch(fn, min_time, max_calls)[0]
 
 
 def median_time(fn, repeat: int = 5, min_time: float = 0.02) -> float:

@@ -1,7 +1,7 @@
 """The ``numbaconv`` command: ``info``, ``bench`` and ``calibrate``.
 
 ``numbaconv bench ...`` hands every argument after ``bench`` to
-:func:`numbaconv._bench.main` (see ``numbaconv bench --help``).
+:func:`numbaconv._tools.bench.main` (see ``numbaconv bench --help``).
 """
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ import sys
 
 
 def _info() -> int:
-    from . import _bench
+    from ._config import get_workers
+    from ._tools import machine
+    from ._tools.peers import OPTIONAL
 
-    env = _bench.environment()
-    try:
-        import numbaconv
-        with_workers = getattr(numbaconv, "get_workers", None)
-        env["numbaconv_workers"] = with_workers() if with_workers else "?"
-    except Exception as exc:  # noqa: BLE001 - info must print what it can
-        env["numbaconv_import_error"] = f"{type(exc).__name__}: {exc}"
+    env = machine.environment()
+    env["numbaconv_workers"] = get_workers()
     # Numba only fixes its threading layer when a parallel kernel first runs.
     if env["numba_threading_layer"].startswith("not initialised"):
         try:
@@ -57,12 +54,12 @@ def _info() -> int:
             print(f"  {name.ljust(width - 2)}  {why}")
 
     print("optional peers (numbaconv bench --peers):")
-    for mod in ("cv2", "pyfftw"):
+    for peer in OPTIONAL:
         try:
-            m = __import__(mod)
-            print(f"  {mod.ljust(width - 2)}  {getattr(m, '__version__', 'installed')}")
+            m = __import__(peer.split(".")[0])
+            print(f"  {peer.ljust(width - 2)}  {getattr(m, '__version__', 'installed')}")
         except Exception:  # noqa: BLE001
-            print(f"  {mod.ljust(width - 2)}  not installed")
+            print(f"  {peer.ljust(width - 2)}  not installed")
     env_vars = {k: v for k, v in os.environ.items() if k.startswith(("NUMBA_", "NUMBACONV_"))}
     if env_vars:
         print("environment variables:")
@@ -72,36 +69,24 @@ def _info() -> int:
 
 
 def _calibrate(args) -> int:
-    import inspect
     import json
 
     import numbaconv
 
-    calibrate = getattr(numbaconv, "calibrate", None)
-    if calibrate is None:
-        print("numbaconv calibrate: this version of numbaconv has no calibrate()",
-              file=sys.stderr)
-        return 2
-    wanted = {"quick": args.quick, "save": not args.no_save}
-    try:
-        accepted = inspect.signature(calibrate).parameters
-        if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-            wanted = {k: v for k, v in wanted.items() if k in accepted}
-    except (TypeError, ValueError):
-        pass
-    result = calibrate(**wanted)
-    if result is not None:
-        print(json.dumps(result, indent=1, default=str) if isinstance(result, dict) else result)
-    if wanted.get("save"):
-        try:
-            from ._calibrate import cache_path
-            print(f"saved to {cache_path()}")
-        except Exception:  # noqa: BLE001
-            pass
+    from ._coefficients import cache_path
+
+    def progress(done, total, label):
+        print(f"[{done}/{total}] {label}", file=sys.stderr, flush=True)
+
+    coeffs = numbaconv.calibrate(quick=args.quick, save=not args.no_save, progress=progress)
+    print(json.dumps(coeffs, indent=1))
+    if not args.no_save:
+        print(f"saved to {cache_path()}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``numbaconv`` (``bench`` parses its own arguments)."""
     parser = argparse.ArgumentParser(
         prog="numbaconv",
         description="numbaconv: Numba-accelerated drop-in for scipy.signal's convolutions.")
@@ -117,10 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Entry point of the ``numbaconv`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":
-        from . import _bench
-        return _bench.main(argv[1:])
+        from ._tools import bench
+        return bench.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "info":

@@ -1,6 +1,7 @@
-"""Smoke tests of ``numbaconv bench`` / ``numbaconv info`` and the asv suites.
+"""Tests of the tools tier: ``numbaconv bench`` / ``info`` / ``calibrate``, its timers,
+formatter and peers, and the asv suites.
 
-Everything runs on the hidden ``--tiny`` grid (signals of at most 1000
+The benchmarks run on the hidden ``--tiny`` grid (signals of at most 1000
 samples, images of at most 32x32), so the cost is the JIT compile.
 """
 from __future__ import annotations
@@ -12,7 +13,11 @@ import sys
 import numpy as np
 import pytest
 
-from numbaconv import _bench, cli
+from numbaconv import _api, cli
+from numbaconv._tools import bench as _bench
+from numbaconv._tools import grids, peers, timing
+from numbaconv._tools.formatting import seconds
+from numbaconv._tools.tolerance import compare
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -60,39 +65,51 @@ def test_replot_from_json(tiny_run, tmp_path, capsys):
 
 
 def test_disagreement_fails(monkeypatch, tmp_path):
-    import numbaconv
-
-    real = numbaconv.convolve
+    real = _api.convolve
 
     def wrong(*args, **kwargs):
         return real(*args, **kwargs) + 1
 
-    monkeypatch.setattr(numbaconv, "convolve", wrong)
+    monkeypatch.setattr(_api, "convolve", wrong)
     js = tmp_path / "bad.json"
     status = _bench.main(["--quick", "--tiny", "--dim", "1", "--repeat", "1",
                           "--max-time", "0.1", "--json", str(js)])
     assert status == 1
     rows = json.loads(js.read_text())["rows"]
     assert rows and not any(r["agree"] for r in rows)
-    assert all("tolerance" in r["error"] for r in rows)
+    assert all("allowed" in r["error"] for r in rows)
 
 
-def test_compare_checks_shape_dtype_and_values():
-    ref = np.arange(4.0)
-    assert _bench.compare(ref, ref, 0.0)["agree"]
-    assert not _bench.compare(ref[:3], ref, 1.0)["agree"]
-    assert not _bench.compare(ref.astype(np.float32), ref, 1.0)["agree"]
-    assert not _bench.compare(ref + 1e-3, ref, 1e-4)["agree"]
-    assert not _bench.compare(ref * np.nan, ref, 1.0)["agree"]
+def test_bench_check_catches_a_dropped_tap():
+    """The bench's allowance (the one tolerance table) passes SciPy's own FFT result and
+    fails a result that lost one tap of the kernel."""
+    from numbaconv._tools.checks import bound
+    import scipy.signal
+    a, kern = grids.inputs((2000,), (31,), "float32")
+    ref = scipy.signal.convolve(a, kern, method="direct")
+    allowed = bound(a, kern, "full", ref.dtype)
+    assert compare(scipy.signal.convolve(a, kern, method="fft"), ref, allowed)["agree"]
+    short = kern.copy()
+    short[15] = 0
+    check = compare(scipy.signal.convolve(a, short, method="direct"), ref, allowed)
+    assert not check["agree"] and "allowed" in check["reason"]
+    assert bound(a.astype(np.int32), kern.astype(np.int32), "full", np.int32) == 0.0
 
 
 def test_measure_reports_median_and_first_call():
     calls = []
-    timing, out = _bench.measure(lambda: calls.append(1) or 42, repeat=3, max_time=0.05)
+    t, out = timing.measure(lambda: calls.append(1) or 42, repeat=3, max_time=0.05)
     assert out == 42
-    assert timing.median > 0 and timing.first_call >= 0
-    assert len(timing.samples) <= 3
-    assert len(calls) >= 2 + len(timing.samples)
+    assert t.median > 0 and t.first_call >= 0
+    assert len(t.samples) <= 3
+    assert len(calls) >= 2 + len(t.samples)
+
+
+def test_measure_batches_short_calls_to_min_sample():
+    """Calls far shorter than a sample are batched so a sample lasts min_sample."""
+    import time
+    t, _ = timing.measure(lambda: time.sleep(1e-4), repeat=2, min_sample=5e-3, max_time=1.0)
+    assert t.number >= 16 and t.number * t.median >= 5e-3
 
 
 @pytest.mark.parametrize("repeat", [2, 15])
@@ -102,7 +119,6 @@ def test_interleaved_keeps_min_rounds_past_the_budget(repeat, monkeypatch):
     import itertools
     import time
 
-    from numbaconv import _bench_report
     calls = {"slow": 0, "fast": 0}
     # 3 ms a call (one call per sample); the first timed round's call takes 50 ms
     durations = itertools.chain([0.003, 0.003, 0.05], itertools.repeat(0.003))
@@ -115,8 +131,8 @@ def test_interleaved_keeps_min_rounds_past_the_budget(repeat, monkeypatch):
         calls["fast"] += 1
         time.sleep(0.003)
 
-    monkeypatch.setattr(_bench_report, "MIN_ROUNDS", 5)
-    res = _bench_report.interleaved({"slow": slow, "fast": fast}, repeat, max_time=1e-9)
+    monkeypatch.setattr(timing, "MIN_ROUNDS", 5)
+    res = timing.interleaved({"slow": slow, "fast": fast}, repeat, max_time=1e-9)
     rounds = min(repeat, 5)
     assert calls["slow"] == calls["fast"] == 2 + rounds   # warm-up, one sizing call, rounds
     assert res["fast"] < 0.02
@@ -125,18 +141,68 @@ def test_interleaved_keeps_min_rounds_past_the_budget(repeat, monkeypatch):
 
 
 def test_cuda_hook_is_called(monkeypatch):
-    from numbaconv import _bench_cuda
+    from numbaconv._tools import bench_cuda
 
     seen = []
-    monkeypatch.setattr(_bench_cuda, "bench_cuda", lambda args: seen.append(args) or 0)
+    monkeypatch.setattr(bench_cuda, "bench_cuda", lambda args: seen.append(args) or 0)
     assert _bench.main(["--device", "cuda", "--quick"]) == 0
     assert seen and seen[0].quick and seen[0].device == "cuda"
 
 
 def test_cli_info(capsys):
+    from numbaconv._tools import machine
     assert cli.main(["info"]) == 0
     out = capsys.readouterr().out
     assert "numba_threading_layer" in out and "cpu_direct" in out
+    isa = [line.split() for line in out.splitlines() if line.startswith("isa ")]
+    assert isa and " ".join(isa[0][1:]) == machine.isa() in ("AVX-512", "AVX2", "other")
+
+
+def test_isa_names_the_widest_vector_set():
+    from numbaconv._tools.machine import isa
+    assert isa({"avx512f", "avx2", "fma"}) == "AVX-512"
+    assert isa({"avx2", "fma", "sse4.2"}) == "AVX2"
+    assert isa({"sse4.2"}) == isa(set()) == "other"
+
+
+def test_one_time_formatter():
+    assert [seconds(x) for x in (3e-8, 4.56e-5, 0.01234, 2.0)] == [
+        "30 ns", "45.6 \u00b5s", "12.34 ms", "2.00 s"]
+    assert seconds(None) == seconds(float("nan")) == "-"
+    assert seconds("skipped: too slow") == "skip"
+
+
+def test_peers_compute_what_scipy_does():
+    """Every peer that can run a cell agrees with scipy.signal; the rest say why not."""
+    import scipy.signal
+    for shape_a, shape_k, mode in [((300,), (7,), "full"), ((24, 24), (5, 5), "same")]:
+        a, kern = grids.inputs(shape_a, shape_k, "float64")
+        ref = scipy.signal.convolve(a, kern, mode=mode, method="direct")
+        ran = []
+        for name in ["scipy.auto", "scipy.direct", "scipy.fft", "scipy.oaconvolve",
+                     "scipy.convolve2d", *peers.OPTIONAL]:
+            try:
+                fn = peers.make(name, a, kern, mode)
+            except peers.Skip as exc:
+                assert str(exc)
+                continue
+            np.testing.assert_allclose(fn(), ref, rtol=1e-9, atol=1e-9)
+            ran.append(name)
+        assert {"scipy.auto", "scipy.fft", "scipy.oaconvolve"} <= set(ran)
+        assert ("numpy.convolve" in ran) == (len(shape_a) == 1)
+    with pytest.raises(peers.Skip, match="multiply-adds"):
+        peers.make("numpy.convolve", np.ones(1000), np.ones(100), "full", max_direct_ops=1e4)
+
+
+def test_grid_cells_and_inputs():
+    cells = grids.build_grid("tiny")
+    assert {c.ndim for c in cells} == {1, 2} and all(c.k <= c.n for c in cells)
+    a, kern = grids.inputs((16, 16), (5, 5), "float32", separable=True)
+    assert a.dtype == kern.dtype == np.float32
+    sv = np.linalg.svd(kern.astype(np.float64), compute_uv=False)
+    assert sv[1] < 1e-6 * sv[0]                 # rank 1 up to float32 rounding
+    ints, _ = grids.inputs((50,), (3,), "int16")
+    assert ints.dtype == np.int16
 
 
 def test_cli_bench_forwards(monkeypatch):
@@ -180,12 +246,15 @@ def test_cli_calibrate_forwards_options(monkeypatch, capsys):
 
     def fake(*, quick=False, save=True, progress=None):
         seen.append((quick, save))
+        progress(1, 1, "overheads")
         return {"direct_overhead": 1e-5}
 
     monkeypatch.setattr(numbaconv, "calibrate", fake)
     assert cli.main(["calibrate", "--quick", "--no-save"]) == 0
     assert seen == [(True, False)]
-    assert "direct_overhead" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "direct_overhead" in out and "saved" not in out
+    assert "[1/1] overheads" in err
 
 
 def test_methods_run_reports_regret_peak_and_summary(tmp_path, capsys):
@@ -206,21 +275,20 @@ def test_methods_run_reports_regret_peak_and_summary(tmp_path, capsys):
     assert "Regret table" in capsys.readouterr().out
 
 
-def test_direct_macs_counts_edges():
-    """'full' edges do fewer multiply-adds: sum of window overlaps, checked by brute force."""
-    from numbaconv._bench_report import direct_macs
+def test_the_one_multiply_add_count_excludes_edges():
+    """The tools count multiply-adds with Problem.macs: 'full' edges do fewer, by brute force."""
     for n, k, mode in [(10, 3, "full"), (10, 3, "valid"), (7, 4, "same"), (3, 8, "full")]:
         full = [(i - (k - 1), i + 1) for i in range(n + k - 1)]
         start = {"full": 0, "same": (k - 1) // 2, "valid": k - 1}[mode]
         length = {"full": n + k - 1, "same": n, "valid": n - k + 1}[mode]
         brute = sum(max(0, min(hi, n) - max(lo, 0)) for lo, hi in full[start:start + length])
-        assert direct_macs((n,), (k,), mode) == brute
+        assert peers.direct_ops(np.ones(n), np.ones(k), mode) == brute
 
 
 def test_peer_timed_round_robin_with_auto():
     """A peer (numpy.convolve is always there for 1-D) is checked against SciPy and
     timed in one round-robin with numbaconv's auto: the row carries both times."""
-    row = _bench.bench_cell(_bench.Cell(1, 200, 5, "float64", "full"), repeat=1, max_time=0.05,
+    row = _bench.bench_cell(grids.Cell(1, 200, 5, "float64", "full"), repeat=1, max_time=0.05,
                             peers=True)
     info = row["peers"]["numpy.convolve"]
     assert info["agree"] is True and info["max_abs_err"] <= row["tol"]
@@ -232,12 +300,12 @@ def test_peer_timed_round_robin_with_auto():
 def test_peak_table_times_direct_alone():
     """A 1-D cell of >= 31 taps times direct on its own too; the GFLOP/s table shows both
     times and takes the faster median."""
-    from numbaconv._bench_report import add_derived, direct_macs, summary
-    row = _bench.bench_cell(_bench.Cell(1, 2000, 31, "float64", "full"), repeat=1,
+    from numbaconv._tools.report import add_derived, summary
+    row = _bench.bench_cell(grids.Cell(1, 2000, 31, "float64", "full"), repeat=1,
                             max_time=0.05, methods=True)
     assert row["agree"] and row["t_direct_alone"] > 0 and row["methods"]["direct"] > 0
     add_derived(row, {"float64": 100.0})
-    flops = 2.0 * direct_macs((2000,), (31,), "full")
+    flops = 2.0 * 2000 * 31          # 'full': every product of a sample and a tap, once
     t_best = min(row["t_direct_alone"], row["methods"]["direct"])
     assert row["gflops_direct"] == pytest.approx(flops / t_best / 1e9)
     assert row["gflops_direct_round_robin"] == pytest.approx(
@@ -245,6 +313,6 @@ def test_peak_table_times_direct_alone():
     assert row["peak_fraction_direct"] == pytest.approx(row["gflops_direct"] / 100.0)
     table = summary([row], {"float64": 100.0})
     assert "in the round-robin" in table and f"{row['gflops_direct']:.1f}" in table
-    small = _bench.bench_cell(_bench.Cell(1, 2000, 7, "float64", "full"), repeat=1,
+    small = _bench.bench_cell(grids.Cell(1, 2000, 7, "float64", "full"), repeat=1,
                               max_time=0.05, methods=True)
     assert "t_direct_alone" not in small

@@ -1,26 +1,22 @@
 """``numbaconv bench``: time numbaconv against SciPy (and peers) on a grid.
 
-For every grid cell (signal size x kernel size x dtype) the command
+For every cell of a grid (:mod:`numbaconv._tools.grids`) the command
 
 1. asks :func:`numbaconv.explain` which method ``method='auto'`` picks,
 2. times ``numbaconv.convolve`` with ``method='auto'`` and with the fixed
    method that auto chose, and ``scipy.signal.convolve`` (its own ``auto``),
-   all in this process: one warm-up call first (it absorbs the JIT compile,
-   whose duration is reported as ``first_call``), then the median of
-   ``--repeat`` samples of a small :func:`time.perf_counter` harness,
-3. checks that every numbaconv result agrees with SciPy's within a tolerance
-   scaled to the dtype (see :func:`tolerance`); a row that disagrees is marked
+   with :func:`numbaconv._tools.timing.measure` (the first call, which pays
+   the JIT compile, is reported apart as ``first_call``),
+3. checks every numbaconv result against SciPy's with the tolerance table
+   (:func:`numbaconv._tools.checks.bound`); a row that disagrees is marked
    and makes the command exit with status 1,
-4. optionally times peers (``--peers``): ``numpy.convolve`` (1-D),
-   OpenCV's ``cv2.filter2D`` (2-D ``'same'``) and SciPy's ``fftconvolve`` on
-   the pyFFTW backend, each when importable, all in one round-robin with
-   numbaconv's ``auto`` (the table shows both: ``peer (ours t)``),
+4. optionally times the peers of :data:`numbaconv._tools.peers.OPTIONAL`
+   (``--peers``) in one round-robin with numbaconv's ``auto``, and every
+   method with the FMA peak and the regret summaries (``--methods``,
+   :mod:`numbaconv._tools.report`),
 
-then prints a table (rich when installed), and writes ``--json`` / ``--plot``.
-
-The helpers here (:func:`measure`, :func:`compare`, :func:`make_inputs`,
-:func:`build_grid`, :func:`write_plot`) are meant to be reused by the CUDA
-benchmark in :mod:`numbaconv._bench_cuda`.
+then prints a table (rich when installed) and writes ``--json`` / ``--plot``.
+``--device cuda`` hands over to :mod:`numbaconv._tools.bench_cuda`.
 
 Exit status: 0 when every row agrees, 1 when one does not (or raised), 2 on
 a usage error.
@@ -28,273 +24,34 @@ a usage error.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import math
 import os
-import platform
-import statistics
 import sys
 import time
-from typing import Callable
 
 import numpy as np
+import scipy.signal
 
-# --------------------------------------------------------------------------
-# grids
-# --------------------------------------------------------------------------
-
-#: (1-D signal lengths, 1-D kernel lengths, 2-D image sides, 2-D kernel sides)
-GRIDS = {
-    "full": ((10**3, 10**4, 10**5, 10**6, 10**7), (3, 31, 301, 3001, 30001),
-             (256, 1024, 4096), (3, 5, 7, 15, 31, 63)),
-    "quick": ((10**3, 10**4, 10**5), (3, 31, 301),
-              (128, 512), (3, 7, 15)),
-    # hidden, for the test-suite: a few milliseconds of work plus the JIT
-    "tiny": ((100, 1000), (3, 7), (16, 32), (3,)),
-}
-
-#: peers whose cost grows like n*k are skipped above this many multiply-adds
-MAX_DIRECT_OPS = 5e9
-
-SEED = 20240601
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """One grid cell: a signal of ``n`` (1-D) or ``n x n`` (2-D) samples."""
-
-    ndim: int
-    n: int
-    k: int
-    dtype: str
-    mode: str
-    separable: bool = False
-
-    @property
-    def shape_a(self) -> tuple:
-        return (self.n,) * self.ndim
-
-    @property
-    def shape_k(self) -> tuple:
-        return (self.k,) * self.ndim
-
-    @property
-    def size(self) -> int:
-        return self.n ** self.ndim
-
-    @property
-    def taps(self) -> int:
-        return self.k ** self.ndim
-
-    def label(self) -> str:
-        if self.ndim == 1:
-            return f"1-D n={self.n:,} k={self.k}"
-        return f"2-D {self.n}\u00b2 k={self.k}\u00b2"
-
-
-def build_grid(grid: str = "quick", dtypes=("float64",), ndims=(1, 2), modes=(None, None),
-               separable: bool = False) -> list:
-    """The cells of a named grid (``'full'``, ``'quick'``, ``'tiny'``).
-
-    ``modes`` is ``(mode_1d, mode_2d)``; ``None`` takes the defaults
-    ``'full'`` for 1-D (SciPy's default) and ``'same'`` for 2-D (images).
-    Cells with a kernel longer than the signal are left out.
-    """
-    ns, ks, sides, kks = GRIDS[grid]
-    mode1 = modes[0] or "full"
-    mode2 = modes[1] or "same"
-    cells = []
-    for dt in dtypes:
-        if 1 in ndims:
-            cells += [Cell(1, n, k, dt, mode1) for n in ns for k in ks if k <= n]
-        if 2 in ndims:
-            cells += [Cell(2, s, k, dt, mode2, separable) for s in sides for k in kks if k <= s]
-    return cells
-
-
-def make_inputs(cell: Cell, seed: int = SEED):
-    """Signal and kernel for ``cell``, reproducible (standard normal values)."""
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(cell.dtype)
-
-    def draw(shape):
-        if dt.kind == "c":
-            x = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
-        elif dt.kind in "iu":
-            x = rng.integers(-8 if dt.kind == "i" else 0, 8, size=shape)
-        else:
-            x = rng.standard_normal(shape)
-        return x.astype(dt)
-
-    a = draw(cell.shape_a)
-    if cell.ndim == 2 and cell.separable:
-        col, row = draw((cell.k, 1)), draw((1, cell.k))
-        kern = (col * row).astype(dt)
-    else:
-        kern = draw(cell.shape_k)
-    return a, kern
-
-
-# --------------------------------------------------------------------------
-# timing and checking
-# --------------------------------------------------------------------------
-
-@dataclasses.dataclass
-class Timing:
-    median: float
-    best: float
-    first_call: float
-    number: int
-    samples: list
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def measure(fn: Callable[[], object], repeat: int = 5, *, min_sample: float = 2e-3,
-            max_time: float = 10.0):
-    """Time ``fn()``; return ``(Timing, first result)``.
-
-    The first call is the warm-up (JIT compile, caches, page faults) and is
-    reported separately as ``first_call``.  A second call estimates the
-    steady time; calls shorter than ``min_sample`` are batched ``number`` at
-    a time so one sample lasts about ``min_sample``.  At most ``repeat``
-    samples are taken, fewer when they would exceed ``max_time`` seconds;
-    the per-call median is the headline number.
-    """
-    clock = time.perf_counter
-    t0 = clock()
-    out = fn()
-    first = clock() - t0
-    t0 = clock()
-    fn()
-    est = max(clock() - t0, 1e-9)
-    number = 1 if est >= min_sample else min(10_000, max(1, int(min_sample / est)))
-    reps = max(1, min(int(repeat), int(max_time / (est * number)) or 1))
-    samples = []
-    for _ in range(reps):
-        t0 = clock()
-        for _ in range(number):
-            fn()
-        samples.append((clock() - t0) / number)
-    return Timing(statistics.median(samples), min(samples), first, number, samples), out
-
-
-def tolerance(dtype, a, kern) -> float:
-    """Absolute tolerance for comparing two convolutions of ``a`` and ``kern``.
-
-    ``max|a| * sum|kern|`` bounds every output element, and both exact
-    (direct) and FFT methods err by a small multiple of ``eps`` of that; the
-    factor grows slowly with the number of taps for long float32 sums.
-    """
-    dt = np.dtype(dtype)
-    if dt.kind in "biu":
-        return 0.0
-    eps = float(np.finfo(dt).eps)
-    scale = float(np.max(np.abs(a))) * float(np.sum(np.abs(kern)))
-    return 128.0 * eps * max(1.0, math.sqrt(kern.size) / 16.0) * max(scale, 1e-300)
-
-
-def compare(result, reference, tol: float) -> dict:
-    """``{'agree', 'max_abs_err', 'reason'}`` for ``result`` vs ``reference``."""
-    res = np.asarray(result)
-    ref = np.asarray(reference)
-    if res.shape != ref.shape:
-        return {"agree": False, "max_abs_err": None,
-                "reason": f"shape {res.shape} != scipy's {ref.shape}"}
-    if res.dtype != ref.dtype:
-        return {"agree": False, "max_abs_err": None,
-                "reason": f"dtype {res.dtype} != scipy's {ref.dtype}"}
-    if res.size == 0:
-        return {"agree": True, "max_abs_err": 0.0, "reason": ""}
-    diff = np.abs(res.astype(np.complex128 if res.dtype.kind == "c" else np.float64)
-                  - ref.astype(np.complex128 if ref.dtype.kind == "c" else np.float64))
-    err = float(np.max(diff))
-    if not math.isfinite(err) or err > tol:
-        return {"agree": False, "max_abs_err": err,
-                "reason": f"max |error| {err:.3g} > tolerance {tol:.3g}"}
-    return {"agree": True, "max_abs_err": err, "reason": ""}
-
-
-# --------------------------------------------------------------------------
-# peers
-# --------------------------------------------------------------------------
-
-def _peer_numpy(cell: Cell, a, kern):
-    if cell.ndim != 1:
-        return None
-    if float(cell.n) * cell.k > MAX_DIRECT_OPS:
-        return "skipped: n*k too large for a direct method"
-    return lambda: np.convolve(a, kern, mode=cell.mode)
-
-
-def _peer_cv2(cell: Cell, a, kern):
-    if cell.ndim != 2 or cell.mode != "same":
-        return None
-    try:
-        import cv2
-    except Exception:  # noqa: BLE001 - any import failure means "absent"
-        return None
-    if np.dtype(cell.dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
-        return "skipped: cv2.filter2D takes real float32/float64"
-    # filter2D correlates: flip the kernel; SciPy's 'same' window starts at
-    # (k-1)//2 of the full result, which is anchor k//2 of the flipped kernel.
-    flipped = np.ascontiguousarray(kern[::-1, ::-1])
-    anchor = (kern.shape[1] // 2, kern.shape[0] // 2)
-    src = np.ascontiguousarray(a)
-    return lambda: cv2.filter2D(src, -1, flipped, anchor=anchor, delta=0,
-                                borderType=cv2.BORDER_CONSTANT)
-
-
-def _peer_pyfftw(cell: Cell, a, kern):
-    try:
-        import pyfftw.interfaces.cache
-        import pyfftw.interfaces.scipy_fft as fftw_backend
-    except Exception:  # noqa: BLE001
-        return None
-    import scipy.fft
-    import scipy.signal
-    pyfftw.interfaces.cache.enable()
-
-    def run():
-        with scipy.fft.set_backend(fftw_backend, only=True):
-            return scipy.signal.fftconvolve(a, kern, mode=cell.mode)
-    return run
-
-
-PEERS = {
-    "numpy.convolve": _peer_numpy,
-    "cv2.filter2D": _peer_cv2,
-    "pyfftw": _peer_pyfftw,
-}
-
+from .. import _api
+from . import checks, grids, machine, report
+from .formatting import seconds
+from .grids import Cell
+from .peers import OPTIONAL, Skip
+from .peers import make as make_peer
+from .timing import interleaved, measure
+from .tolerance import compare
 
 # --------------------------------------------------------------------------
 # one cell
 # --------------------------------------------------------------------------
 
-def _explain(numbaconv, a, kern, mode, kwargs):
-    explain = getattr(numbaconv, "explain", None)
-    if explain is None:
-        return None, None
-    try:
-        info = explain(a, kern, mode=mode, method="auto", **kwargs)
-    except TypeError:  # explain may not take every keyword
-        info = explain(a, kern, mode=mode, method="auto")
-    return getattr(info, "method", None), getattr(info, "backend", None)
-
 
 def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=None,
                peers: bool = False, methods: bool = False) -> dict:
     """Time and check one cell; return its JSON row."""
-    import scipy.fft
-    import scipy.signal
-
-    import numbaconv
-
-    a, kern = make_inputs(cell)
+    a, kern = grids.make_inputs(cell)
     mode = cell.mode
     kwargs = {} if workers is None else {"workers": workers}
     row = {
@@ -306,45 +63,37 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
         "first_call_numbaconv": None, "agree": False, "max_abs_err": None, "tol": None,
         "error": None, "peers": {},
     }
-    try:
-        row["scipy_method"] = scipy.signal.choose_conv_method(a, kern, mode=mode)
-    except Exception:  # noqa: BLE001 - informative only
-        pass
+    row["scipy_method"] = scipy.signal.choose_conv_method(a, kern, mode=mode)
 
-    def scipy_call():
-        if workers is None:
-            return scipy.signal.convolve(a, kern, mode=mode)
-        with scipy.fft.set_workers(workers):
-            return scipy.signal.convolve(a, kern, mode=mode)
-
-    t_ref, ref = measure(scipy_call, repeat, max_time=max_time)
+    t_ref, ref = measure(make_peer("scipy.auto", a, kern, mode, workers=workers), repeat,
+                         max_time=max_time)
     row["t_scipy"] = t_ref.median
-    tol = tolerance(cell.dtype, a, kern)
-    row["tol"] = tol
+    bound = checks.bound(a, kern, mode, ref.dtype)
+    row["tol"] = float(np.max(bound))      # the largest per-element allowance
 
     def auto_call():
-        return numbaconv.convolve(a, kern, mode=mode, method="auto", **kwargs)
+        return _api.convolve(a, kern, mode=mode, method="auto", **kwargs)
 
     reasons = []
     try:
-        method, backend = _explain(numbaconv, a, kern, mode, kwargs)
-        row["auto_method"], row["auto_backend"] = method, backend
+        choice = _api.explain(a, kern, mode=mode, method="auto", **kwargs)
+        method = row["auto_method"] = choice.method
+        row["auto_backend"] = choice.backend
         t_auto, out = measure(auto_call, repeat, max_time=max_time)
         row["t_numbaconv"] = t_auto.median
         row["first_call_numbaconv"] = t_auto.first_call
         row["ratio"] = t_ref.median / t_auto.median
-        check = compare(out, ref, tol)
+        check = compare(out, ref, bound)
         row["max_abs_err"] = check["max_abs_err"]
         if not check["agree"]:
             reasons.append("auto: " + check["reason"])
-        if method is not None:
-            t_fix, out_fix = measure(
-                lambda: numbaconv.convolve(a, kern, mode=mode, method=method, **kwargs),
-                repeat, max_time=max_time)
-            row["t_numbaconv_method"] = t_fix.median
-            check = compare(out_fix, ref, tol)
-            if not check["agree"]:
-                reasons.append(f"{method}: " + check["reason"])
+        t_fix, out_fix = measure(
+            lambda: _api.convolve(a, kern, mode=mode, method=method, **kwargs),
+            repeat, max_time=max_time)
+        row["t_numbaconv_method"] = t_fix.median
+        check = compare(out_fix, ref, bound)
+        if not check["agree"]:
+            reasons.append(f"{method}: " + check["reason"])
         row["agree"] = not reasons
     except Exception as exc:  # noqa: BLE001 - recorded, and the exit status says so
         row["error"] = f"{type(exc).__name__}: {exc}"
@@ -353,62 +102,58 @@ def bench_cell(cell: Cell, *, repeat: int = 5, max_time: float = 10.0, workers=N
         row["error"] = "; ".join(reasons)
 
     if methods:
-        from ._bench_report import PEAK_MIN_TAPS, predicted_costs, time_methods
         try:
-            row["t_auto_interleaved"], row["methods"], row["scipy_methods"] = time_methods(
+            row["t_auto_interleaved"], row["methods"], row["scipy_methods"] = report.time_methods(
                 cell, a, kern, repeat=repeat, max_time=max_time, workers=workers,
-                predicted=predicted_costs(a, kern, mode, workers))
+                predicted=report.predicted_costs(a, kern, mode, workers))
         except Exception as exc:  # noqa: BLE001 - recorded, and the exit status says so
             row["error"] = f"methods: {type(exc).__name__}: {exc}"
             row["agree"] = False
-        if (cell.ndim == 1 and cell.taps >= PEAK_MIN_TAPS
+        if (cell.ndim == 1 and cell.taps >= report.PEAK_MIN_TAPS
                 and isinstance((row.get("methods") or {}).get("direct"), float)):
-            _time_direct_alone(row, a, kern, mode, kwargs, ref, tol, repeat, max_time)
+            _time_direct_alone(row, a, kern, mode, kwargs, ref, bound, repeat, max_time)
 
     if peers:
-        _time_peers(row, cell, a, kern, ref, tol, auto_call, repeat, max_time)
+        _time_peers(row, a, kern, ref, bound, auto_call, repeat, max_time, workers)
     return row
 
 
-def _time_direct_alone(row, a, kern, mode, kwargs, ref, tol, repeat, max_time):
+def _time_direct_alone(row, a, kern, mode, kwargs, ref, bound, repeat, max_time):
     """The direct method timed on its own, back to back, for the GFLOP/s table.
 
-    In the methods round-robin each direct call follows an FFT or overlap-add
-    call that evicted its input and output from the caches: run M1 (session 9)
-    had float32 n = 1e5, k = 31 direct at 65.9 us there against 49.0 us as
-    auto's choice.  A kernel's throughput is measured warm, as the FMA peak is;
-    but timed back to back, a noisy minute of the shared host hits every
-    sample.  The table takes the faster of the two medians and shows both.
+    In the methods round-robin each direct call follows an FFT call that
+    evicted its data from the caches; timed back to back it runs warm, as
+    the FMA peak does, but a noisy minute of a shared host hits every
+    sample.  :func:`numbaconv._tools.report.add_derived` takes the faster.
     """
-    import numbaconv
-    t, out = measure(lambda: numbaconv.convolve(a, kern, mode=mode, method="direct", **kwargs),
+    t, out = measure(lambda: _api.convolve(a, kern, mode=mode, method="direct", **kwargs),
                      repeat, max_time=max_time)
-    check = compare(out, ref, tol)
+    check = compare(out, ref, bound)
     row["t_direct_alone"] = t.median
     if not check["agree"]:
         row["error"] = "; ".join(filter(None, [row["error"], "direct alone: " + check["reason"]]))
         row["agree"] = False
 
 
-def _time_peers(row, cell, a, kern, ref, tol, auto_call, repeat, max_time):
-    """Check each importable peer against SciPy's result, then time all of them in one
-    round-robin with numbaconv's auto, so that they share the machine's drifts (timed
-    one after the other, a shared host's slow minute can make either look faster)."""
-    from ._bench_report import interleaved
+def _time_peers(row, a, kern, ref, bound, auto_call, repeat, max_time, workers):
+    """Check each optional peer against SciPy's result, then time them with numbaconv's auto.
+
+    One round-robin (:func:`numbaconv._tools.timing.interleaved`) for all,
+    so that they share the machine's drifts.
+    """
     fns = {}
-    for name, factory in PEERS.items():
+    for name in OPTIONAL:
         try:
-            fn = factory(cell, a, kern)
-            if fn is None:
-                continue
-            if isinstance(fn, str):
-                row["peers"][name] = {"skipped": fn}
-                continue
-            check = compare(np.asarray(fn(), dtype=ref.dtype), ref, tol)
-            row["peers"][name] = {"agree": check["agree"], "max_abs_err": check["max_abs_err"]}
-            fns[name] = fn
+            fn = make_peer(name, a, kern, row["mode"], workers=workers)
+            check = compare(np.asarray(fn(), dtype=ref.dtype), ref, bound)
+        except Skip as exc:
+            row["peers"][name] = {"skipped": str(exc)}
+            continue
         except Exception as exc:  # noqa: BLE001 - a broken peer is not our failure
             row["peers"][name] = {"skipped": f"{type(exc).__name__}: {exc}"}
+            continue
+        row["peers"][name] = {"agree": check["agree"], "max_abs_err": check["max_abs_err"]}
+        fns[name] = fn
     if not fns:
         return
     try:
@@ -422,66 +167,8 @@ def _time_peers(row, cell, a, kern, ref, tol, auto_call, repeat, max_time):
 
 
 # --------------------------------------------------------------------------
-# environment description
-# --------------------------------------------------------------------------
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def numba_threading_layer() -> str:
-    """The threading layer Numba uses, or what it is configured to use."""
-    import numba
-    try:
-        return numba.threading_layer()
-    except ValueError:  # not initialised: no parallel kernel has run yet
-        return f"not initialised (configured: {numba.config.THREADING_LAYER})"
-
-
-def environment() -> dict:
-    import numba
-    import scipy
-
-    import numbaconv
-    try:
-        from importlib.metadata import version
-        nc_version = getattr(numbaconv, "__version__", None) or version("numbaconv")
-    except Exception:  # noqa: BLE001
-        nc_version = "unknown"
-    return {
-        "numbaconv": nc_version,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
-        "numba_threading_layer": numba_threading_layer(),
-    }
-
-
-# --------------------------------------------------------------------------
 # output
 # --------------------------------------------------------------------------
-
-def fmt_time(t) -> str:
-    if t is None:
-        return "-"
-    if t < 1e-3:
-        return f"{t * 1e6:.1f} \u00b5s"
-    if t < 1:
-        return f"{t * 1e3:.2f} ms"
-    return f"{t:.2f} s"
-
 
 def _json_default(obj):
     """Make NumPy scalars and arrays JSON-serialisable."""
@@ -509,8 +196,8 @@ def _table_rows(rows, peer_names):
     for r in rows:
         ok = "yes" if r["agree"] else "NO"
         line = [Cell(r["ndim"], r["n"], r["k"], r["dtype"], r["mode"]).label(), r["dtype"],
-                r["auto_method"] or "?", fmt_time(r["t_numbaconv"]),
-                fmt_time(r["t_numbaconv_method"]), fmt_time(r["t_scipy"]),
+                r["auto_method"] or "?", seconds(r["t_numbaconv"]),
+                seconds(r["t_numbaconv_method"]), seconds(r["t_scipy"]),
                 r["scipy_method"] or "?",
                 f"{r['ratio']:.2f}" if r["ratio"] else "-", ok]
         for p in peer_names:
@@ -518,9 +205,9 @@ def _table_rows(rows, peer_names):
             if info is None or "time" not in info:
                 line.append("-")
             else:
-                ours = info.get("numbaconv_time")     # absent in JSON from before 2026-11
-                line.append(fmt_time(info["time"])
-                            + (f" (ours {fmt_time(ours)})" if ours else "")
+                ours = info.get("numbaconv_time")
+                line.append(seconds(info["time"])
+                            + (f" (ours {seconds(ours)})" if ours else "")
                             + ("" if info["agree"] else " (differs)"))
         body.append(line)
     return header, body
@@ -560,7 +247,7 @@ def print_table(rows, *, file=None) -> None:
 
 
 def _log_interp_cross(x0, x1, r0, r1):
-    """x where log(ratio) crosses 0 between (x0, r0) and (x1, r1), log-x."""
+    """Where log(ratio) crosses 0 between (x0, r0) and (x1, r1), interpolated in log-x."""
     l0, l1 = math.log(r0), math.log(r1)
     f = l0 / (l0 - l1)
     return math.exp(math.log(x0) + f * (math.log(x1) - math.log(x0)))
@@ -658,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-json", metavar="FILE",
                    help="do not run: re-read results written by --json (for --plot / table)")
     p.add_argument("--peers", action="store_true",
-                   help="also time numpy.convolve, cv2.filter2D and pyFFTW when importable")
+                   help="also time " + ", ".join(OPTIONAL) + " when importable")
     p.add_argument("--dtype", default=None,
                    help="comma-separated dtypes (default: float64 with --quick, "
                         "float32,float64 otherwise)")
@@ -712,7 +399,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
 
     if args.device == "cuda":
-        from ._bench_cuda import bench_cuda
+        from .bench_cuda import bench_cuda
         return int(bench_cuda(args) or 0)
 
     if args.repeat < 1:
@@ -728,7 +415,7 @@ def main(argv=None) -> int:
         if args.dtype:
             dtypes = tuple(d.strip() for d in args.dtype.split(",") if d.strip())
         else:
-            dtypes = ("float64",) if grid != "full" else ("float32", "float64")
+            dtypes = grids.DTYPES[grid]
         try:
             for d in dtypes:
                 np.dtype(d)
@@ -736,14 +423,14 @@ def main(argv=None) -> int:
             print(f"numbaconv bench: bad --dtype: {exc}", file=sys.stderr)
             return 2
         ndims = (1, 2) if args.dim == "both" else (int(args.dim),)
-        cells = build_grid(grid, dtypes, ndims, (args.mode, args.mode), args.separable)
+        cells = grids.build_grid(grid, dtypes, ndims, (args.mode, args.mode), args.separable)
         max_time = args.max_time if args.max_time is not None else (
             10.0 if grid == "full" else 1.0)
         started = time.perf_counter()
         peak = None
         if args.methods:
-            from ._bench_report import fma_peak
-            peak = {d: fma_peak(d, args.workers) for d in dtypes if d in ("float32", "float64")}
+            peak = {d: report.fma_peak(d, args.workers) for d in dtypes
+                    if d in ("float32", "float64")}
         rows = _progress(cells, lambda c: bench_cell(c, repeat=args.repeat, max_time=max_time,
                                                      workers=args.workers, peers=args.peers,
                                                      methods=args.methods))
@@ -755,7 +442,7 @@ def main(argv=None) -> int:
                 "max_time": max_time, "workers": args.workers, "device": "cpu",
                 "peers": bool(args.peers), "elapsed_s": time.perf_counter() - started,
                 "fma_peak_gflops": peak,
-                "environment": environment(),
+                "environment": machine.environment(),
                 "timing": "median seconds per call after one warm-up call; "
                           "ratio = t_scipy / t_numbaconv (auto)",
             },
@@ -764,11 +451,10 @@ def main(argv=None) -> int:
 
     print_table(rows)
     if any("methods" in r for r in rows):
-        from ._bench_report import add_derived, summary
         peak = data["meta"].get("fma_peak_gflops")
         for r in rows:
-            add_derived(r, peak)
-        text = summary(rows, peak)
+            report.add_derived(r, peak)
+        text = report.summary(rows, peak)
         print(text)
         if args.summary:
             with open(args.summary, "w", encoding="utf-8") as fh:

@@ -1,263 +1,168 @@
-"""Calibration of the cost model on this machine.
+"""Calibration of the cost model on this machine: it times and fits, nothing else.
 
-:func:`calibrate` times each CPU backend on a small grid of problems, fits
-the coefficients of :mod:`numbaconv._costs` (seconds per multiply-add of the
-direct kernel by type, per ``N log N`` of the FFT, the fixed overheads, the
-short-row penalty and the parallel efficiency) and stores them as JSON in the
-user cache directory.  The file carries a format version and the machine it
-was measured on; a corrupt file or one from another version or machine is
-ignored with a warning, never trusted.
-
-With a CUDA GPU the steps of :mod:`numbaconv._calibrate_cuda` are appended:
-they fit the GPU backends' ``COSTS``, which are stored in the same file
-under ``coefficients["cuda"]``, validated alike and put back in force by
-:func:`load`.
+:func:`calibrate` times each CPU backend on a small set of problems and
+solves that backend's own ``cost()`` formula for the coefficient the
+problem exercises (seconds per multiply-add of the direct kernel per type,
+per ``N log N`` of the FFT, the fixed overheads, the short-row and
+kernel-row slow-downs, the parallel efficiency); with a CUDA GPU the steps
+of :mod:`numbaconv._tools.calibrate_cuda` fit the ``"cuda"`` section too.
+The table's layout, its validation and the calibration file belong to
+:mod:`numbaconv._coefficients`, which :func:`calibrate` hands the result to.
 """
 from __future__ import annotations
 
 import copy
-import json
 import math
-import os
-import platform
-import time
-import warnings
 
 import numpy as np
 
-#: version of the coefficient set (5: ``direct_stream`` for every rank); part of the file's name
-FORMAT = 5
+from .. import _api
+from .. import _coefficients as coef
+from .._backends import cpu_direct, cpu_fft
+from .._config import resolve_workers
+from .._problem import build_problem
+from .._timing import median_time
+from . import calibrate_cuda
+from .calibrate_cuda import FLOOR
+from .grids import draw
+from .machine import gpu_name
 
 
-def cache_path() -> str:
-    """Where calibrated coefficients live (``$NUMBACONV_CACHE_DIR`` overrides)."""
-    base = os.environ.get("NUMBACONV_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "numbaconv")
-    return os.path.join(base, f"costs-v{FORMAT}.json")
+def solve(coeffs, path, predict, seconds, lo=0.0, hi=math.inf) -> float:
+    """Set the coefficient at ``path`` so that ``predict()`` returns ``seconds``.
+
+    ``predict`` is a backend's ``cost()`` of the timed problem, evaluated with
+    ``coeffs`` in force; it must be affine in that coefficient (every
+    coefficient the CPU formulas multiply is), so two evaluations give its
+    intercept and slope.  The residual is floored at :data:`FLOOR` and the
+    solution clipped to ``[lo, hi]``.
+
+    Parameters
+    ----------
+    coeffs : dict
+        The table in force (changed in place).
+    path : tuple of str
+        Keys down to the coefficient, e.g. ``("direct_mac", "f8")``.
+    predict : callable
+        ``predict() -> float``, predicted seconds.
+    seconds : float
+        The measured time.
+    lo, hi : float, optional
+        Bounds of the solution.
+
+    Returns
+    -------
+    float
+        The coefficient set.
+
+    Examples
+    --------
+    >>> from numbaconv._tools.calibrate import solve
+    >>> c = {"rate": 1.0, "fixed": 2.0}
+    >>> solve(c, ("rate",), lambda: c["fixed"] + 10 * c["rate"], 7.0)
+    0.5
+    """
+    *parents, key = path
+    table = coeffs
+    for p in parents:
+        table = table[p]
+    table[key] = 0.0
+    base = predict()
+    table[key] = 1.0
+    slope = predict() - base
+    value = max(seconds - base, FLOOR) / slope if slope > 0 else hi
+    table[key] = float(min(max(value, lo), hi))
+    return table[key]
 
 
-def _machine() -> dict:
-    import numba
-    return {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "numba": numba.__version__, "numbaconv_format": FORMAT}
+def cpu_steps(quick: bool = False) -> list:
+    """The CPU's calibration steps: ``(label, step(coeffs, rng))`` pairs, in order.
 
-
-def load():
-    """Calibrated coefficients for this machine, or None (with a warning if unusable)."""
-    path = cache_path()
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            data = json.load(f)
-        if data.get("format") != FORMAT or data.get("machine") != _machine():
-            warnings.warn(f"ignoring numbaconv calibration {path}: made for another version or "
-                          "machine; run numbaconv.calibrate() again", RuntimeWarning, stacklevel=3)
-            return None
-        coeffs = data["coefficients"]
-        _validate(coeffs)
-        _apply_cuda(coeffs)
-        return coeffs
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        warnings.warn(f"ignoring corrupt numbaconv calibration {path}: {exc}", RuntimeWarning,
-                      stacklevel=3)
-        return None
-
-
-def _validate(c):
-    from ._costs import DEFAULTS
-    for key, val in DEFAULTS.items():
-        got = c[key]
-        if isinstance(val, dict):
-            for sub in val:
-                x = float(got[sub])
-                if not (math.isfinite(x) and x > 0):
-                    raise ValueError(f"{key}[{sub}] = {x!r}")
-        else:
-            x = float(got)
-            if not (math.isfinite(x) and x > 0):
-                raise ValueError(f"{key} = {x!r}")
-    if "cuda" in c:
-        from ._calibrate_cuda import validate
-        validate(c["cuda"])
-
-
-def _cuda_tasks(coeffs, quick):
-    """The GPU's calibration steps, with their section in ``coeffs``; none without a GPU."""
-    from . import _calibrate_cuda
-    if not _calibrate_cuda.enabled():
-        return []
-    coeffs["cuda"] = _calibrate_cuda.defaults()
-    return _calibrate_cuda.tasks(quick)
-
-
-def _apply_cuda(coeffs):
-    """Put a validated GPU section (if any) in force in the GPU backends' ``COSTS``."""
-    if "cuda" in coeffs:
-        from ._calibrate_cuda import apply
-        apply(coeffs["cuda"])
-
-
-def _median_time(fn, repeat=5, min_time=0.02):
-    fn()
-    number = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        dt = time.perf_counter() - t0
-        if dt >= min_time or number >= 1 << 12:
-            break
-        number *= 2
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t0) / number)
-    return float(np.median(times))
-
-
-def _tasks(quick):
-    """(label, function(coeffs, rng)) pairs; each sets some coefficients."""
-    from . import _api, _costs
-    from ._config import resolve_workers
+    Each step times one problem and fits one coefficient (or one per type)
+    through the backend's own cost formula; the overheads and the parallel
+    efficiency come first, as the later fits rest on them.
+    """
     workers = resolve_workers(None)
     scale = 0.25 if quick else 1.0
     n1 = int(2 ** 18 * scale)
+    side = int(512 * math.sqrt(scale))
 
-    def direct_mac(key, dtype):
-        def task(c, rng):
-            a = rng.standard_normal(n1).astype(dtype)
-            b = rng.standard_normal(64).astype(dtype)
-            if np.dtype(dtype).kind == "c":
-                a = a + 1j * a
-                b = b + 1j * b
-            if key == "i8":
-                a = rng.integers(-100, 100, n1)
-                b = rng.integers(-100, 100, 64)
-            t = _median_time(lambda: _api.convolve(a, b, "valid", method="direct"))
-            threads = 1 + (workers - 1) * c["parallel_efficiency"]
-            per = max(t - c["direct_overhead"], 1e-9) * threads / ((n1 - 63) * 64)
-            c["direct_mac"][key] = per / _costs._phase(c, key, 64)   # the long-row rate
-        return task
-
-    def fft_nlogn(key, dtype):
-        def task(c, rng):
-            a = rng.standard_normal(n1).astype(dtype)
-            if np.dtype(dtype).kind == "c":
-                a = a + 1j * a
-            b = a[: n1 // 2]
-            t = _median_time(lambda: _api.convolve(a, b, "full", method="fft"))
-            fl = 3 * 1.5 * n1 * math.log2(1.5 * n1)
-            # one 1-D transform: pocketfft runs it on one thread (see _costs.fft_cost)
-            c["fft_nlogn"][key] = max(t - c["fft_overhead"], 1e-9) / fl
-        return task
+    def fit(c, path, backend, a, b, mode, method, lo=0.0, hi=math.inf, repeat=5):
+        t = median_time(lambda: _api.convolve(a, b, mode, method=method), repeat=repeat)
+        problem = build_problem(a.shape, b.shape, mode, np.result_type(a, b))
+        solve(c, path, lambda: backend.cost(problem, workers), t, lo, hi)
 
     def overheads(c, rng):
         a, b = np.ones(16), np.ones(3)
-        c["direct_overhead"] = _median_time(lambda: _api.convolve(a, b, method="direct"))
-        c["fft_overhead"] = _median_time(lambda: _api.convolve(a, b, method="fft"))
+        fit(c, ("direct_overhead",), cpu_direct, a, b, "full", "direct")
+        fit(c, ("fft_overhead",), cpu_fft, a, b, "full", "fft")
 
     def parallel(c, rng):
         if workers == 1:
             c["parallel_efficiency"] = 1.0
             return
-        a = rng.standard_normal(4 * n1)
-        b = rng.standard_normal(64)
+        a, b = rng.standard_normal(4 * n1), rng.standard_normal(64)
         ratios = []
         for _ in range(5):   # interleaved pairs: a noisy moment spoils one pair, not the fit
-            t1 = _median_time(lambda: _api.convolve(a, b, "valid", method="direct", workers=1),
-                              repeat=3)
-            tn = _median_time(lambda: _api.convolve(a, b, "valid", method="direct",
-                                                    workers=workers), repeat=3)
+            t1 = median_time(lambda: _api.convolve(a, b, "valid", method="direct", workers=1),
+                             repeat=3)
+            tn = median_time(lambda: _api.convolve(a, b, "valid", method="direct",
+                                                   workers=workers), repeat=3)
             ratios.append(t1 / tn)
-        c["parallel_efficiency"] = float(np.clip((np.median(ratios) - 1) / (workers - 1), 0.05, 1.0))
+        c["parallel_efficiency"] = float(np.clip((np.median(ratios) - 1) / (workers - 1),
+                                                 0.05, 1.0))
 
-    def short(c, rng):
-        side = int(512 * math.sqrt(scale))
-        a = rng.standard_normal((side, side))
-        b = rng.standard_normal((3, 3))
-        t = _median_time(lambda: _api.convolve(a, b, "same", method="direct"))
-        threads = 1 + (workers - 1) * c["parallel_efficiency"]
-        per = max(t - c["direct_overhead"], 1e-9) * threads / (side * side * 9)
-        # the model charges a row of kw < 8 taps 1 + (direct_short - 1) * (8 - kw) / 7 times
-        # the long-row cost (numbaconv._costs._short); invert that for kw = 3
-        slowdown = per / (c["direct_mac"]["f8"] * _costs._phase(c, "f8", 3))
-        c["direct_short"] = float(np.clip(1 + (slowdown - 1) * 7 / 5, 1.0, 50.0))
+    def direct_mac(key, dtype):
+        def step(c, rng):
+            fit(c, ("direct_mac", key), cpu_direct, draw(rng, n1, dtype),
+                draw(rng, 64, dtype), "valid", "direct")
+        return step
+
+    def short_rows(c, rng):
+        a, b = rng.standard_normal((side, side)), rng.standard_normal((3, 3))
+        fit(c, ("direct_short",), cpu_direct, a, b, "same", "direct", lo=1.0, hi=50.0)
 
     def kernel_rows(c, rng):
-        side = int(512 * math.sqrt(scale))
-        a = rng.standard_normal((side, side))
-        b = rng.standard_normal((31, 31))
-        t = _median_time(lambda: _api.convolve(a, b, "valid", method="direct"), repeat=3)
-        threads = 1 + (workers - 1) * c["parallel_efficiency"]
-        per = max(t - c["direct_overhead"], 1e-9) * threads / ((side - 30) ** 2 * 31 * 31)
-        # the model charges 1 + direct_kernel_row * (kh - 1) times the 1-D cost; invert for kh = 31
-        long_row = c["direct_mac"]["f8"] * _costs._phase(c, "f8", 31)
-        c["direct_kernel_row"] = float(np.clip((per / long_row - 1) / 30, 1e-4, 1.0))
+        a, b = rng.standard_normal((side, side)), rng.standard_normal((31, 31))
+        fit(c, ("direct_kernel_row",), cpu_direct, a, b, "valid", "direct", lo=1e-4, hi=1.0,
+            repeat=3)
 
-    tasks = [("overheads", overheads), ("parallel efficiency", parallel)]
-    for key, dt in (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
-                    ("c16", np.complex128), ("i8", np.int64)):
-        tasks.append((f"direct {key}", direct_mac(key, dt)))
-    tasks.append(("short rows", short))
-    tasks.append(("kernel rows", kernel_rows))
-    for key, dt in (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
-                    ("c16", np.complex128)):
-        tasks.append((f"fft {key}", fft_nlogn(key, dt)))
-    return tasks
+    def fft_nlogn(key, dtype):
+        def step(c, rng):
+            a = draw(rng, n1, dtype)
+            fit(c, ("fft_nlogn", key), cpu_fft, a, a[: n1 // 2], "full", "fft")
+        return step
+
+    steps = [("overheads", overheads), ("parallel efficiency", parallel)]
+    steps += [(f"direct {key}", direct_mac(key, dt)) for key, dt in
+              (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
+               ("c16", np.complex128), ("i8", np.int64))]
+    steps += [("short rows", short_rows), ("kernel rows", kernel_rows)]
+    steps += [(f"fft {key}", fft_nlogn(key, dt)) for key, dt in
+              (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
+               ("c16", np.complex128))]
+    return steps
 
 
-def calibrate(*, quick=False, save=True, progress=None):
-    """Fit the cost model of the dispatcher on this machine.
-
-    Parameters
-    ----------
-    quick : bool, optional
-        Smaller problems (a few seconds instead of about a minute).
-    save : bool, optional
-        Store the coefficients in :func:`cache_path` so that later processes
-        use them.
-    progress : callable, optional
-        Called as ``progress(done, total, label)`` after each step.
-
-    Returns
-    -------
-    dict
-        The fitted coefficients, in the layout of ``numbaconv._costs.DEFAULTS``;
-        with a CUDA GPU also ``"cuda"``, the GPU backends' fitted ``COSTS``
-        (see :mod:`numbaconv._calibrate_cuda`).
-
-    Examples
-    --------
-    >>> import numbaconv
-    >>> coeffs = numbaconv.calibrate(quick=True, save=False)  # doctest: +SKIP
-    >>> sorted(coeffs)  # doctest: +SKIP
-    ['direct_mac', 'direct_overhead', 'direct_short', 'fft_nlogn', 'fft_overhead', ...]
-    """
-    from . import _costs
-    coeffs = copy.deepcopy(_costs.DEFAULTS)
+def calibrate(*, quick: bool = False, save: bool = True, progress=None) -> dict:
+    """Fit the cost model of the dispatcher on this machine; see :func:`numbaconv.calibrate`."""
+    coeffs = copy.deepcopy(coef.DEFAULTS)
+    steps = cpu_steps(quick)
+    if calibrate_cuda.enabled():
+        coeffs["cuda"]["device"] = gpu_name()
+        steps += calibrate_cuda.steps(quick)
     rng = np.random.default_rng(12345)
-    tasks = _tasks(quick) + _cuda_tasks(coeffs, quick)
-    old = _costs.coefficients()
+    old = coef.coefficients()
     try:
-        _costs.set_coefficients(coeffs)
-        for i, (label, task) in enumerate(tasks):
-            task(coeffs, rng)
+        coef.set_coefficients(coeffs)     # each fit reads the coefficients fitted before it
+        for i, (label, step) in enumerate(steps):
+            step(coeffs, rng)
             if progress is not None:
-                progress(i + 1, len(tasks), label)
+                progress(i + 1, len(steps), label)
     finally:
-        _costs.set_coefficients(old)
-    _validate(coeffs)
+        coef.set_coefficients(old)
+    coef.validate(coeffs)
     if save:
-        path = cache_path()
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"format": FORMAT, "machine": _machine(), "coefficients": coeffs}, f, indent=1)
-        os.replace(tmp, path)
-    _apply_cuda(coeffs)
-    _costs.set_coefficients(coeffs)
+        coef.save(coeffs)
+    coef.set_coefficients(coeffs)
     return coeffs

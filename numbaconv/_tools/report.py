@@ -8,16 +8,15 @@ SciPy's ``direct``, ``fft`` and ``oa`` paths, so that the report can say
   *regret*: ``t_auto / t_fastest - 1``),
 * how fast each SciPy path is next to ours, and
 * what fraction of the machine's FMA peak the direct kernel reaches
-  (GFLOP/s = 2 x multiply-adds / time, multiply-adds counted without the
-  edges that 'full' skips).
+  (GFLOP/s = 2 x :attr:`numbaconv._problem.Problem.macs` / time: the
+  products with the zero fill at the edges are not counted).
 
 :func:`fma_peak` measures that peak with a Numba kernel of independent FMA
-chains (one register block of :mod:`numbaconv._simd` per thread: 16 vector
-chains on AVX-512, one thread per core).
+chains (one register block of :mod:`numbaconv._kernels.simd` per thread: 16
+vector chains on AVX-512, one thread per core).
 
-Methods whose single warm-up run is far slower than the fastest already
-timed (or that are predicted to be) are recorded as skipped rather than
-timed for minutes: they cannot be the fastest.
+Methods that the cost model predicts far slower than the best method are
+recorded as skipped rather than timed for minutes: they cannot be the fastest.
 """
 from __future__ import annotations
 
@@ -26,6 +25,15 @@ import statistics
 import time
 
 import numpy as np
+
+from .. import _api
+from .._config import numba_threads, resolve_workers
+from .._kernels.simd import lanes
+from .._problem import build_problem
+from .formatting import percent, seconds
+from .peers import Skip
+from .peers import make as make_peer
+from .timing import interleaved
 
 #: a method predicted this many times slower than the best prediction is skipped
 SKIP_PREDICTED = 30.0
@@ -46,8 +54,8 @@ def _peak_kernel():
     if "k" not in _peak_kernels:
         from numba import prange
 
-        from ._jit import jit
-        from ._simd import block_zeros, fma_at, store_at
+        from .._jit import jit
+        from .._kernels.simd import block_zeros, fma_at, store_at
 
         @jit(parallel=True)
         def chains(src, out, iters):
@@ -83,12 +91,10 @@ def fma_peak(dtype="float32", threads=None, seconds=0.3) -> float:
 
     Examples
     --------
-    >>> from numbaconv._bench_report import fma_peak
+    >>> from numbaconv._tools.report import fma_peak
     >>> fma_peak("float32", threads=1, seconds=0.01) > 0.1
     True
     """
-    from ._config import numba_threads, resolve_workers
-    from ._simd import lanes
     dt = np.dtype(dtype)
     nl = lanes(dt)
     threads = resolve_workers(threads)
@@ -120,66 +126,6 @@ def fma_peak(dtype="float32", threads=None, seconds=0.3) -> float:
 # every method of one cell
 # --------------------------------------------------------------------------
 
-def direct_macs(shape_a, shape_k, mode) -> float:
-    """Multiply-adds the direct method does (edges of 'full'/'same' do fewer)."""
-    from ._problem import build_problem
-    p = build_problem(tuple(shape_a), tuple(shape_k), mode, np.dtype(np.float64))
-    macs = 1.0
-    for n, k, o, org in zip(p.shape_a, p.shape_k, p.out_shape, p.origin):
-        # output i reads A[s : s + k] with s = i + org - (k - 1): count the part inside [0, n)
-        s = np.arange(o, dtype=np.int64) + (org - (k - 1))
-        macs *= float(np.clip(np.minimum(s + k, n) - np.maximum(s, 0), 0, None).sum())
-    return macs
-
-
-#: rounds :func:`interleaved` takes whatever its time budget (at most ``repeat``)
-MIN_ROUNDS = 5
-
-
-def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
-    """Median seconds per call of each ``fns[name]()``, measured round-robin.
-
-    Every function is called once (warm-up) and up to three times more to size its batch
-    (calls shorter than 2 ms are repeated so one sample lasts about 2 ms);
-    then ``repeat`` rounds each take one sample of every function in turn
-    (in a new seeded random order each round), so that slow drifts of a
-    shared machine, and the after-effects of one call on the next, hit all
-    alike.  Fewer rounds are taken when they would exceed ``max_time``
-    seconds in all, but never fewer than :data:`MIN_ROUNDS` (or ``repeat``).
-    """
-    clock = time.perf_counter
-    number, est = {}, {}
-    for name, fn in fns.items():
-        fn()
-        runs = []
-        for _ in range(3):   # the fastest of three: one call that page-faults must not shrink the batch
-            t0 = clock()
-            fn()
-            runs.append(clock() - t0)
-            if runs[-1] > max_time / 4:
-                break
-        est[name] = max(min(runs), 1e-9)
-        number[name] = 1 if est[name] >= 2e-3 else max(1, int(2e-3 / est[name]))
-    per_round = sum(est[n] * number[n] for n in fns)
-    # the budget may cut the rounds, but not below MIN_ROUNDS: a "median" of one
-    # sample let a single slow call of a 4096^2 FFT decide a cell's regret
-    rounds = max(1, min(int(repeat), max(MIN_ROUNDS, int(max_time / per_round))))
-    samples = {n: [] for n in fns}
-    names = list(fns)
-    order = np.random.default_rng(len(names) * 7919 + rounds)
-    for _ in range(rounds):
-        # a fresh order every round: what ran just before (a large FFT freeing its
-        # memory, say) changes the next call's page faults and caches, so no
-        # function may always follow the same one (a rotation would keep that)
-        for name in order.permutation(names):
-            fn = fns[name]
-            t0 = clock()
-            for _ in range(number[name]):
-                fn()
-            samples[name].append((clock() - t0) / number[name])
-    return {n: statistics.median(v) for n, v in samples.items()}
-
-
 def time_methods(cell, a, kern, *, repeat, max_time, workers=None, predicted=None):
     """Seconds per call of auto, each numbaconv method and each SciPy path for one cell.
 
@@ -189,9 +135,6 @@ def time_methods(cell, a, kern, *, repeat, max_time, workers=None, predicted=Non
     auto (the speed-up), numbaconv's fixed methods (the regret of auto's
     choice), SciPy's fixed methods.
     """
-    import scipy.signal
-
-    import numbaconv
     kwargs = {} if workers is None else {"workers": workers}
     mode = cell.mode
     ours, theirs = {}, {}
@@ -200,11 +143,11 @@ def time_methods(cell, a, kern, *, repeat, max_time, workers=None, predicted=Non
         methods.append("separable")
     predicted = predicted or {}
     best_pred = min([v for v in predicted.values() if v], default=None)
-    auto_fn = lambda: numbaconv.convolve(a, kern, mode=mode, method="auto", **kwargs)  # noqa: E731
+    auto_fn = lambda: _api.convolve(a, kern, mode=mode, method="auto", **kwargs)  # noqa: E731
     # the speed-up over SciPy: the two autos alone, round-robin (the large
     # FFT methods of the other group churn memory, which their neighbours pay for)
     head = interleaved({"auto": auto_fn,
-                        "scipy.auto": lambda: scipy.signal.convolve(a, kern, mode=mode)},
+                        "scipy.auto": make_peer("scipy.auto", a, kern, mode, workers=workers)},
                        repeat, max_time)
     theirs["auto"] = head["scipy.auto"]
     fns = {}
@@ -214,29 +157,26 @@ def time_methods(cell, a, kern, *, repeat, max_time, workers=None, predicted=Non
                 and pred > SKIP_MIN_SECONDS):
             ours[m] = f"skipped: predicted {pred:.3g} s, {pred / best_pred:.0f}x the best"
             continue
-        fns[m] = lambda m=m: numbaconv.convolve(a, kern, mode=mode, method=m, **kwargs)
+        fns[m] = lambda m=m: _api.convolve(a, kern, mode=mode, method=m, **kwargs)
     ours.update(interleaved(fns, repeat, max_time) if fns else {})
     auto = head["auto"]
-    ops = float(cell.size) * cell.taps
     scipy_fns = {}
-    for m in ("direct", "fft", "oa"):
-        if m == "direct" and ops > SCIPY_DIRECT_MAX_OPS:
-            theirs[m] = f"skipped: {ops:.2g} multiply-adds single-threaded"
-        elif m == "oa":
-            scipy_fns[m] = lambda: scipy.signal.oaconvolve(a, kern, mode=mode)
-        else:
-            scipy_fns[m] = lambda m=m: scipy.signal.convolve(a, kern, mode=mode, method=m)
+    for m, peer in (("direct", "scipy.direct"), ("fft", "scipy.fft"), ("oa", "scipy.oaconvolve")):
+        try:
+            scipy_fns[m] = make_peer(peer, a, kern, mode, workers=workers,
+                                     max_direct_ops=SCIPY_DIRECT_MAX_OPS)
+        except Skip as exc:
+            theirs[m] = f"skipped: {exc}"
     theirs.update(interleaved(scipy_fns, repeat, max_time))
     return auto, ours, theirs
 
 
 def predicted_costs(a, kern, mode, workers=None) -> dict:
     """The dispatcher's predicted seconds per method family (from :func:`numbaconv.explain`)."""
-    import numbaconv
     out = {}
     for m in ("direct", "fft", "oa", "separable"):
         try:
-            choice = numbaconv.explain(a, kern, mode=mode, method=m, workers=workers)
+            choice = _api.explain(a, kern, mode=mode, method=m, workers=workers)
         except Exception:  # noqa: BLE001 - a method that cannot run has no prediction
             continue
         if choice.method == m and choice.costs:
@@ -276,15 +216,14 @@ def add_derived(row: dict, peak: dict | None) -> None:
     t_sp = (row.get("scipy_methods") or {}).get("auto")
     if isinstance(t_sp, (int, float)) and t_auto:
         row["ratio"] = t_sp / t_auto        # the interleaved figure replaces the sequential one
-    # the kernel's throughput: the faster of two medians, direct timed on its own
-    # (bench._time_direct_alone: warm caches, but a noisy minute of the host hits all
-    # its samples) and in the round-robin (after an FFT's call: cold caches); the
-    # host's noise only ever adds time
+    # the kernel's throughput: the faster of two medians, direct timed on its own (warm
+    # caches) and in the round-robin (cold caches); the host's noise only ever adds time
     t_rr = (row.get("methods") or {}).get("direct")
     times = [t for t in (row.get("t_direct_alone"), t_rr) if isinstance(t, (int, float))]
     if times:
         t_dir = min(times)
-        macs = direct_macs(row["shape_a"], row["shape_k"], row["mode"])
+        macs = build_problem(tuple(row["shape_a"]), tuple(row["shape_k"]), row["mode"],
+                             np.dtype(row["dtype"])).macs
         row["gflops_direct"] = 2.0 * macs / t_dir / 1e9
         if isinstance(t_rr, (int, float)):
             row["gflops_direct_round_robin"] = 2.0 * macs / t_rr / 1e9
@@ -330,11 +269,11 @@ def summary(rows, peak=None) -> str:
         ms, ss = r.get("methods") or {}, r.get("scipy_methods") or {}
         lines.append(
             f"| {_label(r)} | {r['dtype']} | {r.get('auto_method')} | "
-            f"{_t(r.get('t_auto_interleaved'))} | {r.get('fastest_method')} | "
-            + " | ".join(_t(ms.get(m)) for m in ("direct", "fft", "oa", "separable"))
-            + f" | {_pct(r.get('regret'))} ({_pct(r.get('regret_auto'))}) | "
-            + f"{_t(ss.get('auto', r.get('t_scipy')))} | "
-            + " | ".join(_t(ss.get(m)) for m in ("direct", "fft", "oa"))
+            f"{seconds(r.get('t_auto_interleaved'))} | {r.get('fastest_method')} | "
+            + " | ".join(seconds(ms.get(m)) for m in ("direct", "fft", "oa", "separable"))
+            + f" | {percent(r.get('regret'))} ({percent(r.get('regret_auto'))}) | "
+            + f"{seconds(ss.get('auto', r.get('t_scipy')))} | "
+            + " | ".join(seconds(ss.get(m)) for m in ("direct", "fft", "oa"))
             + f" | {r.get('ratio') or float('nan'):.2f} |")
     fr = [r for r in rows
           if r.get("gflops_direct") and r["ndim"] == 1 and r["k"] >= PEAK_MIN_TAPS]
@@ -349,27 +288,11 @@ def summary(rows, peak=None) -> str:
         lines.append("| cell | dtype | alone | in the round-robin | GFLOP/s | of peak |")
         lines.append("|---|---|---|---|---|---|")
         for r in fr:
-            lines.append(f"| {_label(r)} | {r['dtype']} | {_t(r.get('t_direct_alone'))} | "
-                         f"{_t(r['methods'].get('direct'))} | {r['gflops_direct']:.1f} | "
-                         f"{_pct(r.get('peak_fraction_direct'))} |")
+            lines.append(f"| {_label(r)} | {r['dtype']} | {seconds(r.get('t_direct_alone'))} | "
+                         f"{seconds(r['methods'].get('direct'))} | {r['gflops_direct']:.1f} | "
+                         f"{percent(r.get('peak_fraction_direct'))} |")
     return "\n".join(lines)
 
 
 def _label(r) -> str:
     return (f"n={r['n']:.0e} k={r['k']}" if r["ndim"] == 1 else f"{r['n']}^2 k={r['k']}^2")
-
-
-def _t(t) -> str:
-    if t is None:
-        return "-"
-    if isinstance(t, str):
-        return "skip"
-    if t < 1e-3:
-        return f"{t * 1e6:.1f}us"
-    if t < 1:
-        return f"{t * 1e3:.2f}ms"
-    return f"{t:.2f}s"
-
-
-def _pct(x) -> str:
-    return "-" if x is None else f"{100 * x:.0f}%"
