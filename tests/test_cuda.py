@@ -321,7 +321,7 @@ def test_finalize_matches_host(src, dst, rounding):
 
 def test_import_does_not_touch_cuda():
     import subprocess
-    code = ("import sys, numbaconv, numbaconv._gpu, numbaconv._bench_cuda; "
+    code = ("import sys, numbaconv, numbaconv._gpu, numbaconv._tools.bench_cuda; "
             "bad = [m for m in ('numba.cuda', 'cupy', 'torch') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True,
@@ -367,17 +367,23 @@ def test_bench_cuda_runs(monkeypatch, capsys):
     """The GPU benchmark's plumbing, on a micro grid (in the simulator too)."""
     import argparse
 
-    from numbaconv import _bench_cuda
+    from numbaconv._tools import bench_cuda
 
-    monkeypatch.setattr(_bench_cuda, "_gpu_or_reason", lambda: None)
-    monkeypatch.setitem(_bench_cuda.SIZES, "tiny", (20, (3,), 300, 5))
-    monkeypatch.setattr(_bench_cuda, "PATCH_2D", 8)
-    monkeypatch.setattr(_bench_cuda, "PATCH_1D", 64)
+    monkeypatch.setattr(bench_cuda, "gpu_unusable", lambda: None)
+    monkeypatch.setitem(bench_cuda.SIZES, "tiny", (20, (3,), 300, 5))
+    monkeypatch.setattr(bench_cuda, "PATCH_2D", 8)
+    monkeypatch.setattr(bench_cuda, "PATCH_1D", 64)
     args = argparse.Namespace(quick=True, tiny=True, json=None, dtype="float64", dim="both",
                               repeat=1, max_time=0.01)
-    assert _bench_cuda.bench_cuda(args) == 0
+    assert bench_cuda.bench_cuda(args) == 0
     out = capsys.readouterr().out
     assert "numbaconv.direct" in out and "MISMATCH" not in out and "ERROR" not in out
+    # a wrong result is caught by the tolerance table
+    real = bench_cuda._api.convolve
+    monkeypatch.setattr(bench_cuda._api, "convolve",
+                        lambda *a, **kw: _gpu.to_device(_gpu.to_host(real(*a, **kw)) * 1.001))
+    assert bench_cuda.bench_cuda(args) == 1
+    assert "MISMATCH" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------
@@ -390,14 +396,10 @@ def offload(monkeypatch):
 
     Yields a list that records the backends that ran.
     """
-    import copy
-
-    from numbaconv import _dispatch
-    from numbaconv._backends import cuda_fft
+    from numbaconv import _coefficients, _dispatch
     monkeypatch.setattr(_dispatch, "OFFLOAD_TO_SIMULATOR", True)
     monkeypatch.setattr(_dispatch, "OFFLOAD_MIN_SECONDS", 0.0)
-    for mod in (cuda_direct, cuda_fft):
-        monkeypatch.setattr(mod, "COSTS", copy.deepcopy(mod.COSTS))
+    shipped = _coefficients.coefficients()
     ran = []
     for name, mod in REGISTRY.items():
         monkeypatch.setattr(mod, "run", lambda *a, _run=mod.run, _n=name, **kw:
@@ -405,25 +407,29 @@ def offload(monkeypatch):
         if hasattr(mod, "prepare"):   # the API's memoised calls run what prepare returns
             monkeypatch.setattr(mod, "prepare", lambda *a, _prep=mod.prepare, _n=name, **kw:
                                 lambda *x, _f=_prep(*a, **kw): ran.append(_n) or _f(*x))
-    _dispatch.clear_cache()
     yield ran
-    _dispatch.clear_cache()
+    _coefficients.set_coefficients(shipped)
+
+
+def set_gpu_costs(**changes):
+    """Put in force the table in force with ``changes`` to cuda_direct's coefficients."""
+    import copy
+
+    from numbaconv import _coefficients
+    table = copy.deepcopy(_coefficients.coefficients())
+    table["cuda"]["cuda_direct"].update(changes)
+    _coefficients.set_coefficients(table)
 
 
 def gpu_cheap():
     """Coefficients that make the direct GPU kernel (copies included) nearly free."""
-    cuda_direct.COSTS.update(launch=1e-12, bandwidth=1e20, h2d_bandwidth=1e20,
-                             h2d_latency=1e-12,
-                             mac={key: 1e-20 for key in cuda_direct.COSTS["mac"]})
-    from numbaconv import _dispatch
-    _dispatch.clear_cache()
+    set_gpu_costs(launch=1e-12, bandwidth=1e20, h2d_bandwidth=1e20, h2d_latency=1e-12,
+                  mac={key: 1e-20 for key in cuda_direct.costs()["mac"]})
 
 
 def gpu_dear():
     """Copies so slow that the GPU never pays off."""
-    cuda_direct.COSTS.update(h2d_latency=10.0)
-    from numbaconv import _dispatch
-    _dispatch.clear_cache()
+    set_gpu_costs(h2d_latency=10.0)
 
 
 CASES = [  # (function, in1, in2, args, scipy reference)
@@ -461,9 +467,7 @@ def test_auto_host_arrays_transfers_decide(offload):
     """A kernel that is cheap on the device still loses when the copies are dear."""
     a, k = np.arange(40.0), np.ones(5)
     gpu_cheap()
-    cuda_direct.COSTS.update(h2d_bandwidth=1.0)      # 1 byte/s over the bus
-    from numbaconv import _dispatch
-    _dispatch.clear_cache()
+    set_gpu_costs(h2d_bandwidth=1.0)      # 1 byte/s over the bus
     choice = numbaconv.explain(a, k)
     assert choice.device == "cpu" and choice.costs["cuda_direct"] > 100
     check(numbaconv.convolve(a, k), ss.convolve(a, k, method="direct"))
@@ -516,24 +520,33 @@ def _without_cuda_modules(code, env_extra=None):
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 
-def test_small_cpu_calls_do_not_import_cuda(tmp_path):
-    """import numbaconv, small calls and a calibration file with a GPU section: no CUDA."""
+def _write_calibration(path, coefficients):
+    """A calibration file of this machine and format holding ``coefficients``."""
     import json
 
-    from numbaconv import _calibrate, _costs
-    section = {"device": "test", "cuda_direct": cuda_direct.COSTS,
-               "cuda_fft": REGISTRY["cuda_fft"].COSTS}
-    path = tmp_path / os.path.basename(_calibrate.cache_path())
-    path.write_text(json.dumps({"format": _calibrate.FORMAT, "machine": _calibrate._machine(),
-                                "coefficients": {**_costs.DEFAULTS, "cuda": section}}))
+    from numbaconv import _coefficients
+    with open(path, "w") as f:
+        json.dump({"format": _coefficients.FORMAT, "machine": _coefficients.machine(),
+                   "coefficients": coefficients}, f)
+
+
+def test_small_cpu_calls_do_not_import_cuda(tmp_path):
+    """import numbaconv, small calls and a calibration file with a GPU section: no CUDA."""
+    import copy
+
+    from numbaconv import _coefficients
+    table = copy.deepcopy(_coefficients.DEFAULTS)
+    table["cuda"]["cuda_direct"]["launch"] = 3.25e-5
+    _write_calibration(tmp_path / os.path.basename(_coefficients.cache_path()), table)
     _without_cuda_modules(
         "import sys, numpy as np, numbaconv\n"
-        "from numbaconv import _costs\n"
+        "from numbaconv import _coefficients\n"
         "x = numbaconv.convolve(np.arange(100.0), np.ones(5))\n"
         "y = numbaconv.convolve2d(np.eye(20), np.ones((3, 3)), 'same', 'symm')\n"
         "z = numbaconv.fftconvolve(np.ones(200), np.ones(9))\n"
         "s = str(numbaconv.explain(np.ones(300), np.ones(7)))\n"
-        "assert 'cuda' in _costs.coefficients(), 'the calibration file was not read'\n",
+        "launch = _coefficients.coefficients()['cuda']['cuda_direct']['launch']\n"
+        "assert launch == 3.25e-5, 'the calibration file was not read'\n",
         {"NUMBACONV_CACHE_DIR": str(tmp_path)})
 
 
@@ -546,68 +559,74 @@ TINY = {"launch": 8, "stream": 24, "side": 6, "taps": 3, "copy": 64, "fft": 64,
 
 
 def _all_positive(section):
-    from numbaconv import _calibrate_cuda
-    _calibrate_cuda.validate(section)        # raises on a missing, non-finite or non-positive one
+    from numbaconv import _coefficients
+    # raises on a missing, non-finite or non-positive coefficient
+    _coefficients.validate(section, _coefficients.DEFAULTS["cuda"], "cuda.")
     return True
 
 
 @pytest.fixture
 def calibration(monkeypatch, tmp_path):
-    """A private cache directory and private GPU/CPU coefficients, restored afterwards."""
-    import copy
-
-    from numbaconv import _calibrate_cuda, _costs, _dispatch
+    """A private cache directory; the table in force is restored afterwards."""
+    from numbaconv import _coefficients
     monkeypatch.setenv("NUMBACONV_CACHE_DIR", str(tmp_path))
-    for mod in _calibrate_cuda.BACKENDS.values():
-        monkeypatch.setattr(mod, "COSTS", copy.deepcopy(mod.COSTS))
-    monkeypatch.setattr(_costs, "_coeffs", None)
+    before = _coefficients.coefficients()
+    _coefficients.set_coefficients(None)       # read from the (empty) private directory
     yield tmp_path
-    _dispatch.clear_cache()
+    _coefficients.set_coefficients(before)
 
 
 def test_gpu_calibration_round_trips(calibration, monkeypatch):
     import json
 
-    from numbaconv import _calibrate, _calibrate_cuda, _costs
-    monkeypatch.setattr(_calibrate_cuda, "enabled", lambda: True)   # the simulator stands in
-    monkeypatch.setitem(_calibrate_cuda.SIZES, "quick", TINY)
-    monkeypatch.setattr(_calibrate, "_tasks", lambda quick: [])     # the CPU steps are slow
-    before = json.loads(json.dumps(cuda_direct.COSTS))
+    from numbaconv import _coefficients
+    from numbaconv._tools import calibrate, calibrate_cuda
+    monkeypatch.setattr(calibrate_cuda, "enabled", lambda: True)   # the simulator stands in
+    monkeypatch.setitem(calibrate_cuda.SIZES, "quick", TINY)
+    monkeypatch.setattr(calibrate, "cpu_steps", lambda quick: [])  # the CPU steps are slow
+    before = json.loads(json.dumps(cuda_direct.costs()))
     labels = []
     coeffs = numbaconv.calibrate(quick=True, progress=lambda i, n, label: labels.append(label))
     assert {"cuda launch", "cuda bandwidth", "cuda direct c16", "cuda transfers"} <= set(labels)
     section = coeffs["cuda"]
     assert _all_positive(section)
     assert section["cuda_direct"] != before             # measured, not the shipped guesses
-    assert cuda_direct.COSTS == section["cuda_direct"]  # in force at once
-    with open(_calibrate.cache_path()) as f:
+    assert cuda_direct.costs() == section["cuda_direct"]  # in force at once
+    with open(_coefficients.cache_path()) as f:
         stored = json.load(f)["coefficients"]["cuda"]
     assert stored == json.loads(json.dumps(section))
-    # a new process would start from the shipped values and load the file
-    cuda_direct.COSTS.update(launch=123.0, mac=dict(before["mac"]))
-    _costs.set_coefficients(None)
-    assert "cuda" in _costs.coefficients()
-    assert cuda_direct.COSTS == section["cuda_direct"]
+    # a new process starts from nothing and loads the file
+    _coefficients.set_coefficients(_coefficients.DEFAULTS)
+    assert cuda_direct.costs() == before
+    _coefficients.set_coefficients(None)
+    assert cuda_direct.costs() == section["cuda_direct"]
 
 
 def test_gpu_calibration_steps_fit_their_coefficients(calibration, rng):
-    from numbaconv import _calibrate_cuda
-    coeffs = {"cuda": _calibrate_cuda.defaults()}
+    import copy
+
+    from numbaconv import _coefficients
+    from numbaconv._tools import calibrate_cuda
+    coeffs = {"cuda": copy.deepcopy(_coefficients.DEFAULTS["cuda"])}
     poison = {"launch": -1.0, "bandwidth": float("nan"), "h2d_bandwidth": 0.0,
-              "h2d_latency": float("inf"), "mac": {key: -1.0 for key in _calibrate_cuda.DIRECT_TYPES}}
+              "h2d_latency": float("inf"), "mac": {key: -1.0 for key in calibrate_cuda.DIRECT_TYPES}}
     coeffs["cuda"]["cuda_direct"].update(poison)
-    steps = _calibrate_cuda.tasks(sizes=TINY)
-    for label, step in steps:
+    with pytest.raises(ValueError):
+        _all_positive(coeffs["cuda"])
+    for label, step in calibrate_cuda.steps(sizes=TINY):
         step(coeffs, rng)
     assert _all_positive(coeffs["cuda"])
 
 
-def test_cpu_only_calibration_has_no_gpu_section(calibration, monkeypatch):
-    from numbaconv import _calibrate, _calibrate_cuda
-    monkeypatch.setattr(_calibrate, "_tasks", lambda quick: [])
-    assert not _calibrate_cuda.enabled() or not SIM       # the simulator is no GPU
+def test_cpu_only_calibration_keeps_the_shipped_gpu_section(calibration, monkeypatch):
+    from numbaconv import _coefficients
+    from numbaconv._tools import calibrate, calibrate_cuda
+    monkeypatch.setattr(calibrate, "cpu_steps", lambda quick: [])
+    assert not calibrate_cuda.enabled() or not SIM       # the simulator is no GPU
     if SIM:
-        assert "cuda" not in numbaconv.calibrate(quick=True, save=False)
+        coeffs = numbaconv.calibrate(quick=True, save=False)
+        assert coeffs["cuda"] == _coefficients.DEFAULTS["cuda"]
+        assert not os.listdir(calibration)               # save=False wrote nothing
 
 
 @pytest.mark.parametrize("bad", [
@@ -616,12 +635,12 @@ def test_cpu_only_calibration_has_no_gpu_section(calibration, monkeypatch):
 ], ids=["valid", "nan", "negative", "zero-mac", "mac-str", "null", "str", "none", "no-fft"])
 def test_corrupt_gpu_section_is_ignored(calibration, bad):
     """A GPU section with a bad coefficient makes the whole file ignored, with a warning."""
-    import json
+    import copy
     import warnings
 
-    from numbaconv import _calibrate, _costs
-    shipped = json.loads(json.dumps(cuda_direct.COSTS))
-    fft = json.loads(json.dumps(REGISTRY["cuda_fft"].COSTS))
+    from numbaconv import _coefficients
+    shipped = copy.deepcopy(_coefficients.DEFAULTS["cuda"]["cuda_direct"])
+    fft = copy.deepcopy(_coefficients.DEFAULTS["cuda"]["cuda_fft"])
     if isinstance(bad, dict):
         direct = {**shipped, "launch": 3e-5, **bad}      # a valid file changes the launch time
         if isinstance(bad.get("mac"), dict):
@@ -631,16 +650,14 @@ def test_corrupt_gpu_section_is_ignored(calibration, bad):
         section = {"cuda_direct": shipped}
     else:
         section = bad
-    with open(_calibrate.cache_path(), "w") as f:
-        json.dump({"format": _calibrate.FORMAT, "machine": _calibrate._machine(),
-                   "coefficients": {**_costs.DEFAULTS, "cuda": section}}, f)
+    _write_calibration(_coefficients.cache_path(), {**_coefficients.DEFAULTS, "cuda": section})
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        loaded = _calibrate.load()
+        _coefficients.set_coefficients(None)
+        in_force = cuda_direct.costs()
     if bad == {}:
-        assert loaded is not None and not seen
-        assert cuda_direct.COSTS == section["cuda_direct"]
+        assert not seen
+        assert in_force == section["cuda_direct"]
         return
-    assert loaded is None
     assert any("corrupt numbaconv calibration" in str(w.message) for w in seen), seen
-    assert cuda_direct.COSTS == shipped
+    assert in_force == shipped

@@ -1,0 +1,189 @@
+"""Calibration: the fit through each backend's cost(), the calibration file and its
+validation, and new coefficients steering the dispatcher at once.
+
+Every test points ``NUMBACONV_CACHE_DIR`` at its own directory, so the user's
+calibration is never read or written, and restores the table in force.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import numbaconv
+from numbaconv import _coefficients
+from numbaconv._backends import cpu_direct, cpu_fft
+from numbaconv._problem import build_problem
+from numbaconv._tools import calibrate
+
+
+@pytest.fixture
+def cache(monkeypatch, tmp_path):
+    """A private calibration directory, read afresh; the table in force is restored after."""
+    monkeypatch.setenv("NUMBACONV_CACHE_DIR", str(tmp_path))
+    before = _coefficients.coefficients()
+    _coefficients.set_coefficients(None)
+    yield tmp_path
+    _coefficients.set_coefficients(before)
+
+
+def write(coefficients, *, fmt=None, machine=None, text=None):
+    """Write this machine's calibration file (or ``text`` verbatim); return its path."""
+    path = _coefficients.cache_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if text is None:
+        text = json.dumps({"format": _coefficients.FORMAT if fmt is None else fmt,
+                           "machine": machine or _coefficients.machine(),
+                           "coefficients": coefficients})
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def reload():
+    """Read the calibration file as a new process would; ``(table in force, warnings)``."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _coefficients.set_coefficients(None)
+        table = _coefficients.coefficients()
+    return table, [w for w in seen if issubclass(w.category, RuntimeWarning)]
+
+
+def tweaked(**changes):
+    """The shipped table with ``direct_mac[f8]`` and other top-level keys changed."""
+    table = copy.deepcopy(_coefficients.DEFAULTS)
+    for key, val in changes.items():
+        if key == "f8":
+            table["direct_mac"]["f8"] = val
+        else:
+            table[key] = val
+    return table
+
+
+# --------------------------------------------------------------------------
+# the calibration file
+# --------------------------------------------------------------------------
+
+def test_a_valid_file_is_put_in_force(cache):
+    write(tweaked(f8=7.5e-11))
+    table, seen = reload()
+    assert not seen
+    assert table["direct_mac"]["f8"] == 7.5e-11
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "negative", "zero", "string", "missing"])
+def test_a_bad_coefficient_makes_the_file_ignored(cache, bad):
+    value = {"nan": math.nan, "inf": math.inf, "negative": -1e-11, "zero": 0.0,
+             "string": "fast"}.get(bad)
+    table = tweaked(f8=value, direct_overhead=9e-6)
+    if bad == "missing":
+        del table["fft_nlogn"]
+    write(table)          # json writes NaN and Infinity, and reads them back
+    in_force, seen = reload()
+    assert any("corrupt numbaconv calibration" in str(w.message) for w in seen), seen
+    assert in_force == _coefficients.DEFAULTS        # no part of the file was trusted
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2, 3]", "no coefficients", ""])
+def test_a_corrupt_file_is_ignored(cache, text):
+    if text == "no coefficients":
+        text = json.dumps({"format": _coefficients.FORMAT, "machine": _coefficients.machine()})
+    write(None, text=text)
+    in_force, seen = reload()
+    assert any("corrupt numbaconv calibration" in str(w.message) for w in seen), seen
+    assert in_force == _coefficients.DEFAULTS
+
+
+@pytest.mark.parametrize("other", ["machine", "format"])
+def test_a_file_from_another_machine_or_format_is_ignored(cache, other):
+    machine = dict(_coefficients.machine())
+    if other == "machine":
+        machine["cpus"] = (machine["cpus"] or 1) + 64
+    write(tweaked(f8=7.5e-11), machine=machine,
+          fmt=_coefficients.FORMAT - 1 if other == "format" else None)
+    in_force, seen = reload()
+    assert any("another version or machine" in str(w.message) for w in seen), seen
+    assert in_force == _coefficients.DEFAULTS
+
+
+def test_no_file_means_the_shipped_table_without_a_warning(cache):
+    in_force, seen = reload()
+    assert not seen and in_force == _coefficients.DEFAULTS
+    assert not os.listdir(cache)
+
+
+# --------------------------------------------------------------------------
+# new coefficients steer the dispatcher at once
+# --------------------------------------------------------------------------
+
+def test_new_coefficients_change_the_choice_without_clearing_a_cache(cache):
+    a, k = np.ones(100_000), np.ones(2_000)
+    before = numbaconv.explain(a, k, device="cpu")
+    assert before.method in ("fft", "oa"), before
+    dear_fft = copy.deepcopy(_coefficients.coefficients())
+    dear_fft["fft_overhead"] *= 1000
+    dear_fft["fft_nlogn"] = {key: rate * 1000 for key, rate in dear_fft["fft_nlogn"].items()}
+    shipped = _coefficients.coefficients()
+    _coefficients.set_coefficients(dear_fft)
+    after = numbaconv.explain(a, k, device="cpu")
+    assert after.backend == "cpu_direct", after
+    assert after.costs["cpu_fft"] > 500 * before.costs["cpu_fft"]
+    _coefficients.set_coefficients(shipped)
+    assert numbaconv.explain(a, k, device="cpu").backend == before.backend
+
+
+# --------------------------------------------------------------------------
+# the fit
+# --------------------------------------------------------------------------
+
+def test_solve_inverts_a_cost_formula():
+    table = copy.deepcopy(_coefficients.DEFAULTS)
+    problem = build_problem((5000,), (64,), "valid", np.dtype(np.float64))
+    predict = lambda: cpu_direct.cost(problem, 2)  # noqa: E731
+    old = _coefficients.coefficients()
+    try:
+        _coefficients.set_coefficients(table)
+        rate = calibrate.solve(table, ("direct_mac", "f8"), predict, 1e-3)
+        assert predict() == pytest.approx(1e-3)
+        assert rate == table["direct_mac"]["f8"] > 0
+        # a time below the fixed cost leaves the smallest positive rate, never a negative one
+        assert calibrate.solve(table, ("direct_mac", "f8"), predict, 1e-9) > 0
+        assert calibrate.solve(table, ("direct_short",), predict, 1.0, lo=1.0, hi=50.0) == 50.0
+    finally:
+        _coefficients.set_coefficients(old)
+
+
+def test_calibrate_fits_each_backend_formula_and_saves(cache, monkeypatch):
+    """With a fake clock every step's problem is predicted at the time it 'measured';
+    the table is validated, saved to the private directory and put in force."""
+    clock = iter([1e-5, 1e-5])           # the tiny problems of the overheads, then 2 ms each
+    monkeypatch.setattr(calibrate, "median_time",
+                        lambda fn, repeat=5, min_time=0.02: next(clock, 2e-3))
+    coeffs = numbaconv.calibrate(quick=True)
+    _coefficients.validate(coeffs)
+    assert _coefficients.coefficients() is coeffs
+    workers = numbaconv.get_workers()
+    n1 = int(2 ** 18 * 0.25)
+    for dtype, backend, shape_a, shape_k, mode in [
+            (np.float64, cpu_direct, (n1,), (64,), "valid"),
+            (np.complex64, cpu_direct, (n1,), (64,), "valid"),
+            (np.float32, cpu_fft, (n1,), (n1 // 2,), "full")]:
+        problem = build_problem(shape_a, shape_k, mode, np.dtype(dtype))
+        assert backend.cost(problem, workers) == pytest.approx(2e-3, rel=1e-6)
+    with open(_coefficients.cache_path()) as f:
+        assert json.load(f)["coefficients"] == json.loads(json.dumps(coeffs))
+    in_force, seen = reload()
+    assert not seen and in_force == json.loads(json.dumps(coeffs))
+
+
+def test_calibrate_without_save_writes_nothing(cache, monkeypatch):
+    monkeypatch.setattr(calibrate, "median_time", lambda fn, repeat=5, min_time=0.02: 1e-3)
+    labels = []
+    numbaconv.calibrate(quick=True, save=False, progress=lambda i, n, label: labels.append(label))
+    assert not os.listdir(cache)
+    assert labels[0] == "overheads" and "direct f8" in labels and labels[-1] == "fft c16"
