@@ -8,7 +8,8 @@
   beforehand (by a priming subprocess in ``setup``): loading the compiled
   kernels from disk.
 
-The child interpreter is asv's environment Python; the directory holding
+With ``NUMBACONV_ASV_GRID=tiny`` only the 1-D ``auto`` call is measured
+(a smoke run). The child interpreter is asv's environment Python; the directory holding
 the ``numbaconv`` that the benchmark process imported is put on its
 ``sys.path`` in the (untimed) setup code, so an uninstalled checkout works
 with ``--python=same`` too.
@@ -23,6 +24,11 @@ import tempfile
 import textwrap
 
 import numbaconv
+
+from . import GRID
+
+#: (ranks, methods) of the first calls measured
+PARAMS = [[1], ["auto"]] if GRID == "tiny" else [[1, 2], ["auto", "direct", "fft", "oa"]]
 
 
 def _numbaconv_parent() -> str:
@@ -57,7 +63,7 @@ timeraw_import.number = 1
 class CompileCold:
     """First call of ``convolve`` with a cold (empty) Numba cache."""
 
-    params = [[1, 2], ["auto", "direct", "fft", "oa"]]
+    params = PARAMS
     param_names = ["ndim", "method"]
     repeat = (1, 3, 120.0)
     number = 1
@@ -81,7 +87,7 @@ class CompileCold:
 class CompileWarm:
     """First call of ``convolve`` in a new process with a warm Numba cache."""
 
-    params = [[1, 2], ["auto", "direct", "fft", "oa"]]
+    params = PARAMS
     param_names = ["ndim", "method"]
     repeat = (1, 5, 60.0)
     number = 1

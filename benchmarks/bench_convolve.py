@@ -169,5 +169,5 @@ class Peak:
 
     def track_direct_gflops(self, dtype):
         from numbaconv._tools.timing import measure
-        best = measure(self.fn, repeat=7).best
-        return 2.0 * peers.direct_ops(self.a, self.k, "valid") / best / 1e9
+        timing, _ = measure(self.fn, repeat=7)
+        return 2.0 * peers.direct_ops(self.a, self.k, "valid") / timing.best / 1e9

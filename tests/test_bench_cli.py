@@ -229,6 +229,9 @@ def test_asv_suites_run_on_small_cells(monkeypatch):
             except NotImplementedError:
                 continue  # a skipped cell (backend not available)
             bench.time_convolve(impl, *n, *k, "float64")
+    peak = bc.Peak()
+    peak.setup("float64")
+    assert 0.1 < peak.track_direct_gflops("float64") < 1e4
     for function in bc.Overhead.params[0]:
         for library in bc.Overhead.params[1]:
             bench = bc.Overhead()

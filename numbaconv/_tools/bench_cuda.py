@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import _api, _gpu
 from .._backends import REGISTRY
-from . import checks
+from . import checks, grids
 from .formatting import seconds
 from .machine import gpu_name, gpu_unusable
 from .timing import measure, synchronized
@@ -50,7 +50,7 @@ IMPLS = ("numbaconv.direct", "numbaconv.fft", "numbaconv.auto", "cupyx.direct",
          "cupyx.fftconvolve", "torch.conv")
 PATCH_2D = 64
 PATCH_1D = 4096
-SEED = 20240601
+SEED = grids.SEED
 
 
 # --------------------------------------------------------------------------
