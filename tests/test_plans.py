@@ -1,4 +1,4 @@
-"""Memoised calls (``numbaconv._api._Plan``): a repeated call shape skips the
+"""Memoised calls (``numbaconv._plans``): a repeated call shape skips the
 validation and the dispatcher, and must still give SciPy's answer.
 
 A plan rests on value tests (the kernel's rank, the finite-value scan); the
@@ -7,7 +7,6 @@ to notice and decline, and check every result against scipy.signal.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 import scipy.signal as ss
@@ -15,9 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import numbaconv
+from helpers import assert_matches_scipy, make_array
 from numbaconv import _coefficients, _dispatch, _plans
-from numbaconv._kernels.blocks import block_width
-from conftest import assert_matches_scipy, make_array
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +60,7 @@ def test_memoised_calls_return_fresh_arrays_and_leave_inputs_alone():
     np.testing.assert_array_equal(first, kept)
     np.testing.assert_array_equal(a, a0)
     np.testing.assert_array_equal(k, k0)
-    assert_matches_scipy(second, ss.convolve(a[::-1], k, method="direct"), a, k)
+    assert_matches_scipy(second, ss.convolve(a[::-1], k, method="direct"), a[::-1], k)
 
 
 def _fft_shape():
@@ -94,13 +92,16 @@ def test_plan_declines_when_the_kernel_is_no_longer_rank_one():
     gauss = np.outer(g, g)
     assert numbaconv.explain(img, gauss, mode="same").method == "separable"
     assert_matches_scipy(numbaconv.convolve(img, gauss, mode="same"),
-                         ss.convolve(img, gauss, mode="same", method="direct"), img, gauss)
+                         ss.convolve(img, gauss, mode="same", method="direct"), img, gauss,
+                         "convolve", "same")
     noise = rng.standard_normal(gauss.shape)       # full rank, same shape and dtype
     assert numbaconv.explain(img, noise, mode="same").method != "separable"
     assert_matches_scipy(numbaconv.convolve(img, noise, mode="same"),
-                         ss.convolve(img, noise, mode="same", method="direct"), img, noise)
+                         ss.convolve(img, noise, mode="same", method="direct"), img, noise,
+                         "convolve", "same")
     assert_matches_scipy(numbaconv.convolve(img, gauss, mode="same"),
-                         ss.convolve(img, gauss, mode="same", method="direct"), img, gauss)
+                         ss.convolve(img, gauss, mode="same", method="direct"), img, gauss,
+                         "convolve", "same")
 
 
 def test_integer_fft_plan_rechecks_the_exactness_bound():
@@ -141,36 +142,7 @@ def test_repeated_shapes_match_scipy(n, m, dtype, mode, fname, layouts, seed):
         ref = getattr(ss, fname)(a, k, mode=mode, method="direct")
         got = getattr(numbaconv, fname)(a, k, mode=mode)
         assert got.dtype == ref.dtype and got.shape == ref.shape
-        assert_matches_scipy(got, ref, a, k)
-
-
-@pytest.mark.parametrize("n, m", [(3000, 301), (20000, 4001), (200000, 30001)])
-def test_integer_fft_just_inside_the_limit_is_exact(n, m):
-    """Constant signals (the FFT's worst rounding case) with sums at the veto limit."""
-    from numbaconv._probes import int_exact_limit
-    from numbaconv._problem import build_problem
-    problem = build_problem((n,), (m,), "full", np.int64)
-    c = int(int_exact_limit(problem) // m)
-    a, k = np.full(n, c, np.int64), np.ones(m, np.int64)
-    assert not numbaconv.explain(a, k).vetoes                # FFT still allowed here
-    np.testing.assert_array_equal(numbaconv.convolve(a, k), ss.convolve(a, k, method="direct"))
-    np.testing.assert_array_equal(numbaconv.convolve(a, k, method="fft"),
-                                  ss.convolve(a, k, method="direct"))
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
-@pytest.mark.parametrize("n", [1, 63, 64, 255, 256, 257, 65536 + 300, 140000])
-def test_finite_scan_finds_every_position(dtype, n):
-    """The scan the FFT veto rests on: register blocks, the tail, every 64 Ki chunk."""
-    from numbaconv._probes import all_finite
-    rng = np.random.default_rng(n)
-    x = make_array((n,), dtype, rng)
-    assert all_finite(x) is True
-    for pos in sorted({0, n // 2, n - 1, min(n - 1, 65535), min(n - 1, 65536), max(0, n - 2)}):
-        for bad in (np.nan, np.inf, -np.inf):
-            y = x.copy()
-            y[pos] = bad
-            assert all_finite(y) is bool(np.isfinite(y).all()) is False, (pos, bad)
+        assert_matches_scipy(got, ref, a, k, fname, mode)
 
 
 def test_plan_declines_when_a_kernel_turns_nonfinite():
@@ -180,91 +152,36 @@ def test_plan_declines_when_a_kernel_turns_nonfinite():
     rng = np.random.default_rng(5)
     a, k = rng.standard_normal((30, 50)), rng.standard_normal((5, 7))
     for mode in ("full", "same"):
-        assert_matches_scipy(numbaconv.convolve(a, k, mode), ss.convolve(a, k, mode), a, k)
+        assert_matches_scipy(numbaconv.convolve(a, k, mode), ss.convolve(a, k, mode), a, k,
+                             "convolve", mode)
         bad = k.copy()
         bad[0, 0] = np.nan
         got = numbaconv.convolve(a, bad, mode)
         ref = ss.convolve(a, bad, mode, method="direct")
         np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
-        assert_matches_scipy(got, ref, a, bad)
-        assert_matches_scipy(numbaconv.convolve(a, k, mode), ss.convolve(a, k, mode), a, k)
+        assert_matches_scipy(got, ref, a, bad, "convolve", mode)
+        assert_matches_scipy(numbaconv.convolve(a, k, mode), ss.convolve(a, k, mode), a, k,
+                             "convolve", mode)
 
 
-def test_overlap_add_plans_go_with_the_coefficients():
-    """cpu_oa memoises its blocking; a change of cost coefficients must forget it."""
-    from numbaconv._backends import cpu_oa
-    from numbaconv._problem import build_problem
-    problem = build_problem((20000,), (301,), "full", np.float64)
-    first = cpu_oa.plan(problem, 2)
-    hits = cpu_oa._plan.cache_info().hits
-    assert cpu_oa.plan(problem, 2) == first and cpu_oa._plan.cache_info().hits == hits + 1
-    old = _coefficients.coefficients()
-    try:
-        slow_fft = {**old, "fft_nlogn": {key: 100 * v for key, v in old["fft_nlogn"].items()}}
-        _coefficients.set_coefficients(slow_fft)          # a new version: the memo is not used
-        assert cpu_oa.plan(problem, 2)[3] > 10 * first[3]
-    finally:
-        _coefficients.set_coefficients(old)
-    assert cpu_oa.plan(problem, 2) == first
+def test_a_plan_follows_new_coefficients(monkeypatch):
+    """A memoised call shape is decided again when other coefficients are put in force."""
+    import copy
 
-
-@pytest.mark.parametrize("shapes, words", [(((1100, 1000), (31, 31)), "tiles ("),
-                                           (((20000,), (301,)), "blocks of "),
-                                           (((200, 200), (63, 63)), "plain FFT")])
-def test_explain_gives_the_overlap_add_plan(shapes, words):
-    """explain() names overlap-add's plan: 2-D tiles, 1-D blocks, or none (a small image)."""
-    from numbaconv._backends import cpu_oa
-    from numbaconv._problem import build_problem
-    sa, sk = shapes
-    choice = numbaconv.explain(np.ones(sa), np.ones(sk) + np.arange(sk[-1]), "same")
-    note = [n for n in choice.notes if n.startswith("cpu_oa: ")]
-    assert len(note) == 1 and words in note[0], choice.notes
-    assert note[0] in str(choice)
-    p = cpu_oa.plan(build_problem(sa, sk, "same", np.float64))
-    if p is not None and p[0] is None:   # the tile shape it prints is the plan's
-        assert f"{p[1][0]} x {p[1][1]} tiles" in note[0]
-
-
-@pytest.mark.parametrize("shape_a, shape_k, itemsize, parallel", [
-    ((1, 1000), (1, 301), 4, False),     # long rows: a launch costs more than 301k MACs
-    ((1, 10000), (1, 31), 8, False),
-    ((1, 30000), (1, 31), 4, True),
-    ((1, 20000), (1, 31), 8, True),
-    ((1, 100000), (1, 3), 4, True),      # short rows and 2-D kernels: from 200k MACs
-    ((64, 64), (7, 7), 4, True),
-    ((1, 30000), (1, 3), 4, False),
-])
-def test_direct_parallel_threshold(shape_a, shape_k, itemsize, parallel):
-    """The direct kernel is the parallel one only where the measured launch pays."""
-    from numbaconv._backends import cpu_direct
-    ox = -(shape_k[1] // 2)
-    *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
-                                            block_width(np.dtype("f%d" % itemsize)))
-    assert threads == (min(2, numba.config.NUMBA_NUM_THREADS) if parallel else 1)
-    *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 1,
-                                            block_width(np.dtype("f%d" % itemsize)))
-    assert threads == 1
-
-
-@pytest.mark.parametrize("shape_a, shape_k, itemsize, padded", [
-    ((1, 1000), (1, 31), 8, True),       # small signals pad from a sixteenth of the row's bytes
-    ((256, 256), (7, 7), 8, True),
-    ((1, 10000), (1, 31), 8, False),
-    ((256, 256), (3, 3), 8, False),
-    ((1024, 1024), (7, 7), 8, False),    # large ones from a quarter (fresh pages cost more)
-    ((1024, 1024), (15, 15), 4, True),
-])
-def test_direct_pad_rule(shape_a, shape_k, itemsize, padded):
-    """Edge columns are padded into register blocks only where the copy measured cheaper,
-    and the padded kernel agrees with SciPy."""
-    from numbaconv._backends import cpu_direct
-    ox = -(shape_k[1] // 2)
-    dt = np.dtype("f%d" % itemsize)
-    pad_lo, pad_hi, *_ = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
-                                                   block_width(dt))
-    assert (pad_lo + pad_hi > 0) is padded
-    if shape_a[0] * shape_a[1] <= 65536:
-        rng = np.random.default_rng(1)
-        a, k = make_array(shape_a, dt, rng), make_array(shape_k, dt, rng)
-        assert_matches_scipy(numbaconv.convolve(a, k, "same", method="direct"),
-                             ss.convolve(a, k, "same", method="direct"), a, k)
+    from numbaconv._backends import cpu_fft, cpu_oa
+    rng = np.random.default_rng(8)
+    a, k = rng.standard_normal(4000), rng.standard_normal(300)
+    ran = []
+    for module in (cpu_fft, cpu_oa):
+        run = module.run
+        monkeypatch.setattr(module, "run", lambda *args, run=run, name=module.NAME, **kw:
+                            ran.append(name) or run(*args, **kw))
+    numbaconv.convolve(a, k)
+    numbaconv.convolve(a, k)                          # memoised: the direct kernel
+    assert ran == [] and _key_count() == 1
+    dear = copy.deepcopy(_coefficients.coefficients())
+    dear["direct_mac"] = {key: v * 1e4 for key, v in dear["direct_mac"].items()}
+    _coefficients.set_coefficients(dear)
+    got = numbaconv.convolve(a, k)
+    assert ran, "the plan made under the old coefficients was used"
+    assert_matches_scipy(got, ss.convolve(a, k), a, k)

@@ -1,0 +1,201 @@
+"""The direct backend (numbaconv._backends.cpu_direct) and its kernels (numbaconv._kernels).
+
+Register blocks and their ragged tails, padded edge columns, the N-D row
+kernel, the serial/parallel and padding decisions, broadcast axes, and
+``run()``/``supports()`` themselves, all against SciPy with the tolerance
+table.  The register-block runs use ``method='direct'`` so that both sides
+are direct sums and no FFT rounding is allowed: a dropped or doubled tap
+fails them for every dtype, float16 included.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+import scipy.signal as ss
+
+import naive
+import numbaconv
+from helpers import MODES, assert_matches_scipy, check_2d, check_conv, make_array, shape_id
+from numbaconv._backends import cpu_direct
+from numbaconv._kernels.blocks import block_width
+from numbaconv._kernels.layout import CHUNK_BYTES
+from numbaconv._problem import build_problem
+
+
+# --------------------------------------------------------------------------
+# run() and supports()
+# --------------------------------------------------------------------------
+
+RUN_CASES = [((50,), (7,)), ((7,), (50,)), ((300,), (31,)), ((20, 30), (3, 5)), ((6, 5, 7), (2, 3, 3))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128, np.int64],
+                         ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shapes", RUN_CASES, ids=lambda s: shape_id(*s))
+def test_run_is_scipys_correlation(shapes, mode, dtype, rng):
+    """``run(problem, a, k)`` is the canonical correlation of ``a`` with ``k``: SciPy's
+    ``correlate`` with the kernel conjugated back (the API conjugates before)."""
+    sa, sk = shapes
+    a, k = make_array(sa, dtype, rng), make_array(sk, dtype, rng)
+    if mode == "valid" and a.size < k.size:
+        a, k = k, a                                  # the API swaps before the backend
+    problem = build_problem(a.shape, k.shape, mode, np.dtype(dtype))
+    got = cpu_direct.run(problem, a, k, workers=2).astype(dtype)
+    ref = ss.correlate(a, np.conj(k), mode, method="direct")
+    assert_matches_scipy(got, ref, a, k, "correlate", mode, fft=False)
+
+
+@pytest.mark.parametrize("dtype, ok", [(np.float64, True), (np.int8, True), (np.bool_, True),
+                                       (np.complex64, True), (np.longdouble, False),
+                                       (np.clongdouble, False)], ids=lambda x: str(x))
+def test_supports(dtype, ok):
+    assert cpu_direct.supports(build_problem((30, 30), (3, 3), "same", np.dtype(dtype))) is ok
+    assert not cpu_direct.supports(build_problem((30,), (3,), "same", np.dtype(np.float64),
+                                                 device="cuda"))
+
+
+def test_a_candidate_of_every_host_problem():
+    a, k = np.ones((40, 40)), np.arange(9.0).reshape(3, 3)
+    assert "cpu_direct" in numbaconv.explain(a, k).costs
+    assert numbaconv.explain(a, k, method="direct").backend == "cpu_direct"
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("axes", [1, [1, 2], -1])
+def test_direct_with_axes_runs_the_direct_kernel(axes, dtype, rng, monkeypatch):
+    """method='direct' with ``axes`` runs cpu_direct on the broadcast axes (exact integers)."""
+    ran = []
+    run = cpu_direct.run
+    monkeypatch.setattr(cpu_direct, "run", lambda *args, **kw: ran.append(1) or run(*args, **kw))
+    a = make_array((3, 9, 8), dtype, rng)
+    b = make_array({1: (3, 4, 8), -1: (1, 9, 3)}.get(axes if np.ndim(axes) == 0 else 0, (1, 4, 3)),
+                   dtype, rng)
+    for mode in MODES:
+        ran.clear()
+        got = numbaconv.convolve(a, b, mode, method="direct", axes=axes)
+        assert ran
+        ref = naive.convolve(a, b, mode, axes=axes)
+        assert_matches_scipy(got, ref, a, b, "convolve", mode, axes=axes, fft=False)
+
+
+# --------------------------------------------------------------------------
+# register blocks: run lengths around the block width W
+# --------------------------------------------------------------------------
+
+def _block_lengths(dtype, kernel):
+    """Output-run lengths that straddle the register block width and a chunk."""
+    w = block_width(np.dtype(dtype)) or 64
+    chunk = CHUNK_BYTES // np.dtype(dtype).itemsize
+    return sorted({w - 1 + kernel - 1, w + kernel - 1, w + kernel, 2 * w + 3 + kernel,
+                   chunk + w // 2 + kernel})
+
+
+BLOCK_DTYPES = [np.float32, np.float64, np.int64, np.int8, np.uint64, np.float16, np.complex64]
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 8, 31], ids=lambda k: f"k{k}")
+@pytest.mark.parametrize("dtype", BLOCK_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("fname", ["convolve", "correlate"])
+def test_register_block_runs_1d(fname, dtype, kernel, rng):
+    b = make_array((kernel,), dtype, rng)
+    for n in _block_lengths(dtype, kernel):
+        a = make_array((n,), dtype, rng)
+        for mode in MODES:
+            check_conv(fname, a, b, mode, "direct")
+
+
+@pytest.mark.parametrize("kshape", [(3, 3), (1, 9), (9, 1), (5, 2)], ids=lambda s: f"k{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.complex128],
+                         ids=lambda d: np.dtype(d).name)
+def test_register_block_runs_2d(dtype, kshape, rng):
+    b = make_array(kshape, dtype, rng)
+    for width in _block_lengths(dtype, kshape[1])[:4]:
+        a = make_array((kshape[0] + 4, width), dtype, rng)
+        for mode in MODES:
+            check_2d("convolve2d", a, b, mode)
+            check_2d("correlate2d", a, b, mode, "wrap")
+            check_conv("convolve", a, b, mode, "direct")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32], ids=lambda d: np.dtype(d).name)
+def test_register_block_runs_nd(dtype, rng):
+    a = make_array((3, 4, 2 * 128 + 9), dtype, rng)
+    b = make_array((2, 3, 7), dtype, rng)
+    for mode in MODES:
+        check_conv("convolve", a, b, mode, "direct")
+        check_conv("correlate", a, b, mode, "direct")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_wide_kernel_short_rows_padded(dtype, mode, rng):
+    """Edge columns dominate (kernel wider than a third of the row): padded rows."""
+    for sa, sb in [((700,), (301,)), ((5, 130), (3, 61)), ((40,), (333,))]:
+        a = make_array(sa, dtype, rng)
+        b = make_array(sb, dtype, rng)
+        check_conv("convolve", a, b, mode, "direct")
+        if a.ndim == 2:
+            check_2d("convolve2d", a, b, mode)
+
+
+# --------------------------------------------------------------------------
+# shape-only decisions: threads and padding
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape_a, shape_k, itemsize, parallel", [
+    ((1, 1000), (1, 301), 4, False),     # long rows: a launch costs more than 301k MACs
+    ((1, 10000), (1, 31), 8, False),
+    ((1, 30000), (1, 31), 4, True),
+    ((1, 20000), (1, 31), 8, True),
+    ((1, 100000), (1, 3), 4, True),      # short rows and 2-D kernels: from 200k MACs
+    ((64, 64), (7, 7), 4, True),
+    ((1, 30000), (1, 3), 4, False),
+])
+def test_direct_parallel_threshold(shape_a, shape_k, itemsize, parallel):
+    """The direct kernel is the parallel one only where the measured launch pays."""
+    ox = -(shape_k[1] // 2)
+    *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
+                                            block_width(np.dtype("f%d" % itemsize)))
+    assert threads == (min(2, numba.config.NUMBA_NUM_THREADS) if parallel else 1)
+    *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 1,
+                                            block_width(np.dtype("f%d" % itemsize)))
+    assert threads == 1
+
+
+@pytest.mark.parametrize("shape_a, shape_k, itemsize, padded", [
+    ((1, 1000), (1, 31), 8, True),       # small signals pad from a sixteenth of the row's bytes
+    ((256, 256), (7, 7), 8, True),
+    ((1, 10000), (1, 31), 8, False),
+    ((256, 256), (3, 3), 8, False),
+    ((1024, 1024), (7, 7), 8, False),    # large ones from a quarter (fresh pages cost more)
+    ((1024, 1024), (15, 15), 4, True),
+])
+def test_direct_pad_rule(shape_a, shape_k, itemsize, padded):
+    """Edge columns are padded into register blocks only where the copy measured cheaper,
+    and the padded kernel agrees with SciPy."""
+    ox = -(shape_k[1] // 2)
+    dt = np.dtype("f%d" % itemsize)
+    pad_lo, pad_hi, *_ = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
+                                                   block_width(dt))
+    assert (pad_lo + pad_hi > 0) is padded
+    if shape_a[0] * shape_a[1] <= 65536:
+        rng = np.random.default_rng(1)
+        a, k = make_array(shape_a, dt, rng), make_array(shape_k, dt, rng)
+        assert_matches_scipy(numbaconv.convolve(a, k, "same", method="direct"),
+                             ss.convolve(a, k, "same", method="direct"), a, k, "convolve", "same",
+                             fft=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.complex128],
+                         ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shapes", [((1, 40000), (1, 31)), ((300, 200), (7, 7)), ((20, 30, 400), (2, 3, 5))],
+                         ids=lambda s: shape_id(*s))
+def test_parallel_kernels(shapes, dtype, rng):
+    """Problems large enough for the parallel kernels, on 1 and 2 threads, against SciPy."""
+    a, k = make_array(shapes[0], dtype, rng), make_array(shapes[1], dtype, rng)
+    ref = ss.correlate(a, k, "same", method="direct")
+    for workers in (1, 2):
+        got = numbaconv.correlate(a, k, "same", method="direct", workers=workers)
+        assert_matches_scipy(got, ref, a, k, "correlate", "same", fft=False)

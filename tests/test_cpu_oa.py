@@ -1,0 +1,128 @@
+"""The overlap-add backend (numbaconv._backends.cpu_oa).
+
+The 1-D blocks split into thread groups (ragged last block, a group of one
+block, more groups than blocks), the 2-D tiles (cutting both axes or one,
+kernels as long as a tile's step, each mode's window), the plan and its
+memo (which goes with the coefficients), ``explain()``'s note, and
+``run()``/``supports()``, all against SciPy with the tolerance table.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+
+import numbaconv
+from helpers import MODES, assert_matches_scipy, check_conv, make_array, shape_id
+from numbaconv import _coefficients
+from numbaconv._backends import cpu_oa
+from numbaconv._problem import build_problem
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+@pytest.mark.parametrize("n, m, nfft", [(1000, 31, 64), (1000, 31, 90), (997, 50, 128),
+                                        (5000, 301, 600), (300, 33, 64), (128, 33, 64)])
+def test_overlap_add_block_groups(n, m, nfft, threads, dtype, rng):
+    """The 1-D overlap-add for every split of its blocks into thread groups (ragged last block,
+    a group of one block, more groups than blocks), against SciPy's full convolution."""
+    a = make_array((n,), dtype, rng)
+    h = make_array((m,), dtype, rng)
+    got = cpu_oa._oa_1d(a, h, nfft, threads, np.dtype(dtype))
+    assert_matches_scipy(got, ss.fftconvolve(a, h), a, h, "fftconvolve")
+
+
+TILE_CASES = [((300, 310), (31, 17)), ((97, 260), (5, 40)), ((5, 260), (3, 40)),
+              ((64, 64), (33, 33)), ((200, 130), (1, 7)), ((130, 200), (9, 1))]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("threads", [1, 2, 5])
+@pytest.mark.parametrize("tile", [(64, 64), (64, 96), (96, 64)], ids=lambda t: "x".join(map(str, t)))
+@pytest.mark.parametrize("sa, sk", TILE_CASES, ids=[shape_id(a, b) for a, b in TILE_CASES])
+def test_overlap_add_tiles(sa, sk, tile, threads, dtype, mode, rng):
+    """The 2-D tiled overlap-add for tiles that cut both axes or span one (the 5-row image),
+    kernels as long as a tile's step, more thread groups than tile rows, and each mode's
+    window (tiles outside 'valid' skipped, groups' tails clipped), against SciPy."""
+    a = make_array(sa, dtype, rng)
+    k = make_array(sk, dtype, rng)
+    p = build_problem(sa, sk, mode, np.dtype(dtype))
+    got = cpu_oa._oa_2d(a, k, tile, threads, np.dtype(dtype), p.origin, p.out_shape)
+    assert_matches_scipy(got, ss.convolve(a, k, mode), a, k, "convolve", mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float64, np.complex64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("sa, sk", [((1100, 1000), (31, 31)), ((700, 2800), (21, 9)),
+                                    ((31, 17), (1000, 1100))])
+def test_overlap_add_tiles_through_the_api(sa, sk, dtype, mode, rng):
+    """method='oa' on 2-D shapes where the plan is tiles (the kernel the larger operand too)."""
+    assert cpu_oa.plan(build_problem(sa, sk, mode, np.dtype(dtype)), 2)[0] is None
+    a = make_array(sa, dtype, rng)
+    b = make_array(sk, dtype, rng)
+    check_conv("convolve", a, b, mode, "oa")
+    check_conv("correlate", a, b, mode, "oa")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128],
+                         ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shapes", [((20000,), (301,)), ((301,), (20000,)), ((5000,), (1500,)),
+                                    ((400, 30), (40, 5)), ((8, 3000), (3, 200))],
+                         ids=lambda s: shape_id(*s))
+def test_run_is_scipys_correlation(shapes, mode, dtype, rng):
+    """run() on blocked problems (1-D blocks, N-D blocks along one axis), every window."""
+    sa, sk = shapes
+    a, k = make_array(sa, dtype, rng), make_array(sk, dtype, rng)
+    if mode == "valid" and a.size < k.size:
+        a, k = k, a
+    problem = build_problem(a.shape, k.shape, mode, np.dtype(dtype))
+    got = cpu_oa.run(problem, a, k, workers=2)
+    ref = ss.correlate(a, np.conj(k), mode, method="fft")
+    assert_matches_scipy(got, ref, a, k, "correlate", mode)
+
+
+@pytest.mark.parametrize("case, ok", [
+    (dict(), True), (dict(boundary="wrap"), False), (dict(device="cuda"), False),
+    (dict(fill_products=True), False)], ids=["f8", "wrap", "cuda", "fill-products"])
+def test_supports(case, ok):
+    assert cpu_oa.supports(build_problem((3000,), (300,), "same", np.dtype(np.float64), **case)) is ok
+
+
+def test_auto_picks_it_for_long_signals_and_kernels(rng):
+    a, k = make_array((20000,), np.float64, rng), make_array((4001,), np.float64, rng)
+    choice = numbaconv.explain(a, k)
+    assert choice.backend == "cpu_oa"
+    assert_matches_scipy(numbaconv.convolve(a, k), ss.convolve(a, k), a, k)
+
+
+def test_overlap_add_plans_go_with_the_coefficients():
+    """cpu_oa memoises its blocking; a change of cost coefficients must forget it."""
+    problem = build_problem((20000,), (301,), "full", np.float64)
+    first = cpu_oa.plan(problem, 2)
+    hits = cpu_oa._plan.cache_info().hits
+    assert cpu_oa.plan(problem, 2) == first and cpu_oa._plan.cache_info().hits == hits + 1
+    old = _coefficients.coefficients()
+    try:
+        slow_fft = {**old, "fft_nlogn": {key: 100 * v for key, v in old["fft_nlogn"].items()}}
+        _coefficients.set_coefficients(slow_fft)          # a new version: the memo is not used
+        assert cpu_oa.plan(problem, 2)[3] > 10 * first[3]
+    finally:
+        _coefficients.set_coefficients(old)
+    assert cpu_oa.plan(problem, 2) == first
+
+
+@pytest.mark.parametrize("shapes, words", [(((1100, 1000), (31, 31)), "tiles ("),
+                                           (((20000,), (301,)), "blocks of "),
+                                           (((200, 200), (63, 63)), "plain FFT")])
+def test_explain_gives_the_overlap_add_plan(shapes, words):
+    """explain() names overlap-add's plan: 2-D tiles, 1-D blocks, or none (a small image)."""
+    sa, sk = shapes
+    choice = numbaconv.explain(np.ones(sa), np.ones(sk) + np.arange(sk[-1]), "same")
+    note = [n for n in choice.notes if n.startswith("cpu_oa: ")]
+    assert len(note) == 1 and words in note[0], choice.notes
+    assert note[0] in str(choice)
+    p = cpu_oa.plan(build_problem(sa, sk, "same", np.float64))
+    if p is not None and p[0] is None:   # the tile shape it prints is the plan's
+        assert f"{p[1][0]} x {p[1][1]} tiles" in note[0]
