@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from .. import _api
 from .._config import numba_threads, resolve_workers
 from .._kernels.simd import lanes
 from .._problem import build_problem
+from .._timing import sample
 from .formatting import percent, seconds
 from .peers import Skip
 from .peers import make as make_peer
@@ -105,19 +105,10 @@ def fma_peak(dtype="float32", threads=None, seconds=0.3) -> float:
     out = np.empty((threads, nl), dt)
     with numba_threads(threads):
         kern(src, out, 10)
-        iters = 1000
-        while True:
-            t0 = time.perf_counter()
-            kern(src, out, iters)
-            dt_run = time.perf_counter() - t0
-            if dt_run > seconds / 4 or iters > 1 << 30:
-                break
+        iters = 1000      # the chains' length, not a batch of calls: one call is one run
+        while sample(lambda: kern(src, out, iters), 1) <= seconds / 4 and iters <= 1 << 30:
             iters *= 4
-        best = math.inf
-        for _ in range(5):
-            t0 = time.perf_counter()
-            kern(src, out, iters)
-            best = min(best, time.perf_counter() - t0)
+        best = min(sample(lambda: kern(src, out, iters), 1) for _ in range(5))
     flops = 2.0 * threads * iters * 8 * nl
     return flops / best / 1e9
 
