@@ -16,7 +16,25 @@ import shutil
 import sys
 import tempfile
 
-if "NUMBA_ENABLE_CUDASIM" not in os.environ and ctypes.util.find_library("cuda") is None:
+
+
+def _driver_present():
+    """numbaconv._gpu.driver_present, without importing numba: a device node or libcuda."""
+    import ctypes
+    if any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")):
+        return True
+    if ctypes.util.find_library("cuda") is not None:
+        return True
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            pass
+    return False
+
+
+if "NUMBA_ENABLE_CUDASIM" not in os.environ and not _driver_present():
     # no CUDA driver: the GPU tests run in Numba's simulator
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 

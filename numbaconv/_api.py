@@ -83,7 +83,7 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
                            if op == "convolve" else
                            "in1 and in2 should have the same dimensionality")
     if in1.ndim == 0:
-        return in1 * (in2.conj() if op == "correlate" else in2)
+        return ops.wrap(ops.multiply(in1, ops.conj(in2) if op == "correlate" else in2), in1)
     check_mode(mode)
     check_method(method)
     if ops is HostOps and (delegate_to_scipy(in1, in2) or in1.size == 0 or in2.size == 0):
@@ -245,8 +245,9 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
         # every axis has length 1 on one side: SciPy multiplies, in the inputs' dtype
         problem = build_problem(in1.shape, k.shape, mode, np.result_type(in1.dtype, k.dtype),
                                 axes=axes, device=ops.device)
-        return ops.wrap(np.ascontiguousarray(window(in1 * k, problem)) if ops is HostOps
-                        else window(in1 * k, problem), in1)
+        prod = ops.multiply(in1, k)
+        return ops.wrap(np.ascontiguousarray(window(prod, problem)) if ops is HostOps
+                        else window(prod, problem), in1)
     rdtype = result_type(in1.dtype, in2.dtype) if exact else fft_result_dtype(in1.dtype, in2.dtype)
     problem = build_problem(in1.shape, k.shape, mode, rdtype, axes=axes, device=ops.device,
                             finite=None if exact else True)
@@ -263,7 +264,7 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
 def _fft_family(in1, in2, mode, axes, device, workers, method):
     ops, in1, in2 = arrays(in1, in2, device)
     if in1.ndim == 0:
-        return in1 * in2
+        return ops.wrap(ops.multiply(in1, in2), in1)
     if in1.size == 0 or in2.size == 0:
         return np.array([])
     if ops is HostOps and (in1.dtype.kind not in "biufc" or in2.dtype.kind not in "biufc"):

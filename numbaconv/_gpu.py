@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from ._arrays import is_gpu_array
+from ._kernels.layout import work_dtype
 
 #: threads per block of the elementwise kernels (read at launch time)
 THREADS = 256
@@ -70,18 +71,50 @@ def simulator() -> bool:
 _available = None
 
 
+#: device nodes of the NVIDIA driver (Linux, WSL)
+DRIVER_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
+#: the driver library's names, tried with ``ctypes.CDLL`` when the search path misses it
+DRIVER_LIBRARIES = ("libcuda.so.1", "libcuda.so", "nvcuda.dll")
+
+
 @functools.lru_cache(maxsize=None)
 def driver_present() -> bool:
     """Cheap test for an NVIDIA driver (no CUDA import): its device node or library.
 
     ``device='auto'`` asks this before importing ``numba.cuda`` so that a
-    CPU-only machine never pays that import.
+    CPU-only machine never pays that import.  ``ctypes.util.find_library``
+    misses drivers outside the linker's search path (containers that mount
+    only ``libcuda.so.1``), so the library is also opened by name.
     """
+    import ctypes
     import ctypes.util
     import os
-    if os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg"):  # Linux, WSL
+    if any(os.path.exists(node) for node in DRIVER_NODES):
         return True
-    return ctypes.util.find_library("cuda") is not None or ctypes.util.find_library("nvcuda") is not None
+    if ctypes.util.find_library("cuda") is not None or ctypes.util.find_library("nvcuda") is not None:
+        return True
+    for name in DRIVER_LIBRARIES:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def numba_cuda_installed() -> bool:
+    """Whether the ``numba-cuda`` package (the maintained CUDA target) is installed.
+
+    Without it ``numba.cuda`` is Numba's deprecated built-in target, which
+    lacks parts of the language the kernels use: the backends then compile a
+    kernel before they call themselves available (``cuda_direct.available``).
+    """
+    import importlib.util
+    return importlib.util.find_spec("numba_cuda") is not None
+
+
+def _probe_available() -> bool:
+    return bool(cuda().is_available())
 
 
 def available() -> bool:
@@ -89,8 +122,8 @@ def available() -> bool:
     global _available
     if _available is None:
         try:
-            _available = bool(cuda().is_available())
-        except Exception:  # noqa: BLE001 -- no driver, no toolkit, broken install
+            _available = bool(_probe_available())
+        except Exception:  # noqa: BLE001 -- no driver, no toolkit, an old CUDA target, broken install
             _available = False
     return _available
 
@@ -143,14 +176,24 @@ def as_device(x):
     if kind == "torch":
         x = x.detach()
     if kind in ("cupy", "torch", "cai"):
-        return cuda().as_cuda_array(x)
+        return wrap_cai(x)
     if kind == "dlpack":
         cp = _cupy()
         if cp is None:
             raise TypeError(f"{type(x).__name__} is a DLPack GPU array without "
                             "__cuda_array_interface__: install CuPy to pass it to numbaconv")
-        return cuda().as_cuda_array(cp.from_dlpack(x))
+        return wrap_cai(cp.from_dlpack(x))
     return to_device(x)
+
+
+def wrap_cai(x):
+    """A Numba view of an object with ``__cuda_array_interface__``, without a host sync.
+
+    ``as_cuda_array`` synchronises the producer's stream on the host by
+    default (``sync=True``); numbaconv instead launches its kernels on that
+    stream (:func:`stream_of`), which orders them after the producer's work.
+    """
+    return cuda().as_cuda_array(x, sync=False)
 
 
 def to_device(x):
@@ -294,6 +337,29 @@ def _make_absmax():
             i += step
         nbcuda.atomic.max(res, 0, m)
     return absmax_kernel
+
+
+def _make_multiply():
+    """out = a * b with NumPy's broadcasting over 3-D views (a length-1 axis repeats)."""
+    cuda()
+
+    @nbcuda.jit
+    def multiply_kernel(a, b, out):
+        n0, n1, n2 = out.shape
+        i = nbcuda.grid(1)
+        step = nbcuda.gridsize(1)
+        while i < n0 * n1 * n2:
+            i0 = i // (n1 * n2)
+            rest = i - i0 * (n1 * n2)
+            i1 = rest // n2
+            i2 = rest - i1 * n2
+            va = a[i0 if a.shape[0] > 1 else 0, i1 if a.shape[1] > 1 else 0,
+                   i2 if a.shape[2] > 1 else 0]
+            vb = b[i0 if b.shape[0] > 1 else 0, i1 if b.shape[1] > 1 else 0,
+                   i2 if b.shape[2] > 1 else 0]
+            out[i0, i1, i2] = va * vb
+            i += step
+    return multiply_kernel
 
 
 def _make_finalize(op: str, take_real: bool, bits: int, signed: bool):
@@ -443,14 +509,18 @@ def zeros(shape, dtype):
 
 
 def all_finite(x) -> bool:
-    """True when no element of ``x`` is NaN or infinite."""
+    """True when no element of ``x`` is NaN or infinite.
+
+    The scan and its flag stay on the device; the one transfer is the
+    flag's 4 bytes back to the host.
+    """
     x = as_device(x)
     if x.dtype.kind not in "fc" or x.size == 0:
         return True
     if x.dtype == np.float16:
         x = copy(x, np.float32)
     flat = contiguous(x).reshape(-1)
-    flag = cuda().to_device(np.zeros(1, np.int32))
+    flag = fill(cuda().device_array(1, np.int32), 0)     # no host-to-device copy
     kern = _kernel(("nonfinite", x.dtype.kind == "c"),
                    lambda: _make_nonfinite(x.dtype.kind == "c"))
     blocks, threads = _launch_dims(flat.size)
@@ -466,10 +536,35 @@ def abs_max(x) -> int:
     if x.dtype.kind == "b":
         return 1         # an upper bound is all the dispatcher needs
     flat = contiguous(x).reshape(-1)
-    res = cuda().to_device(np.zeros(1, np.float64))
+    res = fill(cuda().device_array(1, np.float64), 0)
     blocks, threads = _launch_dims(flat.size)
     _kernel("absmax", _make_absmax)[blocks, threads](flat, res)
     return int(res.copy_to_host()[0])
+
+
+def multiply(a, b):
+    """``a * b`` with NumPy's broadcasting and result dtype, on the device.
+
+    Numba device arrays have no arithmetic operators (only the simulator's
+    stand-in forwards them to NumPy); 0-d inputs and FFT calls whose axes
+    all have length 1 on one side reduce to this product.  The product is
+    computed in the work dtype (integers in int64, float16 in float32) and
+    cast like any result.
+    """
+    a, b = as_device(a), as_device(b)
+    dtype = np.result_type(a.dtype, b.dtype)
+    shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    wt = work_dtype(dtype)
+    nd = len(shape)
+    if nd > 3:
+        raise NotImplementedError("a broadcast product of GPU arrays of rank > 3")
+    a = prepare(a, wt).reshape((1,) * (3 - nd) + tuple(a.shape))
+    b = prepare(b, wt).reshape((1,) * (3 - nd) + tuple(b.shape))
+    out = cuda().device_array((1,) * (3 - nd) + tuple(shape), wt)
+    if out.size:
+        blocks, threads = _launch_dims(out.size)
+        _kernel("multiply", _make_multiply)[blocks, threads](a, b, out)
+    return finalize(out.reshape(shape), dtype, rounding=False)
 
 
 def astype(x, dtype):
@@ -573,6 +668,10 @@ class CudaOps:
     @staticmethod
     def zeros(shape, dtype):
         return zeros(shape, dtype)
+
+    @staticmethod
+    def multiply(a, b):
+        return multiply(a, b)
 
     @staticmethod
     def to_host(x):

@@ -9,12 +9,28 @@ one with the default block shapes).
 """
 from __future__ import annotations
 
+import ctypes
 import ctypes.util
 import os
 import sys
 
+def _driver_present():
+    """numbaconv._gpu.driver_present without importing numba (a device node, or libcuda opens)."""
+    if any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")):
+        return True
+    if ctypes.util.find_library("cuda") is not None:
+        return True
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            pass
+    return False
+
+
 if ("numba.cuda" not in sys.modules and "NUMBA_ENABLE_CUDASIM" not in os.environ
-        and ctypes.util.find_library("cuda") is None):
+        and not _driver_present()):
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
     if "numba" in sys.modules:
         sys.modules["numba"].config.reload_config()
@@ -329,6 +345,162 @@ def test_import_does_not_touch_cuda():
 
 
 # --------------------------------------------------------------------------
+# what the simulator hides: hardware behaviour (issue 17)
+# --------------------------------------------------------------------------
+
+class RaisingCai:
+    """A tensor whose ``__cuda_array_interface__`` raises, like torch's with requires_grad."""
+
+    def __init__(self, is_cuda):
+        self.is_cuda = is_cuda
+
+    @property
+    def __cuda_array_interface__(self):
+        raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad")
+
+
+def test_gpu_array_test_survives_a_raising_interface():
+    from numbaconv._arrays import is_gpu_array
+    assert is_gpu_array(RaisingCai(True))
+    assert not is_gpu_array(RaisingCai(False))
+    assert _gpu._kind_of(RaisingCai(True)) == "cai"
+
+
+@pytest.fixture
+def device_arrays_without_arithmetic(monkeypatch):
+    """Numba's DeviceNDArray has no ``*`` or ``conj``: take them from the simulator's stand-in."""
+    cls = type(cuda.to_device(np.zeros(1)))
+
+    def refuse(*args, **kwargs):
+        raise TypeError("device arrays have no arithmetic")
+    for name in ("__mul__", "__rmul__", "conj", "conjugate"):
+        monkeypatch.setattr(cls, name, refuse, raising=False)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex64", "int8"])
+def test_zero_d_and_length_one_axes_on_device(device_arrays_without_arithmetic, dtype):
+    rng = np.random.default_rng(20)
+    a0, k0 = rand((), dtype, rng), rand((), dtype, rng)
+    for op in ("convolve", "correlate", "fftconvolve"):
+        got = getattr(numbaconv, op)(cuda.to_device(a0), cuda.to_device(k0), device="cuda")
+        assert _gpu.is_device_array(got) and got.shape == ()
+        ref = getattr(ss, op)(a0, k0)
+        np.testing.assert_allclose(got.copy_to_host(), ref, rtol=1e-6)
+        assert got.dtype == np.asarray(ref).dtype
+    # every axis has length 1 on one side: SciPy multiplies (broadcasting), then takes the window
+    a, k = rand((5, 1), dtype, rng), rand((1, 4), dtype, rng)
+    for mode in MODES:
+        if mode == "valid":
+            continue            # neither input is at least as large as the other
+        got = numbaconv.fftconvolve(on_device(a), on_device(k), mode, device="cuda")
+        ref = ss.fftconvolve(a, k, mode)
+        np.testing.assert_allclose(got.copy_to_host(), ref, rtol=1e-6)
+        assert got.dtype == ref.dtype
+
+
+def test_driver_found_by_opening_the_library(monkeypatch):
+    """A container with only libcuda.so.1 mounted: find_library misses, dlopen finds it."""
+    import ctypes
+    import ctypes.util
+    opened = []
+
+    def fake_cdll(name, *args, **kwargs):
+        opened.append(name)
+        if name != "libcuda.so.1":
+            raise OSError(name)
+        return object()
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(ctypes, "CDLL", fake_cdll)
+    assert _gpu.driver_present.__wrapped__()
+    assert opened[0] == "libcuda.so.1"
+    monkeypatch.setattr(ctypes, "CDLL", lambda name, *a, **kw: (_ for _ in ()).throw(OSError(name)))
+    assert not _gpu.driver_present.__wrapped__()
+
+
+def test_suite_detects_the_driver_like_the_library(monkeypatch):
+    """The test switch to the simulator and numbaconv see the same driver (no silent fallback)."""
+    import ctypes
+    assert _driver_present() == _gpu.driver_present()
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(ctypes, "CDLL", lambda name, *a, **kw: object())
+    assert _driver_present() and _gpu.driver_present.__wrapped__()
+
+
+def test_old_cuda_target_falls_back_to_the_cpu(offload, monkeypatch):
+    """Numba's built-in numba.cuda without numba-cuda: a kernel that does not compile
+    makes cuda_direct unavailable, and device='auto' runs on the CPU instead of raising."""
+    from numbaconv import _dispatch
+
+    def no_compile():
+        raise TypeError("min() of these types is not supported by this CUDA target")
+    monkeypatch.setattr(_gpu, "simulator", lambda: False)
+    monkeypatch.setattr(_gpu, "numba_cuda_installed", lambda: False)
+    monkeypatch.setattr(_dispatch, "gpu_ready", lambda: True)
+    monkeypatch.setattr(cuda_direct, "compile_check", no_compile)
+    monkeypatch.setattr(cuda_direct, "_compiles", None)
+    gpu_cheap()
+    assert not cuda_direct.available()
+    a, k = np.arange(40.0), np.ones(5)
+    check(numbaconv.convolve(a, k), ss.convolve(a, k, method="direct"))
+    assert offload and all(name.startswith("cpu_") for name in offload), offload
+
+
+class CaiArray:
+    """A CuPy-like array: only ``__cuda_array_interface__`` (over a simulated device array)."""
+
+    def __init__(self, dev):
+        self.dev = dev
+
+    @property
+    def __cuda_array_interface__(self):
+        return self.dev.__cuda_array_interface__ if hasattr(self.dev, "__cuda_array_interface__") \
+            else {"shape": self.dev.shape}
+
+
+@pytest.fixture
+def cai_views(monkeypatch):
+    """``as_cuda_array`` for :class:`CaiArray` (the simulator has none); records its keywords."""
+    calls = []
+
+    def as_cuda_array(obj, sync=True, **kwargs):
+        calls.append(dict(sync=sync, **kwargs))
+        return obj.dev
+    monkeypatch.setattr(cuda, "as_cuda_array", as_cuda_array, raising=False)
+    return calls
+
+
+def test_cai_inputs_without_host_sync(cai_views):
+    """CuPy/torch inputs are wrapped with sync=False: no host synchronisation in a call."""
+    rng = np.random.default_rng(21)
+    a, k = rand((9, 10), "float32", rng), rand((3, 3), "float32", rng)
+    strided = on_device(np.ascontiguousarray(np.repeat(a, 2, axis=1)))[:, ::2]
+    got = numbaconv.convolve2d(CaiArray(strided), CaiArray(on_device(k)), "same", "symm")
+    assert _gpu.is_device_array(got)
+    check(got.copy_to_host(), ss.convolve2d(a, k, "same", "symm"))
+    assert cai_views and all(call["sync"] is False for call in cai_views), cai_views
+
+
+def test_value_probes_stay_on_the_device(monkeypatch):
+    """all_finite / abs_max: no host-to-device copy, one small copy back."""
+    cls = type(cuda.to_device(np.zeros(1)))
+    x = on_device(np.array([1.0, 2.0, np.nan]))
+    n = on_device(np.array([3, -9, 4], np.int16))
+    back = []
+    real = cls.copy_to_host
+    monkeypatch.setattr(cls, "copy_to_host", lambda self, *a, **kw: back.append(self.size)
+                        or real(self, *a, **kw))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a host-to-device copy in a value probe")
+    monkeypatch.setattr(cuda, "to_device", refuse)
+    assert not _gpu.all_finite(x)
+    assert _gpu.abs_max(n) == 9
+    assert back == [1, 1]
+
+
+# --------------------------------------------------------------------------
 # cuFFT backend (real GPU with CuPy only)
 # --------------------------------------------------------------------------
 
@@ -337,18 +509,32 @@ fft_available = pytest.mark.skipif(
     reason="cuda_fft needs CuPy and a real GPU")
 
 
+def fft_inputs(dtype):
+    """The inputs of test_cuda_fft: a 2-D pair, and a pair that broadcasts over axis 0."""
+    rng = np.random.default_rng(14)
+    a, k = rand((40, 33), dtype, rng), rand((5, 6), dtype, rng)
+    return a, k, rand((1, 6), dtype, rng)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cuda_fft_inputs_are_valid(mode):
+    """What test_cuda_fft asks of the GPU, SciPy answers (its axes=1 call once took (5, 6))."""
+    a, k, k1 = fft_inputs("float64")
+    assert ss.convolve(a, k, mode=mode, method="direct").ndim == 2
+    assert ss.fftconvolve(a, k1, mode=mode, axes=1).shape[0] == 40
+
+
 @fft_available
 @pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "int16"])
 @pytest.mark.parametrize("mode", MODES)
 def test_cuda_fft(mode, dtype):
     import cupy as cp
-    rng = np.random.default_rng(14)
-    a, k = rand((40, 33), dtype, rng), rand((5, 6), dtype, rng)
+    a, k, k1 = fft_inputs(dtype)
     got = numbaconv.convolve(cp.asarray(a), cp.asarray(k), mode=mode, method="fft")
     assert isinstance(got, cp.ndarray)
     check(cp.asnumpy(got), ss.convolve(a, k, mode=mode, method="direct"))
-    got = numbaconv.fftconvolve(a, k, mode=mode, axes=1, device="cuda")
-    check(got, ss.fftconvolve(a, k, mode=mode, axes=1))
+    got = numbaconv.fftconvolve(a, k1, mode=mode, axes=1, device="cuda")
+    check(got, ss.fftconvolve(a, k1, mode=mode, axes=1))
 
 
 @pytest.mark.skipif(SIM, reason="needs a real GPU")

@@ -80,9 +80,40 @@ def _bind():
     return nbcuda
 
 
+_compiles = None
+
+
+def compile_check():
+    """Compile the float32 kernel for the current device (raises when it does not compile)."""
+    import numba
+    cu = _bind()
+    kern = _corr_kernel(np.dtype(np.float32), tuple(BLOCK), tuple(PER_THREAD), 0, None)
+    arr = numba.types.Array(numba.float32, 3, "C")
+    i64, f32 = numba.int64, numba.float32
+    cc = cu.get_current_device().compute_capability
+    cu.compile_ptx(kern.py_func, (arr, arr, arr, i64, i64, i64, i64, i64, f32, f32), cc=cc)
+
+
 def available() -> bool:
+    """A GPU (or the simulator) whose ``numba.cuda`` compiles the kernel; never raises.
+
+    With numba-cuda installed the kernels are known to compile; Numba's
+    deprecated built-in CUDA target is asked to compile one first, so that
+    ``device='auto'`` falls back to the CPU where it cannot.
+    """
+    global _compiles
     from .. import _gpu
-    return _gpu.available()
+    if not _gpu.available():
+        return False
+    if _gpu.simulator() or _gpu.numba_cuda_installed():
+        return True
+    if _compiles is None:
+        try:
+            compile_check()
+            _compiles = True
+        except Exception:  # noqa: BLE001 -- any compile error means: not usable here
+            _compiles = False
+    return _compiles
 
 
 def supports(problem: Problem) -> bool:
