@@ -57,8 +57,8 @@ def all_finite(x) -> bool:
     x = np.asarray(x)
     if x.dtype.kind not in "fc" or x.size == 0:
         return True
-    if not x.dtype.isnative:      # the compiled scan reads native floats
-        return bool(np.isfinite(x).all())
+    if not x.dtype.isnative or x.dtype.itemsize > (16 if x.dtype.kind == "c" else 8):
+        return bool(np.isfinite(x).all())     # the compiled scan reads native single/double
     if x.dtype.kind == "c":
         x = np.ascontiguousarray(x).view(x.real.dtype)
     if x.dtype == np.float16 or not x.flags.c_contiguous:

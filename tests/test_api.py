@@ -526,10 +526,6 @@ def test_auto_is_exact_for_large_integers(case, fname, rng):
     assert_matches_scipy(ours, ref, a, b, fname)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core: numbaconv._kernels.layout.as_work reinterprets uint64 as int64 also when the work "
-    "dtype is float64 (uint64 with a signed integer or a float), so uint64 values >= 2**63 "
-    "turn negative in the direct kernels"))
 @pytest.mark.parametrize("other", [np.int64, np.int8, np.float64], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("fname", ["convolve", "correlate", "convolve2d"])
 def test_uint64_beyond_int64_with_a_float_result(fname, other):
@@ -542,10 +538,6 @@ def test_uint64_beyond_int64_with_a_float_result(fname, other):
     assert_matches_scipy(getattr(numbaconv, fname)(a, b, **kw), ref, a, b, fname, fft=False)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core: numbaconv._arrays.finalize casts FFT results to small integer dtypes with "
-    "np.rint(out).astype(dtype), which is no modular wrap once sums leave int32's range "
-    "(SciPy's direct method wraps); method='auto' takes FFT for these exact-but-overflowing sums"))
 @pytest.mark.parametrize("shapes", [((64, 64), (40, 40)), ((4000,), (1500,))], ids=lambda s: shape_id(*s))
 @pytest.mark.parametrize("fname", ["convolve", "correlate"])
 def test_auto_wraps_int16_sums_beyond_int32(fname, shapes, rng):

@@ -100,23 +100,6 @@ def problems(draw, regimes=REGIMES, ndim=None):
     return regime, a, b
 
 
-def _known_core_bug(a, b, method="direct") -> bool:
-    """Inputs of the two core bugs the suite marks xfail (until the core is fixed):
-
-    * uint64 values past 2**63 with a float result
-      (test_api.py::test_uint64_beyond_int64_with_a_float_result);
-    * method='auto' on integers of at most 16 bits whose sums leave int32's range
-      (test_api.py::test_auto_wraps_int16_sums_beyond_int32).
-    """
-    dt = np.result_type(a, b)
-    if dt.kind == "f" and any(x.dtype.kind == "u" and x.dtype.itemsize == 8 and x.size
-                              and int(x.max()) >= 2 ** 63 for x in (a, b)):
-        return True
-    if method == "auto" and dt.kind in "iu" and dt.itemsize <= 2 and a.size and b.size:
-        return naive.exact_bound(a, b) >= 2 ** 31
-    return False
-
-
 def _untouched(a, b, fn):
     a0, b0 = a.copy(), b.copy()
     fn()
@@ -129,7 +112,6 @@ def _untouched(a, b, fn):
        mode=st.sampled_from(MODES), method=st.sampled_from(METHODS + ["separable"]))
 def test_fuzz_convolve_correlate(problem, fname, mode, method):
     regime, a, b = problem
-    assume(not _known_core_bug(a, b, method))
     if method == "separable" and (regime != "rank1" or mode == "valid"):
         method = "auto"              # rejections and 'valid' swaps: test_cpu_separable
     _untouched(a, b, lambda: check_conv(fname, a, b, mode, method))
@@ -160,7 +142,6 @@ def test_fuzz_fftconvolve_oaconvolve(problem, fname, mode, axes_seed, use_axes):
        fillvalue=st.sampled_from([0, 1, -2, 0.5, 3.25]))
 def test_fuzz_convolve2d_correlate2d(problem, fname, mode, boundary, fillvalue):
     _, a, b = problem
-    assume(not _known_core_bug(a, b))
     # scipy.signal's wrap/symm kernels crash the process (SIGFPE) on empty inputs
     assume(boundary in ("fill", "pad") or (a.size and b.size))
     _untouched(a, b, lambda: check_2d(fname, a, b, mode, boundary, fillvalue))
@@ -205,7 +186,6 @@ def test_fuzz_auto_reaches_every_backend(monkeypatch):
            fname=st.sampled_from(["convolve", "correlate"]), mode=st.sampled_from(MODES))
     def sweep(problem, fname, mode):
         _, a, b = problem
-        assume(not _known_core_bug(a, b, "auto"))
         check_conv(fname, a, b, mode, "auto")
 
     sweep()

@@ -41,18 +41,10 @@ def test_finite_scan_finds_every_position(dtype, n):
             assert all_finite(y) is bool(np.isfinite(y).all()) is False, (pos, bad)
 
 
-LONG_DOUBLE_XFAIL = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="core: _probes.all_finite sends native long double to its Numba scan, which raises "
-           "a TypingError (unreachable from the public functions: long double goes to SciPy)")
-
-
 def _scan_cases():
     for dtype in DTYPES:
         for order in ("<", ">"):
-            marks = [LONG_DOUBLE_XFAIL] if np.dtype(dtype).itemsize > 8 * (
-                1 + (np.dtype(dtype).kind == "c")) and order == "<" else []
-            yield pytest.param(dtype, order, marks=marks, id=f"{np.dtype(dtype).name}-{order}")
+            yield pytest.param(dtype, order, id=f"{np.dtype(dtype).name}-{order}")
 
 
 @pytest.mark.parametrize("dtype, order", list(_scan_cases()))

@@ -78,8 +78,8 @@ def as_work(x: np.ndarray, wt: np.dtype) -> np.ndarray:
     """``x`` as a C-contiguous array of the work dtype ``wt`` (no copy when it is one)."""
     if x.dtype == wt and x.flags.c_contiguous:
         return x
-    if x.dtype.kind == "u" and x.dtype.itemsize == 8:
-        # uint64 arithmetic is int64 arithmetic modulo 2**64: reinterpret
+    if x.dtype.kind == "u" and x.dtype.itemsize == 8 and wt.kind == "i":
+        # uint64 arithmetic is int64 arithmetic modulo 2**64: reinterpret (not for float work)
         x = np.ascontiguousarray(x).view(np.int64)
     return np.ascontiguousarray(x, dtype=wt)
 
