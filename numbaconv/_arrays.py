@@ -114,7 +114,8 @@ def finalize(out, dtype, *, rounding):
         if out.dtype.kind in "fc":
             out = np.rint(out.real if out.dtype.kind == "c" else out)
             with np.errstate(invalid="ignore"):
-                return out.astype(dtype)
+                # through int64, whose cast to a narrower integer wraps like SciPy's direct sums
+                return out.astype(np.int64).astype(dtype) if dtype.itemsize < 8 else out.astype(dtype)
         if dtype.itemsize == 8 and out.dtype.itemsize == 8:
             return out.view(dtype)
         return out.astype(dtype)
