@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 
 import numpy as np
 
@@ -134,6 +135,87 @@ def _cupy():
     except Exception:  # noqa: BLE001 -- not installed, or no CUDA libraries for it
         return None
     return cupy
+
+
+# --------------------------------------------------------------------------
+# streams and allocation: the producer's stream, CuPy's pool
+# --------------------------------------------------------------------------
+
+#: the stream and allocator of the call in progress on this thread (set by CudaOps)
+_state = threading.local()
+
+
+def stream_pointer(kind: str, x) -> int:
+    """The handle of the stream that produced ``x`` (0: the default stream).
+
+    Kernels are launched on it, so that they run after the producer's work
+    without a host synchronisation and before the consumer's next kernel.
+    The simulator has no streams.
+    """
+    if simulator():
+        return 0
+    if kind == "torch":
+        import torch
+        return int(torch.cuda.current_stream(x.device).cuda_stream)
+    if kind in ("cupy", "dlpack"):
+        cp = _cupy()
+        if cp is not None:
+            return int(cp.cuda.get_current_stream().ptr)
+    return 0
+
+
+def stream_for(kind: str, x):
+    """The producer's stream of ``x`` as a Numba stream (0: the default stream)."""
+    ptr = stream_pointer(kind, x)
+    return cuda().external_stream(ptr) if ptr else 0
+
+
+def launch_stream():
+    """The stream of this call's kernels and copies (0 outside a GPU call)."""
+    return getattr(_state, "stream", 0)
+
+
+def begin_call(kind: str = "numpy", like=None):
+    """Set the stream and allocator of a new call (CudaOps does, per call and input kind)."""
+    _state.stream = stream_for(kind, like) if kind != "numpy" else 0
+    _state.stream_ptr = stream_pointer(kind, like) if _state.stream else 0
+    _state.pool = kind in ("cupy", "dlpack") and not simulator() and _cupy() is not None
+
+
+def empty(shape, dtype):
+    """A new contiguous device array: from CuPy's memory pool for CuPy callers, else Numba's.
+
+    CuPy allocates on its current stream, the one the kernels then run on;
+    Numba's ``set_memory_manager`` would switch every allocation of the
+    process, so the array is allocated by CuPy and wrapped instead.
+    """
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    dtype = np.dtype(dtype)
+    if getattr(_state, "pool", False):
+        return wrap_cai(_cupy().empty(shape, dtype))
+    stream = launch_stream()
+    return cuda().device_array(shape, dtype, stream=stream) if stream else \
+        cuda().device_array(shape, dtype)
+
+
+def launch_stream_pointer() -> int:
+    """The handle of :func:`launch_stream` (0: the default stream), for CuPy's ExternalStream."""
+    return getattr(_state, "stream_ptr", 0)
+
+
+def launch(kern, blocks, threads, *args, shared=0):
+    """Launch ``kern`` on this call's stream."""
+    kern[blocks, threads, launch_stream(), shared](*args)
+
+
+def to_host_small(x) -> np.ndarray:
+    """Copy a small device array (a probe's result) back: the one wait of a value probe."""
+    stream = launch_stream()
+    if not stream:
+        return x.copy_to_host()
+    out = x.copy_to_host(stream=stream)
+    stream.synchronize()
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -437,6 +519,37 @@ def _make_finalize(op: str, take_real: bool, bits: int, signed: bool):
     return finalize_kernel
 
 
+def copy_kernel(nd: int, conj: bool):
+    """The flip/conjugate/cast copy kernel of rank ``nd`` (memoised)."""
+    return _kernel(("copy", nd, conj), lambda: _make_copy(nd, conj))
+
+
+def fill_kernel():
+    """The kernel setting every element of a 1-D array to a value."""
+    return _kernel("fill", _make_fill)
+
+
+def nonfinite_kernel(is_complex: bool):
+    """The kernel raising a flag on a NaN or infinite element."""
+    return _kernel(("nonfinite", is_complex), lambda: _make_nonfinite(is_complex))
+
+
+def absmax_kernel():
+    """The kernel of ``max |x|`` (an atomic maximum in float64)."""
+    return _kernel("absmax", _make_absmax)
+
+
+def multiply_kernel():
+    """The broadcasting product of two 3-D views."""
+    return _kernel("multiply", _make_multiply)
+
+
+def finalize_kernel(op: str, take_real: bool, bits: int, signed: bool):
+    """The cast of a result to the user's dtype (see :func:`_make_finalize`)."""
+    key = ("finalize", op, take_real, bits, signed)
+    return _kernel(key, lambda: _make_finalize(op, take_real, bits, signed))
+
+
 # --------------------------------------------------------------------------
 # array operations
 # --------------------------------------------------------------------------
@@ -469,13 +582,12 @@ def copy(x, dtype=None, *, flip_axes=(), conj=False):
         if conj:
             y = cp.conj(y)
         return cuda().as_cuda_array(cp.ascontiguousarray(y.astype(dtype, copy=False)))
-    out = cuda().device_array(x.shape, dtype)
+    out = empty(x.shape, dtype)
     if out.size == 0:
         return out
     flags = [int(ax in flip_axes) for ax in range(nd)]
-    kern = _kernel(("copy", nd, conj), lambda: _make_copy(nd, conj))
     blocks, threads = _launch_dims(out.size)
-    kern[blocks, threads](x, out, *flags)
+    launch(copy_kernel(nd, conj), blocks, threads, x, out, *flags)
     return out
 
 
@@ -499,13 +611,13 @@ def fill(x, value):
         return x
     flat = x.reshape(-1)
     blocks, threads = _launch_dims(flat.size)
-    _kernel("fill", _make_fill)[blocks, threads](flat, np.asarray(value).astype(x.dtype)[()])
+    launch(fill_kernel(), blocks, threads, flat, np.asarray(value).astype(x.dtype)[()])
     return x
 
 
 def zeros(shape, dtype):
     """A device array of zeros."""
-    return fill(cuda().device_array(tuple(shape), np.dtype(dtype)), 0)
+    return fill(empty(shape, dtype), 0)
 
 
 def all_finite(x) -> bool:
@@ -520,12 +632,10 @@ def all_finite(x) -> bool:
     if x.dtype == np.float16:
         x = copy(x, np.float32)
     flat = contiguous(x).reshape(-1)
-    flag = fill(cuda().device_array(1, np.int32), 0)     # no host-to-device copy
-    kern = _kernel(("nonfinite", x.dtype.kind == "c"),
-                   lambda: _make_nonfinite(x.dtype.kind == "c"))
+    flag = fill(empty(1, np.int32), 0)     # no host-to-device copy
     blocks, threads = _launch_dims(flat.size)
-    kern[blocks, threads](flat, flag)
-    return int(flag.copy_to_host()[0]) == 0
+    launch(nonfinite_kernel(x.dtype.kind == "c"), blocks, threads, flat, flag)
+    return int(to_host_small(flag)[0]) == 0
 
 
 def abs_max(x) -> int:
@@ -536,10 +646,10 @@ def abs_max(x) -> int:
     if x.dtype.kind == "b":
         return 1         # an upper bound is all the dispatcher needs
     flat = contiguous(x).reshape(-1)
-    res = fill(cuda().device_array(1, np.float64), 0)
+    res = fill(empty(1, np.float64), 0)
     blocks, threads = _launch_dims(flat.size)
-    _kernel("absmax", _make_absmax)[blocks, threads](flat, res)
-    return int(res.copy_to_host()[0])
+    launch(absmax_kernel(), blocks, threads, flat, res)
+    return int(to_host_small(res)[0])
 
 
 def multiply(a, b):
@@ -560,10 +670,10 @@ def multiply(a, b):
         raise NotImplementedError("a broadcast product of GPU arrays of rank > 3")
     a = prepare(a, wt).reshape((1,) * (3 - nd) + tuple(a.shape))
     b = prepare(b, wt).reshape((1,) * (3 - nd) + tuple(b.shape))
-    out = cuda().device_array((1,) * (3 - nd) + tuple(shape), wt)
+    out = empty((1,) * (3 - nd) + tuple(shape), wt)
     if out.size:
         blocks, threads = _launch_dims(out.size)
-        _kernel("multiply", _make_multiply)[blocks, threads](a, b, out)
+        launch(multiply_kernel(), blocks, threads, a, b, out)
     return finalize(out.reshape(shape), dtype, rounding=False)
 
 
@@ -592,7 +702,7 @@ def finalize(out, dtype, rounding: bool):
         return out
     if dtype.kind in "iu" and src.kind in "iu" and dtype.itemsize == 8 and src.itemsize == 8:
         return out.view(dtype)
-    dst = cuda().device_array(out.shape, dtype)
+    dst = empty(out.shape, dtype)
     if dst.size == 0:
         return dst
     floating = src.kind in "fc"
@@ -605,8 +715,7 @@ def finalize(out, dtype, rounding: bool):
     take_real = src.kind == "c" and op.startswith("round")
     bits = dtype.itemsize * 8 if dtype.kind in "iu" else 64
     signed = dtype.kind == "i"
-    key = ("finalize", op, take_real, bits, signed)
-    kern = _kernel(key, lambda: _make_finalize(op, take_real, bits, signed))
+    kern = finalize_kernel(op, take_real, bits, signed)
     if floating:
         single = src in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.complex64))
         real = np.dtype(np.float32) if single else np.dtype(np.float64)
@@ -614,7 +723,7 @@ def finalize(out, dtype, rounding: bool):
     else:
         half = np.int64(0)
     blocks, threads = _launch_dims(dst.size)
-    kern[blocks, threads](out.reshape(-1), dst.reshape(-1), half)
+    launch(kern, blocks, threads, out.reshape(-1), dst.reshape(-1), half)
     return dst
 
 
@@ -634,12 +743,18 @@ class CudaOps:
     def __init__(self):
         self._kind = None        # the first GPU kind seen, else 'numpy'
         self._like = None        # an input of that kind (torch: its device)
+        begin_call()
 
     def asarray(self, x):
-        """``x`` as a Numba device array (host arrays are copied to the GPU)."""
+        """``x`` as a Numba device array (host arrays are copied to the GPU).
+
+        The first GPU input decides the call's stream (its producer's) and
+        allocator (CuPy's pool for CuPy inputs).
+        """
         kind = _kind_of(x)
         if self._kind is None or (self._kind == "numpy" and kind != "numpy"):
             self._kind, self._like = kind, x
+            begin_call(kind, x)
         return as_device(x)
 
     @staticmethod

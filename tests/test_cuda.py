@@ -482,6 +482,31 @@ def test_cai_inputs_without_host_sync(cai_views):
     assert cai_views and all(call["sync"] is False for call in cai_views), cai_views
 
 
+@pytest.mark.skipif(not SIM, reason="records launches of the simulator's kernels")
+def test_kernels_run_on_the_producers_stream(cai_views, monkeypatch):
+    """GPU inputs: every kernel on the producer's stream, no host synchronisation."""
+    producer = cuda.stream()
+    monkeypatch.setattr(_gpu, "stream_for", lambda kind, x: 0 if kind == "numpy" else producer)
+    seen = []
+    kernel_type = type(_gpu.fill_kernel())
+    real = kernel_type.__getitem__
+    monkeypatch.setattr(kernel_type, "__getitem__", lambda self, config: seen.append(
+        config[2] if len(config) > 2 else None) or real(self, config))
+
+    def no_sync(*args, **kwargs):
+        raise AssertionError("a host synchronisation inside a call")
+    monkeypatch.setattr(cuda, "synchronize", no_sync)
+    monkeypatch.setattr(type(producer), "synchronize", no_sync)
+    rng = np.random.default_rng(22)
+    a, k = rand((9, 10), "float32", rng), rand((3, 3), "float32", rng)
+    got = numbaconv.correlate2d(CaiArray(on_device(a)), CaiArray(on_device(k)), "same", "wrap")
+    check(got.copy_to_host(), ss.correlate2d(a, k, "same", "wrap"))
+    assert seen and all(stream is producer for stream in seen), seen
+    seen.clear()
+    check(numbaconv.convolve(a, k, device="cuda"), ss.convolve(a, k, method="direct"))
+    assert seen and all(stream == 0 for stream in seen), seen     # host arrays: default stream
+
+
 def test_value_probes_stay_on_the_device(monkeypatch):
     """all_finite / abs_max: no host-to-device copy, one small copy back."""
     cls = type(cuda.to_device(np.zeros(1)))

@@ -63,7 +63,7 @@ SHARED_BYTES = 40 * 1024
 #: kernels with at most this many taps get a variant with unrolled tap loops
 UNROLL_TAPS = 64
 
-_BOUNDARY_CODES = {"fill": 0, "wrap": 1, "symm": 2}
+BOUNDARY_CODES = {"fill": 0, "wrap": 1, "symm": 2}
 
 _kernels: dict = {}
 
@@ -87,7 +87,7 @@ def compile_check():
     """Compile the float32 kernel for the current device (raises when it does not compile)."""
     import numba
     cu = _bind()
-    kern = _corr_kernel(np.dtype(np.float32), tuple(BLOCK), tuple(PER_THREAD), 0, None)
+    kern = corr_kernel(np.dtype(np.float32), tuple(BLOCK), tuple(PER_THREAD), 0, None)
     arr = numba.types.Array(numba.float32, 3, "C")
     i64, f32 = numba.int64, numba.float32
     cc = cu.get_current_device().compute_capability
@@ -280,7 +280,8 @@ def _make_corr(dtype, block, per, boundary, kfix):
     return corr_kernel
 
 
-def _corr_kernel(dtype, block, per, boundary, kfix):
+def corr_kernel(dtype, block, per, boundary, kfix):
+    """The compiled kernel of one configuration (see :func:`_make_corr`), memoised."""
     key = (dtype.str, block, per, boundary, kfix)
     kern = _kernels.get(key)
     if kern is None:
@@ -339,10 +340,11 @@ def _launch(a3, k3, o3, offs, boundary, fill, dtype):
     if grid[1] > 65535 or grid[2] > 65535:
         raise ValueError(f"output of shape {o3.shape} is too large for one launch")
     shared = _shared_need(ty, tx, cy, cx, dtype.itemsize)
-    kern = _corr_kernel(dtype, block, per, _BOUNDARY_CODES[boundary], kfix)
-    kern[grid, (block[1], block[0]), 0, shared](
-        a3, k3, o3, int(offs[0]), int(offs[1]), int(offs[2]), int(cy), int(cx),
-        fill, dtype.type(0))
+    from .. import _gpu
+    kern = corr_kernel(dtype, block, per, BOUNDARY_CODES[boundary], kfix)
+    _gpu.launch(kern, grid, (block[1], block[0]),
+                a3, k3, o3, int(offs[0]), int(offs[1]), int(offs[2]), int(cy), int(cx),
+                fill, dtype.type(0), shared=shared)
 
 
 def run(problem: Problem, a, k, *, workers: int):
@@ -350,12 +352,13 @@ def run(problem: Problem, a, k, *, workers: int):
 
     ``a`` and ``k`` are device arrays (any layout, any dtype the API
     allows); the result is a new contiguous device array of
-    ``problem.out_shape`` in the arithmetic dtype.
+    ``problem.out_shape`` in the arithmetic dtype.  Every kernel runs on the
+    stream of the call (``_gpu.launch_stream``: the producer's), and
+    nothing waits on the host.
     """
     from .. import _gpu
-    cuda = _gpu.cuda()
     wt = work_dtype(problem.dtype)
-    out = cuda.device_array(problem.out_shape, wt)
+    out = _gpu.empty(problem.out_shape, wt)      # on the call's stream (CuPy's pool for CuPy)
     if out.size == 0:
         return out
     if min(problem.shape_k) == 0 or (min(problem.shape_a) == 0 and problem.zero_fill):

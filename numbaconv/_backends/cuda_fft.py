@@ -89,16 +89,27 @@ def run(problem: Problem, a, k, *, workers: int):
     """Correlate ``a`` with ``k`` by FFT on the GPU; return the requested window.
 
     ``a`` and ``k`` are device arrays; the result is a contiguous Numba
-    device array sharing CuPy's memory.
+    device array sharing CuPy's memory (from its pool), computed on the
+    call's stream without a host synchronisation.
     """
+    from .. import _gpu
+    cp = _cupy()
+    ptr = _gpu.launch_stream_pointer()
+    if ptr:          # the producer's stream (torch's, say): cuFFT runs there too
+        with cp.cuda.ExternalStream(ptr):
+            return _run(cp, problem, a, k)
+    return _run(cp, problem, a, k)
+
+
+def _run(cp, problem, a, k):
     from scipy.fft import next_fast_len
 
     from .. import _gpu
-    cp = _cupy()
     dtype = fft_result_dtype(a.dtype, k.dtype)
     axes = list(problem.axes)
-    A = cp.asarray(_gpu.as_device(a)).astype(dtype, copy=False)
-    K = cp.flip(cp.asarray(_gpu.as_device(k)).astype(dtype, copy=False), axis=tuple(axes))
+    # CuPy views of the inputs (no copy, no host sync; CuPy inputs are CuPy arrays already)
+    A = cp.asarray(a).astype(dtype, copy=False)
+    K = cp.flip(cp.asarray(k).astype(dtype, copy=False), axis=tuple(axes))
     if not axes:
         full = A * K
     else:
@@ -115,4 +126,4 @@ def run(problem: Problem, a, k, *, workers: int):
         del spec
     full = full.astype(dtype, copy=False)
     idx = tuple(slice(o, o + n) for o, n in zip(problem.origin, problem.out_shape))
-    return _gpu.cuda().as_cuda_array(cp.ascontiguousarray(full[idx]))
+    return _gpu.wrap_cai(cp.ascontiguousarray(full[idx]))
