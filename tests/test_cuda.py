@@ -597,6 +597,44 @@ def test_bench_cuda_runs(monkeypatch, capsys):
     assert "MISMATCH" in capsys.readouterr().out
 
 
+def test_bench_cuda_skips_a_cupy_without_a_device(monkeypatch, capsys, tmp_path):
+    """CuPy installed without a driver (its calls raise cudaErrorInsufficientDriver): an absent peer."""
+    import argparse
+    import json
+    import types
+
+    from numbaconv._tools import bench_cuda
+
+    class CUDARuntimeError(RuntimeError):
+        """Named like cupy_backends.cuda.api.runtime.CUDARuntimeError."""
+    CUDARuntimeError.__module__ = "cupy_backends.cuda.api.runtime"
+    calls = []
+
+    def no_driver(*args, **kwargs):
+        calls.append(args)
+        raise CUDARuntimeError("cudaErrorInsufficientDriver: CUDA driver version is "
+                               "insufficient for CUDA runtime version")
+    for name in ("cupy", "cupyx", "cupyx.scipy", "cupyx.scipy.signal"):
+        fake = types.ModuleType(name)
+        fake.__getattr__ = lambda attr: no_driver      # every function of the fake raises
+        monkeypatch.setitem(sys.modules, name, fake)
+    monkeypatch.setattr(bench_cuda, "gpu_unusable", lambda: None)
+    monkeypatch.setitem(bench_cuda.SIZES, "tiny", (20, (3,), 300, 5))
+    monkeypatch.setattr(bench_cuda, "PATCH_2D", 8)
+    monkeypatch.setattr(bench_cuda, "PATCH_1D", 64)
+    js = tmp_path / "bench.json"
+    args = argparse.Namespace(quick=True, tiny=True, json=str(js), dtype="float32", dim="2",
+                              repeat=1, max_time=0.01)
+    assert bench_cuda.bench_cuda(args) == 0
+    assert calls, "the fake CuPy was never asked"
+    out = capsys.readouterr().out
+    assert "numbaconv.direct" in out and "ERROR" not in out
+    assert "cupyx.direct: skipped (cupy cannot reach a CUDA device (CUDARuntimeError" in out
+    data = json.loads(js.read_text())
+    assert {"cupyx.direct", "cupyx.fftconvolve"} <= set(data["skipped"])
+    assert data["rows"] and all(r["impl"].startswith("numbaconv.") for r in data["rows"])
+
+
 # --------------------------------------------------------------------------
 # device='auto' with host arrays: the GPU only where the cost model says it wins
 # --------------------------------------------------------------------------

@@ -19,8 +19,11 @@ ratio to the bandwidth of a plain device-to-device copy of the same size:
 a memory-bound kernel cannot beat that copy.  Every result is checked on a
 64 x 64 (or 4096-sample) patch at the centre against ``scipy.signal`` on the
 host, with the tolerance table (:func:`numbaconv._tools.checks.bound`); a
-row that disagrees makes the exit status 1.  Without a CUDA GPU the command
-says so and exits with status 2.
+row that disagrees makes the exit status 1.  A peer whose library is missing
+or cannot reach the device (CuPy installed without a driver, say) is absent:
+its rows are listed as skipped, with the reason.  ``--json`` is rewritten
+after every row, so a run cut short keeps what it measured.  Without a CUDA
+GPU the command says so and exits with status 2.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from .. import _api, _gpu
 from .._backends import REGISTRY
 from . import checks, grids
 from .formatting import seconds
-from .machine import gpu_name, gpu_unusable
+from .machine import gpu_library, gpu_name, gpu_unusable
 from .timing import measure, synchronized
 from .tolerance import compare
 
@@ -64,22 +67,31 @@ def _try_import(name):
         return None
 
 
-def to_device(x):
-    """A host array on the GPU: CuPy when installed (zero-copy into the rest), else Numba."""
-    cp = _try_import("cupy")
-    if cp is not None:
+#: the peer libraries and the implementations of :data:`IMPLS` each one runs
+PEERS = {"cupy": ("cupyx.direct", "cupyx.fftconvolve"), "torch": ("torch.conv",)}
+
+
+def peer_libraries() -> dict:
+    """``{library: (module, None) or (None, why absent)}`` for every library of :data:`PEERS`."""
+    return {name: gpu_library(name) for name in PEERS}
+
+
+def to_device(x, peers=None):
+    """A host array on the GPU: CuPy when it reaches the device (the cupyx peers need it), else Numba."""
+    cp = (peers or peer_libraries())["cupy"][0]
+    if cp is not None and not _gpu.simulator():
         return cp.asarray(x)
     return _gpu.cuda().to_device(x)
 
 
 def _patch_to_host(result, sl):
     """The slice ``sl`` of a device result, on the host."""
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(result, torch.Tensor):
+    # by the result's own module: an installed CuPy that cannot reach the device is never asked
+    library = type(result).__module__.split(".")[0]
+    if library == "torch":
         return result.reshape(result.shape[2:])[sl].cpu().numpy()
-    cp = sys.modules.get("cupy")
-    if cp is not None and isinstance(result, cp.ndarray):
-        return cp.asnumpy(result[sl])
+    if library == "cupy":
+        return sys.modules["cupy"].asnumpy(result[sl])
     return _gpu.to_host(result)[sl]
 
 
@@ -112,12 +124,14 @@ def _cells(args):
     return cells
 
 
-def implementations(ndim, a, k, a_d, k_d):
-    """``{name: zero-argument callable}`` of every implementation of :data:`IMPLS` installed.
+def implementations(ndim, a, k, a_d, k_d, peers=None):
+    """``{name: zero-argument callable}`` of every implementation of :data:`IMPLS` usable here.
 
     ``a``, ``k`` are the host inputs and ``a_d``, ``k_d`` the same on the
     device (:func:`to_device`); every callable computes ``'same'``.
+    ``peers`` is :func:`peer_libraries`'s answer (asked when not given).
     """
+    peers = peers or peer_libraries()
     impls = {"numbaconv.direct": lambda: _api.convolve(a_d, k_d, mode="same", method="direct",
                                                          device="cuda")}
     fft = REGISTRY.get("cuda_fft")
@@ -125,16 +139,16 @@ def implementations(ndim, a, k, a_d, k_d):
         impls["numbaconv.fft"] = lambda: _api.convolve(a_d, k_d, mode="same", method="fft",
                                                          device="cuda")
     impls["numbaconv.auto"] = lambda: _api.convolve(a_d, k_d, mode="same", device="cuda")
-    cusig = _try_import("cupyx.scipy.signal")
-    cp = sys.modules.get("cupy")
-    if cusig is not None and cp is not None and isinstance(a_d, cp.ndarray):
+    cp = peers["cupy"][0]
+    cusig = _try_import("cupyx.scipy.signal") if cp is not None else None
+    if cusig is not None and isinstance(a_d, cp.ndarray):
         if ndim == 2:
             impls["cupyx.direct"] = lambda: cusig.convolve2d(a_d, k_d, mode="same")
         else:
             impls["cupyx.direct"] = lambda: cusig.convolve(a_d, k_d, mode="same", method="direct")
         impls["cupyx.fftconvolve"] = lambda: cusig.fftconvolve(a_d, k_d, mode="same")
-    torch = _try_import("torch")
-    if torch is not None and torch.cuda.is_available():
+    torch = peers["torch"][0]
+    if torch is not None:
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.benchmark = True
@@ -182,21 +196,33 @@ def bench_cuda(args) -> int:
     sync = _gpu.cuda().synchronize
     device = gpu_name()
     print(f"device: {device}")
+    peers = peer_libraries()
+    absent = {impl: why for lib, (mod, why) in peers.items() if mod is None
+              for impl in PEERS[lib]}
+    for impl, why in absent.items():
+        print(f"{impl}: skipped ({why})")
     print(f"{'cell':<28} {'implementation':<20} {'time':>10} {'GB/s':>8} "
           f"{'of copy':>8} {'first call':>11}  check")
 
+    def save():
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"device": device, "copy_bandwidth": bandwidths, "rows": rows,
+                           "skipped": absent}, fh, indent=1, default=str)
+
     rng = np.random.default_rng(SEED)
     rows, bandwidths, failed = [], {}, False
+    save()
     for ndim, n, kn, dtype in _cells(args):
         a = rng.standard_normal((n,) * ndim, dtype=np.dtype(dtype))
         k = rng.standard_normal((kn,) * ndim, dtype=np.dtype(dtype))
-        a_d, k_d = to_device(a), to_device(k)
+        a_d, k_d = to_device(a, peers), to_device(k, peers)
         if a.nbytes not in bandwidths:
             bandwidths[a.nbytes] = copy_bandwidth(a.nbytes, repeat, max_time)
         copy_bw = bandwidths[a.nbytes]
         ref, sl, bound = _reference(a, k, ndim)
         label = f"{'x'.join([str(n)] * ndim)} * {'x'.join([str(kn)] * ndim)} {dtype}"
-        for name, fn in implementations(ndim, a, k, a_d, k_d).items():
+        for name, fn in implementations(ndim, a, k, a_d, k_d, peers).items():
             row = {"cell": label, "impl": name, "ndim": ndim, "n": n, "k": kn, "dtype": dtype}
             try:
                 timing, out = measure(synchronized(fn, sync), repeat, max_time=max_time)
@@ -212,11 +238,8 @@ def bench_cuda(args) -> int:
             failed |= not row["ok"]
             rows.append(row)
             _print_row(row)
+            save()   # a run cut short (numbaconv gpu-check's time box) keeps its rows
         del a_d, k_d
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"device": device, "copy_bandwidth": bandwidths, "rows": rows},
-                      fh, indent=1, default=str)
     return 1 if failed else 0
 
 

@@ -111,3 +111,27 @@ def gpu_name() -> str:
         return name.decode() if isinstance(name, bytes) else str(name)
     except Exception:  # noqa: BLE001 - a name is informative only
         return "unknown"
+
+
+def gpu_library(name: str):
+    """``(module, None)`` when CuPy or torch (``name``) is installed and reaches a CUDA device.
+
+    Otherwise ``(None, why)``.  CuPy imports without a driver and fails only
+    at its first call (``cudaErrorInsufficientDriver``), so a tiny array is
+    made and read back: a library that cannot do that is an absent peer.
+    """
+    import importlib
+    try:
+        mod = importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - missing, or built for another CUDA
+        return None, f"{name} is not importable ({type(exc).__name__}: {exc})"
+    try:
+        if name == "torch":
+            if not mod.cuda.is_available():
+                return None, "torch.cuda.is_available() is False"
+            mod.zeros(1, device="cuda").cpu()
+        else:
+            mod.asnumpy(mod.asarray(np.zeros(1)))
+    except Exception as exc:  # noqa: BLE001 - no driver, no device, a broken install
+        return None, f"{name} cannot reach a CUDA device ({type(exc).__name__}: {exc})"
+    return mod, None
