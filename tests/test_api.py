@@ -349,16 +349,25 @@ BYTE_ORDER_CALLS = ["convolve-auto", "convolve-direct", "convolve-fft", "correla
                     "choose_conv_method", "explain"]
 
 
+#: (call, size): 'large' is where an FFT method would win, so that the value probes
+#: (finite scan, integer bound, rank test) read the arrays
+BYTE_ORDER_CASES = [(call, "small") for call in BYTE_ORDER_CALLS] + [
+    (call, "large") for call in ("convolve-auto", "correlate-auto", "convolve2d",
+                                 "choose_conv_method", "explain")]
+BYTE_ORDER_SHAPES = {"small": ((6, 7), (3, 2)), "large": ((128, 128), (40, 40))}
+
+
 @pytest.mark.parametrize("order", ["<", ">"], ids=["little", "big"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("call", BYTE_ORDER_CALLS)
-def test_every_dtype_in_both_byte_orders(call, dtype, order, rng):
+@pytest.mark.parametrize("call, size", BYTE_ORDER_CASES, ids=[f"{c}-{s}" for c, s in BYTE_ORDER_CASES])
+def test_every_dtype_in_both_byte_orders(call, size, dtype, order, rng):
     """Byte order carries no meaning: every public function gives SciPy's result (or
     SciPy's exception type) for every dtype in either byte order, and never a Numba
     error.  Where SciPy itself cannot take the byte order (its pocketfft rejects
     '>f2') the reference is SciPy on the native-order copies."""
-    a0 = make_array((6, 7), dtype, rng)
-    b0 = make_array((3, 2), dtype, rng)
+    sa, sb = BYTE_ORDER_SHAPES[size]
+    a0 = make_array(sa, dtype, rng)
+    b0 = make_array(sb, dtype, rng)
     a, b = a0.astype(a0.dtype.newbyteorder(order)), b0.astype(b0.dtype.newbyteorder(order))
     fname, _, method = call.partition("-")
     if fname.endswith("1d"):
