@@ -867,6 +867,49 @@ def test_gpu_calibration_steps_fit_their_coefficients(calibration, rng):
     assert _all_positive(coeffs["cuda"])
 
 
+def test_gpu_calibration_prices_the_public_call(calibration, monkeypatch, rng):
+    """launch and the transfers come from numbaconv.convolve(..., device='cuda'), not backend.run.
+
+    A fake public call advances a virtual clock (the simulator's own times are
+    noise): 20 ms of host-side work per call, and for host arrays 30 ms of
+    copy latency plus their bytes at 1 GB/s.
+    """
+    import copy
+
+    from numbaconv import _api, _coefficients, _dispatch
+    from numbaconv._problem import build_problem
+    from numbaconv._tools import calibrate_cuda
+    clock, calls = [0.0], []
+
+    def public_call(in1, in2, mode, *, method, device):
+        calls.append((type(in1).__name__, method, device))
+        clock[0] += 0.02
+        if isinstance(in1, np.ndarray):
+            out = in1.size - in2.size + 1 if mode == "valid" else in1.size + in2.size - 1
+            clock[0] += 0.03 + (in1.size + in2.size + out) * in1.itemsize / 1e9
+
+    def virtual_time(fn, repeat, min_time):
+        start = clock[0]
+        fn()
+        return clock[0] - start
+    monkeypatch.setattr(_api, "convolve", public_call)
+    monkeypatch.setattr(calibrate_cuda, "median_time", virtual_time)
+    coeffs = {"cuda": copy.deepcopy(_coefficients.DEFAULTS["cuda"])}
+    # the large copy dwarfs the tiny one, whose bytes the latency fit neglects
+    for label, step in calibrate_cuda.steps(sizes={**TINY, "copy": 1 << 16}):
+        step(coeffs, rng)
+    assert {device for _, _, device in calls} == {"cuda"}
+    assert {kind for kind, _, _ in calls} > {"ndarray"}      # device arrays and host arrays
+    d = coeffs["cuda"]["cuda_direct"]
+    assert d["launch"] == pytest.approx(0.02)
+    assert 3 * d["h2d_latency"] == pytest.approx(0.03, rel=1e-3)   # the tiny copy's bytes ignored
+    assert d["h2d_bandwidth"] == pytest.approx(1e9, rel=1e-3)
+    # device='auto' prices host arrays on the GPU at what the public call takes
+    _coefficients.set_coefficients({**_coefficients.coefficients(), "cuda": coeffs["cuda"]})
+    problem = _dispatch.on_gpu(build_problem((TINY["launch"],), (3,), "valid", np.float32))
+    assert cuda_direct.cost(problem) == pytest.approx(0.05, rel=1e-3)
+
+
 def test_cpu_only_calibration_keeps_the_shipped_gpu_section(calibration, monkeypatch):
     from numbaconv import _coefficients
     from numbaconv._tools import calibrate, calibrate_cuda

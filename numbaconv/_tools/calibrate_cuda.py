@@ -2,20 +2,26 @@
 
 :func:`steps` returns timing steps shaped like those of
 :func:`numbaconv._tools.calibrate.cpu_steps`: ``(label, step(coeffs, rng))``
-pairs.  Each step runs a backend's ``run`` on device arrays (the device is
-synchronised before the clock stops) and solves that backend's own cost
-formula (its public ``work()`` counts) for one coefficient:
+pairs.  Each step times the public call, ``numbaconv.convolve(a, k, mode,
+method=..., device='cuda')`` (the device synchronised before the clock
+stops), and solves that backend's own cost formula (its public ``work()``
+counts) for one coefficient.  Timing the public call rather than
+``backend.run`` prices what a user pays: input checks, dispatch, the
+output's allocation and cast, and for host arrays the copies, so that
+``device='auto'`` does not underprice the GPU.
 
-* ``cuda_direct``: ``launch`` (a tiny problem: launch and host-side work),
-  ``bandwidth`` (a one-tap correlation, pure memory traffic), ``mac[key]``
-  per arithmetic type (a 2-D correlation with a large kernel, compute
-  bound), ``h2d_latency`` and ``h2d_bandwidth`` (copies of a tiny and of a
-  large host array, to the device and back);
+* ``cuda_direct``: ``launch`` (a tiny problem on device arrays: the launch
+  and the host-side work of the call), ``bandwidth`` (a one-tap
+  correlation, pure memory traffic), ``mac[key]`` per arithmetic type (a
+  2-D correlation with a large kernel, compute bound), ``h2d_latency`` and
+  ``h2d_bandwidth`` (the tiny and a large one-tap problem on host arrays,
+  less the same on device arrays: the copies there and back);
 * ``cuda_fft``, when CuPy can run it: ``overhead`` (a tiny problem),
   ``nlogn[key]`` per type, and ``bandwidth`` (the device bandwidth that the
   direct kernel reached).
 
-The steps fill ``coeffs["cuda"]``, the layout of
+Device arrays are CuPy's where CuPy reaches the device (most callers' kind),
+else Numba's.  The steps fill ``coeffs["cuda"]``, the layout of
 ``numbaconv._coefficients.DEFAULTS["cuda"]``, which validates and stores it
 with the rest.  Nothing here imports ``numba.cuda`` or CuPy at import time.
 """
@@ -23,11 +29,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _gpu
+import math
+
+from .. import _api, _gpu
 from .._backends import cuda_direct, cuda_fft
 from .._problem import build_problem
 from .._timing import median_time
+from .bench_cuda import to_device
 from .grids import draw
+from .machine import gpu_library
 from .timing import synchronized
 
 #: problem sizes per grid: 1-D lengths of the launch and streaming problems,
@@ -64,13 +74,6 @@ def enabled() -> bool:
     return not _gpu.simulator() and _gpu.available()
 
 
-def _case(shape_a, shape_k, mode, dtype, rng):
-    """A problem on ``device='cuda'`` and its two inputs as device arrays."""
-    problem = build_problem(shape_a, shape_k, mode, np.dtype(dtype), device="cuda")
-    return (problem, _gpu.to_device(draw(rng, shape_a, dtype)),
-            _gpu.to_device(draw(rng, shape_k, dtype)))
-
-
 def steps(quick: bool = False, sizes=None) -> list:
     """The GPU calibration steps.
 
@@ -90,23 +93,30 @@ def steps(quick: bool = False, sizes=None) -> list:
         first, as the later fits subtract it.
     """
     sz = dict(SIZES["quick" if quick else "full"] if sizes is None else sizes)
+    peers = {"cupy": gpu_library("cupy")}
 
-    def measure(fn):
-        """Median seconds of ``fn()`` with the device synchronised inside the timed call."""
-        return median_time(synchronized(fn, _gpu.cuda().synchronize), repeat=sz["repeat"],
-                           min_time=sz["min_time"])
+    def case(shape_a, shape_k, mode, dtype, rng):
+        """A problem on ``device='cuda'`` and its two inputs on the host."""
+        problem = build_problem(shape_a, shape_k, mode, np.dtype(dtype), device="cuda")
+        return problem, draw(rng, shape_a, dtype), draw(rng, shape_k, dtype)
 
-    def run(mod, problem, a, k):
-        return measure(lambda: mod.run(problem, a, k, workers=1))
+    def call(method, mode, a, k):
+        """Median seconds of the public call, the device synchronised inside the timed call."""
+        fn = synchronized(lambda: _api.convolve(a, k, mode, method=method, device="cuda"),
+                          _gpu.cuda().synchronize)
+        return median_time(fn, repeat=sz["repeat"], min_time=sz["min_time"])
+
+    def on_device(method, mode, a, k):
+        return call(method, mode, to_device(a, peers), to_device(k, peers))
 
     def launch(c, rng):
-        p, a, k = _case((sz["launch"],), (3,), "valid", np.float32, rng)
-        c["cuda"]["cuda_direct"]["launch"] = run(cuda_direct, p, a, k)
+        p, a, k = case((sz["launch"],), (3,), "valid", np.float32, rng)
+        c["cuda"]["cuda_direct"]["launch"] = on_device("direct", "valid", a, k)
 
     def bandwidth(c, rng):
         d = c["cuda"]["cuda_direct"]
-        p, a, k = _case((sz["stream"],), (1,), "valid", np.float32, rng)
-        t = run(cuda_direct, p, a, k)
+        p, a, k = case((sz["stream"],), (1,), "valid", np.float32, rng)
+        t = on_device("direct", "valid", a, k)
         d["bandwidth"] = cuda_direct.work(p)[1] / max(t - d["launch"], FLOOR)
         c["cuda"]["cuda_fft"]["bandwidth"] = d["bandwidth"]
 
@@ -114,32 +124,33 @@ def steps(quick: bool = False, sizes=None) -> list:
         def step(c, rng):
             d = c["cuda"]["cuda_direct"]
             side, taps = sz["side"], sz["taps"]
-            p, a, k = _case((side, side), (taps, taps), "valid", dtype, rng)
-            t = run(cuda_direct, p, a, k)
+            p, a, k = case((side, side), (taps, taps), "valid", dtype, rng)
+            t = on_device("direct", "valid", a, k)
             d["mac"][key] = max(t - d["launch"], FLOOR) / cuda_direct.work(p)[0]
         return step
 
     def transfers(c, rng):
+        # host arrays less device arrays: what cuda_direct.transfer_cost adds, 3 copies' latency
+        # plus the bytes of the inputs and the output over the bus
         d = c["cuda"]["cuda_direct"]
-        cuda = _gpu.cuda()
-        small, big = np.zeros(1), rng.standard_normal(sz["copy"])
-        d_small, d_big = cuda.to_device(small), cuda.to_device(big)
-        latency = max((measure(lambda: cuda.to_device(small))
-                       + measure(lambda: d_small.copy_to_host())) / 2, FLOOR)
-        t_big = measure(lambda: cuda.to_device(big)) + measure(lambda: d_big.copy_to_host())
+        p, a, k = case((sz["launch"],), (3,), "valid", np.float32, rng)   # launch's problem
+        latency = max((call("direct", "valid", a, k) - d["launch"]) / 3, FLOOR)
+        p, a, k = case((sz["copy"],), (1,), "valid", np.float64, rng)
+        big = call("direct", "valid", a, k) - on_device("direct", "valid", a, k)
+        nbytes = (math.prod(p.shape_a) + math.prod(p.shape_k) + p.outputs) * a.itemsize
         d["h2d_latency"] = latency
-        d["h2d_bandwidth"] = 2 * big.nbytes / max(t_big - 2 * latency, FLOOR)
+        d["h2d_bandwidth"] = nbytes / max(big - 3 * latency, FLOOR)
 
     def fft_overhead(c, rng):
-        p, a, k = _case((sz["launch"],), (8,), "full", np.float64, rng)
-        c["cuda"]["cuda_fft"]["overhead"] = run(cuda_fft, p, a, k)
+        p, a, k = case((sz["launch"],), (8,), "full", np.float64, rng)
+        c["cuda"]["cuda_fft"]["overhead"] = on_device("fft", "full", a, k)
 
     def fft_nlogn(key, dtype):
         def step(c, rng):
             f = c["cuda"]["cuda_fft"]
             n = sz["fft"]
-            p, a, k = _case((n,), (n // 2,), "full", dtype, rng)
-            t = run(cuda_fft, p, a, k)
+            p, a, k = case((n,), (n // 2,), "full", dtype, rng)
+            t = on_device("fft", "full", a, k)
             transforms, passes, _ = cuda_fft.work(p)
             rest = f["overhead"] + passes / f["bandwidth"]
             f["nlogn"][key] = max(t - rest, FLOOR) / transforms
