@@ -10,17 +10,15 @@ numbaconv or any pytest option imports numba or numbaconv:
   tests assert, so every test session (and every xdist worker) gets an
   empty temporary directory instead (:func:`pytest_configure`).
 """
-import ctypes.util
 import os
 import shutil
 import sys
 import tempfile
 
 
-
 def _driver_present():
     """numbaconv._gpu.driver_present, without importing numba: a device node or libcuda."""
-    import ctypes
+    import ctypes.util
     if any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")):
         return True
     if ctypes.util.find_library("cuda") is not None:

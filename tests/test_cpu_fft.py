@@ -38,7 +38,8 @@ def test_run_is_scipys_correlation(shapes, mode, dtype, rng):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("case", [((3, 40), (3, 9), (1,)), ((3, 40), (1, 9), (1,)), ((5, 6, 30), (1, 6, 7), (0, 2))],
+@pytest.mark.parametrize("case", [((3, 40), (3, 9), (1,)), ((3, 40), (1, 9), (1,)),
+                                  ((5, 6, 30), (1, 6, 7), (0, 2))],
                          ids=lambda c: f"{shape_id(c[0], c[1])}-axes{c[2]}")
 def test_run_with_broadcast_axes(case, mode, rng):
     sa, sk, axes = case

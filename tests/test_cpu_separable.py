@@ -21,7 +21,8 @@ from numbaconv._problem import build_problem
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("shapes", [((20, 30), (5, 4)), ((9, 8, 7), (3, 2, 4)), ((50,), (7,)), ((4, 5), (6, 7))],
+@pytest.mark.parametrize("shapes", [((20, 30), (5, 4)), ((9, 8, 7), (3, 2, 4)), ((50,), (7,)),
+                                    ((4, 5), (6, 7))],
                          ids=lambda s: shape_id(*s))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("fname", ["convolve", "correlate"])

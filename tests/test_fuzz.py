@@ -27,7 +27,6 @@ import scipy.signal as ss
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import naive
 import numbaconv
 from helpers import DTYPE_PAIRS, METHODS, MODES, check_2d, check_conv, check_fft, make_array, native, run_both
 from numbaconv import _dispatch, _plans
@@ -118,7 +117,8 @@ def test_fuzz_convolve_correlate(problem, fname, mode, method):
 
 
 @fuzz(300)
-@given(problem=problems(("small", "long", "wide", "image")), fname=st.sampled_from(["fftconvolve", "oaconvolve"]),
+@given(problem=problems(("small", "long", "wide", "image")),
+       fname=st.sampled_from(["fftconvolve", "oaconvolve"]),
        mode=st.sampled_from(MODES), axes_seed=st.integers(0, 2 ** 16), use_axes=st.booleans())
 def test_fuzz_fftconvolve_oaconvolve(problem, fname, mode, axes_seed, use_axes):
     _, a, b = problem
