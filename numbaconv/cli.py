@@ -1,4 +1,4 @@
-"""The ``numbaconv`` command: ``info``, ``bench`` and ``calibrate``.
+"""The ``numbaconv`` command: ``info``, ``bench``, ``calibrate`` and ``gpu-check``.
 
 ``numbaconv bench ...`` hands every argument after ``bench`` to
 :func:`numbaconv._tools.bench.main` (see ``numbaconv bench --help``).
@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--quick", action="store_true", help="fewer, shorter measurements")
     cal.add_argument("--no-save", action="store_true",
                      help="print the coefficients without storing them")
+    gpu = sub.add_parser("gpu-check",
+                         help="on a CUDA GPU: its tests, the bandwidth table and the peer "
+                              "comparisons in one report, within 10 minutes")
+    gpu.add_argument("--out", metavar="FILE", default="gpu-check.md",
+                     help="the markdown report (default: gpu-check.md)")
+    gpu.add_argument("--quick", action="store_true",
+                     help="the bench's quick grid (2048²: no verdict) and one PTX architecture")
     return parser
 
 
@@ -113,6 +120,9 @@ def main(argv=None) -> int:
         return _info()
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "gpu-check":
+        from ._tools import gpu_check
+        return gpu_check.main(args.out, args.quick)
     parser.print_help()
     return 0 if args.command is None and not argv else 2
 
