@@ -16,20 +16,17 @@ import sys
 import tempfile
 
 
-def _driver_present():
-    """numbaconv._gpu.driver_present, without importing numba: a device node or libcuda."""
-    import ctypes.util
-    if any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")):
-        return True
-    if ctypes.util.find_library("cuda") is not None:
-        return True
-    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
-        try:
-            ctypes.CDLL(name)
-            return True
-        except OSError:
-            pass
-    return False
+def _load_driver_module():
+    """numbaconv/_driver.py by its path: importing the package would import Numba first."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "numbaconv", "_driver.py")
+    spec = importlib.util.spec_from_file_location("numbaconv_driver_probe", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_driver_present = _load_driver_module().driver_present
 
 
 if "NUMBA_ENABLE_CUDASIM" not in os.environ and not _driver_present():

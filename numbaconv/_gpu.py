@@ -33,6 +33,7 @@ import threading
 
 import numpy as np
 
+from . import _driver
 from ._arrays import is_gpu_array
 from ._kernels.layout import work_dtype
 
@@ -72,35 +73,14 @@ def simulator() -> bool:
 _available = None
 
 
-#: device nodes of the NVIDIA driver (Linux, WSL)
-DRIVER_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
-#: the driver library's names, tried with ``ctypes.CDLL`` when the search path misses it
-DRIVER_LIBRARIES = ("libcuda.so.1", "libcuda.so", "nvcuda.dll")
-
-
 @functools.lru_cache(maxsize=None)
 def driver_present() -> bool:
-    """Cheap test for an NVIDIA driver (no CUDA import): its device node or library.
+    """:func:`numbaconv._driver.driver_present`, once per process.
 
     ``device='auto'`` asks this before importing ``numba.cuda`` so that a
-    CPU-only machine never pays that import.  ``ctypes.util.find_library``
-    misses drivers outside the linker's search path (containers that mount
-    only ``libcuda.so.1``), so the library is also opened by name.
+    CPU-only machine never pays that import.
     """
-    import ctypes
-    import ctypes.util
-    import os
-    if any(os.path.exists(node) for node in DRIVER_NODES):
-        return True
-    if ctypes.util.find_library("cuda") is not None or ctypes.util.find_library("nvcuda") is not None:
-        return True
-    for name in DRIVER_LIBRARIES:
-        try:
-            ctypes.CDLL(name)
-        except OSError:
-            continue
-        return True
-    return False
+    return _driver.driver_present()
 
 
 def numba_cuda_installed() -> bool:

@@ -9,30 +9,14 @@ one with the default block shapes).
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import sys
 
-def _driver_present():
-    """numbaconv._gpu.driver_present without importing numba (a device node, or libcuda opens)."""
-    if any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")):
-        return True
-    if ctypes.util.find_library("cuda") is not None:
-        return True
-    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
-        try:
-            ctypes.CDLL(name)
-            return True
-        except OSError:
-            pass
-    return False
-
-
-if ("numba.cuda" not in sys.modules and "NUMBA_ENABLE_CUDASIM" not in os.environ
-        and not _driver_present()):
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-    if "numba" in sys.modules:
+if "numba.cuda" not in sys.modules and "NUMBA_ENABLE_CUDASIM" not in os.environ:
+    # run without the root conftest: make the same choice it makes
+    from numbaconv import _driver  # noqa: E402  (imports numba; numba.cuda comes later)
+    if not _driver.driver_present():
+        os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
         sys.modules["numba"].config.reload_config()
 
 import numpy as np  # noqa: E402
@@ -421,11 +405,18 @@ def test_driver_found_by_opening_the_library(monkeypatch):
 def test_suite_detects_the_driver_like_the_library(monkeypatch):
     """The test switch to the simulator and numbaconv see the same driver (no silent fallback)."""
     import ctypes
-    assert _driver_present() == _gpu.driver_present()
+    import importlib.util
+    import pathlib
+    from numbaconv import _driver
+    path = pathlib.Path(__file__).resolve().parents[1] / "conftest.py"   # the root conftest
+    spec = importlib.util.spec_from_file_location("root_conftest", path)
+    root = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root)
+    assert root._driver_present() == _gpu.driver_present() == _driver.driver_present()
     monkeypatch.setattr(os.path, "exists", lambda path: False)
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     monkeypatch.setattr(ctypes, "CDLL", lambda name, *a, **kw: object())
-    assert _driver_present() and _gpu.driver_present.__wrapped__()
+    assert root._driver_present() and _driver.driver_present()
 
 
 def test_old_cuda_target_falls_back_to_the_cpu(offload, monkeypatch):
