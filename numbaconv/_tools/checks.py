@@ -49,4 +49,9 @@ def bound(a, kern, mode: str, result_dtype, *, n_fft: int | None = None):
                                 mode=mode)
     if n_fft is None:
         n_fft = math.prod(n + k - 1 for n, k in zip(a.shape, kern.shape))
-    return tolerance.allowed_error(mag, tolerance.eps(dt, a.dtype, kern.dtype), kern.size, n_fft)
+    top = None
+    if mode != "full" and mag.size:
+        top = float(scipy.signal.convolve(np.abs(a).astype(np.float64),
+                                          np.abs(kern).astype(np.float64), mode="full").max())
+    return tolerance.allowed_error(mag, tolerance.eps(dt, a.dtype, kern.dtype), kern.size, n_fft,
+                                   top)

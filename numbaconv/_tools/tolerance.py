@@ -37,7 +37,7 @@ def exact(dtype) -> bool:
     return np.dtype(dtype).kind in "biu"
 
 
-def allowed_error(magnitude, eps_, taps: int, n_fft: int):
+def allowed_error(magnitude, eps_, taps: int, n_fft: int, top=None):
     """The largest ``|ours - reference|`` allowed at each output.
 
     Parameters
@@ -52,6 +52,10 @@ def allowed_error(magnitude, eps_, taps: int, n_fft: int):
     n_fft : int
         Elements of the transform an FFT method would use (the full
         result's size is a fine upper bound).
+    top : float, optional
+        The largest magnitude of the whole transform's result: an FFT
+        spreads its rounding over all of it, also where a 'same' or
+        'valid' window leaves it out (default: the window's largest).
 
     Returns
     -------
@@ -59,7 +63,8 @@ def allowed_error(magnitude, eps_, taps: int, n_fft: int):
         Per-element bound, broadcastable to ``magnitude``.
     """
     magnitude = np.asarray(magnitude, dtype=np.float64)
-    top = float(np.max(magnitude)) if magnitude.size else 0.0
+    if top is None:
+        top = float(np.max(magnitude)) if magnitude.size else 0.0
     element = ELEMENT_EPS * eps_ * math.sqrt(max(taps, 1)) * magnitude
     spread = FFT_EPS * eps_ * math.log2(max(n_fft, 2)) * top
     return element + spread + np.finfo(np.float64).tiny
