@@ -1,9 +1,10 @@
 """Every CUDA kernel variant compiled to PTX for sm_80 and sm_90, without a GPU.
 
 The simulator runs the kernels' Python; only NVVM shows what a real GPU
-would get.  Each variant (dtype x boundary x block configuration x unrolled
-or not, ranks 1 to 3 through the 3-D kernel, and the elementwise kernels of
-``numbaconv._gpu``) is compiled with numba-cuda's NVVM and must
+would get.  Each variant (dtype x kernel of ``cuda_direct``: the tile
+kernel per kernel size, the generic one; ranks 1 to 3 through the 3-D
+kernels; and the elementwise kernels of ``numbaconv._gpu``) is compiled with
+numba-cuda's NVVM and must
 
 * compile,
 * hold no float64 instruction (``.f64``) when its arithmetic is single
@@ -80,24 +81,38 @@ def scalar(dtype):
     return numba.from_dtype(np.dtype(dtype))
 
 
+#: kernel sizes of the direct variants: those of the tile kernel (compiled per
+#: size) where the planner picks it, and the generic kernel (``None``)
+DIRECT_SIZES = {"2d": [None, (3, 3), (5, 5), (7, 7), (8, 8)],
+                "1d": [None, (1, 3), (1, 31), (1, 64)]}
+
+
+def direct_shapes():
+    """``shape -> (block, per)`` of the shipped launch shapes."""
+    return {"2d": (tuple(cuda_direct.BLOCK), tuple(cuda_direct.PER_THREAD)),
+            "1d": ((1, cuda_direct.BLOCK_1D), (1, cuda_direct.PER_THREAD_1D))}
+
+
 def direct_variants():
-    """(id, kernel, signature, single) of every cuda_direct variant the planner can choose."""
+    """(id, kernel, signature, single) of every cuda_direct variant the planner can choose.
+
+    The boundary rule and the block shape are run-time arguments; the
+    dtype, the outputs per thread and (tile kernel) the kernel size are not.
+    """
     out = []
-    blocks = {"2d": (cuda_direct.BLOCK, cuda_direct.PER_THREAD),
-              "1d": ((1, cuda_direct.BLOCK_1D), (1, cuda_direct.PER_THREAD_1D))}
-    kfixes = {"2d": [None, (3, 3), (5, 5), (7, 7), (8, 8)],
-              "1d": [None, (1, 3), (1, 31), (1, 64)]}
+    out_shapes = {"2d": (1, 4096, 4096), "1d": (1, 1, 1 << 20)}
     for dtype in DIRECT_TYPES:
         dt = np.dtype(dtype)
-        for boundary, code in cuda_direct.BOUNDARY_CODES.items():
-            for shape, (block, per) in blocks.items():
-                for kfix in kfixes[shape]:
-                    kern = cuda_direct.corr_kernel(dt, tuple(block), tuple(per), code, kfix)
-                    sig = (arr(dt, 3), arr(dt, 3), arr(dt, 3)) + (types.int64,) * 5 \
-                        + (scalar(dt), scalar(dt))
-                    name = f"direct-{dtype}-{boundary}-{shape}-" + (
-                        "generic" if kfix is None else "x".join(map(str, kfix)))
-                    out.append((name, kern, sig, dtype in SINGLE))
+        for shape, (block, per) in direct_shapes().items():
+            for kfix in DIRECT_SIZES[shape]:
+                k_shape = (1,) + (kfix or (99, 99) if shape == "2d" else kfix or (1, 999))
+                chosen = cuda_direct.plan(out_shapes[shape], k_shape, dt.itemsize, dt.kind == "c")
+                if chosen[3] != kfix:
+                    continue                    # e.g. complex128 8x8: too many bytes to unroll
+                kern, sig = cuda_direct.variant(dt, chosen[1], kfix)
+                name = f"direct-{dtype}-{shape}-" + (
+                    "generic" if kfix is None else "x".join(map(str, kfix)))
+                out.append((name, kern, sig, dtype in SINGLE))
     return out
 
 
@@ -199,7 +214,12 @@ def per_multiply_add(ptx: str):
 
 
 def test_variant_count():
-    assert len(VARIANTS) >= 200, len(VARIANTS)
+    direct = [name for name, *_ in VARIANTS if name.startswith("direct-")]
+    # every dtype has its generic kernels and an unrolled 3x3
+    assert len(direct) >= len(DIRECT_TYPES) * 3, direct
+    for dtype in DIRECT_TYPES:
+        for size in ("2d-generic", "1d-generic", "2d-3x3"):
+            assert f"direct-{dtype}-{size}" in direct
     assert len({name for name, *_ in VARIANTS}) == len(VARIANTS)
 
 
