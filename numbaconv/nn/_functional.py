@@ -1,0 +1,729 @@
+"""Convolutional-layer functions with ``torch.nn.functional``'s semantics, on NumPy arrays.
+
+The path here is the reference CPU path: pad (``np.pad`` for the padding
+modes), take a strided sliding-window view (stride and dilation are slices
+of it), and contract each group with one ``np.matmul`` (BLAS).  Transposed
+convolution is the adjoint of the forward one (a scatter-add per kernel
+tap); the gradient helpers follow from the adjoint relations.  Numba
+kernels will replace the contraction later; the checks and the shapes stay.
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv1d_input", "conv1d_weight", "conv2d_input", "conv2d_weight"]
+
+#: torch's padding_mode names and the np.pad mode each one is
+PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
+                 "circular": "wrap"}
+
+_FLOATS = (np.float16, np.float32, np.float64)
+
+
+# ---------------------------------------------------------------- checks
+
+def _as_float(a, what):
+    """Return ``a`` as an array of float16/32/64, else raise TypeError (as torch does on CPU)."""
+    a = np.asarray(a)
+    if a.dtype.type not in _FLOATS:
+        raise TypeError(f"{what} has dtype {a.dtype}; convolution layers compute in float16, "
+                        f"float32 or float64: convert it, e.g. {what}.astype(np.float32)")
+    return a
+
+
+def _compute_dtype(dtype):
+    """float16 is computed in float32 (as Numba would), the others in themselves."""
+    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+
+
+def _ints(value, n, name, *, minimum):
+    """Expand an int or a sequence of 1 or ``n`` ints to an ``n``-tuple, each at least ``minimum``."""
+    seq = value if isinstance(value, (tuple, list)) else (value,)
+    if len(seq) not in (1, n):
+        raise ValueError(f"{name} must be an int or a sequence of {n} ints, got {value!r}")
+    out = []
+    for v in seq:
+        if isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{name} must be made of ints, got {value!r}")
+        try:
+            out.append(operator.index(v))
+        except TypeError:
+            raise TypeError(f"{name} must be made of ints, got {value!r}") from None
+    if len(out) == 1:
+        out = out * n
+    if any(v < minimum for v in out):
+        word = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{name} must be {word}, got {value!r}")
+    return tuple(out)
+
+
+def _groups(groups):
+    if isinstance(groups, (bool, np.bool_)):
+        raise TypeError(f"groups must be an int, got {groups!r}")
+    try:
+        groups = operator.index(groups)
+    except TypeError:
+        raise TypeError(f"groups must be an int, got {groups!r}") from None
+    if groups < 1:
+        raise ValueError(f"groups must be positive, got {groups}")
+    return groups
+
+
+def _batched(x, n, name):
+    """``(x with a batch axis, whether one was added)``; NC+spatial or C+spatial only."""
+    if x.ndim == n + 2:
+        return x, False
+    if x.ndim == n + 1:
+        return x[None], True
+    raise ValueError(f"{name} expects a {n + 1}-D (unbatched) or {n + 2}-D (batched) input, "
+                     f"got shape {x.shape}")
+
+
+def _check_weight(w, n, name):
+    if w.ndim != n + 2:
+        raise ValueError(f"{name} expects a {n + 2}-D weight (out_channels, in_channels/groups, "
+                         f"{n} kernel sizes), got shape {w.shape}")
+    if any(s == 0 for s in w.shape):
+        raise ValueError(f"weight has an empty axis: shape {w.shape}")
+
+
+def _check_bias(bias, channels, dtype):
+    if bias is None:
+        return None
+    bias = _as_float(bias, "bias")
+    if bias.shape != (channels,):
+        raise ValueError(f"bias must have shape ({channels},), one value per output channel, "
+                         f"got {bias.shape}")
+    return bias.astype(dtype, copy=False)
+
+
+def _padding_pairs(padding, n, kernel, dilation, stride):
+    """Return ``padding`` as ``n`` (left, right) pairs; 'same' puts the odd element on the right."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError("padding='same' is not supported for strided convolutions: "
+                                 "use stride=1 or give the padding as numbers")
+            total = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            return tuple((t // 2, t - t // 2) for t in total)
+        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+    return tuple((p, p) for p in _ints(padding, n, "padding", minimum=0))
+
+
+def _pad(x, pairs, padding_mode):
+    """Pad the spatial axes of a batched ``x``, checking what torch checks for each mode."""
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {sorted(PADDING_MODES)}, "
+                         f"got {padding_mode!r}")
+    if not any(lo or r for lo, r in pairs):
+        return x
+    size = x.shape[2:]
+    if padding_mode == "reflect":
+        for axis, ((lo, r), s) in enumerate(zip(pairs, size)):
+            if max(lo, r) >= s:
+                raise ValueError(f"reflect padding must be smaller than the input: padding "
+                                 f"{max(lo, r)} on spatial axis {axis} of size {s}; pad less "
+                                 f"or use padding_mode='replicate'")
+    if padding_mode == "circular":
+        for axis, ((lo, r), s) in enumerate(zip(pairs, size)):
+            if max(lo, r) > s:
+                raise ValueError(f"circular padding may wrap around at most once: padding "
+                                 f"{max(lo, r)} on spatial axis {axis} of size {s}")
+    return np.pad(x, ((0, 0), (0, 0)) + tuple(pairs), mode=PADDING_MODES[padding_mode])
+
+
+# ---------------------------------------------------------------- cores
+
+def _windows(xp, kernel, stride, dilation, positions=None):
+    """Return the view ``(N, C, *positions, *kernel)`` of a padded, batched ``xp``."""
+    n = len(kernel)
+    extent = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
+    view = sliding_window_view(xp, extent, axis=tuple(range(2, 2 + n)))
+    index = ((slice(None),) * 2
+             + tuple(slice(0, None if positions is None else p * s, s)
+                     for s, p in zip(stride, positions or (None,) * n))
+             + tuple(slice(None, None, d) for d in dilation))
+    return view[index]
+
+
+def _columns(xp, kernel, stride, dilation, groups, positions=None):
+    """Return im2col ``(N, groups, prod(positions), C/groups * prod(kernel))`` and the positions."""
+    n = len(kernel)
+    view = _windows(xp, kernel, stride, dilation, positions)
+    batch, channels = view.shape[:2]
+    out_shape = view.shape[2:2 + n]
+    view = view.reshape((batch, groups, channels // groups) + view.shape[2:])
+    order = (0, 1) + tuple(range(3, 3 + n)) + (2,) + tuple(range(3 + n, 3 + 2 * n))
+    cols = view.transpose(order).reshape(
+        batch, groups, math.prod(out_shape), channels // groups * math.prod(kernel))
+    return cols, out_shape
+
+
+def _forward(xp, w, stride, dilation, groups):
+    """Correlate a padded, batched ``xp`` with ``w`` (no bias): ``(N, C_out, *positions)``."""
+    out_ch = w.shape[0]
+    cols, out_shape = _columns(xp, w.shape[2:], stride, dilation, groups)
+    wm = w.reshape(groups, out_ch // groups, -1)
+    out = np.matmul(cols, wm.transpose(0, 2, 1)[None])          # (N, g, P, O/g)
+    return out.transpose(0, 1, 3, 2).reshape((xp.shape[0], out_ch) + out_shape)
+
+
+def _adjoint(y, w, stride, dilation, groups, start, size):
+    """Apply the adjoint of :func:`_forward`, cropped to ``[start, start + size)`` per axis.
+
+    ``y`` is ``(N, C, *L)`` and ``w`` is ``(C, C_out/groups, *kernel)`` (a forward
+    weight read as a transposed one).  Each kernel tap scatters ``y @ w[..., tap]``
+    into the output at offset ``tap * dilation`` with step ``stride``.
+    """
+    n = len(stride)
+    kernel = w.shape[2:]
+    batch, channels = y.shape[:2]
+    cg, og = channels // groups, w.shape[1]
+    length = y.shape[2:]
+    full = tuple(max((lo - 1) * s + d * (k - 1) + 1, b + z)
+                 for lo, s, d, k, b, z in zip(length, stride, dilation, kernel, start, size))
+    ym = y.reshape((batch, groups, cg, math.prod(length))).transpose(0, 1, 3, 2)
+    wm = w.reshape(groups, cg, og * math.prod(kernel))
+    parts = np.matmul(ym, wm[None]).reshape(
+        (batch, groups) + length + (og,) + tuple(kernel))    # (N, g, *L, O/g, *K)
+    parts = np.moveaxis(parts, 2 + n, 2)                     # (N, g, O/g, *L, *K)
+    out = np.zeros((batch, groups, og) + full, dtype=y.dtype)
+    for tap in np.ndindex(*kernel):
+        where = tuple(slice(t * d, t * d + (lo - 1) * s + 1, s)
+                      for t, d, lo, s in zip(tap, dilation, length, stride))
+        out[(slice(None),) * 3 + where] += parts[(Ellipsis,) + tap]
+    crop = tuple(slice(b, b + z) for b, z in zip(start, size))
+    return out[(slice(None),) * 3 + crop].reshape((batch, groups * og) + tuple(size))
+
+
+# ---------------------------------------------------------------- forward
+
+def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, padding_mode):
+    x = _as_float(input, "input")
+    w = _as_float(weight, "weight")
+    x, unbatched = _batched(x, n, name)
+    _check_weight(w, n, name)
+    stride = _ints(stride, n, "stride", minimum=1)
+    dilation = _ints(dilation, n, "dilation", minimum=1)
+    groups = _groups(groups)
+    kernel = w.shape[2:]
+    channels, out_ch = x.shape[1], w.shape[0]
+    if channels % groups:
+        raise ValueError(f"input channels ({channels}) must be divisible by groups ({groups})")
+    if out_ch % groups:
+        raise ValueError(f"out_channels ({out_ch}, weight.shape[0]) must be divisible by "
+                         f"groups ({groups})")
+    if w.shape[1] * groups != channels:
+        raise ValueError(f"weight of shape {w.shape} expects {w.shape[1] * groups} input "
+                         f"channels (weight.shape[1] * groups), the input has {channels}")
+    pairs = _padding_pairs(padding, n, kernel, dilation, stride)
+    padded = tuple(s + lo + r for s, (lo, r) in zip(x.shape[2:], pairs))
+    for axis, (p, k, d) in enumerate(zip(padded, kernel, dilation)):
+        if d * (k - 1) + 1 > p:
+            raise ValueError(f"kernel size {k} (dilated to {d * (k - 1) + 1}) is larger than "
+                             f"the padded input ({p}) on spatial axis {axis}: pad more or use "
+                             f"a smaller kernel or dilation")
+    dtype = x.dtype
+    work = _compute_dtype(dtype)
+    b = _check_bias(bias, out_ch, work)
+    xp = _pad(x.astype(work, copy=False), pairs, padding_mode)
+    out = _forward(xp, w.astype(work, copy=False), stride, dilation, groups)
+    if b is not None:
+        out += b.reshape((1, out_ch) + (1,) * n)
+    out = out.astype(dtype, copy=False)
+    return out[0] if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros"):
+    """1-D convolution (cross-correlation) over an ``(N, C_in, L)`` input, like torch's.
+
+    Parameters
+    ----------
+    input : array_like
+        ``(N, C_in, L)``, or ``(C_in, L)`` unbatched; float16, float32 or float64.
+    weight : array_like
+        ``(C_out, C_in / groups, k)``.
+    bias : array_like, optional
+        ``(C_out,)``.
+    stride, dilation : int or tuple of int, optional
+        Positive.
+    padding : int, tuple of int, 'valid' or 'same', optional
+        Zeros (or ``padding_mode``) added on both sides; ``'same'`` pads
+        ``dilation * (k - 1)`` in all, the odd element on the right, and needs
+        stride 1.
+    groups : int, optional
+        Split the channels into ``groups`` independent convolutions.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, optional
+        How the padding is filled (torch has it on its modules only).
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, L_out)`` with ``L_out = (L + 2p - d(k - 1) - 1) // s + 1``,
+        in the input's dtype (float16 is computed in float32).
+
+    Raises
+    ------
+    TypeError
+        A non-floating input or weight, or non-integer parameters.
+    ValueError
+        Where torch raises: bad ranks, non-positive stride or dilation,
+        negative padding, channels that do not match the weight or do not
+        divide by ``groups``, ``'same'`` with a stride, a kernel larger than
+        the padded input, reflect padding not smaller than the input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv.nn import conv1d
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> conv1d(x, np.array([[[1.0, 0.0, -1.0]]]))
+    array([[[-2., -2., -2.]]])
+    >>> conv1d(x, np.ones((1, 1, 2)), padding="same")
+    array([[[1., 3., 5., 7., 4.]]])
+    """
+    return _conv(1, "conv1d", input, weight, bias, stride, padding, dilation, groups,
+                 padding_mode)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros"):
+    """2-D convolution (cross-correlation) over an ``(N, C_in, H, W)`` input, like torch's.
+
+    Parameters
+    ----------
+    input : array_like
+        ``(N, C_in, H, W)``, or ``(C_in, H, W)`` unbatched; float16, float32 or float64.
+    weight : array_like
+        ``(C_out, C_in / groups, kH, kW)``.
+    bias : array_like, optional
+        ``(C_out,)``.
+    stride, dilation : int or tuple of int, optional
+        Positive; one value or one per spatial axis.
+    padding : int, tuple of int, 'valid' or 'same', optional
+        As in :func:`conv1d`, per spatial axis.
+    groups : int, optional
+        Split the channels into ``groups`` independent convolutions.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, optional
+        How the padding is filled.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, H_out, W_out)`` in the input's dtype.
+
+    Raises
+    ------
+    TypeError
+        A non-floating input or weight, or non-integer parameters.
+    ValueError
+        Where torch raises (see :func:`conv1d`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv.nn import conv2d
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> conv2d(x, np.ones((1, 1, 2, 2)), stride=2)
+    array([[[[10., 18.],
+             [42., 50.]]]])
+    >>> conv2d(x, np.ones((3, 1, 3, 3)), padding=1).shape
+    (1, 3, 4, 4)
+    """
+    return _conv(2, "conv2d", input, weight, bias, stride, padding, dilation, groups,
+                 padding_mode)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros"):
+    """3-D convolution (cross-correlation) over an ``(N, C_in, D, H, W)`` input, like torch's.
+
+    Parameters
+    ----------
+    input : array_like
+        ``(N, C_in, D, H, W)``, or ``(C_in, D, H, W)`` unbatched.
+    weight : array_like
+        ``(C_out, C_in / groups, kD, kH, kW)``.
+    bias : array_like, optional
+        ``(C_out,)``.
+    stride, padding, dilation, groups, padding_mode
+        As in :func:`conv2d`, per spatial axis.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, D_out, H_out, W_out)`` in the input's dtype.
+
+    Raises
+    ------
+    TypeError
+        A non-floating input or weight, or non-integer parameters.
+    ValueError
+        Where torch raises (see :func:`conv1d`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv.nn import conv3d
+    >>> x = np.ones((2, 4, 4, 4))          # unbatched: (C, D, H, W)
+    >>> conv3d(x, np.ones((1, 2, 3, 3, 3)), padding="valid")
+    array([[[[54., 54.],
+             [54., 54.]],
+    <BLANKLINE>
+            [[54., 54.],
+             [54., 54.]]]])
+    """
+    return _conv(3, "conv3d", input, weight, bias, stride, padding, dilation, groups,
+                 padding_mode)
+
+
+# ---------------------------------------------------------------- transposed
+
+def _conv_transpose(n, name, input, weight, bias, stride, padding, output_padding, groups,
+                    dilation):
+    x = _as_float(input, "input")
+    w = _as_float(weight, "weight")
+    x, unbatched = _batched(x, n, name)
+    if w.ndim != n + 2:
+        raise ValueError(f"{name} expects a {n + 2}-D weight (in_channels, "
+                         f"out_channels/groups, {n} kernel sizes), got shape {w.shape}")
+    if any(s == 0 for s in w.shape):
+        raise ValueError(f"weight has an empty axis: shape {w.shape}")
+    stride = _ints(stride, n, "stride", minimum=1)
+    dilation = _ints(dilation, n, "dilation", minimum=1)
+    if isinstance(padding, str):
+        raise ValueError(f"{name} takes padding as an int or a tuple of ints, got {padding!r}")
+    padding = _ints(padding, n, "padding", minimum=0)
+    output_padding = _ints(output_padding, n, "output_padding", minimum=0)
+    groups = _groups(groups)
+    channels = x.shape[1]
+    if channels % groups:
+        raise ValueError(f"input channels ({channels}) must be divisible by groups ({groups})")
+    if w.shape[0] != channels:
+        raise ValueError(f"weight of shape {w.shape} expects {w.shape[0]} input channels "
+                         f"(weight.shape[0]), the input has {channels}")
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= max(s, d):
+            raise ValueError(f"output_padding ({op}) must be smaller than either stride ({s}) "
+                             f"or dilation ({d})")
+    kernel = w.shape[2:]
+    size = tuple((lo - 1) * s - 2 * p + d * (k - 1) + op + 1 for lo, s, p, d, k, op in
+                 zip(x.shape[2:], stride, padding, dilation, kernel, output_padding))
+    if any(z < 1 for z in size):
+        raise ValueError(f"{name} would give an output of spatial size {size}: padding "
+                         f"{padding} is too large for this input and kernel")
+    out_ch = w.shape[1] * groups
+    dtype = x.dtype
+    work = _compute_dtype(dtype)
+    b = _check_bias(bias, out_ch, work)
+    out = _adjoint(x.astype(work, copy=False), w.astype(work, copy=False), stride, dilation,
+                   groups, padding, size)
+    if b is not None:
+        out += b.reshape((1, out_ch) + (1,) * n)
+    out = out.astype(dtype, copy=False)
+    return out[0] if unbatched else out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    """1-D transposed convolution (the adjoint of :func:`conv1d`), like torch's.
+
+    Parameters
+    ----------
+    input : array_like
+        ``(N, C_in, L)`` or ``(C_in, L)``.
+    weight : array_like
+        ``(C_in, C_out / groups, k)``.
+    bias : array_like, optional
+        ``(C_out,)``.
+    stride, padding, output_padding, dilation : int or tuple of int, optional
+        ``output_padding`` must be smaller than the stride or the dilation.
+    groups : int, optional
+        Split the channels into ``groups`` independent convolutions.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, L_out)``, ``L_out = (L - 1)s - 2p + d(k - 1) + output_padding + 1``.
+
+    Raises
+    ------
+    TypeError
+        A non-floating input or weight, or non-integer parameters.
+    ValueError
+        Where torch raises, and for an output size below 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv.nn import conv_transpose1d
+    >>> conv_transpose1d(np.array([[[1.0, 2.0]]]), np.array([[[1.0, 10.0, 100.0]]]), stride=2)
+    array([[[  1.,  10., 102.,  20., 200.]]])
+    """
+    return _conv_transpose(1, "conv_transpose1d", input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    """2-D transposed convolution (the adjoint of :func:`conv2d`), like torch's.
+
+    Parameters
+    ----------
+    input : array_like
+        ``(N, C_in, H, W)`` or ``(C_in, H, W)``.
+    weight : array_like
+        ``(C_in, C_out / groups, kH, kW)``.
+    bias : array_like, optional
+        ``(C_out,)``.
+    stride, padding, output_padding, dilation : int or tuple of int, optional
+        As in :func:`conv_transpose1d`, per spatial axis.
+    groups : int, optional
+        Split the channels into ``groups`` independent convolutions.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, H_out, W_out)`` in the input's dtype.
+
+    Raises
+    ------
+    TypeError
+        A non-floating input or weight, or non-integer parameters.
+    ValueError
+        Where torch raises, and for an output size below 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv.nn import conv_transpose2d
+    >>> x = np.ones((1, 1, 2, 2))
+    >>> conv_transpose2d(x, np.ones((1, 1, 2, 2)), stride=2)
+    array([[[[1., 1., 1., 1.],
+             [1., 1., 1., 1.],
+             [1., 1., 1., 1.],
+             [1., 1., 1., 1.]]]])
+    >>> conv_transpose2d(x, np.ones((1, 4, 3, 3)), stride=2, padding=1, output_padding=1).shape
+    (1, 4, 4, 4)
+    """
+    return _conv_transpose(2, "conv_transpose2d", input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+# ---------------------------------------------------------------- gradients
+
+def _grad_setup(n, name, shape, w_shape, grad_output, stride, padding, dilation, groups):
+    """Check what the gradient helpers share; return the padding pairs and grad_output."""
+    g = _as_float(grad_output, "grad_output")
+    shape = tuple(operator.index(s) for s in shape)
+    w_shape = tuple(operator.index(s) for s in w_shape)
+    if len(shape) != n + 2 or g.ndim != n + 2:
+        raise ValueError(f"{name} expects a batched {n + 2}-D input size and grad_output, got "
+                         f"{shape} and {g.shape}")
+    if len(w_shape) != n + 2:
+        raise ValueError(f"{name} expects a {n + 2}-D weight, got shape {w_shape}")
+    stride = _ints(stride, n, "stride", minimum=1)
+    dilation = _ints(dilation, n, "dilation", minimum=1)
+    groups = _groups(groups)
+    if shape[1] % groups or w_shape[0] % groups:
+        raise ValueError(f"channels ({shape[1]} in, {w_shape[0]} out) must be divisible by "
+                         f"groups ({groups})")
+    if w_shape[1] * groups != shape[1]:
+        raise ValueError(f"weight of shape {w_shape} expects {w_shape[1] * groups} input "
+                         f"channels, the input has {shape[1]}")
+    pairs = _padding_pairs(padding, n, w_shape[2:], dilation, stride)
+    expect = (shape[0], w_shape[0]) + tuple(
+        (s + lo + r - d * (k - 1) - 1) // st + 1
+        for s, (lo, r), d, k, st in zip(shape[2:], pairs, dilation, w_shape[2:], stride))
+    if g.shape != expect:
+        raise ValueError(f"grad_output has shape {g.shape}; the convolution of an input of "
+                         f"shape {shape} with a weight of shape {w_shape} gives {expect}")
+    return g, stride, dilation, groups, pairs
+
+
+def _conv_input(n, name, input_size, weight, grad_output, stride, padding, dilation, groups):
+    w = _as_float(weight, "weight")
+    g, stride, dilation, groups, pairs = _grad_setup(
+        n, name, input_size, w.shape, grad_output, stride, padding, dilation, groups)
+    work = _compute_dtype(g.dtype)
+    out = _adjoint(g.astype(work, copy=False), w.astype(work, copy=False), stride, dilation,
+                   groups, tuple(lo for lo, _ in pairs), tuple(input_size)[2:])
+    return out.astype(g.dtype, copy=False)
+
+
+def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dilation, groups):
+    x = _as_float(input, "input")
+    g, stride, dilation, groups, pairs = _grad_setup(
+        n, name, x.shape, weight_size, grad_output, stride, padding, dilation, groups)
+    work = _compute_dtype(x.dtype)
+    xp = _pad(x.astype(work, copy=False), pairs, "zeros")
+    kernel = tuple(weight_size)[2:]
+    cols, _ = _columns(xp, kernel, stride, dilation, groups, positions=g.shape[2:])
+    batch, out_ch = g.shape[:2]
+    gm = g.astype(work, copy=False).reshape(batch, groups, out_ch // groups, -1)
+    gm = gm.transpose(1, 2, 0, 3).reshape(groups, out_ch // groups, -1)   # (g, O/g, N*P)
+    cm = cols.transpose(1, 0, 2, 3).reshape(groups, -1, cols.shape[-1])    # (g, N*P, Cg*K)
+    out = np.matmul(gm, cm).reshape(tuple(weight_size))
+    return out.astype(x.dtype, copy=False)
+
+
+def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    """Compute the gradient of :func:`conv1d` with respect to its input (``torch.nn.grad.conv1d_input``).
+
+    Parameters
+    ----------
+    input_size : tuple of int
+        The input's shape ``(N, C_in, L)``.
+    weight : array_like
+        The weight ``(C_out, C_in / groups, k)``.
+    grad_output : array_like
+        The gradient of a loss with respect to the convolution's output,
+        ``(N, C_out, L_out)``.
+    stride, padding, dilation, groups
+        The convolution's parameters (zero padding: an int, a tuple, 'valid'
+        or 'same').
+
+    Returns
+    -------
+    ndarray
+        The gradient, shaped like the input, in the dtype of grad_output.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not belong to one convolution, or bad parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv.nn import conv1d_input
+    >>> w = np.array([[[1.0, 2.0]]])
+    >>> conv1d_input((1, 1, 3), w, np.ones((1, 1, 2)))
+    array([[[1., 3., 2.]]])
+    """
+    return _conv_input(1, "conv1d_input", input_size, weight, grad_output, stride, padding,
+                       dilation, groups)
+
+
+def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    """Compute the gradient of :func:`conv1d` with respect to its weight (``torch.nn.grad.conv1d_weight``).
+
+    Parameters
+    ----------
+    input : array_like
+        The input ``(N, C_in, L)``.
+    weight_size : tuple of int
+        The weight's shape ``(C_out, C_in / groups, k)``.
+    grad_output : array_like
+        The gradient of a loss with respect to the convolution's output,
+        ``(N, C_out, L_out)``.
+    stride, padding, dilation, groups
+        The convolution's parameters (zero padding: an int, a tuple, 'valid'
+        or 'same').
+
+    Returns
+    -------
+    ndarray
+        The gradient, shaped like the weight, in the dtype of the input.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not belong to one convolution, or bad parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv.nn import conv1d_weight
+    >>> x = np.array([[[1.0, 2.0, 3.0]]])
+    >>> conv1d_weight(x, (1, 1, 2), np.ones((1, 1, 2)))
+    array([[[3., 5.]]])
+    """
+    return _conv_weight(1, "conv1d_weight", input, weight_size, grad_output, stride, padding,
+                        dilation, groups)
+
+
+def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    """Compute the gradient of :func:`conv2d` with respect to its input (``torch.nn.grad.conv2d_input``).
+
+    Parameters
+    ----------
+    input_size : tuple of int
+        The input's shape ``(N, C_in, H, W)``.
+    weight : array_like
+        The weight ``(C_out, C_in / groups, kH, kW)``.
+    grad_output : array_like
+        The gradient of a loss with respect to the convolution's output,
+        ``(N, C_out, H_out, W_out)``.
+    stride, padding, dilation, groups
+        The convolution's parameters (zero padding: an int, a tuple, 'valid'
+        or 'same').
+
+    Returns
+    -------
+    ndarray
+        The gradient, shaped like the input, in the dtype of grad_output.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not belong to one convolution, or bad parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv.nn import conv2d_input
+    >>> conv2d_input((1, 1, 3, 3), np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)))
+    array([[[[1., 2., 1.],
+             [2., 4., 2.],
+             [1., 2., 1.]]]])
+    """
+    return _conv_input(2, "conv2d_input", input_size, weight, grad_output, stride, padding,
+                       dilation, groups)
+
+
+def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    """Compute the gradient of :func:`conv2d` with respect to its weight (``torch.nn.grad.conv2d_weight``).
+
+    Parameters
+    ----------
+    input : array_like
+        The input ``(N, C_in, H, W)``.
+    weight_size : tuple of int
+        The weight's shape ``(C_out, C_in / groups, kH, kW)``.
+    grad_output : array_like
+        The gradient of a loss with respect to the convolution's output,
+        ``(N, C_out, H_out, W_out)``.
+    stride, padding, dilation, groups
+        The convolution's parameters (zero padding: an int, a tuple, 'valid'
+        or 'same').
+
+    Returns
+    -------
+    ndarray
+        The gradient, shaped like the weight, in the dtype of the input.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not belong to one convolution, or bad parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv.nn import conv2d_weight
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> conv2d_weight(x, (1, 1, 2, 2), np.ones((1, 1, 2, 2)))
+    array([[[[ 8., 12.],
+             [20., 24.]]]])
+    """
+    return _conv_weight(2, "conv2d_weight", input, weight_size, grad_output, stride, padding,
+                        dilation, groups)
