@@ -426,6 +426,15 @@ def test_unbatched_and_non_contiguous_inputs(rng):
     assert nn.conv_transpose1d(x[:, 0], rng.standard_normal((3, 2, 2))).shape == (2, 11)
 
 
+def test_an_empty_batch_gives_an_empty_batch():
+    x, w = np.ones((0, 2, 5, 5)), np.ones((3, 2, 3, 3))
+    g = np.ones((0, 3, 3, 3))
+    assert nn.conv2d(x, w).shape == (0, 3, 3, 3)
+    assert nn.conv_transpose2d(x, np.ones((2, 3, 3, 3))).shape == (0, 3, 7, 7)
+    assert nn.conv2d_input(x.shape, w, g).shape == x.shape
+    np.testing.assert_array_equal(nn.conv2d_weight(x, w.shape, g), np.zeros(w.shape))
+
+
 def test_same_padding_with_an_even_kernel_pads_the_extra_element_on_the_right():
     x = np.arange(1.0, 6.0).reshape(1, 1, 5)
     w = np.array([[[0.0, 1.0, 0.0, 0.0]]])          # picks x[pos + 1 - left]; left = 1

@@ -568,9 +568,10 @@ def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dila
     kernel = tuple(weight_size)[2:]
     cols, _ = _columns(xp, kernel, stride, dilation, groups, positions=g.shape[2:])
     batch, out_ch = g.shape[:2]
-    gm = g.astype(work, copy=False).reshape(batch, groups, out_ch // groups, -1)
-    gm = gm.transpose(1, 2, 0, 3).reshape(groups, out_ch // groups, -1)   # (g, O/g, N*P)
-    cm = cols.transpose(1, 0, 2, 3).reshape(groups, -1, cols.shape[-1])    # (g, N*P, Cg*K)
+    rows = batch * cols.shape[2]                 # N * prod(positions); -1 fails for N = 0
+    gm = g.astype(work, copy=False).reshape(batch, groups, out_ch // groups, cols.shape[2])
+    gm = gm.transpose(1, 2, 0, 3).reshape(groups, out_ch // groups, rows)  # (g, O/g, N*P)
+    cm = cols.transpose(1, 0, 2, 3).reshape(groups, rows, cols.shape[-1])  # (g, N*P, Cg*K)
     out = np.matmul(gm, cm).reshape(tuple(weight_size))
     return out.astype(x.dtype, copy=False)
 
