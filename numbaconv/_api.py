@@ -593,4 +593,5 @@ def explain(in1, in2, mode="full", method="auto", *, device="auto", workers=None
     problem, probes = _problem_for(in1, in2, mode, device)
     if problem is None:
         return _dispatch.Choice("scipy", "direct", {}, ["input handled by scipy.signal itself"])
-    return _dispatch.select(problem, method, workers, probes=probes, offload=device == "auto")[1]
+    return _dispatch.select(problem, method, workers, probes=probes, offload=device == "auto",
+                            settle=True)[1]

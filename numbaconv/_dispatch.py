@@ -107,7 +107,7 @@ def vetoes(problem, method="auto"):
     return out
 
 
-def select(problem, method="auto", workers=None, *, probes=None, offload=False):
+def select(problem, method="auto", workers=None, *, probes=None, offload=False, settle=False):
     """Choose the backend for ``problem``: ``(problem, choice)``.
 
     Parameters
@@ -128,6 +128,10 @@ def select(problem, method="auto", workers=None, *, probes=None, offload=False):
         The arrays are on the host and the caller left the device open
         (``device='auto'``): the GPU may run them when it is predicted to
         win, copies included.
+    settle : bool, optional
+        Also ask the probes whose answers only change the candidates listed
+        (not the choice): :func:`numbaconv.explain` lists no separable cost
+        for a kernel that is not rank 1.
 
     Returns
     -------
@@ -149,7 +153,9 @@ def select(problem, method="auto", workers=None, *, probes=None, offload=False):
     choice = choose(problem)
     if probes is None:
         return problem, choice
-    if problem.separable and choice.method == "separable" and not probes.rank1():
+    separable_listed = settle and any(name.endswith("separable") for name in choice.costs)
+    if (problem.separable and (choice.method == "separable" or separable_listed)
+            and not probes.rank1()):
         problem = dataclasses.replace(problem, separable=False)
         choice = choose(problem)
     if method == "auto" and choice.method in FFT_METHODS and problem.finite is None:

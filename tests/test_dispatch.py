@@ -514,3 +514,14 @@ def test_explain_lists_every_candidate():
     rank2 = gaussian((15, 15)) + np.outer(np.arange(15.0), np.ones(15))
     choice = numbaconv.explain(img, rank2)
     assert set(choice.costs) == CPU_BACKENDS - {"cpu_separable"}, str(choice)
+
+
+def test_explain_lists_no_separable_cost_for_a_full_rank_kernel():
+    """The rank is asked for explain() when the separable path is listed, even if direct wins:
+    a kernel that is not rank 1 has no separable candidate to show."""
+    rng = np.random.default_rng(3)
+    img = rng.standard_normal((64, 64))
+    full_rank = rng.standard_normal((5, 5))
+    assert "cpu_separable" not in numbaconv.explain(img, full_rank, "same").costs
+    rank1 = np.outer(rng.standard_normal(5), rng.standard_normal(5))
+    assert "cpu_separable" in numbaconv.explain(img, rank1, "same").costs
