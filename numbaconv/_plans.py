@@ -18,6 +18,7 @@ import numpy as np
 from . import _coefficients as coef
 from ._arrays import HostOps, finalize
 from ._config import resolve_workers
+from . import _dispatch
 from ._dispatch import FFT_METHODS
 from ._probes import Probes
 
@@ -76,6 +77,16 @@ def lookup(plan_key):
         PLANS.clear()
         _version[0] = coef.version()
     return PLANS.get(plan_key)
+
+
+def forget():
+    """Forget every memoised choice and plan.
+
+    Needed only when the registry of backends changes (a test registering a
+    fake); new coefficients need not: choices and plans are keyed by their version.
+    """
+    _dispatch.clear_cache()
+    PLANS.clear()
 
 
 def store(plan_key, plan):

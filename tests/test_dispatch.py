@@ -69,14 +69,11 @@ def register(monkeypatch):
     """``register(backend)`` puts a fake in the registry for one test (memos emptied)."""
     def add(backend):
         monkeypatch.setitem(_backends.REGISTRY, backend.NAME, backend)
-        _dispatch.clear_cache()
-        _plans.PLANS.clear()
+        _plans.forget()
         return backend
-    _dispatch.clear_cache()
-    _plans.PLANS.clear()
+    _plans.forget()
     yield add
-    _dispatch.clear_cache()
-    _plans.PLANS.clear()
+    _plans.forget()
 
 
 def _signal(n=300, k=7, seed=0, dtype=np.float64):
@@ -252,16 +249,14 @@ def test_separable_is_rejected_without_a_rank1_kernel(fname, case):
 def test_a_method_without_backends_is_rejected(monkeypatch):
     for name in ("cpu_fft", "cpu_oa"):
         monkeypatch.delitem(_backends.REGISTRY, name)
-    _dispatch.clear_cache()
-    _plans.PLANS.clear()
+    _plans.forget()
     try:
         a, k = _signal()
         with pytest.raises(ValueError, match="method='fft'"):
             numbaconv.convolve(a, k, method="fft")
         assert numbaconv.explain(a, k).backend == "cpu_direct"
     finally:
-        _dispatch.clear_cache()
-        _plans.PLANS.clear()
+        _plans.forget()
 
 
 # --------------------------------------------------------------------------
@@ -290,16 +285,14 @@ def probe_log(monkeypatch):
     monkeypatch.setattr(HostOps, "abs_max", staticmethod(counted("abs_max", HostOps.abs_max)))
     monkeypatch.setattr(_probes, "separable_factors",
                         counted("separable_factors", _probes.separable_factors))
-    _dispatch.clear_cache()
-    _plans.PLANS.clear()
+    _plans.forget()
 
     def reset():
         log["asked"].clear()
         log["scans"].clear()
     log["reset"] = reset
     yield log
-    _dispatch.clear_cache()
-    _plans.PLANS.clear()
+    _plans.forget()
 
 
 def _asked(log):

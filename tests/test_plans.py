@@ -15,16 +15,14 @@ from hypothesis import strategies as st
 
 import numbaconv
 from helpers import assert_matches_scipy, make_array
-from numbaconv import _coefficients, _dispatch, _plans
+from numbaconv import _coefficients, _plans
 
 
 @pytest.fixture(autouse=True)
 def fresh_plans():
-    _dispatch.clear_cache()
-    _plans.PLANS.clear()
+    _plans.forget()
     yield
-    _dispatch.clear_cache()
-    _plans.PLANS.clear()
+    _plans.forget()
 
 
 def _key_count():

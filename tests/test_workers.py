@@ -20,7 +20,7 @@ import scipy.signal as ss
 
 import numbaconv
 from helpers import INT_KINDS, assert_matches_scipy, exact_reference, make_array, run_both, shape_id
-from numbaconv import _backends, _config, _dispatch, _plans
+from numbaconv import _backends, _config, _plans
 from numbaconv._backends import cpu_direct, cpu_fft, cpu_oa, cpu_separable
 
 
@@ -266,11 +266,9 @@ class CountingDirect:
 def counting(monkeypatch):
     fake = CountingDirect()
     monkeypatch.setitem(_backends.REGISTRY, fake.NAME, fake)
-    _dispatch.clear_cache()
-    _plans.PLANS.clear()
+    _plans.forget()
     yield fake
-    _dispatch.clear_cache()
-    _plans.PLANS.clear()
+    _plans.forget()
 
 
 @pytest.mark.parametrize("fname", ["convolve", "correlate", "convolve2d", "correlate2d"])

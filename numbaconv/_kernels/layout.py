@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .._config import numba_threads
+from .._problem import Problem
 
 #: bytes of outputs per work item along a row: big enough to amortise the
 #: edge logic, small enough that the accumulator run and its input stay in L1.
