@@ -22,7 +22,7 @@ import warnings
 from ._config import resolve_workers
 
 #: version of the coefficient layout; part of the calibration file's name
-FORMAT = 6
+FORMAT = 7
 
 DEFAULTS = {
     # seconds per multiply-add of the direct kernel at one thread, long kernel rows
@@ -47,6 +47,16 @@ DEFAULTS = {
     "oa_tile": 0.56,             # a 2-D tile's transforms against fft_nlogn's rate
     "oa_tile_call": 5.8e-5,      # a tile's Python-level calls
     "parallel_efficiency": 0.9,
+    # numbaconv.nn's CPU backends (seconds per multiply-add on the whole machine unless noted)
+    "layer": {
+        "overhead": 3.0e-5,              # checks, padding call, dispatch
+        "gemm_mac": {"f4": 1.4e-11, "f8": 4.3e-11},   # BLAS on large, square-ish products
+        "gemm_thin": 64.0,               # a contraction of length L runs (1 + thin / L) slower
+        "column_byte": 1.0e-9,           # im2col: per byte of columns gathered (one thread)
+        "direct_mac": {"f4": 1.6e-11, "f8": 3.2e-11},  # the Numba kernel, per thread
+        "depthwise_mac": {"f4": 2.0e-11, "f8": 4.0e-11},  # per thread
+        "fft_cmac": {"f4": 2.0e-11, "f8": 4.0e-11},    # channel contraction per frequency
+    },
     # the GPU backends', for one data-centre GPU (H100 class)
     "cuda": {
         "cuda_direct": {
@@ -60,6 +70,11 @@ DEFAULTS = {
             "overhead": 6.0e-5,          # plans (cached), launches, allocations
             "nlogn": {"f4": 2.0e-13, "f8": 4.0e-13, "c8": 4.0e-13, "c16": 8.0e-13},
             "bandwidth": 2.0e12,         # padding copies and the spectrum product
+        },
+        "cuda_layer": {                  # numbaconv.nn's direct kernels
+            "launch": 1.5e-5,
+            "mac": {"f4": 1.0e-13, "f8": 2.0e-13},
+            "bandwidth": 2.0e12,
         },
     },
 }
@@ -82,7 +97,7 @@ def coefficients() -> dict:
     --------
     >>> from numbaconv._coefficients import coefficients
     >>> sorted(coefficients()["cuda"])
-    ['cuda_direct', 'cuda_fft']
+    ['cuda_direct', 'cuda_fft', 'cuda_layer']
     """
     if _state["coeffs"] is None:
         _state["coeffs"] = load() or copy.deepcopy(DEFAULTS)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import typing
 
 import numpy as np
 
@@ -69,6 +70,9 @@ class Problem:
         copies to the device and back; it is what ``device='auto'`` asks of
         the GPU when it weighs running host arrays there.
     """
+
+    #: what the backends compute: SciPy's correlation (``'layer'``: :class:`LayerProblem`)
+    operation: typing.ClassVar[str] = "signal"
 
     shape_a: tuple
     shape_k: tuple
@@ -174,6 +178,102 @@ def _overlap_count(n, k, o, lo) -> float:
     kinks = (-o, min(0, n - o), max(0, n - o), n)
     pts = sorted({lo, hi, *(p for p in kinks if lo < p < hi)})
     return float(sum((b - a) * (f(a) + f(b - 1)) for a, b in zip(pts, pts[1:])) // 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerProblem:
+    """Array-free description of one convolutional-layer call (``numbaconv.nn``).
+
+    The forward operation (``transposed=False``) is torch's ``conv*d`` on an
+    input that is already padded::
+
+        out[n, o, p] = sum_{c in group(o), t} x[n, c, p * stride + t * dilation] * w[o, c', t]
+
+    The transposed one is its adjoint (``conv_transpose*d``, and the
+    gradient with respect to the input): ``x`` is ``(N, C, *shape)`` with
+    ``C = channels``, ``w`` is ``(C, out_channels / groups, *kernel)``, and
+    the full adjoint is cropped to ``[start, start + out_shape)`` per axis.
+
+    Attributes
+    ----------
+    batch, channels, out_channels, groups : int
+        ``N``, input channels, output channels and groups.
+    shape : tuple of int
+        Spatial shape of the input as the backend receives it (forward:
+        after padding).
+    kernel, stride, dilation : tuple of int
+        Per spatial axis.
+    out_shape : tuple of int
+        Spatial shape of the result.
+    dtype : numpy.dtype
+        The compute dtype, float32 or float64.
+    transposed : bool
+        The adjoint operation (see above).
+    start : tuple of int
+        Transposed only: where the result starts in the full adjoint (the
+        ``padding`` argument).
+    device : str
+        ``'cpu'`` or ``'cuda'``.
+    finite : bool or None
+        Whether input and weight are free of NaN/inf (``None``: not checked).
+    """
+
+    operation: typing.ClassVar[str] = "layer"
+    #: the signal-problem flags the dispatcher's vetoes read: real floats, no rank-1 path
+    kind: typing.ClassVar[str] = "f"
+    int_bound: typing.ClassVar[float] = 0.0
+    separable: typing.ClassVar[bool] = False
+    host_io: typing.ClassVar[bool] = False
+
+    batch: int
+    channels: int
+    out_channels: int
+    groups: int
+    shape: tuple
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    out_shape: tuple
+    dtype: np.dtype
+    transposed: bool = False
+    start: tuple = ()
+    device: str = "cpu"
+    finite: bool | None = None
+
+    @property
+    def ndim(self) -> int:
+        """Number of spatial axes."""
+        return len(self.kernel)
+
+    @property
+    def depthwise(self) -> bool:
+        """One input channel per group (``groups == channels``)."""
+        return self.groups == self.channels
+
+    @property
+    def taps(self) -> int:
+        return math.prod(self.kernel)
+
+    @property
+    def macs(self) -> float:
+        """Multiply-adds of the direct method (padding zeros included, as torch counts them)."""
+        if self.transposed:
+            return (float(self.batch) * self.channels * math.prod(self.shape)
+                    * (self.out_channels // self.groups) * self.taps)
+        return (float(self.batch) * self.out_channels * math.prod(self.out_shape)
+                * (self.channels // self.groups) * self.taps)
+
+    @property
+    def dilated_kernel(self) -> tuple:
+        """Per axis, the extent a dilated kernel covers: ``dilation * (kernel - 1) + 1``."""
+        return tuple(d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel))
+
+    def describe(self) -> str:
+        """One line: the shapes and options, for :func:`numbaconv.nn.explain`."""
+        op = "conv_transpose" if self.transposed else "conv"
+        return (f"{op}{self.ndim}d N={self.batch} {self.channels}->{self.out_channels} "
+                f"groups={self.groups} input {self.shape} kernel {self.kernel} stride "
+                f"{self.stride} dilation {self.dilation} -> {self.out_shape} {self.dtype}")
 
 
 def check_mode(mode, message=None) -> str:

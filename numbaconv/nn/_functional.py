@@ -1,22 +1,31 @@
 """Convolutional-layer functions with ``torch.nn.functional``'s semantics, on NumPy arrays.
 
-The path here is the reference CPU path: pad (``np.pad`` for the padding
-modes), take a strided sliding-window view (stride and dilation are slices
-of it), and contract each group with one ``np.matmul`` (BLAS).  Transposed
-convolution is the adjoint of the forward one (a scatter-add per kernel
-tap); the gradient helpers follow from the adjoint relations.  Numba
-kernels will replace the contraction later; the checks and the shapes stay.
+Each function checks its arguments as torch does, pads the input
+(``np.pad`` for the padding modes), describes the call as an array-free
+:class:`~numbaconv._problem.LayerProblem` and lets the dispatcher choose a
+layer backend by cost, as for SciPy's functions: a direct Numba kernel,
+BLAS on im2col columns, a depthwise kernel, or FFT for large kernels.
+Bias and the dtype of the result are applied here.  :func:`explain` says
+what a call would run.
 """
 from __future__ import annotations
 
-import math
+import dataclasses
 import operator
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from .. import _dispatch
+from .._arrays import HostOps, is_gpu_array
+from .._kernels import columns
+from .._probes import Probes
+from .._problem import LayerProblem
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-           "conv1d_input", "conv1d_weight", "conv2d_input", "conv2d_weight"]
+           "conv1d_input", "conv1d_weight", "conv2d_input", "conv2d_weight", "explain"]
+
+#: the ``method`` values of the layer functions: 'auto' or a backend family
+METHODS = ("auto", "direct", "gemm", "fft")
 
 #: torch's padding_mode names and the np.pad mode each one is
 PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
@@ -29,8 +38,9 @@ _FLOATS = (np.float16, np.float32, np.float64)
 
 def _as_float(a, what):
     """Return ``a`` as an array of float16/32/64, else raise TypeError (as torch does on CPU)."""
-    a = np.asarray(a)
-    if a.dtype.type not in _FLOATS:
+    if not is_gpu_array(a):
+        a = np.asarray(a)
+    if np.dtype(a.dtype).type not in _FLOATS:
         raise TypeError(f"{what} has dtype {a.dtype}; convolution layers compute in float16, "
                         f"float32 or float64: convert it, e.g. {what}.astype(np.float32)")
     return a
@@ -139,75 +149,49 @@ def _pad(x, pairs, padding_mode):
     return np.pad(x, ((0, 0), (0, 0)) + tuple(pairs), mode=PADDING_MODES[padding_mode])
 
 
-# ---------------------------------------------------------------- cores
+# ---------------------------------------------------------------- calls
 
-def _windows(xp, kernel, stride, dilation, positions=None):
-    """Return the view ``(N, C, *positions, *kernel)`` of a padded, batched ``xp``."""
-    n = len(kernel)
-    extent = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
-    view = sliding_window_view(xp, extent, axis=tuple(range(2, 2 + n)))
-    index = ((slice(None),) * 2
-             + tuple(slice(0, None if positions is None else p * s, s)
-                     for s, p in zip(stride, positions or (None,) * n))
-             + tuple(slice(None, None, d) for d in dilation))
-    return view[index]
+def _check_method(method):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return method
 
 
-def _columns(xp, kernel, stride, dilation, groups, positions=None):
-    """Return im2col ``(N, groups, prod(positions), C/groups * prod(kernel))`` and the positions."""
-    n = len(kernel)
-    view = _windows(xp, kernel, stride, dilation, positions)
-    batch, channels = view.shape[:2]
-    out_shape = view.shape[2:2 + n]
-    view = view.reshape((batch, groups, channels // groups) + view.shape[2:])
-    order = (0, 1) + tuple(range(3, 3 + n)) + (2,) + tuple(range(3 + n, 3 + 2 * n))
-    cols = view.transpose(order).reshape(
-        batch, groups, math.prod(out_shape), channels // groups * math.prod(kernel))
-    return cols, out_shape
+@dataclasses.dataclass
+class _Call:
+    """One checked call: its problem, the arrays its backend receives, and how to finish."""
 
+    problem: LayerProblem
+    x: object                   # forward: the padded input; transposed: the input
+    w: object
+    bias: object                # (C_out,) in the compute dtype, or None
+    dtype: np.dtype             # of the result
+    unbatched: bool
+    method: str
 
-def _forward(xp, w, stride, dilation, groups):
-    """Correlate a padded, batched ``xp`` with ``w`` (no bias): ``(N, C_out, *positions)``."""
-    out_ch = w.shape[0]
-    cols, out_shape = _columns(xp, w.shape[2:], stride, dilation, groups)
-    wm = w.reshape(groups, out_ch // groups, -1)
-    out = np.matmul(cols, wm.transpose(0, 2, 1)[None])          # (N, g, P, O/g)
-    return out.transpose(0, 1, 3, 2).reshape((xp.shape[0], out_ch) + out_shape)
+    def choose(self):
+        """``(problem, choice)``: the dispatcher's backend for this call."""
+        return _dispatch.select(self.problem, self.method,
+                                probes=Probes(HostOps, self.x, self.w))
 
-
-def _adjoint(y, w, stride, dilation, groups, start, size):
-    """Apply the adjoint of :func:`_forward`, cropped to ``[start, start + size)`` per axis.
-
-    ``y`` is ``(N, C, *L)`` and ``w`` is ``(C, C_out/groups, *kernel)`` (a forward
-    weight read as a transposed one).  Each kernel tap scatters ``y @ w[..., tap]``
-    into the output at offset ``tap * dilation`` with step ``stride``.
-    """
-    n = len(stride)
-    kernel = w.shape[2:]
-    batch, channels = y.shape[:2]
-    cg, og = channels // groups, w.shape[1]
-    length = y.shape[2:]
-    full = tuple(max((lo - 1) * s + d * (k - 1) + 1, b + z)
-                 for lo, s, d, k, b, z in zip(length, stride, dilation, kernel, start, size))
-    ym = y.reshape((batch, groups, cg, math.prod(length))).transpose(0, 1, 3, 2)
-    wm = w.reshape(groups, cg, og * math.prod(kernel))
-    parts = np.matmul(ym, wm[None]).reshape(
-        (batch, groups) + length + (og,) + tuple(kernel))    # (N, g, *L, O/g, *K)
-    parts = np.moveaxis(parts, 2 + n, 2)                     # (N, g, O/g, *L, *K)
-    out = np.zeros((batch, groups, og) + full, dtype=y.dtype)
-    for tap in np.ndindex(*kernel):
-        where = tuple(slice(t * d, t * d + (lo - 1) * s + 1, s)
-                      for t, d, lo, s in zip(tap, dilation, length, stride))
-        out[(slice(None),) * 3 + where] += parts[(Ellipsis,) + tap]
-    crop = tuple(slice(b, b + z) for b, z in zip(start, size))
-    return out[(slice(None),) * 3 + crop].reshape((batch, groups * og) + tuple(size))
+    def run(self):
+        """Run the chosen backend, add the bias, give the result the input's dtype."""
+        problem, choice = self.choose()
+        out = choice.module.run(problem, self.x, self.w)
+        if self.bias is not None:
+            out += self.bias.reshape((1, -1) + (1,) * problem.ndim)
+        out = out.astype(self.dtype, copy=False)
+        return out[0] if self.unbatched else out
 
 
 # ---------------------------------------------------------------- forward
 
-def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, padding_mode):
+def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, padding_mode,
+          method):
+    """Check a forward call as torch does; return it as a :class:`_Call`."""
     x = _as_float(input, "input")
     w = _as_float(weight, "weight")
+    _check_method(method)
     x, unbatched = _batched(x, n, name)
     _check_weight(w, n, name)
     stride = _ints(stride, n, "stride", minimum=1)
@@ -230,19 +214,19 @@ def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, paddi
             raise ValueError(f"kernel size {k} (dilated to {d * (k - 1) + 1}) is larger than "
                              f"the padded input ({p}) on spatial axis {axis}: pad more or use "
                              f"a smaller kernel or dilation")
-    dtype = x.dtype
+    dtype = np.dtype(x.dtype)
     work = _compute_dtype(dtype)
     b = _check_bias(bias, out_ch, work)
     xp = _pad(x.astype(work, copy=False), pairs, padding_mode)
-    out = _forward(xp, w.astype(work, copy=False), stride, dilation, groups)
-    if b is not None:
-        out += b.reshape((1, out_ch) + (1,) * n)
-    out = out.astype(dtype, copy=False)
-    return out[0] if unbatched else out
+    out_shape = tuple((p - d * (k - 1) - 1) // s + 1
+                      for p, d, k, s in zip(padded, dilation, kernel, stride))
+    problem = LayerProblem(x.shape[0], channels, out_ch, groups, padded, tuple(kernel), stride,
+                           dilation, out_shape, work)
+    return _Call(problem, xp, w.astype(work, copy=False), b, dtype, unbatched, method)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros"):
+           padding_mode="zeros", method="auto"):
     """1-D convolution (cross-correlation) over an ``(N, C_in, L)`` input, like torch's.
 
     Parameters
@@ -263,6 +247,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         Split the channels into ``groups`` independent convolutions.
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, optional
         How the padding is filled (torch has it on its modules only).
+    method : {'auto', 'direct', 'gemm', 'fft'}, optional
+        The backend family; ``'auto'`` lets the cost model choose (see
+        :func:`explain`).
 
     Returns
     -------
@@ -291,11 +278,11 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     array([[[1., 3., 5., 7., 4.]]])
     """
     return _conv(1, "conv1d", input, weight, bias, stride, padding, dilation, groups,
-                 padding_mode)
+                 padding_mode, method).run()
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros"):
+           padding_mode="zeros", method="auto"):
     """2-D convolution (cross-correlation) over an ``(N, C_in, H, W)`` input, like torch's.
 
     Parameters
@@ -314,6 +301,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         Split the channels into ``groups`` independent convolutions.
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, optional
         How the padding is filled.
+    method : {'auto', 'direct', 'gemm', 'fft'}, optional
+        As in :func:`conv1d`.
 
     Returns
     -------
@@ -339,11 +328,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     (1, 3, 4, 4)
     """
     return _conv(2, "conv2d", input, weight, bias, stride, padding, dilation, groups,
-                 padding_mode)
+                 padding_mode, method).run()
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros"):
+           padding_mode="zeros", method="auto"):
     """3-D convolution (cross-correlation) over an ``(N, C_in, D, H, W)`` input, like torch's.
 
     Parameters
@@ -354,7 +343,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         ``(C_out, C_in / groups, kD, kH, kW)``.
     bias : array_like, optional
         ``(C_out,)``.
-    stride, padding, dilation, groups, padding_mode
+    stride, padding, dilation, groups, padding_mode, method
         As in :func:`conv2d`, per spatial axis.
 
     Returns
@@ -382,15 +371,17 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
              [54., 54.]]]])
     """
     return _conv(3, "conv3d", input, weight, bias, stride, padding, dilation, groups,
-                 padding_mode)
+                 padding_mode, method).run()
 
 
 # ---------------------------------------------------------------- transposed
 
 def _conv_transpose(n, name, input, weight, bias, stride, padding, output_padding, groups,
-                    dilation):
+                    dilation, method):
+    """Check a transposed call as torch does; return it as a :class:`_Call`."""
     x = _as_float(input, "input")
     w = _as_float(weight, "weight")
+    _check_method(method)
     x, unbatched = _batched(x, n, name)
     if w.ndim != n + 2:
         raise ValueError(f"{name} expects a {n + 2}-D weight (in_channels, "
@@ -421,19 +412,18 @@ def _conv_transpose(n, name, input, weight, bias, stride, padding, output_paddin
         raise ValueError(f"{name} would give an output of spatial size {size}: padding "
                          f"{padding} is too large for this input and kernel")
     out_ch = w.shape[1] * groups
-    dtype = x.dtype
+    dtype = np.dtype(x.dtype)
     work = _compute_dtype(dtype)
     b = _check_bias(bias, out_ch, work)
-    out = _adjoint(x.astype(work, copy=False), w.astype(work, copy=False), stride, dilation,
-                   groups, padding, size)
-    if b is not None:
-        out += b.reshape((1, out_ch) + (1,) * n)
-    out = out.astype(dtype, copy=False)
-    return out[0] if unbatched else out
+    problem = LayerProblem(x.shape[0], channels, out_ch, groups, tuple(x.shape[2:]),
+                           tuple(kernel), stride, dilation, size, work, transposed=True,
+                           start=padding)
+    return _Call(problem, x.astype(work, copy=False), w.astype(work, copy=False), b, dtype,
+                 unbatched, method)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1):
+                     groups=1, dilation=1, *, method="auto"):
     """1-D transposed convolution (the adjoint of :func:`conv1d`), like torch's.
 
     Parameters
@@ -448,6 +438,8 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
         ``output_padding`` must be smaller than the stride or the dilation.
     groups : int, optional
         Split the channels into ``groups`` independent convolutions.
+    method : {'auto', 'direct', 'gemm', 'fft'}, optional
+        As in :func:`conv1d`.
 
     Returns
     -------
@@ -469,11 +461,11 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     array([[[  1.,  10., 102.,  20., 200.]]])
     """
     return _conv_transpose(1, "conv_transpose1d", input, weight, bias, stride, padding,
-                           output_padding, groups, dilation)
+                           output_padding, groups, dilation, method).run()
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1):
+                     groups=1, dilation=1, *, method="auto"):
     """2-D transposed convolution (the adjoint of :func:`conv2d`), like torch's.
 
     Parameters
@@ -488,6 +480,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         As in :func:`conv_transpose1d`, per spatial axis.
     groups : int, optional
         Split the channels into ``groups`` independent convolutions.
+    method : {'auto', 'direct', 'gemm', 'fft'}, optional
+        As in :func:`conv1d`.
 
     Returns
     -------
@@ -515,7 +509,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     (1, 4, 4, 4)
     """
     return _conv_transpose(2, "conv_transpose2d", input, weight, bias, stride, padding,
-                           output_padding, groups, dilation)
+                           output_padding, groups, dilation, method).run()
 
 
 # ---------------------------------------------------------------- gradients
@@ -553,10 +547,14 @@ def _conv_input(n, name, input_size, weight, grad_output, stride, padding, dilat
     w = _as_float(weight, "weight")
     g, stride, dilation, groups, pairs = _grad_setup(
         n, name, input_size, w.shape, grad_output, stride, padding, dilation, groups)
-    work = _compute_dtype(g.dtype)
-    out = _adjoint(g.astype(work, copy=False), w.astype(work, copy=False), stride, dilation,
-                   groups, tuple(lo for lo, _ in pairs), tuple(input_size)[2:])
-    return out.astype(g.dtype, copy=False)
+    dtype = np.dtype(g.dtype)
+    work = _compute_dtype(dtype)
+    size = tuple(input_size)[2:]
+    problem = LayerProblem(g.shape[0], g.shape[1], w.shape[1] * groups, groups,
+                           tuple(g.shape[2:]), tuple(w.shape[2:]), stride, dilation, size, work,
+                           transposed=True, start=tuple(lo for lo, _ in pairs))
+    return _Call(problem, g.astype(work, copy=False), w.astype(work, copy=False), None, dtype,
+                 False, "auto").run()
 
 
 def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dilation, groups):
@@ -565,14 +563,8 @@ def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dila
         n, name, x.shape, weight_size, grad_output, stride, padding, dilation, groups)
     work = _compute_dtype(x.dtype)
     xp = _pad(x.astype(work, copy=False), pairs, "zeros")
-    kernel = tuple(weight_size)[2:]
-    cols, _ = _columns(xp, kernel, stride, dilation, groups, positions=g.shape[2:])
-    batch, out_ch = g.shape[:2]
-    rows = batch * cols.shape[2]                 # N * prod(positions); -1 fails for N = 0
-    gm = g.astype(work, copy=False).reshape(batch, groups, out_ch // groups, cols.shape[2])
-    gm = gm.transpose(1, 2, 0, 3).reshape(groups, out_ch // groups, rows)  # (g, O/g, N*P)
-    cm = cols.transpose(1, 0, 2, 3).reshape(groups, rows, cols.shape[-1])  # (g, N*P, Cg*K)
-    out = np.matmul(gm, cm).reshape(tuple(weight_size))
+    out = columns.weight_grad(xp, g.astype(work, copy=False), tuple(weight_size)[2:], stride,
+                              dilation, groups)
     return out.astype(x.dtype, copy=False)
 
 
@@ -728,3 +720,67 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     """
     return _conv_weight(2, "conv2d_weight", input, weight_size, grad_output, stride, padding,
                         dilation, groups)
+
+
+# ---------------------------------------------------------------- explain
+
+def _preparers():
+    """The public functions that dispatch, each with the checker that returns its call."""
+    def forward(n, name):
+        def prepare(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+                    padding_mode="zeros", method="auto"):
+            return _conv(n, name, input, weight, bias, stride, padding, dilation, groups,
+                         padding_mode, method)
+        return prepare
+
+    def transposed(n, name):
+        def prepare(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                    dilation=1, *, method="auto"):
+            return _conv_transpose(n, name, input, weight, bias, stride, padding,
+                                   output_padding, groups, dilation, method)
+        return prepare
+
+    return {conv1d: forward(1, "conv1d"), conv2d: forward(2, "conv2d"),
+            conv3d: forward(3, "conv3d"), conv_transpose1d: transposed(1, "conv_transpose1d"),
+            conv_transpose2d: transposed(2, "conv_transpose2d")}
+
+
+def explain(function, *args, **kwargs):
+    """Say which backend a call of a layer function would run, and why; nothing is computed.
+
+    Parameters
+    ----------
+    function : callable
+        One of :func:`conv1d`, :func:`conv2d`, :func:`conv3d`,
+        :func:`conv_transpose1d`, :func:`conv_transpose2d`.
+    *args, **kwargs
+        The call's arguments, as they would be passed to ``function``.
+
+    Returns
+    -------
+    choice : numbaconv._dispatch.Choice
+        ``.backend`` and ``.method`` chosen, ``.costs`` (predicted seconds
+        of every candidate); ``str(choice)`` is a readable table.
+
+    Raises
+    ------
+    TypeError, ValueError
+        What the call itself would raise; a ``function`` that is not a
+        layer function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv import nn
+    >>> x, w = np.ones((8, 64, 56, 56), np.float32), np.ones((64, 64, 3, 3), np.float32)
+    >>> choice = nn.explain(nn.conv2d, x, w, padding=1)
+    >>> sorted(choice.costs) == sorted(set(choice.costs))   # every candidate, priced
+    True
+    >>> nn.explain(nn.conv2d, x, w, padding=1, method="gemm").backend
+    'cpu_layer_gemm'
+    """
+    prepare = _preparers().get(function)
+    if prepare is None:
+        raise TypeError(f"explain() takes one of the layer functions {sorted(__all__[:5])}, "
+                        f"got {function!r}")
+    return prepare(*args, **kwargs).choose()[1]
