@@ -22,7 +22,8 @@ from __future__ import annotations
 import importlib
 
 _MODULES = ("cpu_direct", "cpu_separable", "cpu_fft", "cpu_oa", "cuda_direct", "cuda_fft",
-            "cpu_layer_gemm")
+            "cpu_layer_gemm", "cpu_layer_direct", "cpu_layer_depthwise", "cpu_layer_fft",
+            "cuda_layer")
 
 REGISTRY: dict = {}
 for _name in _MODULES:

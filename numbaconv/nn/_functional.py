@@ -151,6 +151,11 @@ def _pad(x, pairs, padding_mode):
 
 # ---------------------------------------------------------------- calls
 
+def _on_gpu(*arrays) -> bool:
+    """Whether any of the arrays lives on a CUDA device: the call then runs on the GPU."""
+    return any(a is not None and is_gpu_array(a) for a in arrays)
+
+
 def _check_method(method):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -216,12 +221,16 @@ def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, paddi
                              f"a smaller kernel or dilation")
     dtype = np.dtype(x.dtype)
     work = _compute_dtype(dtype)
-    b = _check_bias(bias, out_ch, work)
-    xp = _pad(x.astype(work, copy=False), pairs, padding_mode)
     out_shape = tuple((p - d * (k - 1) - 1) // s + 1
                       for p, d, k, s in zip(padded, dilation, kernel, stride))
     problem = LayerProblem(x.shape[0], channels, out_ch, groups, padded, tuple(kernel), stride,
                            dilation, out_shape, work)
+    if _on_gpu(x, w, bias):
+        from . import _cuda
+        return _cuda.forward_call(problem, x, w, bias, dtype, unbatched, method, pairs,
+                                  padding_mode)
+    b = _check_bias(bias, out_ch, work)
+    xp = _pad(x.astype(work, copy=False), pairs, padding_mode)
     return _Call(problem, xp, w.astype(work, copy=False), b, dtype, unbatched, method)
 
 
@@ -414,10 +423,13 @@ def _conv_transpose(n, name, input, weight, bias, stride, padding, output_paddin
     out_ch = w.shape[1] * groups
     dtype = np.dtype(x.dtype)
     work = _compute_dtype(dtype)
-    b = _check_bias(bias, out_ch, work)
     problem = LayerProblem(x.shape[0], channels, out_ch, groups, tuple(x.shape[2:]),
                            tuple(kernel), stride, dilation, size, work, transposed=True,
                            start=padding)
+    if _on_gpu(x, w, bias):
+        from . import _cuda
+        return _cuda.transposed_call(problem, x, w, bias, dtype, unbatched, method)
+    b = _check_bias(bias, out_ch, work)
     return _Call(problem, x.astype(work, copy=False), w.astype(work, copy=False), b, dtype,
                  unbatched, method)
 
@@ -553,6 +565,9 @@ def _conv_input(n, name, input_size, weight, grad_output, stride, padding, dilat
     problem = LayerProblem(g.shape[0], g.shape[1], w.shape[1] * groups, groups,
                            tuple(g.shape[2:]), tuple(w.shape[2:]), stride, dilation, size, work,
                            transposed=True, start=tuple(lo for lo, _ in pairs))
+    if _on_gpu(g, w):
+        from . import _cuda
+        return _cuda.transposed_call(problem, g, w, None, dtype, False, "auto").run()
     return _Call(problem, g.astype(work, copy=False), w.astype(work, copy=False), None, dtype,
                  False, "auto").run()
 
@@ -562,6 +577,9 @@ def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dila
     g, stride, dilation, groups, pairs = _grad_setup(
         n, name, x.shape, weight_size, grad_output, stride, padding, dilation, groups)
     work = _compute_dtype(x.dtype)
+    if _on_gpu(x, g):
+        from . import _cuda
+        return _cuda.weight_grad(x, g, tuple(weight_size), stride, dilation, groups, pairs)
     xp = _pad(x.astype(work, copy=False), pairs, "zeros")
     out = columns.weight_grad(xp, g.astype(work, copy=False), tuple(weight_size)[2:], stride,
                               dilation, groups)
