@@ -18,6 +18,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import numbaconv.nn as nn
+from numbaconv._backends import REGISTRY
 
 NP_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 FORWARD = {1: nn.conv1d, 2: nn.conv2d, 3: nn.conv3d}
@@ -25,6 +26,10 @@ TRANSPOSE = {1: nn.conv_transpose1d, 2: nn.conv_transpose2d}
 GRAD_INPUT = {1: nn.conv1d_input, 2: nn.conv2d_input}
 GRAD_WEIGHT = {1: nn.conv1d_weight, 2: nn.conv2d_weight}
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+#: 'auto' and every method family a CPU layer backend provides: the sweeps run each
+METHODS = ["auto"] + sorted({mod.METHOD for mod in REGISTRY.values()
+                             if getattr(mod, "OPERATION", "signal") == "layer"
+                             and mod.DEVICE == "cpu"})
 
 
 # ---------------------------------------------------------------- references
@@ -116,7 +121,8 @@ def forward_case(draw, n):
                 mode=draw(st.sampled_from(list(NP_MODES))),
                 dtype=draw(st.sampled_from([np.float32, np.float64])),
                 bias=draw(st.booleans()), unbatched=draw(st.booleans()),
-                strided=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
+                strided=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)),
+                method=draw(st.sampled_from(METHODS)))
 
 
 def _arrays(case, x_shape, w_shape):
@@ -157,13 +163,14 @@ def check_forward(case, n):
     pairs = ref_pairs(case["padding"], n, case["kernel"], dilation)
     xin = x[0] if case["unbatched"] else x
     kwargs = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
-                  groups=groups, padding_mode=case["mode"])
+                  groups=groups, padding_mode=case["mode"], method=case["method"])
     if not _forward_is_valid(case, n, pairs):
         event("torch would raise")
         with pytest.raises(ValueError):
             FORWARD[n](xin, w, b, **kwargs)
         return
     event(f"computed, padding {'string' if isinstance(case['padding'], str) else 'numbers'}")
+    event(f"method {case['method']}")
     before = xin.copy()
     got = FORWARD[n](xin, w, b, **kwargs)
     np.testing.assert_array_equal(xin, before)
@@ -210,7 +217,8 @@ def transpose_case(draw, n):
                 output_padding=draw(st.one_of(st.just(0), ints(0, 2))),
                 dtype=draw(st.sampled_from([np.float32, np.float64])),
                 bias=draw(st.booleans()), unbatched=draw(st.booleans()),
-                strided=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
+                strided=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)),
+                method=draw(st.sampled_from(METHODS)))
 
 
 def check_transpose(case, n):
@@ -229,8 +237,9 @@ def check_transpose(case, n):
     xin = x[0] if case["unbatched"] else x
     kwargs = dict(stride=case["stride"], padding=case["padding"],
                   output_padding=case["output_padding"], groups=groups,
-                  dilation=case["dilation"])
+                  dilation=case["dilation"], method=case["method"])
     event("computed" if valid else "torch would raise")
+    event(f"method {case['method']}")
     if not valid:
         with pytest.raises(ValueError):
             TRANSPOSE[n](xin, w, b, **kwargs)
@@ -556,3 +565,74 @@ def test_import_is_numpy_only():
             "bad = [m for m in ('torch', 'cupy') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- backends
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, x_shape, w_shape, kwargs", [
+    # more channels, positions and output blocks than one register block holds
+    (2, (3, 16, 20, 23), (13, 16, 3, 3), dict(padding=1)),
+    (2, (2, 12, 19, 17), (9, 4, 3, 2), dict(stride=(1, 2), dilation=2, groups=3, padding=2)),
+    (2, (2, 3, 40, 38), (7, 3, 7, 7), dict(stride=2, padding=3)),
+    (1, (2, 10, 300), (9, 10, 9), dict(padding=4)),
+    (1, (1, 8, 97), (8, 2, 5), dict(stride=3, dilation=3, groups=4)),
+    (3, (1, 4, 7, 8, 9), (5, 4, 2, 3, 2), dict(stride=(2, 1, 1), padding=1)),
+])
+def test_every_method_on_layers_larger_than_a_register_block(n, x_shape, w_shape, kwargs, dtype,
+                                                             method, rng):
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    pairs = ref_pairs(kwargs.get("padding", 0), n, w_shape[2:], _per_axis(kwargs.get("dilation", 1), n))
+    stride, dilation = _per_axis(kwargs.get("stride", 1), n), _per_axis(kwargs.get("dilation", 1), n)
+    try:
+        got = FORWARD[n](x, w, method=method, **kwargs)
+    except ValueError as err:       # a method no backend offers for this layer
+        assert "method=" in str(err)
+        pytest.skip(str(err))
+    groups = kwargs.get("groups", 1)
+    want = ref_conv(x.astype(np.float64), w.astype(np.float64), None, stride, pairs, dilation,
+                    groups)
+    scale = ref_conv(np.abs(x.astype(np.float64)), np.abs(w.astype(np.float64)), None, stride,
+                     pairs, dilation, groups)
+    assert_close(got, want, scale, np.dtype(dtype))
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("n, x_shape, w_shape, kwargs", [
+    (2, (2, 12, 9, 11), (12, 5, 4, 4), dict(stride=2, padding=1)),
+    (2, (1, 6, 8, 7), (6, 4, 3, 3), dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2),
+                                         groups=3, dilation=(1, 2))),
+    (1, (2, 16, 50), (16, 9, 5), dict(stride=3, padding=2, output_padding=1)),
+])
+def test_every_method_on_transposed_layers(n, x_shape, w_shape, kwargs, method, rng):
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    try:
+        got = TRANSPOSE[n](x, w, method=method, **kwargs)
+    except ValueError as err:
+        assert "method=" in str(err)
+        pytest.skip(str(err))
+    args = [_per_axis(kwargs.get(k, d), n) for k, d in
+            (("stride", 1), ("padding", 0), ("output_padding", 0), ("dilation", 1))]
+    want = ref_conv_transpose(x, w, None, *args, kwargs.get("groups", 1))
+    scale = ref_conv_transpose(np.abs(x), np.abs(w), None, *args, kwargs.get("groups", 1))
+    assert_close(got, want, scale, np.dtype(np.float64))
+
+
+def test_explain_prices_every_layer_backend_and_obeys_a_method():
+    x, w = np.ones((8, 64, 56, 56), np.float32), np.ones((64, 64, 3, 3), np.float32)
+    choice = nn.explain(nn.conv2d, x, w, padding=1)
+    assert {"cpu_layer_gemm", "cpu_layer_direct"} <= set(choice.costs)
+    assert choice.backend == min(choice.costs, key=choice.costs.get)
+    assert all(t > 0 for t in choice.costs.values())
+    assert nn.explain(nn.conv2d, x, w, padding=1, method="gemm").backend == "cpu_layer_gemm"
+    assert "chosen:" in str(choice)
+    with pytest.raises(ValueError, match="method must be one of"):
+        nn.explain(nn.conv2d, x, w, method="separable")
+    with pytest.raises(TypeError, match="layer functions"):
+        nn.explain(np.convolve, x, w)
+    # the checks run first: explain raises where the call would
+    with pytest.raises(ValueError, match="groups"):
+        nn.explain(nn.conv2d, x, w, groups=3)

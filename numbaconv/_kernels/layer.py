@@ -1,0 +1,211 @@
+"""The direct convolutional-layer kernel: an implicit GEMM in registers.
+
+A layer sums over input channels *and* taps, and every output channel reads
+the same input: a block of ``OUT_BLOCK`` output channels times one quarter
+block of positions stays in vector registers while, for every (channel,
+tap), one load of the input feeds ``OUT_BLOCK`` FMAs with broadcast weights
+(AVX-512: 6 x 4 zmm accumulators; AVX2: 6 x 2 ymm).
+
+Positions are flat: the input plane of each channel is one row of length
+``L``, an output position ``q`` reads ``x[q + offset(tap)]``, and the
+output row has the padded input's row width (its last ``d(k-1)`` columns
+are not outputs and are dropped afterwards).  Strides become unit steps by
+splitting the input into ``prod(stride)`` phase planes (``x[i::s]`` per
+axis): a tap then reads one plane at a constant offset.  So 1-D, 2-D and
+3-D layers, any stride, dilation and groups run through one kernel.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from .._jit import jit, jit_parallel
+from .simd import BLOCK_BYTES, lanes, quarter_fma_at, quarter_store_at, quarter_zeros
+
+#: output channels per register block (each one a quarter block of accumulators)
+OUT_BLOCK = 6
+#: quarter blocks of positions per work item: enough to amortise the weight
+#: panel, few enough that the item's input stays in L2
+ITEM_BLOCKS = 2
+
+
+def quarter(dtype) -> int:
+    """Positions per register block for ``dtype``."""
+    return lanes(dtype, BLOCK_BYTES // 4)
+
+
+def _body(xf, wt, out, dest, scratch, bases, n, g, cg, taps, ob, q_lo, q_hi, step):
+    """Output block ``ob`` (channels ``6 ob .. 6 ob + 5`` of group ``g``) over flat positions
+    ``[q_lo, q_hi)`` (multiples of ``step``); its weight panel is contiguous.
+
+    Each register block goes to ``scratch`` and from there to the positions
+    ``dest`` names (``-1``: not an output), so no padded result is written.
+    """
+    panel = wt[g, ob]
+    og = wt.shape[1] * OUT_BLOCK
+    o0 = g * (out.shape[1] // wt.shape[0]) + ob * OUT_BLOCK
+    valid = min(OUT_BLOCK, out.shape[1] // wt.shape[0] - ob * OUT_BLOCK)
+    for q0 in range(q_lo, q_hi, step):
+        a0 = quarter_zeros(out)
+        a1 = quarter_zeros(out)
+        a2 = quarter_zeros(out)
+        a3 = quarter_zeros(out)
+        a4 = quarter_zeros(out)
+        a5 = quarter_zeros(out)
+        for c in range(cg):
+            xr = xf[n, g * cg + c]
+            wc = c * taps
+            for t in range(taps):
+                at = bases[t] + q0
+                wr = panel[wc + t]
+                quarter_fma_at(a0, wr[0], xr, at)
+                quarter_fma_at(a1, wr[1], xr, at)
+                quarter_fma_at(a2, wr[2], xr, at)
+                quarter_fma_at(a3, wr[3], xr, at)
+                quarter_fma_at(a4, wr[4], xr, at)
+                quarter_fma_at(a5, wr[5], xr, at)
+        quarter_store_at(a0, scratch, 0)
+        quarter_store_at(a1, scratch, step)
+        quarter_store_at(a2, scratch, 2 * step)
+        quarter_store_at(a3, scratch, 3 * step)
+        quarter_store_at(a4, scratch, 4 * step)
+        quarter_store_at(a5, scratch, 5 * step)
+        for b in range(valid):
+            row = out[n, o0 + b]
+            for j in range(step):
+                d = dest[q0 + j]
+                if d >= 0:
+                    row[d] = scratch[b * step + j]
+    return og
+
+
+_body_inline = jit(_body, inline=True)
+
+
+def _tiles(xf, wt, out, dest, bases, cg, item, step):
+    """Every (image, flat position range) work item: all groups and output blocks.
+
+    ``out`` is ``(N, O, outputs)``; ``dest`` maps each flat position to its
+    output index or ``-1``.
+    """
+    batch = xf.shape[0]
+    groups, nblocks = wt.shape[:2]
+    taps = bases.shape[0]
+    length = dest.shape[0]
+    per_image = (length + item - 1) // item
+    for it in prange(batch * per_image):
+        n = it // per_image
+        q_lo = (it % per_image) * item
+        q_hi = min(q_lo + item, length)
+        scratch = np.empty(OUT_BLOCK * step, dtype=out.dtype)
+        for g in range(groups):
+            for b in range(nblocks):
+                _body_inline(xf, wt, out, dest, scratch, bases, n, g, cg, taps, b, q_lo, q_hi,
+                             step)
+
+
+tiles_par = jit_parallel(_tiles)
+tiles_ser = jit(_tiles)
+
+
+def plan(shape, kernel, stride, dilation):
+    """The flat layout of a padded input ``shape``: phase planes and per-tap offsets.
+
+    Returns
+    -------
+    phase_shape : tuple of int
+        Per axis, ``ceil(n / s)``: the size of one phase plane.
+    bases : ndarray of int64
+        Per tap (row-major over ``kernel``), where it reads in the flattened
+        planes of one channel: ``plane * plane_size + flat offset``.
+    """
+    phase_shape = tuple(-(-n // s) for n, s in zip(shape, stride))
+    plane_size = math.prod(phase_shape)
+    row = [math.prod(phase_shape[i + 1:]) for i in range(len(shape))]
+    prow = [math.prod(stride[i + 1:]) for i in range(len(shape))]
+    bases = []
+    for tap in np.ndindex(*kernel):
+        reach = [t * d for t, d in zip(tap, dilation)]
+        plane = sum((r % s) * p for r, s, p in zip(reach, stride, prow))
+        offset = sum((r // s) * w for r, s, w in zip(reach, stride, row))
+        bases.append(plane * plane_size + offset)
+    return phase_shape, np.asarray(bases, dtype=np.int64)
+
+
+def phase_planes(xp, stride, phase_shape, length):
+    """Copy ``(N, C, *shape)`` into ``(N, C, length)``: its phase planes, flattened, zero tail."""
+    batch, channels = xp.shape[:2]
+    flat = np.empty((batch, channels, length), dtype=xp.dtype)
+    plane_size = math.prod(phase_shape)
+    if all(s == 1 for s in stride):          # one plane: the input itself
+        used = plane_size
+        flat[:, :, :used] = xp.reshape(batch, channels, used)
+    else:
+        used = math.prod(stride) * plane_size
+        flat[:, :, :used] = 0                # phase planes of uneven sizes leave gaps
+        for k, phase in enumerate(np.ndindex(*stride)):
+            src = xp[(slice(None), slice(None))
+                     + tuple(slice(p, None, s) for p, s in zip(phase, stride))]
+            dst = flat[:, :, k * plane_size:(k + 1) * plane_size].reshape(
+                (batch, channels) + phase_shape)
+            dst[(slice(None), slice(None)) + tuple(slice(0, m) for m in src.shape[2:])] = src
+    flat[:, :, used:] = 0
+    return flat
+
+
+def destinations(out_shape, phase_shape, length):
+    """Per flat position (row widths of the phase plane), its flat output index or -1."""
+    grids = np.meshgrid(*[np.arange(m) for m in (out_shape[0],) + tuple(phase_shape[1:])],
+                        indexing="ij")
+    inside = np.ones(grids[0].shape, dtype=bool)
+    for axis in range(1, len(out_shape)):
+        inside &= grids[axis] < out_shape[axis]
+    index = np.ravel_multi_index(tuple(np.minimum(gr, m - 1) for gr, m in zip(grids, out_shape)),
+                                 out_shape)
+    dest = np.full(length, -1, dtype=np.int64)
+    dest[:inside.size] = np.where(inside, index, -1).ravel()
+    return dest
+
+
+def correlate(xp, w, stride, dilation, groups, out_shape, threads):
+    """The forward layer: ``(N, O, *out_shape)`` from a padded ``xp`` and ``w`` (no bias).
+
+    Parameters
+    ----------
+    xp : ndarray
+        ``(N, C, *shape)``, float32 or float64, already padded.
+    w : ndarray
+        ``(O, C / groups, *kernel)`` of the same dtype.
+    stride, dilation : tuple of int
+    groups : int
+    out_shape : tuple of int
+        The spatial shape of the result.
+    threads : int
+        1 runs the serial kernel, more the parallel one.
+    """
+    batch = xp.shape[0]
+    out_ch, cg = w.shape[:2]
+    kernel = w.shape[2:]
+    dtype = xp.dtype
+    og = out_ch // groups
+    nblocks = -(-og // OUT_BLOCK)
+    phase_shape, bases = plan(xp.shape[2:], kernel, stride, dilation)
+    step = quarter(dtype)
+    span = out_shape[0] * math.prod(phase_shape[1:])     # flat positions with outputs
+    length = -(-span // step) * step
+    flat = phase_planes(xp, stride, phase_shape,
+                        max(int(bases.max()) + length, math.prod(stride) * math.prod(phase_shape)))
+    taps = bases.shape[0]
+    # (group, output block, channel x tap, 6): one block's panel is contiguous (L1-resident)
+    wt = np.zeros((groups, nblocks * OUT_BLOCK, cg * taps), dtype=dtype)
+    wt[:, :og] = w.reshape(groups, og, cg * taps)
+    wt = np.ascontiguousarray(
+        wt.reshape(groups, nblocks, OUT_BLOCK, cg * taps).transpose(0, 1, 3, 2))
+    out = np.empty((batch, out_ch, math.prod(out_shape)), dtype=dtype)
+    if batch and out.size:
+        dest = destinations(out_shape, phase_shape, length)
+        kern = tiles_par if threads > 1 else tiles_ser
+        kern(flat, wt, out, dest, bases, cg, step * ITEM_BLOCKS, step)
+    return out.reshape((batch, out_ch) + tuple(out_shape))
