@@ -18,9 +18,9 @@ import numpy as np
 
 from .. import _api
 from .. import _coefficients as coef
-from .._backends import cpu_direct, cpu_fft
+from .._backends import REGISTRY, cpu_direct, cpu_fft
 from .._config import resolve_workers
-from .._problem import build_problem
+from .._problem import LayerProblem, build_problem
 from .._timing import median_time
 from . import calibrate_cuda
 from .calibrate_cuda import FLOOR
@@ -141,7 +141,47 @@ def cpu_steps(quick: bool = False) -> list:
     steps += [(f"fft {key}", fft_nlogn(key, dt)) for key, dt in
               (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
                ("c16", np.complex128))]
-    return steps
+    return steps + layer_steps(quick)
+
+
+#: the layers each layer coefficient is fitted on: (coefficient, backend,
+#: N, C_in, C_out, groups, size, kernel), 2-D, padding keeping the size
+LAYER_FITS = (
+    ("direct_mac", "cpu_layer_direct", 4, 32, 48, 1, 40, 3),
+    ("gemm_mac", "cpu_layer_gemm", 4, 64, 64, 1, 32, 3),
+    ("depthwise_mac", "cpu_layer_depthwise", 4, 64, 64, 64, 56, 3),
+    ("fft_cmac", "cpu_layer_fft", 2, 8, 8, 1, 96, 31),
+)
+
+
+def layer_steps(quick: bool = False) -> list:
+    """The steps of :mod:`numbaconv.nn`'s coefficients: one layer per backend and type.
+
+    Each times the backend's ``run()`` on a padded input (as the layer functions
+    call it) and solves its ``cost()`` for its rate; an absent backend is skipped.
+    """
+    workers = resolve_workers(None)
+    shrink = 2 if quick else 1
+
+    def step(key, name, batch, cin, cout, groups, size, kernel, tkey, dtype):
+        def fit(c, rng):
+            backend = REGISTRY[name]
+            side = max(size // shrink, kernel)
+            pad = kernel // 2
+            xp = rng.standard_normal((batch, cin, side + 2 * pad, side + 2 * pad)).astype(dtype)
+            w = rng.standard_normal((cout, cin // groups, kernel, kernel)).astype(dtype)
+            problem = LayerProblem(batch, cin, cout, groups, xp.shape[2:], (kernel, kernel),
+                                   (1, 1), (1, 1), (side, side), np.dtype(dtype))
+            if not backend.supports(problem):
+                return
+            t = median_time(lambda: backend.run(problem, xp, w, workers=workers), repeat=5)
+            solve(c, ("layer", key, tkey), lambda: backend.cost(problem, workers), t,
+                  lo=1e-14, hi=1e-6)
+        return fit
+
+    return [(f"layer {fit[0]} {tkey}", step(*fit, tkey, dt)) for fit in LAYER_FITS
+            if fit[1] in REGISTRY
+            for tkey, dt in (("f4", np.float32), ("f8", np.float64))]
 
 
 def calibrate(*, quick: bool = False, save: bool = True, progress=None) -> dict:
