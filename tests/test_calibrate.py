@@ -186,4 +186,8 @@ def test_calibrate_without_save_writes_nothing(cache, monkeypatch):
     labels = []
     numbaconv.calibrate(quick=True, save=False, progress=lambda i, n, label: labels.append(label))
     assert not os.listdir(cache)
-    assert labels[0] == "overheads" and "direct f8" in labels and labels[-1] == "fft c16"
+    assert labels[0] == "overheads" and "direct f8" in labels and "fft c16" in labels
+    # the layer backends' rates come last, one step per backend and type
+    assert "layer direct_mac f4" in labels and "layer gemm_mac f8" in labels
+    assert labels[labels.index("fft c16") + 1:] == [label for label in labels
+                                                    if label.startswith("layer ")]
