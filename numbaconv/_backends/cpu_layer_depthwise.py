@@ -1,0 +1,423 @@
+"""Depthwise convolutional layers (``groups == channels``) on the CPU with Numba.
+
+Each output channel reads one input plane, so there is no channel
+contraction to hand to BLAS: the work is a small correlation per plane,
+which runs here as register blocks of outputs while every tap is added.
+
+A plane is seen as one flat run.  With stride 1 the output at ``(z, y, c)``
+reads the flat input at ``(z * Hq + y) * Wq + c`` plus a fixed offset per
+tap, so consecutive output rows form one long run through the plane (the
+``Wq - Wo`` columns between them are computed and dropped): blocks of
+:data:`numbaconv._kernels.simd.BLOCK_BYTES` stay full whatever the plane's
+width, and the taps' loads are unit-stride.  A stride is reduced to stride
+1 by splitting the input into its phases first (the input sample
+``r * s + p`` goes to phase ``p``, position ``r``): every tap then reads one
+phase at unit stride.  1-D and 2-D problems run as 3-D ones with leading
+axes of size 1, so one kernel per dtype covers every rank.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from numba import prange
+
+from .. import _coefficients as coef
+from .._config import resolve_workers, thread_count
+from .._jit import jit, jit_parallel
+from .._kernels.layout import launch, parallel_pays
+from .._kernels.simd import (VEC_BYTES, block_zeros, fma_at, lanes, quarter_fma_at,
+                             quarter_store_at, quarter_zeros, store_at, vec_fma_at,
+                             vec_load_at, vec_store_at, vec_zeros)
+from .._problem import LayerProblem
+
+NAME = "cpu_layer_depthwise"
+DEVICE = "cpu"
+METHOD = "direct"
+OPERATION = "layer"
+
+#: output rows per work item are cut so that there are at least this many
+#: items per thread (only planes that are few and large are cut at all)
+ITEMS_PER_THREAD = 4
+
+#: output rows of a band (:func:`_band` names one accumulator per row and vector)
+BAND_ROWS = 4
+
+
+def available() -> bool:
+    return True
+
+
+def supports(problem: LayerProblem) -> bool:
+    return (problem.device == "cpu" and not problem.transposed and problem.depthwise
+            and 1 <= problem.ndim <= 3
+            and problem.dtype in (np.dtype(np.float32), np.dtype(np.float64)))
+
+
+# ---------------------------------------------------------------- kernels
+
+@jit
+def _copy_out(buf, n, dst, k, dbase, Wq, Wo):
+    """Write ``buf[:n]``, the run positions ``k .. k + n`` of a group, to its output rows.
+
+    Run position ``k`` is row ``k // Wq``, column ``k % Wq`` of the group; columns
+    from ``Wo`` on were computed only to keep the run contiguous and are dropped.
+    """
+    row = k // Wq
+    col = k - row * Wq
+    i = 0
+    while i < n:
+        seg = min(Wq - col, n - i)
+        if col < Wo:
+            d = dbase + row * Wo + col
+            src = buf[i:i + min(seg, Wo - col)]
+            for e in range(src.shape[0]):
+                dst[d + e] = src[e]
+        i += seg
+        row += 1
+        col = 0
+
+
+@jit
+def _tail(src, wrow, offs, buf, p, n):
+    """``buf[:n]`` = the ``n`` outputs (fewer than a block) whose run starts at ``src[p]``.
+
+    Quarter blocks, then single vectors, then one vector moved back to end at
+    ``n`` (it recomputes a few outputs rather than running them scalar).
+    """
+    taps = offs.shape[0]
+    qw = quarter_zeros(buf).shape[0]
+    vl = vec_zeros(buf).shape[0]
+    q = 0
+    while q + qw <= n:
+        acc = quarter_zeros(buf)
+        for t in range(taps):
+            quarter_fma_at(acc, wrow[t], src, p + q + offs[t])
+        quarter_store_at(acc, buf, q)
+        q += qw
+    while q < n:
+        if n < vl:              # the whole group is shorter than a vector
+            for e in range(q, n):
+                s = buf.dtype.type(0)
+                for t in range(taps):
+                    s += wrow[t] * src[p + e + offs[t]]
+                buf[e] = s
+            return
+        q = min(q, n - vl)
+        acc = vec_zeros(buf)
+        for t in range(taps):
+            vec_fma_at(acc, wrow[t], src, p + q + offs[t])
+        vec_store_at(acc, buf, q)
+        q += vl
+
+
+@jit
+def _group(src, wrow, offs, dst, buf, pbase, span, dbase, Wq, Wo):
+    """The outputs of one run of ``span`` positions starting at ``src[pbase]``."""
+    W = buf.shape[0]
+    taps = offs.shape[0]
+    k = 0
+    while k < span:
+        n = min(W, span - k)
+        if n < W:
+            _tail(src, wrow, offs, buf, pbase + k, n)
+            _copy_out(buf, n, dst, k, dbase, Wq, Wo)
+            break
+        acc = block_zeros(buf)
+        for t in range(taps):
+            fma_at(acc, wrow[t], src, pbase + k + offs[t])
+        row = k // Wq
+        col = k - row * Wq
+        if col + W <= Wo:       # the block lies in one output row: store it in place
+            store_at(acc, dst, dbase + row * Wo + col)
+        else:
+            store_at(acc, buf, 0)
+            _copy_out(buf, W, dst, k, dbase, Wq, Wo)
+        k += W
+
+
+@jit(inline=True)
+def _fma_row(a0, a1, a2, a3, kj, i0, i1, i2, i3):
+    """``a_v += kj * i_v`` for the four vectors of one output row of a band."""
+    vec_fma_at(a0, kj, i0, 0)
+    vec_fma_at(a1, kj, i1, 0)
+    vec_fma_at(a2, kj, i2, 0)
+    vec_fma_at(a3, kj, i3, 0)
+
+
+@jit(inline=True)
+def _load4(src, u, c0, c1, c2, c3, i0, i1, i2, i3):
+    vec_load_at(i0, src, u + c0)
+    vec_load_at(i1, src, u + c1)
+    vec_load_at(i2, src, u + c2)
+    vec_load_at(i3, src, u + c3)
+
+
+@jit(inline=True)
+def _store_row(dst, d, c0, c1, c2, c3, a0, a1, a2, a3):
+    vec_store_at(a0, dst, d + c0)
+    vec_store_at(a1, dst, d + c1)
+    vec_store_at(a2, dst, d + c2)
+    vec_store_at(a3, dst, d + c3)
+
+
+@jit
+def _band(src, wsch, ent_u, runs, dst, base, dbase, rows, Wo):
+    """Output rows ``rows`` (at most four) of one band, four vectors of each row at a time.
+
+    Entry ``e`` of the schedule is one input vector offset ``ent_u[e]`` (from the
+    band's first output row) and the band rows it feeds, with the weights
+    ``wsch[e, r]``: each loaded input vector is multiplied into every output row
+    whose window holds it, up to four times fewer loads than multiply-adds.
+    ``runs[g]`` is ``(first entry, end, mask)`` of consecutive entries that feed
+    the same rows (bit ``r``: band row ``r``); a run that feeds all four takes a
+    loop without branches.  A row's vectors start at ``0, L, 2 L, ...``, the last
+    ones moved back to end at ``Wo`` (they recompute a few columns).
+    """
+    live = (1 << rows) - 1
+    i0, i1, i2, i3 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
+    L = i0.shape[0]
+    last = Wo - L
+    for b in range(0, (Wo + L - 1) // L, 4):
+        c0, c1 = min(b * L, last), min((b + 1) * L, last)
+        c2, c3 = min((b + 2) * L, last), min((b + 3) * L, last)
+        a00, a01, a02, a03 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
+        a10, a11, a12, a13 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
+        a20, a21, a22, a23 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
+        a30, a31, a32, a33 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
+        for g in range(runs.shape[0]):
+            mask = runs[g, 2] & live
+            if mask == 15:
+                for e in range(runs[g, 0], runs[g, 1]):
+                    _load4(src, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
+                    _fma_row(a00, a01, a02, a03, wsch[e, 0], i0, i1, i2, i3)
+                    _fma_row(a10, a11, a12, a13, wsch[e, 1], i0, i1, i2, i3)
+                    _fma_row(a20, a21, a22, a23, wsch[e, 2], i0, i1, i2, i3)
+                    _fma_row(a30, a31, a32, a33, wsch[e, 3], i0, i1, i2, i3)
+                continue
+            if mask == 0:
+                continue
+            for e in range(runs[g, 0], runs[g, 1]):
+                _load4(src, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
+                if mask & 1:
+                    _fma_row(a00, a01, a02, a03, wsch[e, 0], i0, i1, i2, i3)
+                if mask & 2:
+                    _fma_row(a10, a11, a12, a13, wsch[e, 1], i0, i1, i2, i3)
+                if mask & 4:
+                    _fma_row(a20, a21, a22, a23, wsch[e, 2], i0, i1, i2, i3)
+                if mask & 8:
+                    _fma_row(a30, a31, a32, a33, wsch[e, 3], i0, i1, i2, i3)
+        _store_row(dst, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
+        if rows > 1:
+            _store_row(dst, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
+        if rows > 2:
+            _store_row(dst, dbase + 2 * Wo, c0, c1, c2, c3, a20, a21, a22, a23)
+        if rows > 3:
+            _store_row(dst, dbase + 3 * Wo, c0, c1, c2, c3, a30, a31, a32, a33)
+
+
+@jit
+def _item(x, wt, wsch, offs, ent_u, runs, out, m, geom, tiles, rows_per_tile, item):
+    """One work item: output rows ``[r0, r1)`` of one plane, in bands or flat runs."""
+    Ho, Wo, Hq, Wq, bands = geom[0], geom[1], geom[2], geom[3], geom[4]
+    planes = out.shape[1]
+    plane = item // tiles
+    tile = item - plane * tiles
+    n = plane // planes
+    o = plane - n * planes
+    src = x[n, o // m]
+    dst = out[n, o]
+    rows = dst.shape[0] // Wo
+    r = tile * rows_per_tile
+    r1 = min(rows, r + rows_per_tile)
+    if bands:
+        wband = wsch[o]
+        while r < r1:
+            z = r // Ho
+            ya = r - z * Ho
+            yb = min(Ho, ya + r1 - r)      # this tile's rows in depth slice z
+            y = ya
+            while y < yb:
+                nr = min(BAND_ROWS, yb - y)
+                if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
+                    y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
+                    nr = BAND_ROWS
+                _band(src, wband, ent_u, runs, dst, (z * Hq + y) * Wq, (z * Ho + y) * Wo,
+                      nr, Wo)
+                y += nr
+            r += yb - ya
+        return
+    wrow = wt[o]
+    buf = np.empty(block_zeros(dst).shape[0], dst.dtype)
+    while r < r1:
+        z = r // Ho
+        y = r - z * Ho
+        nr = min(r1 - r, Ho - y)          # rows left in this depth slice
+        _group(src, wrow, offs, dst, buf, (z * Hq + y) * Wq, (nr - 1) * Wq + Wo, r * Wo,
+               Wq, Wo)
+        r += nr
+
+
+@jit
+def _band_weights(wt, ent_t):
+    """``wsch[o, e, r] = wt[o, ent_t[e, r]]``, zero where entry ``e`` meets no tap of row ``r``."""
+    wsch = np.zeros((wt.shape[0],) + ent_t.shape, wt.dtype)
+    for o in range(wt.shape[0]):
+        for e in range(ent_t.shape[0]):
+            for r in range(ent_t.shape[1]):
+                if ent_t[e, r] >= 0:
+                    wsch[o, e, r] = wt[o, ent_t[e, r]]
+    return wsch
+
+
+@jit_parallel
+def _depthwise_par(x, wt, offs, ent_u, ent_t, runs, out, m, geom, tiles, rows_per_tile):
+    """``out[n, o, r * Wo + c] = sum_t wt[o, t] * x[n, o // m, base(r) + c + offs[t]]``.
+
+    ``x`` is ``(N, C, flat plane)`` and ``out`` ``(N, O, flat output)``; ``geom``
+    is ``(Ho, Wo, Hq, Wq, bands)``: output rows per depth slice, output columns,
+    the input plane's rows per slice and row pitch, and whether the rows run in
+    bands (:func:`_band`, with the schedule ``ent_u``, ``ent_t``, ``runs``) or
+    as flat runs (:func:`_group`, with ``offs``).
+    """
+    wsch = _band_weights(wt, ent_t)
+    for item in prange(out.shape[0] * out.shape[1] * tiles):
+        _item(x, wt, wsch, offs, ent_u, runs, out, m, geom, tiles, rows_per_tile, item)
+
+
+@jit
+def _depthwise_ser(x, wt, offs, ent_u, ent_t, runs, out, m, geom, tiles, rows_per_tile):
+    """Serial twin of :func:`_depthwise_par` (no thread launch for small work)."""
+    wsch = _band_weights(wt, ent_t)
+    for item in range(out.shape[0] * out.shape[1] * tiles):
+        _item(x, wt, wsch, offs, ent_u, runs, out, m, geom, tiles, rows_per_tile, item)
+
+
+# ---------------------------------------------------------------- layout
+
+def _as3(t, fill):
+    """A per-axis tuple of a 1-D, 2-D or 3-D problem as three axes (leading ``fill``)."""
+    return (fill,) * (3 - len(t)) + tuple(t)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(problem: LayerProblem):
+    """Shape-only decisions of :func:`run`, memoised per problem.
+
+    Returns ``(q, offs, geom, ent_u, ent_t, runs)``: the phase shape
+    ``(Dq, Hq, Wq)``, every tap's offset in the flat phases, the kernel's
+    ``geom`` and the band schedule (``ent_t[e, r]``: the tap that input vector
+    ``ent_u[e]`` meets in band row ``r``, or -1; ``runs`` as :func:`_band` reads
+    them).  Rows run in bands when a row holds a vector and a slice has two
+    rows; otherwise (1-D, narrow planes) as flat runs, whose blocks fill
+    whatever the plane's width.
+    """
+    shape = _as3(problem.shape, 1)
+    stride = _as3(problem.stride, 1)
+    dil = _as3(problem.dilation, 1)
+    kernel = _as3(problem.kernel, 1)
+    out3 = _as3(problem.out_shape, 1)
+    q = tuple(-(-n // s) for n, s in zip(shape, stride))
+    size = math.prod(q)
+    offs = []
+    for tap in np.ndindex(*kernel):
+        shift = [t * d for t, d in zip(tap, dil)]
+        phase = [h % st for h, st in zip(shift, stride)]
+        pos = [h // st for h, st in zip(shift, stride)]
+        index = (phase[0] * stride[1] + phase[1]) * stride[2] + phase[2]
+        offs.append(index * size + (pos[0] * q[1] + pos[1]) * q[2] + pos[2])
+    offs = np.asarray(offs, dtype=np.int64)
+    bands = out3[2] >= lanes(problem.dtype, VEC_BYTES) and out3[1] >= 2
+    # input vectors of a band: band row r meets tap t at offset r * Wq + offs[t]
+    where = {}
+    for r in range(BAND_ROWS):
+        for t, off in enumerate(offs):
+            where.setdefault(int(off) + r * q[2], [-1] * BAND_ROWS)[r] = t
+    ent_u = np.array(sorted(where), dtype=np.int64)
+    ent_t = np.array([where[u] for u in ent_u], dtype=np.int64).reshape(-1, BAND_ROWS)
+    mask = ((ent_t >= 0) << np.arange(BAND_ROWS)).sum(axis=1)
+    cut = np.flatnonzero(np.diff(mask)) + 1
+    first = np.concatenate([[0], cut])
+    runs = np.stack([first, np.append(cut, len(mask)), mask[first]], axis=1).astype(np.int64)
+    geom = np.array([out3[1], out3[2], q[1], q[2], int(bands)], dtype=np.int64)
+    for a in (offs, ent_u, ent_t, runs, geom):
+        a.flags.writeable = False
+    return q, offs, geom, ent_u, ent_t, runs
+
+
+def _phases(x, problem: LayerProblem, q):
+    """``x`` split into its stride phases: ``(N, C, sd * sh * sw * Dq * Hq * Wq)``."""
+    stride = _as3(problem.stride, 1)
+    N, C = x.shape[:2]
+    x3 = x.reshape((N, C) + _as3(x.shape[2:], 1))
+    out = np.zeros((N, C) + tuple(stride) + tuple(q), dtype=x.dtype)
+    for ph in np.ndindex(*stride):
+        part = x3[(slice(None), slice(None)) + tuple(slice(p, None, s)
+                                                    for p, s in zip(ph, stride))]
+        out[(slice(None), slice(None)) + ph + tuple(slice(0, n) for n in part.shape[2:])] = part
+    return out.reshape(N, C, -1)
+
+
+def _work(problem: LayerProblem) -> float:
+    """Multiply-adds the kernel does: a slice's run also covers ``Wq - Wo`` columns a row."""
+    wq = -(-problem.shape[-1] // problem.stride[-1])
+    out3 = _as3(problem.out_shape, 1)
+    span = (out3[1] - 1) * wq + out3[2]
+    return float(problem.batch) * problem.out_channels * out3[0] * span * problem.taps
+
+
+def _threads(problem: LayerProblem, workers) -> int:
+    w = resolve_workers(workers)
+    itemsize = problem.dtype.itemsize
+    return thread_count(w) if parallel_pays(problem.macs, problem.kernel, itemsize) else 1
+
+
+def _tiles(problem: LayerProblem, threads: int):
+    """``(tiles per plane, output rows per tile)``: planes are cut only when too few."""
+    rows = math.prod(problem.out_shape[:-1])
+    planes = problem.batch * problem.out_channels
+    want = ITEMS_PER_THREAD * threads if threads > 1 else 1
+    tiles = max(1, min(rows, -(-want // max(planes, 1))))
+    per = -(-rows // tiles)
+    return -(-rows // per), per
+
+
+# ---------------------------------------------------------------- contract
+
+def cost(problem: LayerProblem, workers=None) -> float:
+    """Predicted seconds: the multiply-adds of the flat runs at the per-thread rate."""
+    c = coef.coefficients()["layer"]
+    key = coef.direct_key(problem.dtype)
+    threads = _threads(problem, workers)
+    par = coef.effective_threads(threads) if threads > 1 else 1.0
+    return c["overhead"] + _work(problem) * c["depthwise_mac"][key] / par
+
+
+def describe(problem: LayerProblem, workers=None) -> str:
+    threads = _threads(problem, workers)
+    tiles, _ = _tiles(problem, threads)
+    split = " after splitting stride phases" if any(s > 1 for s in problem.stride) else ""
+    return (f"{problem.batch * problem.out_channels} planes x {tiles} tile(s) of register "
+            f"blocks over flat runs{split}, {threads} thread(s)")
+
+
+def run(problem: LayerProblem, x, w, *, workers=None):
+    """Correlate the padded ``x`` with the depthwise ``w``: ``(N, C_out, *out_shape)``, no bias."""
+    dtype = problem.dtype
+    batch, channels, out_ch = problem.batch, problem.channels, problem.out_channels
+    out = np.empty((batch, out_ch) + tuple(problem.out_shape), dtype=dtype)
+    if out.size == 0:
+        return out
+    q, offs, geom, ent_u, ent_t, runs = _plan(problem)
+    x = np.asarray(x, dtype=dtype)
+    if any(s > 1 for s in problem.stride):
+        xf = _phases(x, problem, q)
+    else:
+        xf = np.ascontiguousarray(x).reshape(batch, channels, -1)
+    wt = np.ascontiguousarray(np.asarray(w, dtype=dtype).reshape(out_ch, -1))
+    threads = _threads(problem, workers)
+    tiles, per = _tiles(problem, threads)
+    launch(threads, _depthwise_par, _depthwise_ser, xf, wt, offs, ent_u, ent_t, runs,
+           out.reshape(batch, out_ch, -1), out_ch // channels, geom, tiles, per)
+    return out
