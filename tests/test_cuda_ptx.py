@@ -3,7 +3,9 @@
 The simulator runs the kernels' Python; only NVVM shows what a real GPU
 would get.  Each variant (dtype x kernel of ``cuda_direct``: the tile
 kernel per kernel size, the generic one; ranks 1 to 3 through the 3-D
-kernels; and the elementwise kernels of ``numbaconv._gpu``) is compiled with
+kernels; the layer kernels of ``cuda_layer``, one per dtype for every
+rank, stride and padding; and the elementwise kernels of
+``numbaconv._gpu``) is compiled with
 numba-cuda's NVVM and must
 
 * compile,
@@ -46,7 +48,7 @@ except Exception as exc:  # noqa: BLE001 -- no NVVM library: nothing to compile 
     pytest.skip(f"numba-cuda's NVVM is not loadable here ({exc})", allow_module_level=True)
 
 from numbaconv import _gpu  # noqa: E402
-from numbaconv._backends import cuda_direct  # noqa: E402
+from numbaconv._backends import cuda_direct, cuda_layer  # noqa: E402
 
 CCS = ((8, 0), (9, 0))
 #: the arithmetic dtypes of the direct kernel (``_kernels.layout.work_dtype``)
@@ -164,7 +166,26 @@ def elementwise_variants():
     return out
 
 
-VARIANTS = direct_variants() + elementwise_variants()
+def layer_variants():
+    """(id, kernel, signature, single) of every cuda_layer kernel (``numbaconv.nn`` on the GPU).
+
+    Rank, stride, dilation, padding and padding mode are run-time
+    arguments: one variant per compute dtype, and the cast kernel per
+    (input dtype, compute dtype).
+    """
+    out = []
+    for name in ("forward", "transposed", "weight_grad"):
+        for dtype in ("float32", "float64"):
+            kern, sig = cuda_layer.variant(name, dtype)
+            out.append((f"layer-{name}-{dtype}", kern, sig, dtype in SINGLE))
+    for src in ("float16", "float32", "float64"):
+        for dtype in ("float32", "float64"):
+            kern, sig = cuda_layer.variant("cast", dtype, src)
+            out.append((f"layer-cast-{src}-{dtype}", kern, sig, src in SINGLE and dtype in SINGLE))
+    return out
+
+
+VARIANTS = direct_variants() + elementwise_variants() + layer_variants()
 
 
 def ptx_of(kern, sig, cc):

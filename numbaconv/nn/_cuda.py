@@ -1,0 +1,198 @@
+"""numbaconv.nn on GPU arrays: the calls of :mod:`numbaconv.nn._functional` that stay on the device.
+
+The layer functions check their arguments as they do for NumPy arrays and,
+when the input, the weight or the bias lives on a GPU, hand the call here
+before any host conversion.  What remains is done on the device: the
+conversion to the compute dtype, the padding (mapped inside the kernels,
+never copied), the bias, the unbatching and the cast back to the input's
+dtype.  The result is the kind of array that came in (CuPy in, CuPy out;
+PyTorch in, PyTorch out; Numba device arrays in, Numba device arrays out),
+as with the SciPy-style functions (:class:`numbaconv._gpu.CudaOps`).
+
+The checks the host path makes while padding and adding the bias are made
+here with the same words, so that a call raises alike on either device.
+Nothing here is imported until a GPU array reaches a layer function.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .. import _dispatch, _gpu
+from .._arrays import is_gpu_array
+from .._backends import cuda_layer
+from .._problem import LayerProblem
+
+#: torch's padding modes (the keys of ``_functional.PADDING_MODES``)
+PADDING_MODES = ("circular", "reflect", "replicate", "zeros")
+
+_FLOATS = (np.float16, np.float32, np.float64)
+
+
+def batched(x):
+    """``x`` with a leading batch axis of length 1: a view, of the same kind of GPU array.
+
+    ``x[None]`` serves CuPy and PyTorch; Numba's device arrays take no
+    ``None`` index.
+    """
+    if not _gpu.is_device_array(x):
+        return x[None]
+    return cuda_layer.insert_axes(x, 0, 1)
+
+
+def _dtype(a) -> np.dtype:
+    """NumPy's dtype of a host or GPU array (a GPU array through its Numba view)."""
+    return np.dtype(_gpu.as_device(a).dtype if is_gpu_array(a) else np.asarray(a).dtype)
+
+
+def _check_bias(bias, channels):
+    """The host path's checks of ``bias`` (``_functional._check_bias``), without converting it."""
+    if bias is None:
+        return
+    dt = _dtype(bias)
+    if dt.type not in _FLOATS:
+        raise TypeError(f"bias has dtype {dt}; convolution layers compute in float16, "
+                        f"float32 or float64: convert it, e.g. bias.astype(np.float32)")
+    shape = tuple(np.shape(bias) if not is_gpu_array(bias) else bias.shape)
+    if shape != (channels,):
+        raise ValueError(f"bias must have shape ({channels},), one value per output channel, "
+                         f"got {shape}")
+
+
+def _check_padding(size, pairs, padding_mode):
+    """The host path's checks of the padding (``_functional._pad``) for spatial ``size``."""
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {sorted(PADDING_MODES)}, "
+                         f"got {padding_mode!r}")
+    if not any(lo or r for lo, r in pairs):
+        return
+    if padding_mode == "reflect":
+        for axis, ((lo, r), s) in enumerate(zip(pairs, size)):
+            if max(lo, r) >= s:
+                raise ValueError(f"reflect padding must be smaller than the input: padding "
+                                 f"{max(lo, r)} on spatial axis {axis} of size {s}; pad less "
+                                 f"or use padding_mode='replicate'")
+    if padding_mode == "circular":
+        for axis, ((lo, r), s) in enumerate(zip(pairs, size)):
+            if max(lo, r) > s:
+                raise ValueError(f"circular padding may wrap around at most once: padding "
+                                 f"{max(lo, r)} on spatial axis {axis} of size {s}")
+
+
+@dataclasses.dataclass
+class GpuCall:
+    """One checked layer call on GPU arrays: :class:`numbaconv.nn._functional._Call`'s twin.
+
+    ``x`` is the batched input as the caller's kind of array (unpadded),
+    ``lo`` the left padding per axis that the forward kernel maps by
+    ``padding_mode``; the arrays are converted when the call runs, not
+    when it is explained.
+    """
+
+    problem: LayerProblem       # device='cuda'
+    x: object
+    w: object
+    bias: object
+    dtype: np.dtype             # of the result
+    unbatched: bool
+    method: str
+    lo: tuple = ()
+    padding_mode: str = "zeros"
+
+    def choose(self):
+        """``(problem, choice)``: the dispatcher's backend for this call."""
+        return _dispatch.select(self.problem, self.method)
+
+    def run(self):
+        """Run the chosen backend on the device; the result is the kind of array that came in."""
+        problem, choice = self.choose()
+        ops = _gpu.ops()
+        x, w = ops.asarray(self.x), ops.asarray(self.w)
+        bias = None if self.bias is None else ops.asarray(self.bias)
+        if problem.transposed:
+            out = choice.module.run(problem, x, w, bias=bias)
+        else:
+            out = choice.module.run(problem, x, w, lo=self.lo, padding_mode=self.padding_mode,
+                                    bias=bias)
+        out = _gpu.astype(out, self.dtype)
+        if self.unbatched:
+            out = out.reshape(tuple(out.shape[1:]))
+        return ops.wrap(out, self.x)
+
+
+def forward_call(problem, x, w, bias, dtype, unbatched, method, pairs, padding_mode):
+    """A forward call (``conv1d/2d/3d``) on GPU arrays, checked like the host path's.
+
+    Parameters
+    ----------
+    problem : LayerProblem
+        The host path's description (``shape`` is the padded size).
+    x : GPU or host array
+        The batched, unpadded input in its own dtype.
+    w, bias : GPU or host arrays
+        Weight and bias (or None).
+    dtype : numpy.dtype
+        The result's dtype (the input's).
+    unbatched : bool
+        Whether the batch axis was added by the caller (and is removed again).
+    method : str
+        'auto' or a backend family.
+    pairs : tuple of (int, int)
+        The padding per spatial axis.
+    padding_mode : str
+        torch's padding mode.
+
+    Returns
+    -------
+    GpuCall
+    """
+    _check_bias(bias, problem.out_channels)
+    _check_padding(tuple(x.shape[2:]), pairs, padding_mode)
+    return GpuCall(dataclasses.replace(problem, device="cuda"), x, w, bias, np.dtype(dtype),
+                   unbatched, method, tuple(lo for lo, _ in pairs), padding_mode)
+
+
+def transposed_call(problem, x, w, bias, dtype, unbatched, method):
+    """A transposed call (``conv_transpose*d``, ``conv*d_input``) on GPU arrays.
+
+    Parameters are those of :func:`forward_call` without the padding, which
+    the transposed problem carries (``problem.start``).
+
+    Returns
+    -------
+    GpuCall
+    """
+    _check_bias(bias, problem.out_channels)
+    return GpuCall(dataclasses.replace(problem, device="cuda"), x, w, bias, np.dtype(dtype),
+                   unbatched, method)
+
+
+def weight_grad(x, g, weight_size, stride, dilation, groups, pairs):
+    """``conv*d_weight`` on GPU arrays: the weight's gradient, the kind and dtype of ``x``.
+
+    Parameters
+    ----------
+    x, g : GPU or host arrays
+        The batched input and the output's gradient, checked by the caller.
+    weight_size : tuple of int
+        ``(C_out, C / groups, *kernel)``.
+    stride, dilation : tuple of int
+        Per spatial axis.
+    groups : int
+        Implied by ``weight_size`` and ``x``; kept for the caller's symmetry.
+    pairs : tuple of (int, int)
+        The zero padding per spatial axis (only the left one matters).
+
+    Returns
+    -------
+    GPU array
+        ``weight_size`` in ``x``'s dtype.
+    """
+    ops = _gpu.ops()
+    xd, gd = ops.asarray(x), ops.asarray(g)
+    dtype = np.dtype(xd.dtype)
+    work = np.dtype(np.float32) if dtype == np.float16 else dtype
+    out = cuda_layer.weight_grad(xd, gd, tuple(weight_size), stride, dilation,
+                                 tuple(lo for lo, _ in pairs), work)
+    return ops.wrap(_gpu.astype(out, dtype), x)
