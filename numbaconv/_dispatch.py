@@ -257,7 +257,7 @@ def _select(problem, method, workers, version) -> Choice:
 
 def _no_backend(problem, method) -> str:
     """What to change when no backend can run ``method`` on ``problem``."""
-    if not problem.all_axes and method == "separable":
+    if method == "separable" and not problem.all_axes:
         return "method='separable' cannot convolve over a subset of axes; use 'direct' or 'fft'"
     if method == "separable":
         return ("method='separable' needs a 2-D floating-point kernel of numerical rank 1 "

@@ -924,11 +924,12 @@ def test_corrupt_gpu_section_is_ignored(calibration, bad):
     from numbaconv import _coefficients
     shipped = copy.deepcopy(_coefficients.DEFAULTS["cuda"]["cuda_direct"])
     fft = copy.deepcopy(_coefficients.DEFAULTS["cuda"]["cuda_fft"])
+    layer = copy.deepcopy(_coefficients.DEFAULTS["cuda"]["cuda_layer"])
     if isinstance(bad, dict):
         direct = {**shipped, "launch": 3e-5, **bad}      # a valid file changes the launch time
         if isinstance(bad.get("mac"), dict):
             direct["mac"] = {**shipped["mac"], **bad["mac"]}
-        section = {"device": "test", "cuda_direct": direct, "cuda_fft": fft}
+        section = {"device": "test", "cuda_direct": direct, "cuda_fft": fft, "cuda_layer": layer}
     elif bad == "no-fft":
         section = {"cuda_direct": shipped}
     else:

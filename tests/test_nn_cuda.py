@@ -259,8 +259,6 @@ def test_explain_names_the_gpu_backend(rng):
         assert set(choice.costs) == {"cuda_layer"} and 0 < choice.costs["cuda_layer"] < 1
 
 
-@pytest.mark.xfail(raises=AttributeError, strict=True,
-                   reason="_dispatch._no_backend reads Problem.all_axes, which LayerProblem lacks")
 def test_a_method_without_a_gpu_backend_is_refused():
     x, w = dev(np.ones((1, 2, 6, 6), np.float32)), dev(np.ones((4, 2, 3, 3), np.float32))
     with pytest.raises(ValueError, match="no backend can run method='gemm' on device 'cuda'"):

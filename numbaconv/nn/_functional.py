@@ -40,10 +40,21 @@ def _as_float(a, what):
     """Return ``a`` as an array of float16/32/64, else raise TypeError (as torch does on CPU)."""
     if not is_gpu_array(a):
         a = np.asarray(a)
-    if np.dtype(a.dtype).type not in _FLOATS:
+    if _dtype(a).type not in _FLOATS:
         raise TypeError(f"{what} has dtype {a.dtype}; convolution layers compute in float16, "
                         f"float32 or float64: convert it, e.g. {what}.astype(np.float32)")
     return a
+
+
+def _dtype(a) -> np.dtype:
+    """NumPy's dtype of a NumPy or GPU array (PyTorch names its dtypes ``torch.float32``)."""
+    dt = a.dtype
+    if type(dt).__module__ == "torch":
+        try:
+            return np.dtype(str(dt).removeprefix("torch."))
+        except TypeError:           # bfloat16 and the other types NumPy lacks
+            return np.dtype(object)
+    return np.dtype(dt)
 
 
 def _compute_dtype(dtype):
@@ -89,6 +100,9 @@ def _batched(x, n, name):
     if x.ndim == n + 2:
         return x, False
     if x.ndim == n + 1:
+        if is_gpu_array(x):         # Numba's device arrays take no None index
+            from . import _cuda
+            return _cuda.batched(x), True
         return x[None], True
     raise ValueError(f"{name} expects a {n + 1}-D (unbatched) or {n + 2}-D (batched) input, "
                      f"got shape {x.shape}")
@@ -219,7 +233,7 @@ def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, paddi
             raise ValueError(f"kernel size {k} (dilated to {d * (k - 1) + 1}) is larger than "
                              f"the padded input ({p}) on spatial axis {axis}: pad more or use "
                              f"a smaller kernel or dilation")
-    dtype = np.dtype(x.dtype)
+    dtype = _dtype(x)
     work = _compute_dtype(dtype)
     out_shape = tuple((p - d * (k - 1) - 1) // s + 1
                       for p, d, k, s in zip(padded, dilation, kernel, stride))
@@ -421,7 +435,7 @@ def _conv_transpose(n, name, input, weight, bias, stride, padding, output_paddin
         raise ValueError(f"{name} would give an output of spatial size {size}: padding "
                          f"{padding} is too large for this input and kernel")
     out_ch = w.shape[1] * groups
-    dtype = np.dtype(x.dtype)
+    dtype = _dtype(x)
     work = _compute_dtype(dtype)
     problem = LayerProblem(x.shape[0], channels, out_ch, groups, tuple(x.shape[2:]),
                            tuple(kernel), stride, dilation, size, work, transposed=True,
@@ -559,7 +573,7 @@ def _conv_input(n, name, input_size, weight, grad_output, stride, padding, dilat
     w = _as_float(weight, "weight")
     g, stride, dilation, groups, pairs = _grad_setup(
         n, name, input_size, w.shape, grad_output, stride, padding, dilation, groups)
-    dtype = np.dtype(g.dtype)
+    dtype = _dtype(g)
     work = _compute_dtype(dtype)
     size = tuple(input_size)[2:]
     problem = LayerProblem(g.shape[0], g.shape[1], w.shape[1] * groups, groups,
@@ -576,7 +590,7 @@ def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dila
     x = _as_float(input, "input")
     g, stride, dilation, groups, pairs = _grad_setup(
         n, name, x.shape, weight_size, grad_output, stride, padding, dilation, groups)
-    work = _compute_dtype(x.dtype)
+    work = _compute_dtype(_dtype(x))
     if _on_gpu(x, g):
         from . import _cuda
         return _cuda.weight_grad(x, g, tuple(weight_size), stride, dilation, groups, pairs)
