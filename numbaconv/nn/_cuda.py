@@ -9,8 +9,8 @@ dtype.  The result is the kind of array that came in (CuPy in, CuPy out;
 PyTorch in, PyTorch out; Numba device arrays in, Numba device arrays out),
 as with the SciPy-style functions (:class:`numbaconv._gpu.CudaOps`).
 
-The checks the host path makes while padding and adding the bias are made
-here with the same words, so that a call raises alike on either device.
+Every argument is checked by the layer functions before a call comes here,
+so a call raises alike on either device.
 Nothing here is imported until a GPU array reaches a layer function.
 """
 from __future__ import annotations
@@ -20,14 +20,8 @@ import dataclasses
 import numpy as np
 
 from .. import _dispatch, _gpu
-from .._arrays import is_gpu_array
 from .._backends import cuda_layer
 from .._problem import LayerProblem
-
-#: torch's padding modes (the keys of ``_functional.PADDING_MODES``)
-PADDING_MODES = ("circular", "reflect", "replicate", "zeros")
-
-_FLOATS = (np.float16, np.float32, np.float64)
 
 
 def batched(x):
@@ -39,45 +33,6 @@ def batched(x):
     if not _gpu.is_device_array(x):
         return x[None]
     return cuda_layer.insert_axes(x, 0, 1)
-
-
-def _dtype(a) -> np.dtype:
-    """NumPy's dtype of a host or GPU array (a GPU array through its Numba view)."""
-    return np.dtype(_gpu.as_device(a).dtype if is_gpu_array(a) else np.asarray(a).dtype)
-
-
-def _check_bias(bias, channels):
-    """The host path's checks of ``bias`` (``_functional._check_bias``), without converting it."""
-    if bias is None:
-        return
-    dt = _dtype(bias)
-    if dt.type not in _FLOATS:
-        raise TypeError(f"bias has dtype {dt}; convolution layers compute in float16, "
-                        f"float32 or float64: convert it, e.g. bias.astype(np.float32)")
-    shape = tuple(np.shape(bias) if not is_gpu_array(bias) else bias.shape)
-    if shape != (channels,):
-        raise ValueError(f"bias must have shape ({channels},), one value per output channel, "
-                         f"got {shape}")
-
-
-def _check_padding(size, pairs, padding_mode):
-    """The host path's checks of the padding (``_functional._pad``) for spatial ``size``."""
-    if padding_mode not in PADDING_MODES:
-        raise ValueError(f"padding_mode must be one of {sorted(PADDING_MODES)}, "
-                         f"got {padding_mode!r}")
-    if not any(lo or r for lo, r in pairs):
-        return
-    if padding_mode == "reflect":
-        for axis, ((lo, r), s) in enumerate(zip(pairs, size)):
-            if max(lo, r) >= s:
-                raise ValueError(f"reflect padding must be smaller than the input: padding "
-                                 f"{max(lo, r)} on spatial axis {axis} of size {s}; pad less "
-                                 f"or use padding_mode='replicate'")
-    if padding_mode == "circular":
-        for axis, ((lo, r), s) in enumerate(zip(pairs, size)):
-            if max(lo, r) > s:
-                raise ValueError(f"circular padding may wrap around at most once: padding "
-                                 f"{max(lo, r)} on spatial axis {axis} of size {s}")
 
 
 @dataclasses.dataclass
@@ -147,8 +102,6 @@ def forward_call(problem, x, w, bias, dtype, unbatched, method, pairs, padding_m
     -------
     GpuCall
     """
-    _check_bias(bias, problem.out_channels)
-    _check_padding(tuple(x.shape[2:]), pairs, padding_mode)
     return GpuCall(dataclasses.replace(problem, device="cuda"), x, w, bias, np.dtype(dtype),
                    unbatched, method, tuple(lo for lo, _ in pairs), padding_mode)
 
@@ -163,7 +116,6 @@ def transposed_call(problem, x, w, bias, dtype, unbatched, method):
     -------
     GpuCall
     """
-    _check_bias(bias, problem.out_channels)
     return GpuCall(dataclasses.replace(problem, device="cuda"), x, w, bias, np.dtype(dtype),
                    unbatched, method)
 

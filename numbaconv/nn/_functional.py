@@ -116,14 +116,21 @@ def _check_weight(w, n, name):
         raise ValueError(f"weight has an empty axis: shape {w.shape}")
 
 
-def _check_bias(bias, channels, dtype):
+def _check_bias(bias, channels):
+    """Check ``bias`` as torch does (a float vector, one value per output channel)."""
     if bias is None:
-        return None
-    bias = _as_float(bias, "bias")
-    if bias.shape != (channels,):
+        return
+    dt = _as_float(bias, "bias").dtype
+    shape = tuple(bias.shape) if is_gpu_array(bias) else np.shape(bias)
+    if shape != (channels,):
         raise ValueError(f"bias must have shape ({channels},), one value per output channel, "
-                         f"got {bias.shape}")
-    return bias.astype(dtype, copy=False)
+                         f"got {shape}")
+    return dt
+
+
+def _host_bias(bias, dtype):
+    """A checked host ``bias`` in the compute dtype, or None."""
+    return None if bias is None else np.asarray(bias).astype(dtype, copy=False)
 
 
 def _padding_pairs(padding, n, kernel, dilation, stride):
@@ -141,14 +148,11 @@ def _padding_pairs(padding, n, kernel, dilation, stride):
     return tuple((p, p) for p in _ints(padding, n, "padding", minimum=0))
 
 
-def _pad(x, pairs, padding_mode):
-    """Pad the spatial axes of a batched ``x``, checking what torch checks for each mode."""
+def _check_padding(size, pairs, padding_mode):
+    """Check the padding of spatial ``size`` as torch does for each mode."""
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {sorted(PADDING_MODES)}, "
                          f"got {padding_mode!r}")
-    if not any(lo or r for lo, r in pairs):
-        return x
-    size = x.shape[2:]
     if padding_mode == "reflect":
         for axis, ((lo, r), s) in enumerate(zip(pairs, size)):
             if max(lo, r) >= s:
@@ -160,6 +164,12 @@ def _pad(x, pairs, padding_mode):
             if max(lo, r) > s:
                 raise ValueError(f"circular padding may wrap around at most once: padding "
                                  f"{max(lo, r)} on spatial axis {axis} of size {s}")
+
+
+def _pad(x, pairs, padding_mode):
+    """Pad the spatial axes of a batched host ``x`` (checked by :func:`_check_padding`)."""
+    if not any(lo or r for lo, r in pairs):
+        return x
     return np.pad(x, ((0, 0), (0, 0)) + tuple(pairs), mode=PADDING_MODES[padding_mode])
 
 
@@ -239,11 +249,13 @@ def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, paddi
                       for p, d, k, s in zip(padded, dilation, kernel, stride))
     problem = LayerProblem(x.shape[0], channels, out_ch, groups, padded, tuple(kernel), stride,
                            dilation, out_shape, work)
+    _check_bias(bias, out_ch)
+    _check_padding(x.shape[2:], pairs, padding_mode)
     if _on_gpu(x, w, bias):
         from . import _cuda
         return _cuda.forward_call(problem, x, w, bias, dtype, unbatched, method, pairs,
                                   padding_mode)
-    b = _check_bias(bias, out_ch, work)
+    b = _host_bias(bias, work)
     xp = _pad(x.astype(work, copy=False), pairs, padding_mode)
     return _Call(problem, xp, w.astype(work, copy=False), b, dtype, unbatched, method)
 
@@ -440,10 +452,11 @@ def _conv_transpose(n, name, input, weight, bias, stride, padding, output_paddin
     problem = LayerProblem(x.shape[0], channels, out_ch, groups, tuple(x.shape[2:]),
                            tuple(kernel), stride, dilation, size, work, transposed=True,
                            start=padding)
+    _check_bias(bias, out_ch)
     if _on_gpu(x, w, bias):
         from . import _cuda
         return _cuda.transposed_call(problem, x, w, bias, dtype, unbatched, method)
-    b = _check_bias(bias, out_ch, work)
+    b = _host_bias(bias, work)
     return _Call(problem, x.astype(work, copy=False), w.astype(work, copy=False), b, dtype,
                  unbatched, method)
 
