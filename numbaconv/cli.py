@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("info", help="print versions, CPU, Numba threading layer and backends")
     sub.add_parser("bench", add_help=False,
-                   help="time numbaconv against scipy.signal (see 'numbaconv bench --help')")
+                   help="time numbaconv against scipy.signal, or numbaconv.nn against torch "
+                        "with --nn (see 'numbaconv bench --help')")
     cal = sub.add_parser("calibrate", help="measure this machine and tune the 'auto' dispatcher")
     cal.add_argument("--quick", action="store_true", help="fewer, shorter measurements")
     cal.add_argument("--no-save", action="store_true",

@@ -16,7 +16,8 @@ For every cell of a grid (:mod:`numbaconv._tools.grids`) the command
    :mod:`numbaconv._tools.report`),
 
 then prints a table (rich when installed) and writes ``--json`` / ``--plot``.
-``--device cuda`` hands over to :mod:`numbaconv._tools.bench_cuda`.
+``--device cuda`` hands over to :mod:`numbaconv._tools.bench_cuda`, ``--nn``
+to :mod:`numbaconv._tools.bench_nn` (numbaconv.nn on layer shapes against torch).
 
 Exit status: 0 when every row agrees, 1 when one does not (or raised), 2 on
 a usage error.
@@ -356,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--separable", action="store_true",
                    help="use rank-1 (separable) 2-D kernels")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--nn", action="store_true",
+                   help="time numbaconv.nn on common layer shapes against torch.nn.functional "
+                        "(a NumPy im2col baseline without torch); takes --quick, --dtype, "
+                        "--json, --methods, --repeat, --max-time, --workers")
     p.add_argument("--repeat", type=int, default=5, metavar="N",
                    help="timed samples per measurement; the median is reported (default 5)")
     p.add_argument("--max-time", type=float, default=None, metavar="S",
@@ -397,6 +402,10 @@ def _progress(cells, run_one):
 def main(argv=None) -> int:
     """Entry point of ``numbaconv bench``; returns the exit status."""
     args = build_parser().parse_args(argv)
+
+    if args.nn:
+        from .bench_nn import main as bench_nn
+        return bench_nn(args)
 
     if args.device == "cuda":
         from .bench_cuda import bench_cuda
