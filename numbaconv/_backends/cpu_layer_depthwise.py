@@ -44,6 +44,9 @@ ITEMS_PER_THREAD = 4
 #: output rows of a band (:func:`_band` names one accumulator per row and vector)
 BAND_ROWS = 4
 
+#: what starting and storing a block of accumulators costs, in multiply-adds
+BLOCK_MACS = 256
+
 
 def available() -> bool:
     return True
@@ -163,17 +166,16 @@ def _store_row(dst, d, c0, c1, c2, c3, a0, a1, a2, a3):
 
 
 @jit
-def _band(src, wsch, ent_u, runs, dst, base, dbase, rows, Wo):
+def _band(src, wsch, ent_u, ent_mask, dst, base, dbase, rows, Wo):
     """Output rows ``rows`` (at most four) of one band, four vectors of each row at a time.
 
     Entry ``e`` of the schedule is one input vector offset ``ent_u[e]`` (from the
-    band's first output row) and the band rows it feeds, with the weights
-    ``wsch[e, r]``: each loaded input vector is multiplied into every output row
-    whose window holds it, up to four times fewer loads than multiply-adds.
-    ``runs[g]`` is ``(first entry, end, mask)`` of consecutive entries that feed
-    the same rows (bit ``r``: band row ``r``); a run that feeds all four takes a
-    loop without branches.  A row's vectors start at ``0, L, 2 L, ...``, the last
-    ones moved back to end at ``Wo`` (they recompute a few columns).
+    band's first output row) and the band rows it feeds (bit ``r`` of
+    ``ent_mask[e]``), with the weights ``wsch[4 e + r]``: each loaded input
+    vector is multiplied into every output row whose window holds it, up to four
+    times fewer loads than multiply-adds.  A row's vectors start at ``0, L,
+    2 L, ...``, the last ones moved back to end at ``Wo`` (they recompute a few
+    columns).
     """
     live = (1 << rows) - 1
     i0, i1, i2, i3 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
@@ -186,28 +188,24 @@ def _band(src, wsch, ent_u, runs, dst, base, dbase, rows, Wo):
         a10, a11, a12, a13 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
         a20, a21, a22, a23 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
         a30, a31, a32, a33 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
-        for g in range(runs.shape[0]):
-            mask = runs[g, 2] & live
-            if mask == 15:
-                for e in range(runs[g, 0], runs[g, 1]):
-                    _load4(src, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
-                    _fma_row(a00, a01, a02, a03, wsch[e, 0], i0, i1, i2, i3)
-                    _fma_row(a10, a11, a12, a13, wsch[e, 1], i0, i1, i2, i3)
-                    _fma_row(a20, a21, a22, a23, wsch[e, 2], i0, i1, i2, i3)
-                    _fma_row(a30, a31, a32, a33, wsch[e, 3], i0, i1, i2, i3)
+        for e in range(ent_u.shape[0]):
+            _load4(src, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
+            mask = ent_mask[e] & live
+            k = BAND_ROWS * e
+            if mask == 15:      # the steady state of tall kernels: no branch per row
+                _fma_row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
+                _fma_row(a10, a11, a12, a13, wsch[k + 1], i0, i1, i2, i3)
+                _fma_row(a20, a21, a22, a23, wsch[k + 2], i0, i1, i2, i3)
+                _fma_row(a30, a31, a32, a33, wsch[k + 3], i0, i1, i2, i3)
                 continue
-            if mask == 0:
-                continue
-            for e in range(runs[g, 0], runs[g, 1]):
-                _load4(src, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
-                if mask & 1:
-                    _fma_row(a00, a01, a02, a03, wsch[e, 0], i0, i1, i2, i3)
-                if mask & 2:
-                    _fma_row(a10, a11, a12, a13, wsch[e, 1], i0, i1, i2, i3)
-                if mask & 4:
-                    _fma_row(a20, a21, a22, a23, wsch[e, 2], i0, i1, i2, i3)
-                if mask & 8:
-                    _fma_row(a30, a31, a32, a33, wsch[e, 3], i0, i1, i2, i3)
+            if mask & 1:
+                _fma_row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
+            if mask & 2:
+                _fma_row(a10, a11, a12, a13, wsch[k + 1], i0, i1, i2, i3)
+            if mask & 4:
+                _fma_row(a20, a21, a22, a23, wsch[k + 2], i0, i1, i2, i3)
+            if mask & 8:
+                _fma_row(a30, a31, a32, a33, wsch[k + 3], i0, i1, i2, i3)
         _store_row(dst, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
         if rows > 1:
             _store_row(dst, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
@@ -218,7 +216,7 @@ def _band(src, wsch, ent_u, runs, dst, base, dbase, rows, Wo):
 
 
 @jit
-def _item(x, wt, wsch, offs, ent_u, runs, out, m, geom, tiles, rows_per_tile, item):
+def _item(x, wt, wsch, offs, ent_u, ent_mask, out, m, geom, tiles, rows_per_tile, item):
     """One work item: output rows ``[r0, r1)`` of one plane, in bands or flat runs."""
     Ho, Wo, Hq, Wq, bands = geom[0], geom[1], geom[2], geom[3], geom[4]
     planes = out.shape[1]
@@ -243,7 +241,7 @@ def _item(x, wt, wsch, offs, ent_u, runs, out, m, geom, tiles, rows_per_tile, it
                 if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
                     y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
                     nr = BAND_ROWS
-                _band(src, wband, ent_u, runs, dst, (z * Hq + y) * Wq, (z * Ho + y) * Wo,
+                _band(src, wband, ent_u, ent_mask, dst, (z * Hq + y) * Wq, (z * Ho + y) * Wo,
                       nr, Wo)
                 y += nr
             r += yb - ya
@@ -261,37 +259,37 @@ def _item(x, wt, wsch, offs, ent_u, runs, out, m, geom, tiles, rows_per_tile, it
 
 @jit
 def _band_weights(wt, ent_t):
-    """``wsch[o, e, r] = wt[o, ent_t[e, r]]``, zero where entry ``e`` meets no tap of row ``r``."""
-    wsch = np.zeros((wt.shape[0],) + ent_t.shape, wt.dtype)
+    """``wsch[o, 4 e + r] = wt[o, ent_t[e, r]]``, zero where entry ``e`` meets no tap in row ``r``."""
+    wsch = np.zeros((wt.shape[0], ent_t.size), wt.dtype)
     for o in range(wt.shape[0]):
         for e in range(ent_t.shape[0]):
             for r in range(ent_t.shape[1]):
                 if ent_t[e, r] >= 0:
-                    wsch[o, e, r] = wt[o, ent_t[e, r]]
+                    wsch[o, e * ent_t.shape[1] + r] = wt[o, ent_t[e, r]]
     return wsch
 
 
 @jit_parallel
-def _depthwise_par(x, wt, offs, ent_u, ent_t, runs, out, m, geom, tiles, rows_per_tile):
+def _depthwise_par(x, wt, offs, ent_u, ent_t, ent_mask, out, m, geom, tiles, rows_per_tile):
     """``out[n, o, r * Wo + c] = sum_t wt[o, t] * x[n, o // m, base(r) + c + offs[t]]``.
 
     ``x`` is ``(N, C, flat plane)`` and ``out`` ``(N, O, flat output)``; ``geom``
     is ``(Ho, Wo, Hq, Wq, bands)``: output rows per depth slice, output columns,
     the input plane's rows per slice and row pitch, and whether the rows run in
-    bands (:func:`_band`, with the schedule ``ent_u``, ``ent_t``, ``runs``) or
+    bands (:func:`_band`, with the schedule ``ent_u``, ``ent_t``, ``ent_mask``) or
     as flat runs (:func:`_group`, with ``offs``).
     """
     wsch = _band_weights(wt, ent_t)
     for item in prange(out.shape[0] * out.shape[1] * tiles):
-        _item(x, wt, wsch, offs, ent_u, runs, out, m, geom, tiles, rows_per_tile, item)
+        _item(x, wt, wsch, offs, ent_u, ent_mask, out, m, geom, tiles, rows_per_tile, item)
 
 
 @jit
-def _depthwise_ser(x, wt, offs, ent_u, ent_t, runs, out, m, geom, tiles, rows_per_tile):
+def _depthwise_ser(x, wt, offs, ent_u, ent_t, ent_mask, out, m, geom, tiles, rows_per_tile):
     """Serial twin of :func:`_depthwise_par` (no thread launch for small work)."""
     wsch = _band_weights(wt, ent_t)
     for item in range(out.shape[0] * out.shape[1] * tiles):
-        _item(x, wt, wsch, offs, ent_u, runs, out, m, geom, tiles, rows_per_tile, item)
+        _item(x, wt, wsch, offs, ent_u, ent_mask, out, m, geom, tiles, rows_per_tile, item)
 
 
 # ---------------------------------------------------------------- layout
@@ -305,11 +303,11 @@ def _as3(t, fill):
 def _plan(problem: LayerProblem):
     """Shape-only decisions of :func:`run`, memoised per problem.
 
-    Returns ``(q, offs, geom, ent_u, ent_t, runs)``: the phase shape
+    Returns ``(q, offs, geom, ent_u, ent_t, ent_mask)``: the phase shape
     ``(Dq, Hq, Wq)``, every tap's offset in the flat phases, the kernel's
     ``geom`` and the band schedule (``ent_t[e, r]``: the tap that input vector
-    ``ent_u[e]`` meets in band row ``r``, or -1; ``runs`` as :func:`_band` reads
-    them).  Rows run in bands when a row holds a vector and a slice has two
+    ``ent_u[e]`` meets in band row ``r``, or -1; bit ``r`` of ``ent_mask[e]``
+    set where it meets one).  Rows run in bands when a row holds a vector and a slice has two
     rows; otherwise (1-D, narrow planes) as flat runs, whose blocks fill
     whatever the plane's width.
     """
@@ -337,13 +335,11 @@ def _plan(problem: LayerProblem):
     ent_u = np.array(sorted(where), dtype=np.int64)
     ent_t = np.array([where[u] for u in ent_u], dtype=np.int64).reshape(-1, BAND_ROWS)
     mask = ((ent_t >= 0) << np.arange(BAND_ROWS)).sum(axis=1)
-    cut = np.flatnonzero(np.diff(mask)) + 1
-    first = np.concatenate([[0], cut])
-    runs = np.stack([first, np.append(cut, len(mask)), mask[first]], axis=1).astype(np.int64)
+    ent_mask = mask.astype(np.int64)
     geom = np.array([out3[1], out3[2], q[1], q[2], int(bands)], dtype=np.int64)
-    for a in (offs, ent_u, ent_t, runs, geom):
+    for a in (offs, ent_u, ent_t, ent_mask, geom):
         a.flags.writeable = False
-    return q, offs, geom, ent_u, ent_t, runs
+    return q, offs, geom, ent_u, ent_t, ent_mask
 
 
 def _phases(x, problem: LayerProblem, q):
@@ -359,12 +355,17 @@ def _phases(x, problem: LayerProblem, q):
     return out.reshape(N, C, -1)
 
 
-def _work(problem: LayerProblem) -> float:
-    """Multiply-adds the kernel does: a slice's run also covers ``Wq - Wo`` columns a row."""
-    wq = -(-problem.shape[-1] // problem.stride[-1])
-    out3 = _as3(problem.out_shape, 1)
-    span = (out3[1] - 1) * wq + out3[2]
-    return float(problem.batch) * problem.out_channels * out3[0] * span * problem.taps
+def _work(problem: LayerProblem):
+    """``(multiply-adds, blocks)`` the kernel runs, recomputed columns and rows included."""
+    q, _, geom, *_ = _plan(problem)
+    Ho, Wo, Wq, bands = int(geom[0]), int(geom[1]), int(geom[3]), bool(geom[4])
+    slices = problem.batch * problem.out_channels * _as3(problem.out_shape, 1)[0]
+    if bands:                     # four vectors a block, four rows a band (fewer if Ho is)
+        L = lanes(problem.dtype, VEC_BYTES)
+        blocks = -(-Ho // BAND_ROWS) * -(-(-(-Wo // L)) // 4)
+        return slices * blocks * min(Ho, BAND_ROWS) * 4 * L * problem.taps, slices * blocks
+    span = (Ho - 1) * Wq + Wo     # a flat run through the slice, the columns between rows too
+    return slices * span * problem.taps, slices * -(-span // lanes(problem.dtype))
 
 
 def _threads(problem: LayerProblem, workers) -> int:
@@ -386,12 +387,19 @@ def _tiles(problem: LayerProblem, threads: int):
 # ---------------------------------------------------------------- contract
 
 def cost(problem: LayerProblem, workers=None) -> float:
-    """Predicted seconds: the multiply-adds of the flat runs at the per-thread rate."""
-    c = coef.coefficients()["layer"]
-    key = coef.direct_key(problem.dtype)
+    """Predicted seconds: the kernel's multiply-adds and blocks at ``depthwise_mac`` a thread,
+    and the input and output streamed once (twice the input when strides split it)."""
+    top = coef.coefficients()
+    c = top["layer"]
+    macs, blocks = _work(problem)
     threads = _threads(problem, workers)
     par = coef.effective_threads(threads) if threads > 1 else 1.0
-    return c["overhead"] + _work(problem) * c["depthwise_mac"][key] / par
+    moved = (problem.batch * problem.channels * math.prod(problem.shape)
+             * (2 if any(s > 1 for s in problem.stride) else 1)
+             + problem.batch * problem.out_channels * math.prod(problem.out_shape))
+    stream = moved * problem.dtype.itemsize * top["pass_byte"] * top["direct_stream"]
+    rate = c["depthwise_mac"][coef.direct_key(problem.dtype)]
+    return c["overhead"] + ((macs + BLOCK_MACS * blocks) * rate + stream) / par
 
 
 def describe(problem: LayerProblem, workers=None) -> str:
@@ -409,7 +417,7 @@ def run(problem: LayerProblem, x, w, *, workers=None):
     out = np.empty((batch, out_ch) + tuple(problem.out_shape), dtype=dtype)
     if out.size == 0:
         return out
-    q, offs, geom, ent_u, ent_t, runs = _plan(problem)
+    q, offs, geom, ent_u, ent_t, ent_mask = _plan(problem)
     x = np.asarray(x, dtype=dtype)
     if any(s > 1 for s in problem.stride):
         xf = _phases(x, problem, q)
@@ -418,6 +426,6 @@ def run(problem: LayerProblem, x, w, *, workers=None):
     wt = np.ascontiguousarray(np.asarray(w, dtype=dtype).reshape(out_ch, -1))
     threads = _threads(problem, workers)
     tiles, per = _tiles(problem, threads)
-    launch(threads, _depthwise_par, _depthwise_ser, xf, wt, offs, ent_u, ent_t, runs,
+    launch(threads, _depthwise_par, _depthwise_ser, xf, wt, offs, ent_u, ent_t, ent_mask,
            out.reshape(batch, out_ch, -1), out_ch // channels, geom, tiles, per)
     return out
