@@ -159,9 +159,10 @@ def select(problem, method="auto", workers=None, *, probes=None, offload=False, 
         problem = dataclasses.replace(problem, separable=False)
         choice = choose(problem)
     if method == "auto" and choice.method in FFT_METHODS and problem.finite is None:
-        finite = probes.finite()
-        bound = probes.int_bound() if problem.kind in "iu" else 0.0
-        problem = dataclasses.replace(problem, finite=finite, int_bound=bound)
+        facts = {"finite": probes.finite()}
+        if problem.kind in "iu":        # layer problems are float: no integer bound to ask
+            facts["int_bound"] = probes.int_bound()
+        problem = dataclasses.replace(problem, **facts)
         choice = choose(problem)
     return problem, choice
 

@@ -62,16 +62,15 @@ def adjoint(y, w, stride, dilation, groups, start, size):
     length = y.shape[2:]
     full = tuple(max((lo - 1) * s + d * (k - 1) + 1, b + z)
                  for lo, s, d, k, b, z in zip(length, stride, dilation, kernel, start, size))
-    ym = y.reshape((batch, groups, cg, math.prod(length))).transpose(0, 1, 3, 2)
-    wm = w.reshape(groups, cg, og * math.prod(kernel))
-    parts = np.matmul(ym, wm[None]).reshape(
-        (batch, groups) + length + (og,) + tuple(kernel))    # (N, g, *L, O/g, *K)
-    parts = np.moveaxis(parts, 2 + n, 2)                     # (N, g, O/g, *L, *K)
+    ym = y.reshape((batch, groups, cg, math.prod(length)))
+    wm = w.reshape(groups, cg, og * math.prod(kernel)).transpose(0, 2, 1)
+    # (N, g, O/g, *K, *L): each tap's products are contiguous runs along the positions
+    parts = np.matmul(wm[None], ym).reshape((batch, groups, og) + tuple(kernel) + length)
     out = np.zeros((batch, groups, og) + full, dtype=y.dtype)
     for tap in np.ndindex(*kernel):
         where = tuple(slice(t * d, t * d + (lo - 1) * s + 1, s)
                       for t, d, lo, s in zip(tap, dilation, length, stride))
-        out[(slice(None),) * 3 + where] += parts[(Ellipsis,) + tap]
+        out[(slice(None),) * 3 + where] += parts[(slice(None),) * 3 + tap]
     crop = tuple(slice(b, b + z) for b, z in zip(start, size))
     return out[(slice(None),) * 3 + crop].reshape((batch, groups * og) + tuple(size))
 
