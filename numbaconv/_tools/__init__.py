@@ -6,6 +6,7 @@ These modules import the library; nothing in the library imports them
 * ``bench`` -- ``numbaconv bench``: the grid timed against SciPy, checked, tabled, plotted
 * ``report`` -- ``bench --methods``: every method, the FMA peak, regret summaries
 * ``bench_cuda`` -- ``bench --device cuda``: the GPU backends against CuPy and PyTorch
+* ``bench_nn`` -- ``bench --nn``: numbaconv.nn's layers against torch (or im2col + matmul)
 * ``gpu_check`` -- ``numbaconv gpu-check``: tests, bench and verdict on a GPU, one report
 * ``calibrate`` / ``calibrate_cuda`` -- time problems, solve the backends' cost formulas
 * ``timing`` -- ``measure`` and ``interleaved`` on :mod:`numbaconv._timing`'s primitives
