@@ -59,14 +59,24 @@ def supports(problem: LayerProblem) -> bool:
 
 
 # ---------------------------------------------------------------- kernels
+#
+# Every kernel takes the flat input ``x`` (N * C planes), the flat result ``out``
+# (N * C_out planes) and the weights as 1-D arrays and works with absolute
+# positions in them: views of planes made inside the loops would each cost an
+# atomic reference count.
 
-@jit
-def _copy_out(buf, n, dst, k, dbase, Wq, Wo):
+@jit(inline=True)
+def _copy_out(buf, n, out, k, dbase, Wq, Wo, limit):
     """Write ``buf[:n]``, the run positions ``k .. k + n`` of a group, to its output rows.
 
-    Run position ``k`` is row ``k // Wq``, column ``k % Wq`` of the group; columns
-    from ``Wo`` on were computed only to keep the run contiguous and are dropped.
+    Run position ``k`` is row ``k // Wq``, column ``k % Wq`` of the group (whose
+    first output is ``out[dbase]``); columns from ``Wo`` on were computed only to
+    keep the run contiguous and are dropped.  A row shorter than a vector is
+    written as a whole vector where that stays below ``limit`` (the end of this
+    work item's rows): the lanes past the row land on rows written after it.
     """
+    v = vec_zeros(buf)
+    vl = v.shape[0]
     row = k // Wq
     col = k - row * Wq
     i = 0
@@ -74,69 +84,86 @@ def _copy_out(buf, n, dst, k, dbase, Wq, Wo):
         seg = min(Wq - col, n - i)
         if col < Wo:
             d = dbase + row * Wo + col
-            src = buf[i:i + min(seg, Wo - col)]
-            for e in range(src.shape[0]):
-                dst[d + e] = src[e]
+            cnt = min(seg, Wo - col)
+            if cnt >= vl:                       # vectors, the last one moved back
+                for c in range(0, cnt - vl, vl):
+                    vec_load_at(v, buf, i + c)
+                    vec_store_at(v, out, d + c)
+                vec_load_at(v, buf, i + cnt - vl)
+                vec_store_at(v, out, d + cnt - vl)
+            elif d + vl <= limit and i + vl <= buf.shape[0]:
+                vec_load_at(v, buf, i)
+                vec_store_at(v, out, d)
+            else:
+                for e in range(cnt):
+                    out[d + e] = buf[i + e]
         i += seg
         row += 1
         col = 0
 
 
-@jit
-def _tail(src, wrow, offs, buf, p, n):
-    """``buf[:n]`` = the ``n`` outputs (fewer than a block) whose run starts at ``src[p]``.
+@jit(inline=True)
+def _tail(x, wt, wbase, offs, buf, p, n, reach):
+    """``buf[:n]`` = the ``n`` outputs (fewer than a block) whose run starts at ``x[p]``.
 
-    Quarter blocks, then single vectors, then one vector moved back to end at
-    ``n`` (it recomputes a few outputs rather than running them scalar).
+    Quarter blocks; the rest as one more quarter block where its reads
+    (``reach`` past its end) stay inside ``x`` -- the lanes past ``n`` read the
+    next plane and are dropped -- else as single vectors, the last one moved
+    back to end at ``n``, and scalars when ``n`` is shorter than a vector.
     """
     taps = offs.shape[0]
     qw = quarter_zeros(buf).shape[0]
     vl = vec_zeros(buf).shape[0]
     q = 0
-    while q + qw <= n:
+    while q < n and (q + qw <= n or p + q + qw + reach <= x.shape[0]):
         acc = quarter_zeros(buf)
         for t in range(taps):
-            quarter_fma_at(acc, wrow[t], src, p + q + offs[t])
+            quarter_fma_at(acc, wt[wbase + t], x, p + q + offs[t])
         quarter_store_at(acc, buf, q)
         q += qw
     while q < n:
         if n < vl:              # the whole group is shorter than a vector
             for e in range(q, n):
-                s = buf.dtype.type(0)
+                acc0 = buf.dtype.type(0)
                 for t in range(taps):
-                    s += wrow[t] * src[p + e + offs[t]]
-                buf[e] = s
+                    acc0 += wt[wbase + t] * x[p + e + offs[t]]
+                buf[e] = acc0
             return
         q = min(q, n - vl)
         acc = vec_zeros(buf)
         for t in range(taps):
-            vec_fma_at(acc, wrow[t], src, p + q + offs[t])
+            vec_fma_at(acc, wt[wbase + t], x, p + q + offs[t])
         vec_store_at(acc, buf, q)
         q += vl
 
 
-@jit
-def _group(src, wrow, offs, dst, buf, pbase, span, dbase, Wq, Wo):
-    """The outputs of one run of ``span`` positions starting at ``src[pbase]``."""
+@jit(inline=True)
+def _group(x, wt, wbase, offs, out, pbase, span, dbase, Wq, Wo, limit, reach):
+    """The outputs of one flat run of ``span`` positions starting at ``x[pbase]``.
+
+    ``limit`` is the end of this work item's rows in ``out``, ``reach`` the
+    farthest tap offset (see :func:`_tail`).
+    """
+    buf = block_zeros(out)      # on the stack: where blocks that cross rows land
     W = buf.shape[0]
     taps = offs.shape[0]
     k = 0
     while k < span:
         n = min(W, span - k)
         if n < W:
-            _tail(src, wrow, offs, buf, pbase + k, n)
-            _copy_out(buf, n, dst, k, dbase, Wq, Wo)
+            _tail(x, wt, wbase, offs, buf, pbase + k, n, reach)
+            _copy_out(buf, n, out, k, dbase, Wq, Wo, limit)
             break
-        acc = block_zeros(buf)
+        acc = block_zeros(out)
         for t in range(taps):
-            fma_at(acc, wrow[t], src, pbase + k + offs[t])
+            fma_at(acc, wt[wbase + t], x, pbase + k + offs[t])
         row = k // Wq
         col = k - row * Wq
         if col + W <= Wo:       # the block lies in one output row: store it in place
-            store_at(acc, dst, dbase + row * Wo + col)
+            store_at(acc, out, dbase + row * Wo + col)
         else:
             store_at(acc, buf, 0)
-            _copy_out(buf, W, dst, k, dbase, Wq, Wo)
+            _copy_out(buf, W, out, k, dbase, Wq, Wo, limit)
         k += W
 
 
@@ -150,48 +177,48 @@ def _fma_row(a0, a1, a2, a3, kj, i0, i1, i2, i3):
 
 
 @jit(inline=True)
-def _load4(src, u, c0, c1, c2, c3, i0, i1, i2, i3):
-    vec_load_at(i0, src, u + c0)
-    vec_load_at(i1, src, u + c1)
-    vec_load_at(i2, src, u + c2)
-    vec_load_at(i3, src, u + c3)
+def _load4(x, u, c0, c1, c2, c3, i0, i1, i2, i3):
+    vec_load_at(i0, x, u + c0)
+    vec_load_at(i1, x, u + c1)
+    vec_load_at(i2, x, u + c2)
+    vec_load_at(i3, x, u + c3)
 
 
 @jit(inline=True)
-def _store_row(dst, d, c0, c1, c2, c3, a0, a1, a2, a3):
-    vec_store_at(a0, dst, d + c0)
-    vec_store_at(a1, dst, d + c1)
-    vec_store_at(a2, dst, d + c2)
-    vec_store_at(a3, dst, d + c3)
+def _store_row(out, d, c0, c1, c2, c3, a0, a1, a2, a3):
+    vec_store_at(a0, out, d + c0)
+    vec_store_at(a1, out, d + c1)
+    vec_store_at(a2, out, d + c2)
+    vec_store_at(a3, out, d + c3)
 
 
-@jit
-def _band(src, wsch, ent_u, ent_mask, dst, base, dbase, rows, Wo):
+@jit(inline=True)
+def _band(x, wsch, wbase, ent_u, ent_mask, out, base, dbase, rows, Wo):
     """Output rows ``rows`` (at most four) of one band, four vectors of each row at a time.
 
-    Entry ``e`` of the schedule is one input vector offset ``ent_u[e]`` (from the
-    band's first output row) and the band rows it feeds (bit ``r`` of
-    ``ent_mask[e]``), with the weights ``wsch[4 e + r]``: each loaded input
-    vector is multiplied into every output row whose window holds it, up to four
-    times fewer loads than multiply-adds.  A row's vectors start at ``0, L,
-    2 L, ...``, the last ones moved back to end at ``Wo`` (they recompute a few
-    columns).
+    Entry ``e`` of the schedule is one input vector at ``x[base + ent_u[e]]`` (from
+    the band's first output row) and the band rows it feeds (bit ``r`` of
+    ``ent_mask[e]``), with the weights ``wsch[wbase + 4 e + r]``: each loaded
+    input vector is multiplied into every output row whose window holds it, up
+    to four times fewer loads than multiply-adds.  A row's vectors start at
+    ``0, L, 2 L, ...``, the last ones moved back to end at ``Wo`` (they
+    recompute a few columns).
     """
     live = (1 << rows) - 1
-    i0, i1, i2, i3 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
+    i0, i1, i2, i3 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
     L = i0.shape[0]
     last = Wo - L
     for b in range(0, (Wo + L - 1) // L, 4):
         c0, c1 = min(b * L, last), min((b + 1) * L, last)
         c2, c3 = min((b + 2) * L, last), min((b + 3) * L, last)
-        a00, a01, a02, a03 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
-        a10, a11, a12, a13 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
-        a20, a21, a22, a23 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
-        a30, a31, a32, a33 = vec_zeros(dst), vec_zeros(dst), vec_zeros(dst), vec_zeros(dst)
+        a00, a01, a02, a03 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
+        a10, a11, a12, a13 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
+        a20, a21, a22, a23 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
+        a30, a31, a32, a33 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
         for e in range(ent_u.shape[0]):
-            _load4(src, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
+            _load4(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
             mask = ent_mask[e] & live
-            k = BAND_ROWS * e
+            k = wbase + BAND_ROWS * e
             if mask == 15:      # the steady state of tall kernels: no branch per row
                 _fma_row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
                 _fma_row(a10, a11, a12, a13, wsch[k + 1], i0, i1, i2, i3)
@@ -206,31 +233,31 @@ def _band(src, wsch, ent_u, ent_mask, dst, base, dbase, rows, Wo):
                 _fma_row(a20, a21, a22, a23, wsch[k + 2], i0, i1, i2, i3)
             if mask & 8:
                 _fma_row(a30, a31, a32, a33, wsch[k + 3], i0, i1, i2, i3)
-        _store_row(dst, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
+        _store_row(out, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
         if rows > 1:
-            _store_row(dst, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
+            _store_row(out, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
         if rows > 2:
-            _store_row(dst, dbase + 2 * Wo, c0, c1, c2, c3, a20, a21, a22, a23)
+            _store_row(out, dbase + 2 * Wo, c0, c1, c2, c3, a20, a21, a22, a23)
         if rows > 3:
-            _store_row(dst, dbase + 3 * Wo, c0, c1, c2, c3, a30, a31, a32, a33)
+            _store_row(out, dbase + 3 * Wo, c0, c1, c2, c3, a30, a31, a32, a33)
 
 
-@jit
-def _item(x, wt, wsch, offs, ent_u, ent_mask, out, m, geom, tiles, rows_per_tile, item):
+@jit(inline=True)
+def _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item):
     """One work item: output rows ``[r0, r1)`` of one plane, in bands or flat runs."""
     Ho, Wo, Hq, Wq, bands = geom[0], geom[1], geom[2], geom[3], geom[4]
-    planes = out.shape[1]
+    planes, m, S, P = geom[5], geom[6], geom[7], geom[8]
     plane = item // tiles
     tile = item - plane * tiles
     n = plane // planes
     o = plane - n * planes
-    src = x[n, o // m]
-    dst = out[n, o]
-    rows = dst.shape[0] // Wo
+    src = (n * (planes // m) + o // m) * S          # the input plane's start in x
+    dst = plane * P                                  # the output plane's start in out
+    rows = P // Wo
     r = tile * rows_per_tile
     r1 = min(rows, r + rows_per_tile)
     if bands:
-        wband = wsch[o]
+        wbase = o * ent_u.shape[0] * BAND_ROWS
         while r < r1:
             z = r // Ho
             ya = r - z * Ho
@@ -241,55 +268,61 @@ def _item(x, wt, wsch, offs, ent_u, ent_mask, out, m, geom, tiles, rows_per_tile
                 if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
                     y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
                     nr = BAND_ROWS
-                _band(src, wband, ent_u, ent_mask, dst, (z * Hq + y) * Wq, (z * Ho + y) * Wo,
-                      nr, Wo)
+                _band(x, wsch, wbase, ent_u, ent_mask, out, src + (z * Hq + y) * Wq,
+                      dst + (z * Ho + y) * Wo, nr, Wo)
                 y += nr
             r += yb - ya
         return
-    wrow = wt[o]
-    buf = np.empty(block_zeros(dst).shape[0], dst.dtype)
+    wbase = o * offs.shape[0]
+    limit = dst + r1 * Wo
     while r < r1:
         z = r // Ho
         y = r - z * Ho
         nr = min(r1 - r, Ho - y)          # rows left in this depth slice
-        _group(src, wrow, offs, dst, buf, (z * Hq + y) * Wq, (nr - 1) * Wq + Wo, r * Wo,
-               Wq, Wo)
+        _group(x, wt, wbase, offs, out, src + (z * Hq + y) * Wq, (nr - 1) * Wq + Wo,
+               dst + r * Wo, Wq, Wo, limit, geom[9])
         r += nr
 
 
 @jit
-def _band_weights(wt, ent_t):
-    """``wsch[o, 4 e + r] = wt[o, ent_t[e, r]]``, zero where entry ``e`` meets no tap in row ``r``."""
-    wsch = np.zeros((wt.shape[0], ent_t.size), wt.dtype)
-    for o in range(wt.shape[0]):
-        for e in range(ent_t.shape[0]):
-            for r in range(ent_t.shape[1]):
+def _band_weights(wt, taps, ent_t):
+    """``wsch[(o E + e) 4 + r] = wt[o taps + ent_t[e, r]]`` for the ``E`` entries of the band
+    schedule, zero where entry ``e`` meets no tap in row ``r``."""
+    E, R = ent_t.shape
+    planes = wt.shape[0] // taps
+    wsch = np.zeros(planes * E * R, wt.dtype)
+    for o in range(planes):
+        for e in range(E):
+            for r in range(R):
                 if ent_t[e, r] >= 0:
-                    wsch[o, e * ent_t.shape[1] + r] = wt[o, ent_t[e, r]]
+                    wsch[(o * E + e) * R + r] = wt[o * taps + ent_t[e, r]]
     return wsch
 
 
 @jit_parallel
-def _depthwise_par(x, wt, offs, ent_u, ent_t, ent_mask, out, m, geom, tiles, rows_per_tile):
-    """``out[n, o, r * Wo + c] = sum_t wt[o, t] * x[n, o // m, base(r) + c + offs[t]]``.
+def _depthwise_par(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
+    """``out[plane(n, o), r * Wo + c] = sum_t wt[o, t] * x[plane(n, o // m), base(r) + c + offs[t]]``.
 
-    ``x`` is ``(N, C, flat plane)`` and ``out`` ``(N, O, flat output)``; ``geom``
-    is ``(Ho, Wo, Hq, Wq, bands)``: output rows per depth slice, output columns,
-    the input plane's rows per slice and row pitch, and whether the rows run in
-    bands (:func:`_band`, with the schedule ``ent_u``, ``ent_t``, ``ent_mask``) or
-    as flat runs (:func:`_group`, with ``offs``).
+    ``x``, ``wt`` and ``out`` are the flat input (``N * C`` planes of ``S``),
+    weights (``C_out * T``) and result (``N * C_out`` planes of ``P``); ``geom`` is
+    ``(Ho, Wo, Hq, Wq, bands, C_out, m, S, P, reach)``: output rows per depth slice,
+    output columns, the input plane's rows per slice and row pitch, whether the
+    rows run in bands (:func:`_band`, with the schedule ``ent_u``, ``ent_t``,
+    ``ent_mask``) or as flat runs (:func:`_group`, with ``offs``), the output
+    channels, output channels per input channel, the plane sizes and the
+    farthest tap offset.
     """
-    wsch = _band_weights(wt, ent_t)
-    for item in prange(out.shape[0] * out.shape[1] * tiles):
-        _item(x, wt, wsch, offs, ent_u, ent_mask, out, m, geom, tiles, rows_per_tile, item)
+    wsch = _band_weights(wt, offs.shape[0], ent_t)
+    for item in prange(out.shape[0] // geom[8] * tiles):
+        _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item)
 
 
 @jit
-def _depthwise_ser(x, wt, offs, ent_u, ent_t, ent_mask, out, m, geom, tiles, rows_per_tile):
+def _depthwise_ser(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
     """Serial twin of :func:`_depthwise_par` (no thread launch for small work)."""
-    wsch = _band_weights(wt, ent_t)
-    for item in range(out.shape[0] * out.shape[1] * tiles):
-        _item(x, wt, wsch, offs, ent_u, ent_mask, out, m, geom, tiles, rows_per_tile, item)
+    wsch = _band_weights(wt, offs.shape[0], ent_t)
+    for item in range(out.shape[0] // geom[8] * tiles):
+        _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item)
 
 
 # ---------------------------------------------------------------- layout
@@ -336,14 +369,17 @@ def _plan(problem: LayerProblem):
     ent_t = np.array([where[u] for u in ent_u], dtype=np.int64).reshape(-1, BAND_ROWS)
     mask = ((ent_t >= 0) << np.arange(BAND_ROWS)).sum(axis=1)
     ent_mask = mask.astype(np.int64)
-    geom = np.array([out3[1], out3[2], q[1], q[2], int(bands)], dtype=np.int64)
+    plane = math.prod(q) * math.prod(stride)          # one input plane, its phases included
+    geom = np.array([out3[1], out3[2], q[1], q[2], int(bands), problem.out_channels,
+                     problem.out_channels // problem.channels, plane, math.prod(out3),
+                     offs.max()], dtype=np.int64)
     for a in (offs, ent_u, ent_t, ent_mask, geom):
         a.flags.writeable = False
     return q, offs, geom, ent_u, ent_t, ent_mask
 
 
 def _phases(x, problem: LayerProblem, q):
-    """``x`` split into its stride phases: ``(N, C, sd * sh * sw * Dq * Hq * Wq)``."""
+    """``x`` split into its stride phases: ``(N, C, sd, sh, sw, Dq, Hq, Wq)``."""
     stride = _as3(problem.stride, 1)
     N, C = x.shape[:2]
     x3 = x.reshape((N, C) + _as3(x.shape[2:], 1))
@@ -352,7 +388,7 @@ def _phases(x, problem: LayerProblem, q):
         part = x3[(slice(None), slice(None)) + tuple(slice(p, None, s)
                                                     for p, s in zip(ph, stride))]
         out[(slice(None), slice(None)) + ph + tuple(slice(0, n) for n in part.shape[2:])] = part
-    return out.reshape(N, C, -1)
+    return out
 
 
 def _work(problem: LayerProblem):
@@ -368,20 +404,22 @@ def _work(problem: LayerProblem):
     return slices * span * problem.taps, slices * -(-span // lanes(problem.dtype))
 
 
-def _threads(problem: LayerProblem, workers) -> int:
-    w = resolve_workers(workers)
-    itemsize = problem.dtype.itemsize
-    return thread_count(w) if parallel_pays(problem.macs, problem.kernel, itemsize) else 1
+@functools.lru_cache(maxsize=1024)
+def _layout(problem: LayerProblem, workers: int):
+    """``(threads, tiles per plane, output rows per tile)`` for ``workers`` (resolved).
 
-
-def _tiles(problem: LayerProblem, threads: int):
-    """``(tiles per plane, output rows per tile)``: planes are cut only when too few."""
+    One thread unless the work pays for a launch
+    (:func:`numbaconv._kernels.layout.parallel_pays`); planes are cut into row
+    tiles only when there are fewer than :data:`ITEMS_PER_THREAD` per thread.
+    """
+    threads = (thread_count(workers)
+               if parallel_pays(problem.macs, problem.kernel, problem.dtype.itemsize) else 1)
     rows = math.prod(problem.out_shape[:-1])
     planes = problem.batch * problem.out_channels
     want = ITEMS_PER_THREAD * threads if threads > 1 else 1
     tiles = max(1, min(rows, -(-want // max(planes, 1))))
     per = -(-rows // tiles)
-    return -(-rows // per), per
+    return threads, -(-rows // per), per
 
 
 # ---------------------------------------------------------------- contract
@@ -392,7 +430,7 @@ def cost(problem: LayerProblem, workers=None) -> float:
     top = coef.coefficients()
     c = top["layer"]
     macs, blocks = _work(problem)
-    threads = _threads(problem, workers)
+    threads = _layout(problem, resolve_workers(workers))[0]
     par = coef.effective_threads(threads) if threads > 1 else 1.0
     moved = (problem.batch * problem.channels * math.prod(problem.shape)
              * (2 if any(s > 1 for s in problem.stride) else 1)
@@ -403,11 +441,13 @@ def cost(problem: LayerProblem, workers=None) -> float:
 
 
 def describe(problem: LayerProblem, workers=None) -> str:
-    threads = _threads(problem, workers)
-    tiles, _ = _tiles(problem, threads)
-    split = " after splitting stride phases" if any(s > 1 for s in problem.stride) else ""
-    return (f"{problem.batch * problem.out_channels} planes x {tiles} tile(s) of register "
-            f"blocks over flat runs{split}, {threads} thread(s)")
+    threads, tiles, _ = _layout(problem, resolve_workers(workers))
+    bands = _plan(problem)[2][4]
+    how = ("bands of 4 rows x 4 vectors, one load per input vector" if bands
+           else "flat runs (rows narrower than a vector, or 1-D)")
+    split = ", stride phases split first" if any(s > 1 for s in problem.stride) else ""
+    return (f"{problem.batch * problem.out_channels} planes x {tiles} tile(s) in {how}"
+            f"{split}, {threads} thread(s)")
 
 
 def run(problem: LayerProblem, x, w, *, workers=None):
@@ -422,10 +462,9 @@ def run(problem: LayerProblem, x, w, *, workers=None):
     if any(s > 1 for s in problem.stride):
         xf = _phases(x, problem, q)
     else:
-        xf = np.ascontiguousarray(x).reshape(batch, channels, -1)
-    wt = np.ascontiguousarray(np.asarray(w, dtype=dtype).reshape(out_ch, -1))
-    threads = _threads(problem, workers)
-    tiles, per = _tiles(problem, threads)
-    launch(threads, _depthwise_par, _depthwise_ser, xf, wt, offs, ent_u, ent_t, ent_mask,
-           out.reshape(batch, out_ch, -1), out_ch // channels, geom, tiles, per)
+        xf = np.ascontiguousarray(x)
+    wt = np.ascontiguousarray(np.asarray(w, dtype=dtype)).reshape(-1)
+    threads, tiles, per = _layout(problem, resolve_workers(workers))
+    launch(threads, _depthwise_par, _depthwise_ser, xf.reshape(-1), wt, offs, ent_u, ent_t,
+           ent_mask, out.reshape(-1), geom, tiles, per)
     return out
