@@ -1,19 +1,26 @@
 """Depthwise convolutional layers (``groups == channels``) on the CPU with Numba.
 
 Each output channel reads one input plane, so there is no channel
-contraction to hand to BLAS: the work is a small correlation per plane,
-which runs here as register blocks of outputs while every tap is added.
+contraction to hand to BLAS (its im2col products would be ``taps`` long):
+the work is a small correlation per plane, done here in register blocks.
 
-A plane is seen as one flat run.  With stride 1 the output at ``(z, y, c)``
-reads the flat input at ``(z * Hq + y) * Wq + c`` plus a fixed offset per
-tap, so consecutive output rows form one long run through the plane (the
-``Wq - Wo`` columns between them are computed and dropped): blocks of
-:data:`numbaconv._kernels.simd.BLOCK_BYTES` stay full whatever the plane's
-width, and the taps' loads are unit-stride.  A stride is reduced to stride
-1 by splitting the input into its phases first (the input sample
-``r * s + p`` goes to phase ``p``, position ``r``): every tap then reads one
-phase at unit stride.  1-D and 2-D problems run as 3-D ones with leading
-axes of size 1, so one kernel per dtype covers every rank.
+The kernels see every plane as a flat run.  With stride 1 the output at
+``(z, y, c)`` reads the input at ``(z * Hq + y) * Wq + c`` plus a fixed
+offset per tap.  Planes whose rows hold at least a vector run in *bands*
+(:func:`_band`): four output rows times four vectors of each, sixteen
+accumulators, while a schedule walks the distinct input vectors the band
+reads -- each is loaded once and multiplied into every one of the four rows
+whose window holds it, so a 7 x 7 kernel loads 70 vectors per 196 row
+products instead of one per product.  Narrower planes (and 1-D) run as flat
+runs through the plane (:func:`_group`): the ``Wq - Wo`` columns between
+rows are computed and dropped, so blocks stay full whatever the width.
+
+A stride is reduced to stride 1 by splitting the input into its phases
+first (input sample ``r * s + p`` goes to phase ``p``, position ``r``): each
+tap then reads one phase at unit stride.  1-D and 2-D problems run as 3-D
+ones with leading axes of size 1, so one serial and one parallel kernel per
+dtype cover every rank, stride and dilation.  Work items are (plane, row
+tile) pairs; planes are cut into row tiles only when there are few.
 """
 from __future__ import annotations
 
@@ -44,8 +51,9 @@ ITEMS_PER_THREAD = 4
 #: output rows of a band (:func:`_band` names one accumulator per row and vector)
 BAND_ROWS = 4
 
-#: what starting and storing a block of accumulators costs, in multiply-adds
-BLOCK_MACS = 256
+#: what a work item (a plane, or a tile of one) costs beyond its multiply-adds, in
+#: multiply-adds: about 50 ns (1024 planes of 7 x 7 outputs, 3 x 3 taps, float32)
+ITEM_MACS = 2000
 
 
 def available() -> bool:
@@ -391,17 +399,17 @@ def _phases(x, problem: LayerProblem, q):
     return out
 
 
-def _work(problem: LayerProblem):
-    """``(multiply-adds, blocks)`` the kernel runs, recomputed columns and rows included."""
+def _work(problem: LayerProblem) -> float:
+    """Multiply-adds the kernel runs, the columns and rows it recomputes included."""
     q, _, geom, *_ = _plan(problem)
     Ho, Wo, Wq, bands = int(geom[0]), int(geom[1]), int(geom[3]), bool(geom[4])
     slices = problem.batch * problem.out_channels * _as3(problem.out_shape, 1)[0]
     if bands:                     # four vectors a block, four rows a band (fewer if Ho is)
         L = lanes(problem.dtype, VEC_BYTES)
         blocks = -(-Ho // BAND_ROWS) * -(-(-(-Wo // L)) // 4)
-        return slices * blocks * min(Ho, BAND_ROWS) * 4 * L * problem.taps, slices * blocks
+        return float(slices) * blocks * min(Ho, BAND_ROWS) * 4 * L * problem.taps
     span = (Ho - 1) * Wq + Wo     # a flat run through the slice, the columns between rows too
-    return slices * span * problem.taps, slices * -(-span // lanes(problem.dtype))
+    return float(slices) * span * problem.taps
 
 
 @functools.lru_cache(maxsize=1024)
@@ -425,19 +433,20 @@ def _layout(problem: LayerProblem, workers: int):
 # ---------------------------------------------------------------- contract
 
 def cost(problem: LayerProblem, workers=None) -> float:
-    """Predicted seconds: the kernel's multiply-adds and blocks at ``depthwise_mac`` a thread,
-    and the input and output streamed once (twice the input when strides split it)."""
+    """Predicted seconds: the kernel's multiply-adds at ``depthwise_mac`` a thread, a start-up
+    per work item, and the input and output streamed once (the input twice when strides
+    split it) at a direct kernel's share of ``pass_byte``."""
     top = coef.coefficients()
     c = top["layer"]
-    macs, blocks = _work(problem)
-    threads = _layout(problem, resolve_workers(workers))[0]
+    threads, tiles, _ = _layout(problem, resolve_workers(workers))
     par = coef.effective_threads(threads) if threads > 1 else 1.0
+    items = problem.batch * problem.out_channels * tiles
     moved = (problem.batch * problem.channels * math.prod(problem.shape)
              * (2 if any(s > 1 for s in problem.stride) else 1)
              + problem.batch * problem.out_channels * math.prod(problem.out_shape))
     stream = moved * problem.dtype.itemsize * top["pass_byte"] * top["direct_stream"]
     rate = c["depthwise_mac"][coef.direct_key(problem.dtype)]
-    return c["overhead"] + ((macs + BLOCK_MACS * blocks) * rate + stream) / par
+    return c["overhead"] + ((_work(problem) + ITEM_MACS * items) * rate + stream) / par
 
 
 def describe(problem: LayerProblem, workers=None) -> str:
@@ -453,8 +462,7 @@ def describe(problem: LayerProblem, workers=None) -> str:
 def run(problem: LayerProblem, x, w, *, workers=None):
     """Correlate the padded ``x`` with the depthwise ``w``: ``(N, C_out, *out_shape)``, no bias."""
     dtype = problem.dtype
-    batch, channels, out_ch = problem.batch, problem.channels, problem.out_channels
-    out = np.empty((batch, out_ch) + tuple(problem.out_shape), dtype=dtype)
+    out = np.empty((problem.batch, problem.out_channels) + tuple(problem.out_shape), dtype)
     if out.size == 0:
         return out
     q, offs, geom, ent_u, ent_t, ent_mask = _plan(problem)
