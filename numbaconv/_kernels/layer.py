@@ -31,22 +31,27 @@ OUT_BLOCK = 6
 ITEM_BLOCKS = 2
 
 
+_U1, _U2, _U3, _U4, _U5, _U6 = (np.uint64(i) for i in range(1, 7))
+
+
 def quarter(dtype) -> int:
     """Positions per register block for ``dtype``."""
     return lanes(dtype, BLOCK_BYTES // 4)
 
 
-def _body(xf, wt, out, dest, scratch, bases, n, g, cg, taps, ob, q_lo, q_hi, step):
-    """Output block ``ob`` (channels ``6 ob .. 6 ob + 5`` of group ``g``) over flat positions
-    ``[q_lo, q_hi)`` (multiples of ``step``); its weight panel is contiguous.
+def _body(xf, wt, out, dest, scratch, bases, x0, w0, o0, valid, cg, chan, taps, outputs,
+          q_lo, q_hi, step):
+    """One output block (six channels, the first at ``out[o0]``) over the flat positions
+    ``[q_lo, q_hi)`` (multiples of ``step``).
 
-    Each register block goes to ``scratch`` and from there to the positions
-    ``dest`` names (``-1``: not an output), so no padded result is written.
+    Every array is flat and addressed by absolute position: views made in the
+    loops would each cost an atomic reference count, which threads contend
+    for.  ``x0`` is where the group's first input channel starts in ``xf``
+    (channels ``chan`` apart), ``w0`` where the block's contiguous weight panel
+    starts in ``wt`` (six weights per channel and tap).  Each register block
+    goes to ``scratch`` and from there to the positions ``dest`` names (``-1``:
+    not an output), so no padded result is written.
     """
-    panel = wt[g, ob]
-    og = wt.shape[1] * OUT_BLOCK
-    o0 = g * (out.shape[1] // wt.shape[0]) + ob * OUT_BLOCK
-    valid = min(OUT_BLOCK, out.shape[1] // wt.shape[0] - ob * OUT_BLOCK)
     for q0 in range(q_lo, q_hi, step):
         a0 = quarter_zeros(out)
         a1 = quarter_zeros(out)
@@ -54,18 +59,19 @@ def _body(xf, wt, out, dest, scratch, bases, n, g, cg, taps, ob, q_lo, q_hi, ste
         a3 = quarter_zeros(out)
         a4 = quarter_zeros(out)
         a5 = quarter_zeros(out)
+        # unsigned weight positions: a signed index is tested for wrap-around on every load
+        w = np.uint64(w0)
         for c in range(cg):
-            xr = xf[n, g * cg + c]
-            wc = c * taps
+            xc = x0 + c * chan + q0
             for t in range(taps):
-                at = bases[t] + q0
-                wr = panel[wc + t]
-                quarter_fma_at(a0, wr[0], xr, at)
-                quarter_fma_at(a1, wr[1], xr, at)
-                quarter_fma_at(a2, wr[2], xr, at)
-                quarter_fma_at(a3, wr[3], xr, at)
-                quarter_fma_at(a4, wr[4], xr, at)
-                quarter_fma_at(a5, wr[5], xr, at)
+                at = xc + bases[t]
+                quarter_fma_at(a0, wt[w], xf, at)
+                quarter_fma_at(a1, wt[w + _U1], xf, at)
+                quarter_fma_at(a2, wt[w + _U2], xf, at)
+                quarter_fma_at(a3, wt[w + _U3], xf, at)
+                quarter_fma_at(a4, wt[w + _U4], xf, at)
+                quarter_fma_at(a5, wt[w + _U5], xf, at)
+                w += _U6
         quarter_store_at(a0, scratch, 0)
         quarter_store_at(a1, scratch, step)
         quarter_store_at(a2, scratch, 2 * step)
@@ -73,26 +79,30 @@ def _body(xf, wt, out, dest, scratch, bases, n, g, cg, taps, ob, q_lo, q_hi, ste
         quarter_store_at(a4, scratch, 4 * step)
         quarter_store_at(a5, scratch, 5 * step)
         for b in range(valid):
-            row = out[n, o0 + b]
+            row = o0 + b * outputs
             for j in range(step):
                 d = dest[q0 + j]
                 if d >= 0:
-                    row[d] = scratch[b * step + j]
-    return og
+                    out[row + d] = scratch[b * step + j]
 
 
 _body_inline = jit(_body, inline=True)
 
 
-def _tiles(xf, wt, out, dest, bases, cg, item, step):
+def _tiles(xf, wt, out, dest, bases, batch, channels, out_ch, groups, chan, outputs, item,
+           step):
     """Every (image, flat position range) work item: all groups and output blocks.
 
-    ``out`` is ``(N, O, outputs)``; ``dest`` maps each flat position to its
-    output index or ``-1``.
+    ``xf`` holds ``batch * channels`` flat inputs of ``chan`` elements, ``out``
+    ``batch * out_ch`` outputs of ``outputs``; ``dest`` maps each flat position
+    to its output index or ``-1``; ``wt`` is the weight panels of every group
+    and output block, one after the other.
     """
-    batch = xf.shape[0]
-    groups, nblocks = wt.shape[:2]
+    cg = channels // groups
+    og = out_ch // groups
+    nblocks = (og + OUT_BLOCK - 1) // OUT_BLOCK
     taps = bases.shape[0]
+    panel = cg * taps * OUT_BLOCK
     length = dest.shape[0]
     per_image = (length + item - 1) // item
     for it in prange(batch * per_image):
@@ -101,9 +111,13 @@ def _tiles(xf, wt, out, dest, bases, cg, item, step):
         q_hi = min(q_lo + item, length)
         scratch = np.empty(OUT_BLOCK * step, dtype=out.dtype)
         for g in range(groups):
+            x0 = (n * channels + g * cg) * chan
             for b in range(nblocks):
-                _body_inline(xf, wt, out, dest, scratch, bases, n, g, cg, taps, b, q_lo, q_hi,
-                             step)
+                o0 = (n * out_ch + g * og + b * OUT_BLOCK) * outputs
+                valid = min(OUT_BLOCK, og - b * OUT_BLOCK)
+                _body_inline(xf, wt, out, dest, scratch, bases, x0,
+                             (g * nblocks + b) * panel, o0, valid, cg, chan, taps, outputs,
+                             q_lo, q_hi, step)
 
 
 tiles_par = jit_parallel(_tiles)
@@ -203,9 +217,11 @@ def correlate(xp, w, stride, dilation, groups, out_shape, threads):
     wt[:, :og] = w.reshape(groups, og, cg * taps)
     wt = np.ascontiguousarray(
         wt.reshape(groups, nblocks, OUT_BLOCK, cg * taps).transpose(0, 1, 3, 2))
-    out = np.empty((batch, out_ch, math.prod(out_shape)), dtype=dtype)
+    outputs = math.prod(out_shape)
+    out = np.empty((batch, out_ch, outputs), dtype=dtype)
     if batch and out.size:
         dest = destinations(out_shape, phase_shape, length)
         kern = tiles_par if threads > 1 else tiles_ser
-        kern(flat, wt, out, dest, bases, cg, step * ITEM_BLOCKS, step)
+        kern(flat.reshape(-1), wt.reshape(-1), out.reshape(-1), dest, bases, batch,
+             xp.shape[1], out_ch, groups, flat.shape[2], outputs, step * ITEM_BLOCKS, step)
     return out.reshape((batch, out_ch) + tuple(out_shape))
