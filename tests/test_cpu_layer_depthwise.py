@@ -15,7 +15,11 @@ and the dispatcher's choice for the depthwise layers it is built for.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
+import mmap
+import sys
 
 import numpy as np
 import pytest
@@ -174,6 +178,54 @@ def test_inputs_are_not_modified(dtype, rng):
     check(x, w, (2, 1), (1, 2))
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(w, w0)
+
+
+def guarded(values):
+    """A copy of ``values`` that ends where an unreadable page begins (Linux), or None.
+
+    A kernel that reads past the end of its input then faults instead of
+    reading whatever memory follows.
+    """
+    libc = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or not libc:
+        return None
+    page = mmap.PAGESIZE
+    nbytes = values.nbytes
+    span = -(-nbytes // page) * page
+    region = mmap.mmap(-1, span + page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    mprotect = ctypes.CDLL(libc, use_errno=True).mprotect
+    mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    if mprotect(base + span, page, 0) != 0:           # PROT_NONE
+        return None
+    GUARDS.append(region)                      # the mapping outlives the test's arrays
+    out = np.frombuffer(region, dtype=values.dtype, count=values.size,
+                        offset=span - nbytes).reshape(values.shape)
+    out[...] = values
+    return out
+
+
+#: guarded mappings stay mapped for the session (an array may still view them)
+GUARDS = []
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("case", [((2, 3), (3, 3), 1), ((3, 40), (3, 3), 1), ((2, 7), (3, 3), 2),
+                                  ((1, 150), (5, 4), 1), ((9, 9), (3, 3), 3), ((61,), (7,), 1),
+                                  ((2, 3, 20), (2, 3, 3), 1)],
+                         ids=lambda c: "x".join(map(str, c[0])) + "-k" + "x".join(map(str, c[1]))
+                         + "-s%d" % c[2])
+def test_reads_stay_inside_the_input(dtype, case, rng):
+    """The last plane's windows end at the input's last element: nothing past it is read
+    (bands shorter than four rows, the quarter block that reads into the next plane)."""
+    size, kernel, s = case
+    step = (s,) * len(kernel)
+    x, w = arrays(rng, 2, 2, 2, size, kernel, step, (1,) * len(kernel), dtype)
+    xg = guarded(x)
+    if xg is None:
+        pytest.skip("needs mmap and mprotect")
+    np.testing.assert_array_equal(check(xg, w, step, (1,) * len(kernel)),
+                                  check(x, w, step, (1,) * len(kernel)))
 
 
 def test_empty_batch():

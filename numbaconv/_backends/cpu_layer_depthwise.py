@@ -224,8 +224,10 @@ def _band(x, wsch, wbase, ent_u, ent_mask, out, base, dbase, rows, Wo):
         a20, a21, a22, a23 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
         a30, a31, a32, a33 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
         for e in range(ent_u.shape[0]):
-            _load4(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
             mask = ent_mask[e] & live
+            if mask == 0:       # feeds only rows past a short band's end: never read it
+                continue
+            _load4(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
             k = wbase + BAND_ROWS * e
             if mask == 15:      # the steady state of tall kernels: no branch per row
                 _fma_row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
