@@ -252,16 +252,57 @@ def _band(x, wsch, wbase, ent_u, ent_mask, out, base, dbase, rows, Wo):
             _store_row(out, dbase + 3 * Wo, c0, c1, c2, c3, a30, a31, a32, a33)
 
 
+@jit
+def _split(x, src, xs, geom):
+    """``xs`` = the input plane at ``x[src:]`` split into its stride phases.
+
+    Phase ``(pd, ph, pw)`` holds the samples ``(qd sd + pd, qh sh + ph, qw sw + pw)``
+    at ``(qd, qh, qw)``; positions past the input's end are zero.
+    """
+    sd, sh, sw, Dp, Hp, Wp = geom[11], geom[12], geom[13], geom[14], geom[15], geom[16]
+    Dq, Hq, Wq = geom[17], geom[2], geom[3]
+    zero = xs.dtype.type(0)
+    i = 0
+    for pd in range(sd):
+        for ph in range(sh):
+            for pw in range(sw):
+                cols = (Wp - pw + sw - 1) // sw
+                for qd in range(Dq):
+                    d = qd * sd + pd
+                    for qh in range(Hq):
+                        h = qh * sh + ph
+                        if d < Dp and h < Hp:
+                            row = src + (d * Hp + h) * Wp + pw
+                            for qw in range(cols):      # unsigned: no negative-index test
+                                xs[np.uint64(i + qw)] = x[np.uint64(row + qw * sw)]
+                            for qw in range(cols, Wq):
+                                xs[np.uint64(i + qw)] = zero
+                        else:
+                            for qw in range(Wq):
+                                xs[np.uint64(i + qw)] = zero
+                        i += Wq
+
+
 @jit(inline=True)
 def _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item):
-    """One work item: output rows ``[r0, r1)`` of one plane, in bands or flat runs."""
+    """One work item: output rows ``[r0, r1)`` of one plane, in bands or flat runs.
+
+    A strided problem first splits the item's input plane into its phases
+    (:func:`_split`), in a buffer of the item's own.
+    """
     Ho, Wo, Hq, Wq, bands = geom[0], geom[1], geom[2], geom[3], geom[4]
     planes, m, S, P = geom[5], geom[6], geom[7], geom[8]
     plane = item // tiles
     tile = item - plane * tiles
     n = plane // planes
     o = plane - n * planes
-    src = (n * (planes // m) + o // m) * S          # the input plane's start in x
+    src = (n * (planes // m) + o // m) * geom[18]   # the input plane's start in x
+    if geom[10]:
+        xs = np.empty(S, x.dtype)
+        _split(x, src, xs, geom)
+        src = 0
+    else:
+        xs = x
     dst = plane * P                                  # the output plane's start in out
     rows = P // Wo
     r = tile * rows_per_tile
@@ -278,7 +319,7 @@ def _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, i
                 if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
                     y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
                     nr = BAND_ROWS
-                _band(x, wsch, wbase, ent_u, ent_mask, out, src + (z * Hq + y) * Wq,
+                _band(xs, wsch, wbase, ent_u, ent_mask, out, src + (z * Hq + y) * Wq,
                       dst + (z * Ho + y) * Wo, nr, Wo)
                 y += nr
             r += yb - ya
@@ -289,7 +330,7 @@ def _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, i
         z = r // Ho
         y = r - z * Ho
         nr = min(r1 - r, Ho - y)          # rows left in this depth slice
-        _group(x, wt, wbase, offs, out, src + (z * Hq + y) * Wq, (nr - 1) * Wq + Wo,
+        _group(xs, wt, wbase, offs, out, src + (z * Hq + y) * Wq, (nr - 1) * Wq + Wo,
                dst + r * Wo, Wq, Wo, limit, geom[9])
         r += nr
 
@@ -315,12 +356,15 @@ def _depthwise_par(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_p
 
     ``x``, ``wt`` and ``out`` are the flat input (``N * C`` planes of ``S``),
     weights (``C_out * T``) and result (``N * C_out`` planes of ``P``); ``geom`` is
-    ``(Ho, Wo, Hq, Wq, bands, C_out, m, S, P, reach)``: output rows per depth slice,
+    ``(Ho, Wo, Hq, Wq, bands, C_out, m, S, P, reach, split, sd, sh, sw, Dp, Hp, Wp, Dq,
+    S_in)``: output rows per depth slice,
     output columns, the input plane's rows per slice and row pitch, whether the
     rows run in bands (:func:`_band`, with the schedule ``ent_u``, ``ent_t``,
     ``ent_mask``) or as flat runs (:func:`_group`, with ``offs``), the output
-    channels, output channels per input channel, the plane sizes and the
-    farthest tap offset.
+    channels, output channels per input channel, the plane sizes (the input's
+    with its phases), the farthest tap offset, and whether strides split each
+    input plane of shape ``(Dp, Hp, Wp)`` and ``S_in`` elements into phases
+    first (:func:`_split`).
     """
     wsch = _band_weights(wt, offs.shape[0], ent_t)
     for item in prange(out.shape[0] // geom[8] * tiles):
@@ -380,25 +424,14 @@ def _plan(problem: LayerProblem):
     mask = ((ent_t >= 0) << np.arange(BAND_ROWS)).sum(axis=1)
     ent_mask = mask.astype(np.int64)
     plane = math.prod(q) * math.prod(stride)          # one input plane, its phases included
+    split = any(st > 1 for st in stride)
     geom = np.array([out3[1], out3[2], q[1], q[2], int(bands), problem.out_channels,
                      problem.out_channels // problem.channels, plane, math.prod(out3),
-                     offs.max()], dtype=np.int64)
+                     offs.max(), int(split), *stride, *shape, q[0], math.prod(shape)],
+                    dtype=np.int64)
     for a in (offs, ent_u, ent_t, ent_mask, geom):
         a.flags.writeable = False
     return q, offs, geom, ent_u, ent_t, ent_mask
-
-
-def _phases(x, problem: LayerProblem, q):
-    """``x`` split into its stride phases: ``(N, C, sd, sh, sw, Dq, Hq, Wq)``."""
-    stride = _as3(problem.stride, 1)
-    N, C = x.shape[:2]
-    x3 = x.reshape((N, C) + _as3(x.shape[2:], 1))
-    out = np.zeros((N, C) + tuple(stride) + tuple(q), dtype=x.dtype)
-    for ph in np.ndindex(*stride):
-        part = x3[(slice(None), slice(None)) + tuple(slice(p, None, s)
-                                                    for p, s in zip(ph, stride))]
-        out[(slice(None), slice(None)) + ph + tuple(slice(0, n) for n in part.shape[2:])] = part
-    return out
 
 
 def _work(problem: LayerProblem) -> float:
@@ -420,13 +453,16 @@ def _layout(problem: LayerProblem, workers: int):
 
     One thread unless the work pays for a launch
     (:func:`numbaconv._kernels.layout.parallel_pays`); planes are cut into row
-    tiles only when there are fewer than :data:`ITEMS_PER_THREAD` per thread.
+    tiles only when there are fewer than :data:`ITEMS_PER_THREAD` per thread
+    (and never when strides split them into phases).
     """
     threads = (thread_count(workers)
                if parallel_pays(problem.macs, problem.kernel, problem.dtype.itemsize) else 1)
     rows = math.prod(problem.out_shape[:-1])
     planes = problem.batch * problem.out_channels
     want = ITEMS_PER_THREAD * threads if threads > 1 else 1
+    if any(s > 1 for s in problem.stride):
+        want = 1                # each tile would split the whole plane into phases again
     tiles = max(1, min(rows, -(-want // max(planes, 1))))
     per = -(-rows // tiles)
     return threads, -(-rows // per), per
@@ -468,11 +504,9 @@ def run(problem: LayerProblem, x, w, *, workers=None):
     if out.size == 0:
         return out
     q, offs, geom, ent_u, ent_t, ent_mask = _plan(problem)
-    x = np.asarray(x, dtype=dtype)
-    if any(s > 1 for s in problem.stride):
-        xf = _phases(x, problem, q)
-    else:
-        xf = np.ascontiguousarray(x)
+    xf = np.ascontiguousarray(x, dtype=dtype)
+    if not xf.flags.writeable:          # one array type for the input and the phase buffers
+        xf = xf.copy()
     wt = np.ascontiguousarray(np.asarray(w, dtype=dtype)).reshape(-1)
     threads, tiles, per = _layout(problem, resolve_workers(workers))
     launch(threads, _depthwise_par, _depthwise_ser, xf.reshape(-1), wt, offs, ent_u, ent_t,
