@@ -51,6 +51,10 @@ ITEMS_PER_THREAD = 4
 #: output rows of a band (:func:`_band` names one accumulator per row and vector)
 BAND_ROWS = 4
 
+#: what splitting the input into stride phases costs, as a share of ``pass_byte`` per
+#: byte of input split (5.1 ms of 6.4 ms for 8 x 64 planes of 114^2 float32, stride 2)
+SPLIT_SHARE = 0.75
+
 #: what a work item (a plane, or a tile of one) costs beyond its multiply-adds, in
 #: multiply-adds: about 50 ns (1024 planes of 7 x 7 outputs, 3 x 3 taps, float32)
 ITEM_MACS = 2000
@@ -472,17 +476,20 @@ def _layout(problem: LayerProblem, workers: int):
 
 def cost(problem: LayerProblem, workers=None) -> float:
     """Predicted seconds: the kernel's multiply-adds at ``depthwise_mac`` a thread, a start-up
-    per work item, and the input and output streamed once (the input twice when strides
-    split it) at a direct kernel's share of ``pass_byte``."""
+    per work item, the input and output streamed once at a direct kernel's share of
+    ``pass_byte``, and the phase split of strided layers (each plane once per output
+    channel reading it)."""
     top = coef.coefficients()
     c = top["layer"]
     threads, tiles, _ = _layout(problem, resolve_workers(workers))
     par = coef.effective_threads(threads) if threads > 1 else 1.0
     items = problem.batch * problem.out_channels * tiles
     moved = (problem.batch * problem.channels * math.prod(problem.shape)
-             * (2 if any(s > 1 for s in problem.stride) else 1)
              + problem.batch * problem.out_channels * math.prod(problem.out_shape))
     stream = moved * problem.dtype.itemsize * top["pass_byte"] * top["direct_stream"]
+    if any(s > 1 for s in problem.stride):      # the phase split reads the input once more
+        stream += (problem.batch * problem.out_channels * math.prod(problem.shape)
+                   * problem.dtype.itemsize * top["pass_byte"] * SPLIT_SHARE)
     rate = c["depthwise_mac"][coef.direct_key(problem.dtype)]
     return c["overhead"] + ((_work(problem) + ITEM_MACS * items) * rate + stream) / par
 
