@@ -356,19 +356,19 @@ def _band_weights(wt, taps, ent_t):
 
 @jit_parallel
 def _depthwise_par(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
-    """``out[plane(n, o), r * Wo + c] = sum_t wt[o, t] * x[plane(n, o // m), base(r) + c + offs[t]]``.
+    """``out[(n, o), r Wo + c] = sum_t wt[o, t] x[(n, o // m), base(r) + c + offs[t]]``.
 
-    ``x``, ``wt`` and ``out`` are the flat input (``N * C`` planes of ``S``),
-    weights (``C_out * T``) and result (``N * C_out`` planes of ``P``); ``geom`` is
-    ``(Ho, Wo, Hq, Wq, bands, C_out, m, S, P, reach, split, sd, sh, sw, Dp, Hp, Wp, Dq,
-    S_in)``: output rows per depth slice,
-    output columns, the input plane's rows per slice and row pitch, whether the
-    rows run in bands (:func:`_band`, with the schedule ``ent_u``, ``ent_t``,
-    ``ent_mask``) or as flat runs (:func:`_group`, with ``offs``), the output
-    channels, output channels per input channel, the plane sizes (the input's
-    with its phases), the farthest tap offset, and whether strides split each
-    input plane of shape ``(Dp, Hp, Wp)`` and ``S_in`` elements into phases
-    first (:func:`_split`).
+    ``x``, ``wt`` and ``out`` are the flat input (``N * C`` planes), weights
+    (``C_out`` rows of ``T`` taps) and result (``N * C_out`` planes); ``geom``
+    holds, in order: output rows per depth slice ``Ho``, output columns ``Wo``,
+    rows per slice ``Hq`` and row pitch ``Wq`` of the (phase) plane the taps
+    read, whether rows run in bands (:func:`_band`, with the schedule ``ent_u``,
+    ``ent_t``, ``ent_mask``) or flat runs (:func:`_group`, with ``offs``),
+    ``C_out``, output channels per input channel ``m``, the sizes of a phase
+    plane and of an output plane, the farthest tap offset, whether strides
+    split each input plane into phases first (:func:`_split`), the strides
+    ``(sd, sh, sw)``, the input plane's shape ``(Dp, Hp, Wp)``, ``Dq``, and the
+    input plane's size.
     """
     wsch = _band_weights(wt, offs.shape[0], ent_t)
     for item in prange(out.shape[0] // geom[8] * tiles):
@@ -395,12 +395,12 @@ def _plan(problem: LayerProblem):
     """Shape-only decisions of :func:`run`, memoised per problem.
 
     Returns ``(q, offs, geom, ent_u, ent_t, ent_mask)``: the phase shape
-    ``(Dq, Hq, Wq)``, every tap's offset in the flat phases, the kernel's
-    ``geom`` and the band schedule (``ent_t[e, r]``: the tap that input vector
-    ``ent_u[e]`` meets in band row ``r``, or -1; bit ``r`` of ``ent_mask[e]``
-    set where it meets one).  Rows run in bands when a row holds a vector and a slice has two
-    rows; otherwise (1-D, narrow planes) as flat runs, whose blocks fill
-    whatever the plane's width.
+    ``(Dq, Hq, Wq)``, every tap's offset in the flat phases, the kernels'
+    ``geom`` (see :func:`_depthwise_par`) and the band schedule (``ent_t[e, r]``:
+    the tap that input vector ``ent_u[e]`` meets in band row ``r``, or -1; bit
+    ``r`` of ``ent_mask[e]`` set where it meets one).  Rows run in bands when a
+    row holds a vector and a slice has two rows; otherwise (1-D, narrow planes)
+    as flat runs, whose blocks fill whatever the plane's width.
     """
     shape = _as3(problem.shape, 1)
     stride = _as3(problem.stride, 1)
