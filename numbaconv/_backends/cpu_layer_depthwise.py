@@ -51,6 +51,9 @@ ITEMS_PER_THREAD = 4
 #: output rows of a band (:func:`_band` names one accumulator per row and vector)
 BAND_ROWS = 4
 
+#: unsigned offsets of a band's rows in the weight schedule
+ONE, TWO, THREE = np.uint64(1), np.uint64(2), np.uint64(3)
+
 #: what splitting the input into stride phases costs, as a share of ``pass_byte`` per
 #: byte of input split (5.1 ms of 6.4 ms for 8 x 64 planes of 114^2 float32, stride 2)
 SPLIT_SHARE = 0.75
@@ -232,21 +235,21 @@ def _band(x, wsch, wbase, ent_u, ent_mask, out, base, dbase, rows, Wo):
             if mask == 0:       # feeds only rows past a short band's end: never read it
                 continue
             _load4(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
-            k = wbase + BAND_ROWS * e
+            k = np.uint64(wbase + BAND_ROWS * e)     # unsigned: no negative-index test
             if mask == 15:      # the steady state of tall kernels: no branch per row
                 _fma_row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
-                _fma_row(a10, a11, a12, a13, wsch[k + 1], i0, i1, i2, i3)
-                _fma_row(a20, a21, a22, a23, wsch[k + 2], i0, i1, i2, i3)
-                _fma_row(a30, a31, a32, a33, wsch[k + 3], i0, i1, i2, i3)
+                _fma_row(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, i3)
+                _fma_row(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, i3)
+                _fma_row(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, i3)
                 continue
             if mask & 1:
                 _fma_row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
             if mask & 2:
-                _fma_row(a10, a11, a12, a13, wsch[k + 1], i0, i1, i2, i3)
+                _fma_row(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, i3)
             if mask & 4:
-                _fma_row(a20, a21, a22, a23, wsch[k + 2], i0, i1, i2, i3)
+                _fma_row(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, i3)
             if mask & 8:
-                _fma_row(a30, a31, a32, a33, wsch[k + 3], i0, i1, i2, i3)
+                _fma_row(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, i3)
         _store_row(out, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
         if rows > 1:
             _store_row(out, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
