@@ -184,8 +184,9 @@ def _overlap_count(n, k, o, lo) -> float:
 class LayerProblem:
     """Array-free description of one convolutional-layer call (``numbaconv.nn``).
 
-    The forward operation (``transposed=False``) is torch's ``conv*d`` on an
-    input that is already padded::
+    The forward operation (``transposed=False``) is torch's ``conv*d`` on the
+    input padded by ``pad`` and ``padding_mode`` (the backends receive it
+    unpadded, so that one can pad while it copies anyway)::
 
         out[n, o, p] = sum_{c in group(o), t} x[n, c, p * stride + t * dilation] * w[o, c', t]
 
@@ -199,8 +200,7 @@ class LayerProblem:
     batch, channels, out_channels, groups : int
         ``N``, input channels, output channels and groups.
     shape : tuple of int
-        Spatial shape of the input as the backend receives it (forward:
-        after padding).
+        Spatial shape of the input (forward: after padding).
     kernel, stride, dilation : tuple of int
         Per spatial axis.
     out_shape : tuple of int
@@ -212,6 +212,12 @@ class LayerProblem:
     start : tuple of int
         Transposed only: where the result starts in the full adjoint (the
         ``padding`` argument).
+    pad : tuple of (int, int)
+        Forward only: the padding before and after each spatial axis
+        (empty: none).
+    padding_mode : str
+        Forward only: torch's ``'zeros'``, ``'reflect'``, ``'replicate'`` or
+        ``'circular'``.
     device : str
         ``'cpu'`` or ``'cuda'``.
     finite : bool or None
@@ -237,6 +243,8 @@ class LayerProblem:
     dtype: np.dtype
     transposed: bool = False
     start: tuple = ()
+    pad: tuple = ()
+    padding_mode: str = "zeros"
     device: str = "cpu"
     finite: bool | None = None
 
@@ -277,17 +285,27 @@ class LayerProblem:
 
 
 def check_mode(mode, message=None) -> str:
+    """``mode`` if it is one of :data:`MODES`, else SciPy's ``ValueError`` naming the value given.
+
+    ``message`` is the wording of the SciPy function being mirrored (they
+    differ in capitals and full stops); the value given is appended unless
+    that wording already names it.
+    """
     if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(message or "Acceptable mode flags are 'valid', 'same', or 'full'.")
+        message = message or "Acceptable mode flags are 'valid', 'same', or 'full'."
+        if "not mode=" not in message:
+            message = f"{message.rstrip('.')}, not mode={mode!r}"
+        raise ValueError(message)
     return mode
 
 
 def check_boundary(boundary) -> str:
+    """The canonical name of ``boundary`` ('fill', 'wrap' or 'symm'), or SciPy's ``ValueError``."""
     try:
         return BOUNDARIES[boundary]
     except (KeyError, TypeError):
         raise ValueError("Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), "
-                         "and 'symmetric' (or 'symm').") from None
+                         f"and 'symmetric' (or 'symm'), not boundary={boundary!r}") from None
 
 
 def inputs_swap_needed(mode, shape1, shape2, axes=None) -> bool:
@@ -301,8 +319,10 @@ def inputs_swap_needed(mode, shape1, shape2, axes=None) -> bool:
     ok1 = all(shape1[i] >= shape2[i] for i in axes)
     ok2 = all(shape2[i] >= shape1[i] for i in axes)
     if not (ok1 or ok2):
-        raise ValueError("For 'valid' mode, one must be at least as large "
-                         "as the other in every dimension")
+        raise ValueError("For 'valid' mode, one must be at least as large as the other in "
+                         f"every dimension: in1 has shape {tuple(shape1)}, in2 {tuple(shape2)}; "
+                         "use mode='same' or 'full', or crop one input so that it fits "
+                         "inside the other")
     return not ok1
 
 

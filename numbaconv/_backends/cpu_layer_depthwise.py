@@ -33,6 +33,7 @@ from numba import prange
 from .. import _coefficients as coef
 from .._config import resolve_workers, thread_count
 from .._jit import jit, jit_parallel
+from .._kernels import columns
 from .._kernels.layout import launch, parallel_pays
 from .._kernels.simd import (VEC_BYTES, block_zeros, fma_at, lanes, quarter_fma_at,
                              quarter_store_at, quarter_zeros, store_at, vec_fma_at,
@@ -508,13 +509,14 @@ def describe(problem: LayerProblem, workers=None) -> str:
 
 
 def run(problem: LayerProblem, x, w, *, workers=None):
-    """Correlate the padded ``x`` with the depthwise ``w``: ``(N, C_out, *out_shape)``, no bias."""
+    """Correlate ``x``, padded as ``problem`` says, with the depthwise ``w``:
+    ``(N, C_out, *out_shape)``, no bias."""
     dtype = problem.dtype
     out = np.empty((problem.batch, problem.out_channels) + tuple(problem.out_shape), dtype)
     if out.size == 0:
         return out
     q, offs, geom, ent_u, ent_t, ent_mask = _plan(problem)
-    xf = np.ascontiguousarray(x, dtype=dtype)
+    xf = np.ascontiguousarray(columns.pad(x, problem.pad, problem.padding_mode), dtype=dtype)
     if not xf.flags.writeable:          # one array type for the input and the phase buffers
         xf = xf.copy()
     wt = np.ascontiguousarray(np.asarray(w, dtype=dtype)).reshape(-1)

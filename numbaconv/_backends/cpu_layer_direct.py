@@ -94,18 +94,16 @@ def describe(problem: LayerProblem, workers=None) -> str:
 
 
 def run(problem: LayerProblem, x, w, *, workers=None):
-    """The forward correlation of the padded ``x``, or the transposed operation; no bias."""
+    """The forward correlation of ``x`` (padded on the way into the kernel's flat
+    layout), or the transposed operation; no bias."""
     threads = _threads(problem, workers)
-    if not problem.transposed:
-        return _correlate(np.ascontiguousarray(x), np.ascontiguousarray(w), problem.stride,
-                          problem.dilation, problem.groups, problem.out_shape, threads)
-    return _correlate(*_transposed_inputs(problem, x, w), (1,) * problem.ndim,
-                      problem.dilation, problem.groups, problem.out_shape, threads)
-
-
-def _correlate(xp, w, stride, dilation, groups, out_shape, threads):
     with numba_threads(threads):
-        return layer.correlate(xp, w, stride, dilation, groups, out_shape, threads)
+        if not problem.transposed:
+            return layer.correlate(x, np.ascontiguousarray(w), problem.stride, problem.dilation,
+                                   problem.groups, problem.out_shape, threads, problem.pad,
+                                   problem.padding_mode)
+        return layer.correlate(*_transposed_inputs(problem, x, w), (1,) * problem.ndim,
+                               problem.dilation, problem.groups, problem.out_shape, threads)
 
 
 def _transposed_inputs(problem: LayerProblem, y, w):

@@ -60,8 +60,10 @@ def describe(problem: LayerProblem, workers=None) -> str:
 
 
 def run(problem: LayerProblem, x, w, *, workers=None):
-    """The forward correlation of the padded ``x`` or the transposed operation, no bias."""
+    """The forward correlation of ``x`` padded as ``problem`` says, or the transposed
+    operation; no bias."""
     if problem.transposed:
         return columns.adjoint(x, w, problem.stride, problem.dilation, problem.groups,
                                problem.start, problem.out_shape)
-    return columns.forward(x, w, problem.stride, problem.dilation, problem.groups)
+    return columns.forward(columns.pad(x, problem.pad, problem.padding_mode), w, problem.stride,
+                           problem.dilation, problem.groups)

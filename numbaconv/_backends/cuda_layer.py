@@ -553,7 +553,7 @@ def _bias_arg(bias, wt, out_channels):
     return bias, True
 
 
-def run(problem: LayerProblem, x, w, *, workers=None, lo=None, padding_mode="zeros", bias=None):
+def run(problem: LayerProblem, x, w, *, workers=None, bias=None):
     """The layer operation of ``problem`` on device arrays: a new contiguous device array.
 
     Parameters
@@ -562,16 +562,11 @@ def run(problem: LayerProblem, x, w, *, workers=None, lo=None, padding_mode="zer
         ``device='cuda'``, forward or transposed.
     x, w : device arrays
         Input and weight, any layout and floating dtype (converted to
-        ``problem.dtype``).  Forward: ``x`` is padded (``problem.shape``)
-        unless ``lo`` is given.
+        ``problem.dtype``).  Forward: ``x`` is unpadded; the kernel maps
+        each index into it by ``problem.pad`` and ``problem.padding_mode``
+        instead of reading a padded copy.
     workers : int, optional
         Ignored (host threads).
-    lo : tuple of int, optional
-        Forward only: ``x`` is the unpadded input and ``lo`` its left
-        padding per axis; the kernel maps each index into ``x`` by
-        ``padding_mode`` instead of reading a padded copy.
-    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, optional
-        With ``lo``: how the padding is filled.
     bias : device array, optional
         ``(out_channels,)``, added to every output of its channel.
 
@@ -596,11 +591,10 @@ def run(problem: LayerProblem, x, w, *, workers=None, lo=None, padding_mode="zer
                     _triple(problem.stride, 1), _triple(problem.dilation, 1),
                     _triple(problem.start, 0), has_bias, wt.type(0))
         return out
-    if lo is None:
-        lo, padding_mode = (0,) * nd, "zeros"
+    lo = tuple(left for left, _ in problem.pad) or (0,) * nd
     _gpu.launch(kernel("forward"), blocks, threads, *arrays,
                 _triple(problem.stride, 1), _triple(problem.dilation, 1), _triple(lo, 0),
-                PADDING_CODES[padding_mode], has_bias, wt.type(0))
+                PADDING_CODES[problem.padding_mode], has_bias, wt.type(0))
     return out
 
 

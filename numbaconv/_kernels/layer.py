@@ -22,6 +22,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit, jit_parallel
+from . import columns
 from .simd import BLOCK_BYTES, lanes, quarter_fma_at, quarter_store_at, quarter_zeros
 
 #: output channels per register block (each one a quarter block of accumulators)
@@ -148,15 +149,29 @@ def plan(shape, kernel, stride, dilation):
     return phase_shape, np.asarray(bases, dtype=np.int64)
 
 
-def phase_planes(xp, stride, phase_shape, length):
-    """Copy ``(N, C, *shape)`` into ``(N, C, length)``: its phase planes, flattened, zero tail."""
-    batch, channels = xp.shape[:2]
-    flat = np.empty((batch, channels, length), dtype=xp.dtype)
+def phase_planes(x, pairs, mode, stride, phase_shape, length):
+    """Copy ``(N, C, *shape)``, padded by ``pairs`` in ``mode``, into ``(N, C, length)``:
+    its phase planes, flattened, then zeros.
+
+    With stride 1 and zero padding the padding is written here, around the
+    copy that the flat layout needs anyway (one copy of the input, not two).
+    """
+    batch, channels = x.shape[:2]
+    flat = np.empty((batch, channels, length), dtype=x.dtype)
     plane_size = math.prod(phase_shape)
-    if all(s == 1 for s in stride):          # one plane: the input itself
+    if all(s == 1 for s in stride) and mode == "zeros":
         used = plane_size
-        flat[:, :, :used] = xp.reshape(batch, channels, used)
+        view = flat[:, :, :used].reshape((batch, channels) + tuple(phase_shape))
+        for axis, (lo, r) in enumerate(pairs):
+            index = [slice(None)] * view.ndim
+            index[2 + axis] = slice(0, lo)
+            view[tuple(index)] = 0
+            index[2 + axis] = slice(phase_shape[axis] - r, phase_shape[axis])
+            view[tuple(index)] = 0
+        view[(slice(None), slice(None)) + tuple(slice(lo, lo + n) for n, (lo, _) in
+                                                zip(x.shape[2:], pairs))] = x
     else:
+        xp = columns.pad(x, pairs, mode)
         used = math.prod(stride) * plane_size
         flat[:, :, :used] = 0                # phase planes of uneven sizes leave gaps
         for k, phase in enumerate(np.ndindex(*stride)):
@@ -183,13 +198,13 @@ def destinations(out_shape, phase_shape, length):
     return dest
 
 
-def correlate(xp, w, stride, dilation, groups, out_shape, threads):
-    """The forward layer: ``(N, O, *out_shape)`` from a padded ``xp`` and ``w`` (no bias).
+def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mode="zeros"):
+    """The forward layer: ``(N, O, *out_shape)`` from ``x``, padded, and ``w`` (no bias).
 
     Parameters
     ----------
-    xp : ndarray
-        ``(N, C, *shape)``, float32 or float64, already padded.
+    x : ndarray
+        ``(N, C, *shape)``, float32 or float64.
     w : ndarray
         ``(O, C / groups, *kernel)`` of the same dtype.
     stride, dilation : tuple of int
@@ -198,18 +213,23 @@ def correlate(xp, w, stride, dilation, groups, out_shape, threads):
         The spatial shape of the result.
     threads : int
         1 runs the serial kernel, more the parallel one.
+    pairs : tuple of (int, int), optional
+        The padding of each spatial axis (default none), in torch's ``mode``.
     """
-    batch = xp.shape[0]
+    n = x.ndim - 2
+    pairs = tuple(pairs) if pairs else ((0, 0),) * n
+    padded = tuple(z + lo + r for z, (lo, r) in zip(x.shape[2:], pairs))
+    batch = x.shape[0]
     out_ch, cg = w.shape[:2]
     kernel = w.shape[2:]
-    dtype = xp.dtype
+    dtype = x.dtype
     og = out_ch // groups
     nblocks = -(-og // OUT_BLOCK)
-    phase_shape, bases = plan(xp.shape[2:], kernel, stride, dilation)
+    phase_shape, bases = plan(padded, kernel, stride, dilation)
     step = quarter(dtype)
     span = out_shape[0] * math.prod(phase_shape[1:])     # flat positions with outputs
     length = -(-span // step) * step
-    flat = phase_planes(xp, stride, phase_shape,
+    flat = phase_planes(x, pairs, mode, stride, phase_shape,
                         max(int(bases.max()) + length, math.prod(stride) * math.prod(phase_shape)))
     taps = bases.shape[0]
     # (group, output block, channel x tap, 6): one block's panel is contiguous (L1-resident)
@@ -223,5 +243,5 @@ def correlate(xp, w, stride, dilation, groups, out_shape, threads):
         dest = destinations(out_shape, phase_shape, length)
         kern = tiles_par if threads > 1 else tiles_ser
         kern(flat.reshape(-1), wt.reshape(-1), out.reshape(-1), dest, bases, batch,
-             xp.shape[1], out_ch, groups, flat.shape[2], outputs, step * ITEM_BLOCKS, step)
+             x.shape[1], out_ch, groups, flat.shape[2], outputs, step * ITEM_BLOCKS, step)
     return out.reshape((batch, out_ch) + tuple(out_shape))

@@ -39,10 +39,9 @@ def batched(x):
 class GpuCall:
     """One checked layer call on GPU arrays: :class:`numbaconv.nn._functional._Call`'s twin.
 
-    ``x`` is the batched input as the caller's kind of array (unpadded),
-    ``lo`` the left padding per axis that the forward kernel maps by
-    ``padding_mode``; the arrays are converted when the call runs, not
-    when it is explained.
+    ``x`` is the batched input as the caller's kind of array (unpadded: the
+    forward kernel maps indices by ``problem.pad`` and ``problem.padding_mode``);
+    the arrays are converted when the call runs, not when it is explained.
     """
 
     problem: LayerProblem       # device='cuda'
@@ -52,8 +51,6 @@ class GpuCall:
     dtype: np.dtype             # of the result
     unbatched: bool
     method: str
-    lo: tuple = ()
-    padding_mode: str = "zeros"
 
     def choose(self):
         """``(problem, choice)``: the dispatcher's backend for this call."""
@@ -65,24 +62,21 @@ class GpuCall:
         ops = _gpu.ops()
         x, w = ops.asarray(self.x), ops.asarray(self.w)
         bias = None if self.bias is None else ops.asarray(self.bias)
-        if problem.transposed:
-            out = choice.module.run(problem, x, w, bias=bias)
-        else:
-            out = choice.module.run(problem, x, w, lo=self.lo, padding_mode=self.padding_mode,
-                                    bias=bias)
+        out = choice.module.run(problem, x, w, bias=bias)
         out = _gpu.astype(out, self.dtype)
         if self.unbatched:
             out = out.reshape(tuple(out.shape[1:]))
         return ops.wrap(out, self.x)
 
 
-def forward_call(problem, x, w, bias, dtype, unbatched, method, pairs, padding_mode):
-    """A forward call (``conv1d/2d/3d``) on GPU arrays, checked like the host path's.
+def call(problem, x, w, bias, dtype, unbatched, method):
+    """A checked layer call (forward or transposed) on GPU arrays.
 
     Parameters
     ----------
     problem : LayerProblem
-        The host path's description (``shape`` is the padded size).
+        The host path's description, padding included; it is moved to
+        ``device='cuda'`` here.
     x : GPU or host array
         The batched, unpadded input in its own dtype.
     w, bias : GPU or host arrays
@@ -93,24 +87,6 @@ def forward_call(problem, x, w, bias, dtype, unbatched, method, pairs, padding_m
         Whether the batch axis was added by the caller (and is removed again).
     method : str
         'auto' or a backend family.
-    pairs : tuple of (int, int)
-        The padding per spatial axis.
-    padding_mode : str
-        torch's padding mode.
-
-    Returns
-    -------
-    GpuCall
-    """
-    return GpuCall(dataclasses.replace(problem, device="cuda"), x, w, bias, np.dtype(dtype),
-                   unbatched, method, tuple(lo for lo, _ in pairs), padding_mode)
-
-
-def transposed_call(problem, x, w, bias, dtype, unbatched, method):
-    """A transposed call (``conv_transpose*d``, ``conv*d_input``) on GPU arrays.
-
-    Parameters are those of :func:`forward_call` without the padding, which
-    the transposed problem carries (``problem.start``).
 
     Returns
     -------

@@ -28,8 +28,7 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 METHODS = ("auto", "direct", "gemm", "fft")
 
 #: torch's padding_mode names and the np.pad mode each one is
-PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
-                 "circular": "wrap"}
+PADDING_MODES = columns.NP_PAD_MODES
 
 _FLOATS = (np.float16, np.float32, np.float64)
 
@@ -166,13 +165,6 @@ def _check_padding(size, pairs, padding_mode):
                                  f"{max(lo, r)} on spatial axis {axis} of size {s}")
 
 
-def _pad(x, pairs, padding_mode):
-    """Pad the spatial axes of a batched host ``x`` (checked by :func:`_check_padding`)."""
-    if not any(lo or r for lo, r in pairs):
-        return x
-    return np.pad(x, ((0, 0), (0, 0)) + tuple(pairs), mode=PADDING_MODES[padding_mode])
-
-
 # ---------------------------------------------------------------- calls
 
 def _on_gpu(*arrays) -> bool:
@@ -191,7 +183,7 @@ class _Call:
     """One checked call: its problem, the arrays its backend receives, and how to finish."""
 
     problem: LayerProblem
-    x: object                   # forward: the padded input; transposed: the input
+    x: object                   # the batched input in the compute dtype (unpadded)
     w: object
     bias: object                # (C_out,) in the compute dtype, or None
     dtype: np.dtype             # of the result
@@ -248,16 +240,15 @@ def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, paddi
     out_shape = tuple((p - d * (k - 1) - 1) // s + 1
                       for p, d, k, s in zip(padded, dilation, kernel, stride))
     problem = LayerProblem(x.shape[0], channels, out_ch, groups, padded, tuple(kernel), stride,
-                           dilation, out_shape, work)
+                           dilation, out_shape, work, pad=pairs, padding_mode=padding_mode)
     _check_bias(bias, out_ch)
     _check_padding(x.shape[2:], pairs, padding_mode)
     if _on_gpu(x, w, bias):
         from . import _cuda
-        return _cuda.forward_call(problem, x, w, bias, dtype, unbatched, method, pairs,
-                                  padding_mode)
+        return _cuda.call(problem, x, w, bias, dtype, unbatched, method)
     b = _host_bias(bias, work)
-    xp = _pad(x.astype(work, copy=False), pairs, padding_mode)
-    return _Call(problem, xp, w.astype(work, copy=False), b, dtype, unbatched, method)
+    return _Call(problem, x.astype(work, copy=False), w.astype(work, copy=False), b, dtype,
+                 unbatched, method)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -455,7 +446,7 @@ def _conv_transpose(n, name, input, weight, bias, stride, padding, output_paddin
     _check_bias(bias, out_ch)
     if _on_gpu(x, w, bias):
         from . import _cuda
-        return _cuda.transposed_call(problem, x, w, bias, dtype, unbatched, method)
+        return _cuda.call(problem, x, w, bias, dtype, unbatched, method)
     b = _host_bias(bias, work)
     return _Call(problem, x.astype(work, copy=False), w.astype(work, copy=False), b, dtype,
                  unbatched, method)
@@ -594,7 +585,7 @@ def _conv_input(n, name, input_size, weight, grad_output, stride, padding, dilat
                            transposed=True, start=tuple(lo for lo, _ in pairs))
     if _on_gpu(g, w):
         from . import _cuda
-        return _cuda.transposed_call(problem, g, w, None, dtype, False, "auto").run()
+        return _cuda.call(problem, g, w, None, dtype, False, "auto").run()
     return _Call(problem, g.astype(work, copy=False), w.astype(work, copy=False), None, dtype,
                  False, "auto").run()
 
@@ -607,7 +598,7 @@ def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dila
     if _on_gpu(x, g):
         from . import _cuda
         return _cuda.weight_grad(x, g, tuple(weight_size), stride, dilation, groups, pairs)
-    xp = _pad(x.astype(work, copy=False), pairs, "zeros")
+    xp = columns.pad(x.astype(work, copy=False), pairs)
     out = columns.weight_grad(xp, g.astype(work, copy=False), tuple(weight_size)[2:], stride,
                               dilation, groups)
     return out.astype(x.dtype, copy=False)
