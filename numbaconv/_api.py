@@ -15,8 +15,9 @@ import numpy as np
 from . import _dispatch, _plans
 from ._arrays import HostOps, is_gpu_array, result_type
 from ._config import resolve_workers
-from ._inputs import (arrays, check_method, delegate_to_scipy, fill_value, normalise_axes,
-                      np_convolve_path, scipy_direct_unsupported, scipy_signal)
+from ._inputs import (arrays, as_array, call_scipy, check_method, delegate_to_scipy,
+                      empty_message, fill_value, normalise_axes, np_convolve_path,
+                      raise_zero_d_error, scipy_direct_unsupported, scipy_signal)
 from ._probes import Probes, may_be_separable
 from ._problem import (build_problem, check_boundary, check_mode, fft_result_dtype,
                        inputs_swap_needed, window)
@@ -57,6 +58,25 @@ def _execute(problem, choice, a, k, workers, ops):
     return choice.module.run(problem, a, k, workers=resolve_workers(workers)), ops
 
 
+def _zero_d(fname, in1, in2, ops, conj=False):
+    """Two 0-d inputs: their product, as SciPy returns it (the error saying what they were)."""
+    try:
+        return ops.wrap(ops.multiply(in1, ops.conj(in2) if conj else in2), in1)
+    except Exception as exc:  # noqa: BLE001 -- re-raised, of the same type
+        raise_zero_d_error(exc, fname, in1, in2)
+
+
+def _check_scipy_direct_type(in1, in2, mode, method, dtype):
+    """SciPy's ``ValueError`` where its N-D direct method would meet bool or float16."""
+    if dtype.char in "?e" and method in ("auto", "direct") and \
+            scipy_direct_unsupported(in1, in2, mode):
+        if method == "direct" or scipy_signal().choose_conv_method(in1, in2, mode) == "direct":
+            raise ValueError(f"Unsupported type: scipy.signal's {in1.ndim}-D direct method "
+                             f"rejects {dtype} (numbaconv raises alike, so that code "
+                             "behaves the same after switching the import); cast the "
+                             "inputs, e.g. x.astype(np.float32), or use method='fft'")
+
+
 def _warn_nonfinite_fft(method, out, ops):
     """SciPy's warning when ``method='fft'`` met NaN or inf (it looks at the first element)."""
     if method == "fft" and ops is HostOps and out.size:
@@ -82,24 +102,25 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
                            "volume and kernel should have the same dimensionality"
                            if op == "convolve" else
                            "in1 and in2 should have the same dimensionality")
+    resolve_workers(workers)
     if in1.ndim == 0:
-        return ops.wrap(ops.multiply(in1, ops.conj(in2) if op == "correlate" else in2), in1)
-    check_mode(mode)
+        return _zero_d(op, in1, in2, ops, conj=op == "correlate")
+    check_mode(mode, lookup=op == "correlate")
     check_method(method)
     if ops is HostOps and (delegate_to_scipy(in1, in2) or in1.size == 0 or in2.size == 0):
         # dtypes Numba cannot compute, and empty inputs: SciPy's own answer (or error) is exact
+        inputs_swap_needed(mode, in1.shape, in2.shape)      # SciPy's first check, in our words
         sm = method if method in ("auto", "direct", "fft") else "auto"
-        return getattr(scipy_signal(), op)(in1, in2, mode=mode, method=sm)
+        return call_scipy(op, lambda: getattr(scipy_signal(), op)(in1, in2, mode=mode, method=sm),
+                          in1, in2, mode, method)
     if in1.size == 0 or in2.size == 0:
-        raise ValueError("a cannot be empty" if in1.size == 0 else "v cannot be empty")
+        raise ValueError(empty_message(op, in1, in2, mode, method))
     if axes is not None:
         return _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=True,
                           offload=device == "auto")
     dtype = result_type(in1.dtype, in2.dtype)
-    if ops is HostOps and dtype.char in "?e" and method in ("auto", "direct"):
-        if scipy_direct_unsupported(in1, in2, mode):
-            if method == "direct" or scipy_signal().choose_conv_method(in1, in2, mode) == "direct":
-                raise ValueError("Unsupported type")
+    if ops is HostOps:
+        _check_scipy_direct_type(in1, in2, mode, method, dtype)
     native = in1.dtype.isnative and in2.dtype.isnative
     in1, in2 = ops.native(in1), ops.native(in2)
     swapped = inputs_swap_needed(mode, in1.shape, in2.shape)
@@ -228,8 +249,7 @@ def correlate(in1, in2, mode="full", method="auto", *, axes=None, device="auto",
 
 def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offload=False):
     """fftconvolve/oaconvolve (and convolve/correlate with ``axes``, where ``exact``)."""
-    if not isinstance(mode, str) or mode not in ("full", "same", "valid"):
-        raise ValueError("acceptable mode flags are 'valid', 'same', or 'full'")
+    check_mode(mode, "acceptable mode flags are 'valid', 'same', or 'full'")
     if op == "correlate":
         # correlate(x, y) = convolve(x, flip(conj(y))) over the requested axes, flipped
         # before length-1 axes are dropped (SciPy flips them too)
@@ -263,13 +283,15 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
 
 def _fft_family(in1, in2, mode, axes, device, workers, method):
     ops, in1, in2 = arrays(in1, in2, device)
+    fname = "fftconvolve" if method == "fft" else "oaconvolve"
+    resolve_workers(workers)
     if in1.ndim == 0:
-        return ops.wrap(ops.multiply(in1, in2), in1)
+        return _zero_d(fname, in1, in2, ops)
     if in1.size == 0 or in2.size == 0:
         return np.array([])
     if ops is HostOps and (in1.dtype.kind not in "biufc" or in2.dtype.kind not in "biufc"):
-        return getattr(scipy_signal(), "fftconvolve" if method == "fft" else "oaconvolve")(
-            in1, in2, mode=mode, axes=axes)
+        return call_scipy(fname, lambda: getattr(scipy_signal(), fname)(in1, in2, mode=mode,
+                                                                         axes=axes), in1, in2, mode)
     return _freq_conv("convolve", in1, in2, mode, axes, method, workers, ops,
                       offload=device == "auto")
 
@@ -355,14 +377,23 @@ def oaconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None)
 
 def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
     ops, in1, in2 = arrays(in1, in2, device, f"{op}2d inputs must both be 2-D arrays", ndim=2)
+    resolve_workers(workers)
     swapped = inputs_swap_needed(mode, in1.shape, in2.shape)
-    check_mode(mode, "Acceptable mode flags are 'valid', 'same', or 'full'.")
+    check_mode(mode, "Acceptable mode flags are 'valid', 'same', or 'full'.", lookup=True)
     bnd = check_boundary(boundary)
     dtype = result_type(in1.dtype, in2.dtype)
     if ops is HostOps and (in1.size == 0 or in2.size == 0 or delegate_to_scipy(in1, in2)):
-        return getattr(scipy_signal(), f"{op}2d")(in1, in2, mode, boundary, fillvalue)
+        if bnd != "fill" and _scipy_2d_crashes(mode, *((in2, in1) if swapped else (in1, in2))):
+            raise ValueError(f"{op}2d cannot extend an empty in1 (shape {in1.shape}) with "
+                             f"boundary={boundary!r}: there is nothing to wrap or reflect "
+                             f"(scipy.signal.{op}2d kills the process with SIGFPE here); use "
+                             "boundary='fill', or check for empty inputs before the call")
+        return call_scipy(f"{op}2d", lambda: getattr(scipy_signal(), f"{op}2d")(
+            in1, in2, mode, boundary, fillvalue), in1, in2, mode)
     if dtype.kind not in "iufc" or dtype == np.float16:
-        raise ValueError(f"{op}2d not available for this type.")
+        raise ValueError(f"{op}2d not available for this type ({dtype}): {op}2d computes "
+                         "integers, float32, float64 and complex; cast the inputs, e.g. "
+                         "x.astype(np.float32)")
     fill = fill_value(fillvalue, dtype) if bnd == "fill" else 0
     in1, in2 = ops.native(in1), ops.native(in2)
     if swapped:
@@ -385,6 +416,21 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
     if op == "correlate" and swapped:
         out = ops.flip(out, (0, 1))
     return ops.wrap(out, in1)
+
+
+def _scipy_2d_crashes(mode, a, k) -> bool:
+    """Whether SciPy's ``convolve2d`` with 'wrap' or 'symm' divides by zero on these shapes.
+
+    Its C loop takes each kernel row's (and column's) position modulo the
+    length of ``a``: with ``a`` empty along that axis, while outputs remain
+    and the kernel has rows (and columns) to place, the process dies of
+    SIGFPE.  ``a`` and ``k`` are in SciPy's order, after the 'valid' swap.
+    """
+    out = [(n + m - 1) if mode == "full" else n if mode == "same" else n - m + 1
+           for n, m in zip(a.shape, k.shape)]
+    if min(out) <= 0:
+        return False
+    return k.shape[0] > 0 and (a.shape[0] == 0 or (a.shape[1] == 0 and k.shape[1] > 0))
 
 
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="auto", workers=None):
@@ -477,9 +523,14 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="
 # choose_conv_method / explain
 # --------------------------------------------------------------------------
 
-def _problem_for(in1, in2, mode, device):
-    """``(problem, probes)`` of convolving ``in1`` with ``in2``, or ``(None, None)`` when
-    SciPy answers for these inputs (degenerate shapes, dtypes Numba cannot compute)."""
+def _problem_for(in1, in2, mode, device, method=None):
+    """Return ``(problem, probes)`` of convolving ``in1`` with ``in2``, or ``(None, None)``.
+
+    ``(None, None)`` where SciPy answers for these inputs (degenerate shapes,
+    dtypes Numba cannot compute).  With a ``method`` (explain), the dtypes
+    that ``convolve`` rejects with it are rejected alike; choose_conv_method,
+    like SciPy's, answers for every dtype.
+    """
     ops, in1, in2 = arrays(in1, in2, device)
     check_mode(mode, f"Acceptable mode flags are 'valid', 'same', or 'full', not mode={mode}")
     if in1.ndim == 0 or in1.size == 0 or in2.size == 0:
@@ -487,6 +538,8 @@ def _problem_for(in1, in2, mode, device):
     if ops is HostOps and delegate_to_scipy(in1, in2):
         return None, None
     dtype = result_type(in1.dtype, in2.dtype)
+    if ops is HostOps and method is not None:
+        _check_scipy_direct_type(in1, in2, mode, method, dtype)
     if inputs_swap_needed(mode, in1.shape, in2.shape):
         in1, in2 = in2, in1
     problem = build_problem(in1.shape, in2.shape, mode, dtype, device=ops.device, finite=None,
@@ -539,13 +592,15 @@ def choose_conv_method(in1, in2, mode="full", measure=False, *, device="auto"):
         return ("fft" if times["fft"] < times["direct"] else "direct"), times
     v, w = in1, in2
     if not (is_gpu_array(v) or is_gpu_array(w)):
-        v, w = np.asarray(in1), np.asarray(in2)
+        v, w = as_array(in1, "in1"), as_array(in2, "in2")
         degenerate = v.ndim != w.ndim or v.ndim == 0 or v.size == 0 or w.size == 0
         if not degenerate and mode == "valid":
             degenerate = not (all(i >= j for i, j in zip(v.shape, w.shape))
                               or all(j >= i for i, j in zip(v.shape, w.shape)))
         if degenerate or delegate_to_scipy(v, w):
-            return scipy_signal().choose_conv_method(v, w, mode)  # degenerate input: SciPy's answer
+            # degenerate input: SciPy's answer (or its error, saying what to change)
+            return call_scipy("choose_conv_method",
+                              lambda: scipy_signal().choose_conv_method(v, w, mode), v, w, mode)
     problem, probes = _problem_for(v, w, mode, device)
     if problem is None:
         return "direct"
@@ -590,8 +645,12 @@ def explain(in1, in2, mode="full", method="auto", *, device="auto", workers=None
     ('direct', 1)
     """
     check_method(method)
-    problem, probes = _problem_for(in1, in2, mode, device)
+    resolve_workers(workers)
+    problem, probes = _problem_for(in1, in2, mode, device, method)
     if problem is None:
+        # 0-d, empty, or a dtype Numba cannot compute: convolve raises for many of these
+        # (SciPy's errors), and explain must say so rather than name a method
+        convolve(in1, in2, mode, method, device=device, workers=workers)
         return _dispatch.Choice("scipy", "direct", {}, ["input handled by scipy.signal itself"])
     return _dispatch.select(problem, method, workers, probes=probes, offload=device == "auto",
                             settle=True)[1]

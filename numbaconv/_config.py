@@ -25,20 +25,25 @@ def cpu_count() -> int:
     return _CPUS
 
 
+#: what every ``workers`` error suggests instead
+_WORKERS_FIX = "give a positive count, -1 for every CPU, or None for the default"
+
+
 def _normalise(workers) -> int:
     if workers is None:
         return getattr(_local, "workers", None) or cpu_count()
     try:
         workers = operator.index(workers)
     except TypeError:
-        raise TypeError(f"workers must be an integer, not {type(workers).__name__}") from None
+        raise TypeError(f"workers must be an integer, not {type(workers).__name__}; "
+                        f"{_WORKERS_FIX}") from None
     if workers == 0:
-        raise ValueError("workers must not be zero")
+        raise ValueError(f"workers must not be zero; {_WORKERS_FIX}")
     if workers < 0:
         workers += cpu_count() + 1
         if workers <= 0:
-            raise ValueError("workers value out of range; got {}, must not be less than {}".format(
-                workers - cpu_count() - 1, -cpu_count()))
+            raise ValueError("workers value out of range; got {}, must not be less than {}; {}"
+                             .format(workers - cpu_count() - 1, -cpu_count(), _WORKERS_FIX))
     return workers
 
 

@@ -5,9 +5,16 @@ correlate2d, choose_conv_method/explain) starts with :func:`arrays`: the
 call's :class:`~numbaconv._arrays.ArrayOps`, both inputs as arrays of that
 device, and SciPy's rank rule.  The other helpers are SciPy's rules for
 modes, methods, axes, fill values, and the dtypes SciPy computes itself.
+
+Errors keep SciPy's exception types (code that catches them keeps working
+after switching the import) but say what to change: the shapes, dtypes or
+values that were given and what would be accepted.  Where SciPy's own
+message says neither (an empty input, a string array), :func:`call_scipy`
+raises the same type with such a message; ``docs/errors.md`` lists every case.
 """
 from __future__ import annotations
 
+import collections.abc
 import operator
 import warnings
 
@@ -38,21 +45,77 @@ def arrays(in1, in2, device, rank_message="in1 and in2 should have the same dime
            ndim=None):
     """``(ops, in1, in2)``: the call's array operations and both inputs as its arrays.
 
-    Raises SciPy's ``ValueError`` (``rank_message``) when the ranks differ,
-    or when ``ndim`` is given and either input has another rank.
+    Raises SciPy's ``ValueError`` (``rank_message``, followed by the shapes
+    given and what to do) when the ranks differ, or when ``ndim`` is given
+    and either input has another rank.
     """
     ops = ops_for(device, in1, in2)
-    in1, in2 = ops.asarray(in1), ops.asarray(in2)
-    if (in1.ndim != in2.ndim) if ndim is None else not (in1.ndim == in2.ndim == ndim):
-        raise ValueError(rank_message)
-    return ops, in1, in2
+    a1, a2 = as_array(in1, "in1", ops), as_array(in2, "in2", ops)
+    if (a1.ndim != a2.ndim) if ndim is None else not (a1.ndim == a2.ndim == ndim):
+        if ndim is None:
+            fix = ("give both the same number of dimensions (np.atleast_2d, np.expand_dims "
+                   "or x[np.newaxis])")
+        else:
+            fix = (f"reshape both to {ndim}-D (np.atleast_2d), or use convolve/correlate "
+                   "for inputs of any other rank")
+        raise ValueError(f"{rank_message}: in1 {what(in1, a1)}, in2 {what(in2, a2)}; "
+                         f"{non_array_fix(in1, in2) or fix}")
+    return ops, a1, a2
+
+
+def as_array(x, name, ops=HostOps):
+    """``ops.asarray(x)``; NumPy's error for a ragged sequence is raised again saying what to do."""
+    try:
+        return ops.asarray(x)
+    except ValueError as exc:
+        if "inhomogeneous" not in str(exc):
+            raise
+        raise ValueError(f"{name} is a ragged sequence (rows of different lengths), which "
+                         f"NumPy cannot make an array of ({exc}); give rows of equal length, "
+                         "e.g. pad the short ones") from None
+
+
+def not_numbers(x) -> str | None:
+    """Name what ``x`` is when NumPy can only wrap it in a 0-d object array (else None)."""
+    if x is None:
+        return "None"
+    if isinstance(x, (set, frozenset, dict)) or (
+            isinstance(x, collections.abc.Iterator) and not hasattr(x, "shape")):
+        return f"a {type(x).__name__}"
+    return None
+
+
+def what(x, arr) -> str:
+    """``x`` described for a message: its shape, or what it is if it is not numbers."""
+    name = not_numbers(x)
+    return f"is {name}" if name else f"has shape {tuple(arr.shape)}"
+
+
+def non_array_fix(in1, in2) -> str | None:
+    """Return the advice for inputs that are not numbers (None, generators, sets), or None."""
+    names = [n for n in (not_numbers(in1), not_numbers(in2)) if n]
+    if not names:
+        return None
+    return ("pass arrays or sequences of numbers (a generator or iterator: list(it) or "
+            "np.fromiter(it, float); a set: sorted(s))")
+
+
+def raise_zero_d_error(exc, fname, in1, in2):
+    """Re-raise the error of multiplying two 0-d inputs (SciPy's type) saying what they were."""
+    def item(x):   # what NumPy wrapped in a 0-d object array
+        return x.item() if isinstance(x, np.ndarray) and x.dtype.kind == "O" and x.ndim == 0 else x
+    in1, in2 = item(in1), item(in2)
+    described = ", ".join(f"{name} is {not_numbers(x) or repr(x)[:40]}"
+                          for name, x in (("in1", in1), ("in2", in2)))
+    raise_as(exc, f"{fname} needs numbers or arrays of numbers, and {described}; "
+                  f"{non_array_fix(in1, in2) or 'convert them to numbers first'}")
 
 
 def check_method(method):
     """SciPy's error for an unknown ``method`` (with numbaconv's extra ones named)."""
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError("Acceptable method flags are 'auto', 'direct', 'fft', 'oa' "
-                         "or 'separable'.")
+                         f"or 'separable', not method={method!r}")
 
 
 def scipy_signal():
@@ -70,6 +133,80 @@ def numba_dtype(dt) -> bool:
     """Whether Numba can compute in ``dt`` (any byte order): not object, string, long double."""
     return dt.kind in "biu" or (dt.kind == "f" and dt.itemsize <= 8) or (
         dt.kind == "c" and dt.itemsize <= 16)
+
+
+#: dtype kinds that hold no numbers: what they are, and how to make numbers of them
+NOT_NUMERIC = {
+    "U": ("strings", "x.astype(np.float64) if they spell numbers"),
+    "S": ("bytes", "x.astype(np.float64) if they spell numbers"),
+    "V": ("a structured or void dtype", "one numeric field, x['name']"),
+    "M": ("datetimes", "(x - x[0]) / np.timedelta64(1, 's') for seconds"),
+    "m": ("timedeltas", "x / np.timedelta64(1, 's') for seconds"),
+    "O": ("Python objects, which scipy.signal computes only in some paths",
+          "x.astype(np.float64) or x.astype(np.complex128)"),
+}
+
+
+def dtype_message(fname, in1, in2) -> str | None:
+    """Why ``fname`` cannot compute these inputs' dtypes, and what to do, or None."""
+    for name, x in (("in1", in1), ("in2", in2)):
+        kind = x.dtype.kind
+        if kind in NOT_NUMERIC:
+            words, fix = NOT_NUMERIC[kind]
+            return (f"{fname} cannot compute {name} of dtype {x.dtype} ({words}): convert it "
+                    f"to a numeric dtype first, e.g. {fix}")
+    return None
+
+
+def empty_message(fname, in1, in2, mode, method=None) -> str:
+    """Say what to do when SciPy has no answer for an empty input in this mode."""
+    which = " and ".join(f"{name} (shape {tuple(x.shape)})"
+                         for name, x in (("in1", in1), ("in2", in2)) if x.size == 0)
+    how = f"mode={mode!r}" + ("" if method is None else f", method={method!r}")
+    return (f"{fname} has no result for an empty {which} with {how} (scipy.signal raises "
+            "here too); check for empty inputs before the call (numbaconv.fftconvolve "
+            "returns an empty array for them)")
+
+
+def raise_as(exc, message):
+    """Raise ``message`` as an exception of ``exc``'s type (SciPy's), from inside its handler.
+
+    Types that cannot be made from a message alone (NumPy's
+    ``UFuncTypeError``) keep their own text, with ``message`` added as a
+    note (shown under it in the traceback).
+    """
+    try:
+        new = type(exc)(message)
+        ok = str(new) == message
+    except Exception:  # noqa: BLE001 -- a type with another constructor: keep the original
+        ok = False
+    if ok:
+        raise new from None
+    exc.add_note(message)
+    raise exc
+
+
+def call_scipy(fname, call, in1, in2, mode=None, method=None):
+    """``call()``, a :mod:`scipy.signal` function on these inputs, with its errors made clear.
+
+    SciPy raises for dtypes it cannot compute and for many empty inputs,
+    often in words that name neither the input nor the fix ("Unsupported
+    type", "index 0 is out of bounds"): those are raised again, of the same
+    type, saying which input and what to do.
+    """
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 -- re-raised below, of the same type
+        message = dtype_message(fname, in1, in2)
+        if message is None and in1.ndim != in2.ndim:
+            message = (f"in1 and in2 should have the same dimensionality: in1 has shape "
+                       f"{in1.shape}, in2 has shape {in2.shape}; give both the same number "
+                       "of dimensions (np.atleast_2d, np.expand_dims or x[np.newaxis])")
+        if message is None and (in1.size == 0 or in2.size == 0):
+            message = empty_message(fname, in1, in2, mode, method)
+        if message is None:
+            raise
+        raise_as(exc, message)
 
 
 def np_convolve_path(in1, in2, mode) -> bool:
@@ -103,24 +240,29 @@ def normalise_axes(in1, in2, axes, keep_length_one=False):
     if noaxes:
         axes = list(range(ndim))
     else:
+        given = axes
         try:
             axes = [operator.index(axes)] if np.ndim(axes) == 0 else [operator.index(a) for a in axes]
         except TypeError:
-            raise ValueError("axes must be a scalar or iterable of integers") from None
+            raise ValueError(f"axes must be a scalar or iterable of integers, not {given!r}") from None
         if any(a >= ndim or a < -ndim for a in axes):
-            raise ValueError("axes exceeds dimensionality of input")
+            raise ValueError(f"axes exceeds dimensionality of input: axes={given!r} for "
+                             f"{ndim}-D inputs; give axes in {-ndim}..{ndim - 1}")
         axes = [a % ndim for a in axes]
         if len(set(axes)) != len(axes):
-            raise ValueError("all axes must be unique")
+            raise ValueError(f"all axes must be unique, and axes={given!r} names an axis twice "
+                             f"(for {ndim}-D inputs, -1 is axis {ndim - 1})")
         if not axes:
-            raise ValueError("when provided, axes cannot be empty")
+            raise ValueError("when provided, axes cannot be empty; give axes=None for all axes")
     s1, s2 = in1.shape, in2.shape
     if keep_length_one:
         return sorted(axes)
     axes = sorted(a for a in axes if s1[a] != 1 and s2[a] != 1)
     if not all(s1[a] == s2[a] or s1[a] == 1 or s2[a] == 1
                for a in range(ndim) if a not in axes):
-        raise ValueError(f"incompatible shapes for in1 and in2: {s1} and {s2}")
+        raise ValueError(f"incompatible shapes for in1 and in2: {s1} and {s2}; along the axes "
+                         "not convolved the lengths must be equal or 1 (add those axes to "
+                         "axes, or broadcast the inputs first)")
     return axes
 
 
@@ -129,21 +271,53 @@ _CAST_MSG = ("could not cast `fillvalue` directly to the output type "
 
 
 def fill_value(fillvalue, dtype):
-    """SciPy's rules: one element, cast from the Python value; None becomes NaN."""
+    """SciPy's rules for ``fillvalue``: one number of the output ``dtype``; None is NaN.
+
+    SciPy asks NumPy for an array of ``dtype``: NumPy arrays must cast
+    safely, NumPy scalars cast as ``astype`` does (wrapping, dropping an
+    imaginary part), Python values by value; what fails that but converts
+    to complex is a ``ValueError``, what does not convert at all a
+    ``TypeError`` (or, for a malformed string, a ``ValueError``).  Each
+    error names the value and what would be accepted.
+
+    Returns a Python number; for integer dtypes one in int64's range, equal
+    to the value modulo 2**64 (integers are computed in int64, so a uint64
+    fill past int64's range is its bit pattern there).
+    """
     if type(fillvalue) is int and fillvalue == 0:   # the default: zero in every dtype
         return 0
+    if isinstance(fillvalue, np.ndarray):
+        if not np.can_cast(fillvalue.dtype, np.complex128):
+            raise TypeError(f"`fillvalue` must be a number, not an array of dtype {fillvalue.dtype}")
+    else:
+        try:
+            np.asarray(fillvalue, dtype=np.complex128)
+        except TypeError:
+            raise TypeError(f"`fillvalue` must be a number, not {type(fillvalue).__name__}") from None
+        except ValueError:       # a malformed string, or a sequence holding one
+            raise ValueError(f"`fillvalue` must be one number, not {fillvalue!r}") from None
     arr = np.asarray(fillvalue)
     if arr.size != 1:
-        raise ValueError("`fillvalue` must be scalar or an array with one element.")
-    if arr.dtype.kind == "c" and dtype.kind != "c":
-        raise ValueError(_CAST_MSG)
+        if arr.size == 0:
+            raise ValueError("`fillvalue` cannot be an empty array; give one number")
+        raise ValueError("`fillvalue` must be scalar or an array with one element, not an "
+                         f"array of shape {arr.shape}")
+    cast_error = (f"{_CAST_MSG[:-1]}: the output dtype {dtype} (np.result_type(in1, in2)) "
+                  f"cannot hold fillvalue={fillvalue!r}; give a fill value of that type, or "
+                  "cast the inputs (e.g. to float64 or complex128)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if isinstance(fillvalue, (np.generic, np.ndarray)):
-                value = arr.reshape(()).astype(dtype)        # NumPy values cast (and wrap)
+            if isinstance(fillvalue, np.ndarray):
+                if not np.can_cast(arr.dtype, dtype):
+                    raise ValueError(cast_error)
+                value = arr.reshape(()).astype(dtype)
+            elif isinstance(fillvalue, np.generic):
+                value = arr.reshape(()).astype(dtype)
             else:
                 value = np.array(arr.reshape(()).item(), dtype=dtype)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(_CAST_MSG) from None
+        raise ValueError(cast_error) from None
+    if dtype.kind in "iu":
+        return int(value.astype(np.int64))
     return value.item() if dtype.kind != "c" else complex(value)

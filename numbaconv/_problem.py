@@ -16,6 +16,7 @@ and nothing else, so that the dispatcher is a pure function of it.
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import functools
 import math
@@ -47,7 +48,9 @@ class Problem:
     boundary : str
         ``'fill'``, ``'wrap'`` or ``'symm'``.
     fillvalue : scalar
-        The value outside ``A`` for ``boundary='fill'``.
+        The value outside ``A`` for ``boundary='fill'``; for integer dtypes
+        a Python int in int64's range, equal to the value modulo 2**64
+        (integers are computed in int64).
     device : str
         ``'cpu'`` or ``'cuda'``: where the arrays live.
     finite : bool or None
@@ -284,23 +287,26 @@ class LayerProblem:
                 f"{self.stride} dilation {self.dilation} -> {self.out_shape} {self.dtype}")
 
 
-def check_mode(mode, message=None) -> str:
+def check_mode(mode, message=None, *, lookup=False) -> str:
     """``mode`` if it is one of :data:`MODES`, else SciPy's ``ValueError`` naming the value given.
 
     ``message`` is the wording of the SciPy function being mirrored (they
     differ in capitals and full stops); the value given is appended unless
-    that wording already names it.
+    that wording already names it.  ``lookup``: the SciPy function looks
+    the mode up in a dict, so an unhashable one (a list) is a ``TypeError``.
     """
     if not isinstance(mode, str) or mode not in MODES:
         message = message or "Acceptable mode flags are 'valid', 'same', or 'full'."
         if "not mode=" not in message:
             message = f"{message.rstrip('.')}, not mode={mode!r}"
+        if lookup and not isinstance(mode, collections.abc.Hashable):
+            raise TypeError(message)
         raise ValueError(message)
     return mode
 
 
 def check_boundary(boundary) -> str:
-    """The canonical name of ``boundary`` ('fill', 'wrap' or 'symm'), or SciPy's ``ValueError``."""
+    """Return the canonical name of ``boundary`` ('fill', 'wrap' or 'symm'), or raise SciPy's error."""
     try:
         return BOUNDARIES[boundary]
     except (KeyError, TypeError):
