@@ -149,38 +149,71 @@ def plan(shape, kernel, stride, dilation):
     return phase_shape, np.asarray(bases, dtype=np.int64)
 
 
-def phase_planes(x, pairs, mode, stride, phase_shape, length):
+def _fill(x, flat, lo, stride, phase, used):
+    """Write the zero-padded phase planes of ``x`` (``(planes, D, H, W)``) into ``flat``
+    (``(planes, length)``): for each phase ``(pd, ph, pw)``, position ``(a, b, c)`` holds
+    ``x[a * sd + pd - lo_d, b * sh + ph - lo_h, c * sw + pw - lo_w]`` or 0 outside ``x``;
+    zeros from ``used`` on."""
+    planes, dd, hh, ww = x.shape
+    sd, sh, sw = stride[0], stride[1], stride[2]
+    pd_n, ph_n, pw_n = phase[0], phase[1], phase[2]
+    size = pd_n * ph_n * pw_n
+    for it in prange(planes):
+        k = 0
+        for p0 in range(sd):
+            for p1 in range(sh):
+                for p2 in range(sw):
+                    base = k * size
+                    # columns c whose source column c * sw + p2 - lo lies in [0, ww)
+                    c0 = min(pw_n, max(0, (lo[2] - p2 + sw - 1) // sw))
+                    c1 = max(c0, min(pw_n, (ww - 1 + lo[2] - p2) // sw + 1))
+                    for a in range(pd_n):
+                        i = a * sd + p0 - lo[0]
+                        for b in range(ph_n):
+                            j = b * sh + p1 - lo[1]
+                            row = base + (a * ph_n + b) * pw_n
+                            dst = flat[it, row:row + pw_n]
+                            if i < 0 or i >= dd or j < 0 or j >= hh:
+                                dst[:] = 0
+                                continue
+                            dst[:c0] = 0
+                            src = c0 * sw + p2 - lo[2]
+                            if sw == 1:          # a row copy: vectorised
+                                dst[c0:c1] = x[it, i, j, src:src + c1 - c0]
+                            else:
+                                for c in range(c0, c1):
+                                    dst[c] = x[it, i, j, src]
+                                    src += sw
+                            dst[c1:] = 0
+                    k += 1
+        flat[it, used:] = 0
+
+
+fill_par = jit_parallel(_fill)
+fill_ser = jit(_fill)
+
+
+def phase_planes(x, pairs, mode, stride, phase_shape, length, threads=1):
     """Copy ``(N, C, *shape)``, padded by ``pairs`` in ``mode``, into ``(N, C, length)``:
     its phase planes, flattened, then zeros.
 
-    With stride 1 and zero padding the padding is written here, around the
-    copy that the flat layout needs anyway (one copy of the input, not two).
+    Zero padding is written here, around the copy that the flat layout needs
+    anyway (one pass over the input, on every thread); other modes pad first.
     """
     batch, channels = x.shape[:2]
+    n = x.ndim - 2
+    if mode != "zeros":
+        x = columns.pad(x, pairs, mode)
+        pairs = ((0, 0),) * n
+    x3 = np.ascontiguousarray(x).reshape((batch * channels,) + (1,) * (3 - n) + x.shape[2:])
+    widen = (1,) * (3 - n)
     flat = np.empty((batch, channels, length), dtype=x.dtype)
-    plane_size = math.prod(phase_shape)
-    if all(s == 1 for s in stride) and mode == "zeros":
-        used = plane_size
-        view = flat[:, :, :used].reshape((batch, channels) + tuple(phase_shape))
-        for axis, (lo, r) in enumerate(pairs):
-            index = [slice(None)] * view.ndim
-            index[2 + axis] = slice(0, lo)
-            view[tuple(index)] = 0
-            index[2 + axis] = slice(phase_shape[axis] - r, phase_shape[axis])
-            view[tuple(index)] = 0
-        view[(slice(None), slice(None)) + tuple(slice(lo, lo + n) for n, (lo, _) in
-                                                zip(x.shape[2:], pairs))] = x
-    else:
-        xp = columns.pad(x, pairs, mode)
-        used = math.prod(stride) * plane_size
-        flat[:, :, :used] = 0                # phase planes of uneven sizes leave gaps
-        for k, phase in enumerate(np.ndindex(*stride)):
-            src = xp[(slice(None), slice(None))
-                     + tuple(slice(p, None, s) for p, s in zip(phase, stride))]
-            dst = flat[:, :, k * plane_size:(k + 1) * plane_size].reshape(
-                (batch, channels) + phase_shape)
-            dst[(slice(None), slice(None)) + tuple(slice(0, m) for m in src.shape[2:])] = src
-    flat[:, :, used:] = 0
+    (fill_par if threads > 1 else fill_ser)(
+        x3, flat.reshape(batch * channels, length),
+        np.array((0,) * (3 - n) + tuple(lo for lo, _ in pairs), dtype=np.int64),
+        np.array(widen + tuple(stride), dtype=np.int64),
+        np.array(widen + tuple(phase_shape), dtype=np.int64),
+        math.prod(stride) * math.prod(phase_shape))
     return flat
 
 
@@ -230,7 +263,8 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
     span = out_shape[0] * math.prod(phase_shape[1:])     # flat positions with outputs
     length = -(-span // step) * step
     flat = phase_planes(x, pairs, mode, stride, phase_shape,
-                        max(int(bases.max()) + length, math.prod(stride) * math.prod(phase_shape)))
+                        max(int(bases.max()) + length, math.prod(stride) * math.prod(phase_shape)),
+                        threads)
     taps = bases.shape[0]
     # (group, output block, channel x tap, 6): one block's panel is contiguous (L1-resident)
     wt = np.zeros((groups, nblocks * OUT_BLOCK, cg * taps), dtype=dtype)
