@@ -126,8 +126,16 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
     swapped = inputs_swap_needed(mode, in1.shape, in2.shape)
     a, k = _plans.orient(op, in1, in2, swapped, ops)
     probes = Probes(ops, a, k)
-    fill_products = _fill_products(method in ("auto", "direct", "separable")
-                                   and not np_convolve_path(in1, in2, mode), mode, probes)
+    nd_direct = method in ("auto", "direct", "separable") and not np_convolve_path(in1, in2, mode)
+    if (nd_direct and mode == "full" and in2.size > in1.size and dtype.kind in "fc"
+            and not probes.finite()):
+        # SciPy's N-D direct path swaps the inputs here, so its zero fill multiplies in1's
+        # values (0 * nan): where that shows, compute in its order ('full' commutes)
+        swapped = True
+        a, k = _plans.orient(op, in1, in2, swapped, ops)
+        probes = Probes(ops, a, k)
+        probes.finite()
+    fill_products = _fill_products(nd_direct, mode, probes)
     problem = build_problem(a.shape, k.shape, mode, dtype, device=ops.device, finite=None,
                             separable=method in ("auto", "separable") and may_be_separable(k),
                             fill_products=fill_products)

@@ -167,6 +167,11 @@ def _nonfinite_calls(fname, value):
                 calls.append(Call((a, kernel), {"mode": mode}))
     if fname in CONV:       # 2-D too: SciPy's N-D direct path multiplies its zero padding
         calls += [Call((a2, k2), {"mode": m}, compare="direct") for m in ("full", "same")]
+        # ... of the larger input, after swapping them in 'full' when in2 has more elements
+        small = _poisoned((3, 3), (1, 1), value)
+        calls += [Call(pair, {"mode": m, "method": meth}, compare="direct")
+                  for pair in ((small, _f64(5, 6)), (_f64(3, 3), _poisoned((5, 6), (2, 3), value)))
+                  for m in ("full", "same") for meth in ("auto", "direct")]
     return calls
 
 
