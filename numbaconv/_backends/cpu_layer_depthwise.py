@@ -33,7 +33,7 @@ from numba import prange
 from .. import _coefficients as coef
 from .._config import resolve_workers, thread_count
 from .._jit import jit, jit_parallel
-from .._kernels import columns
+from .._kernels import padding
 from .._kernels.layout import launch, parallel_pays
 from .._kernels.simd import (VEC_BYTES, block_zeros, fma_at, lanes, quarter_fma_at,
                              quarter_store_at, quarter_zeros, store_at, vec_fma_at,
@@ -516,7 +516,7 @@ def run(problem: LayerProblem, x, w, *, workers=None):
     if out.size == 0:
         return out
     q, offs, geom, ent_u, ent_t, ent_mask = _plan(problem)
-    xf = np.ascontiguousarray(columns.pad(x, problem.pad, problem.padding_mode), dtype=dtype)
+    xf = np.ascontiguousarray(padding.pad(x, problem.pad, problem.padding_mode), dtype=dtype)
     if not xf.flags.writeable:          # one array type for the input and the phase buffers
         xf = xf.copy()
     wt = np.ascontiguousarray(np.asarray(w, dtype=dtype)).reshape(-1)

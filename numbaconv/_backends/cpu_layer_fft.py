@@ -51,7 +51,7 @@ from numba import prange
 from .. import _coefficients as coef
 from .._config import resolve_workers
 from .._jit import jit, jit_parallel
-from .._kernels import columns
+from .._kernels import padding
 from .._kernels.layout import PARALLEL_MIN_MACS, launch
 from .._problem import LayerProblem
 from .cpu_fft import FFT_PARALLEL_MIN
@@ -306,7 +306,7 @@ def run(problem: LayerProblem, x, w, *, workers=None):
         out[...] = 0
         return out
     if plan["pad"]:
-        x = columns.pad(x, plan["pad"], problem.padding_mode)
+        x = padding.pad(x, plan["pad"], problem.padding_mode)
     fft_threads = _fft_threads(problem, workers)
     spec_w = _spectrum(_convolution_weight(problem, w), plan["lengths"], (1,) * nd,
                        problem.dilation, fft_threads)

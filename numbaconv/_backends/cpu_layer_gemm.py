@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from .. import _coefficients as coef
-from .._kernels import columns
+from .._kernels import columns, padding
 from .._problem import LayerProblem
 
 NAME = "cpu_layer_gemm"
@@ -65,5 +65,5 @@ def run(problem: LayerProblem, x, w, *, workers=None):
     if problem.transposed:
         return columns.adjoint(x, w, problem.stride, problem.dilation, problem.groups,
                                problem.start, problem.out_shape)
-    return columns.forward(columns.pad(x, problem.pad, problem.padding_mode), w, problem.stride,
+    return columns.forward(padding.pad(x, problem.pad, problem.padding_mode), w, problem.stride,
                            problem.dilation, problem.groups)

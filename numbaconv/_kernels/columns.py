@@ -14,34 +14,6 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-#: torch's padding modes and the ``np.pad`` mode each one is
-NP_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
-                "circular": "wrap"}
-
-
-def pad(x, pairs, mode="zeros"):
-    """The batched ``x`` padded on its spatial axes by ``pairs`` in torch's ``mode``.
-
-    No copy without padding.  Zeros are written only around the copied
-    input (``np.pad`` takes about half as long again).
-    """
-    if not any(lo or r for lo, r in pairs):
-        return x
-    if mode != "zeros":
-        return np.pad(x, ((0, 0), (0, 0)) + tuple(pairs), mode=NP_PAD_MODES[mode])
-    shape = x.shape[:2] + tuple(n + lo + r for n, (lo, r) in zip(x.shape[2:], pairs))
-    out = np.empty(shape, dtype=x.dtype)
-    for axis, (lo, r) in enumerate(pairs):
-        index = [slice(None)] * out.ndim
-        index[2 + axis] = slice(0, lo)
-        out[tuple(index)] = 0
-        index[2 + axis] = slice(shape[2 + axis] - r, shape[2 + axis])
-        out[tuple(index)] = 0
-    out[(slice(None), slice(None)) + tuple(slice(lo, lo + n) for n, (lo, _) in
-                                           zip(x.shape[2:], pairs))] = x
-    return out
-
-
 def windows(xp, kernel, stride, dilation, positions=None):
     """Return the view ``(N, C, *positions, *kernel)`` of a padded, batched ``xp``."""
     n = len(kernel)
@@ -83,7 +55,6 @@ def adjoint(y, w, stride, dilation, groups, start, size):
     weight read as a transposed one).  Each kernel tap scatters ``y @ w[..., tap]``
     into the output at offset ``tap * dilation`` with step ``stride``.
     """
-    n = len(stride)
     kernel = w.shape[2:]
     batch, channels = y.shape[:2]
     cg, og = channels // groups, w.shape[1]

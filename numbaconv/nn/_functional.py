@@ -18,6 +18,7 @@ import numpy as np
 from .. import _dispatch
 from .._arrays import HostOps, is_gpu_array
 from .._kernels import columns
+from .._kernels.padding import NP_PAD_MODES, pad as pad_input
 from .._probes import Probes
 from .._problem import LayerProblem
 
@@ -28,7 +29,7 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 METHODS = ("auto", "direct", "gemm", "fft")
 
 #: torch's padding_mode names and the np.pad mode each one is
-PADDING_MODES = columns.NP_PAD_MODES
+PADDING_MODES = NP_PAD_MODES
 
 _FLOATS = (np.float16, np.float32, np.float64)
 
@@ -598,7 +599,7 @@ def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dila
     if _on_gpu(x, g):
         from . import _cuda
         return _cuda.weight_grad(x, g, tuple(weight_size), stride, dilation, groups, pairs)
-    xp = columns.pad(x.astype(work, copy=False), pairs)
+    xp = pad_input(x.astype(work, copy=False), pairs)
     out = columns.weight_grad(xp, g.astype(work, copy=False), tuple(weight_size)[2:], stride,
                               dilation, groups)
     return out.astype(x.dtype, copy=False)
