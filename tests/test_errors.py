@@ -35,6 +35,7 @@ import scipy.signal as ss
 
 import numbaconv
 from helpers import assert_matches_scipy, call_ours, call_ref, native
+from numbaconv import _gpu
 from numbaconv._dispatch import Choice
 
 ARRAY_FUNCS = ("convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d", "correlate2d")
@@ -80,6 +81,8 @@ class Row:
     funcs: tuple
     calls: Callable[[str], list]
     says: str = ""
+    #: ``patch(monkeypatch)``: the machine the row describes (a test session may simulate a GPU)
+    patch: Callable | None = None
 
 
 def _modes(*arrays_, **kwargs):
@@ -271,6 +274,11 @@ ROWS = [
         lambda f: [Call(_pairs_for(f, (_f64(5), _f64(3)), (_f64(3, 3), _f64(2, 2))), {"device": d},
                         expect=ValueError) for d in ("gpu", "CPU", None, 1, ["cpu"])],
         r"device must be one of \('auto', 'cpu', 'cuda'\), not"),
+    Row("device-cuda-unavailable", FUNCS,
+        lambda f: [Call(_pairs_for(f, (_f64(5), _f64(3)), (_f64(3, 3), _f64(2, 2))),
+                        {"device": "cuda"}, expect=RuntimeError)],
+        r"device='cuda' needs a CUDA GPU with a working driver and numba-cuda \(pip install",
+        patch=lambda mp: mp.setattr(_gpu, "available", lambda: False)),
     Row("workers", ARRAY_FUNCS + ("explain",),
         lambda f: [Call(_pairs_for(f, (_f64(5), _f64(3)), (_f64(3, 3), _f64(2, 2))), {"workers": w},
                         twin=lambda w=w: scipy.fft.fft(np.ones(4), workers=w))
@@ -480,8 +488,10 @@ def check(row, fname, call):
 
 @pytest.mark.parametrize("row, fname", [(r, f) for r in ROWS for f in r.funcs],
                          ids=[f"{r.id}-{f}" for r in ROWS for f in r.funcs])
-def test_bad_input(row, fname):
+def test_bad_input(row, fname, monkeypatch):
     """Every call of ``row`` through ``fname``: SciPy's outcome, and a message that helps."""
+    if row.patch is not None:
+        row.patch(monkeypatch)
     calls = row.calls(fname)
     assert calls, f"row {row.id} makes no call of {fname}"
     for call in calls:
