@@ -659,6 +659,8 @@ def explain(in1, in2, mode="full", method="auto", *, device="auto", workers=None
         # 0-d, empty, or a dtype Numba cannot compute: convolve raises for many of these
         # (SciPy's errors), and explain must say so rather than name a method
         convolve(in1, in2, mode, method, device=device, workers=workers)
-        return _dispatch.Choice("scipy", "direct", {}, ["input handled by scipy.signal itself"])
+        note = ("0-d inputs: their product" if np.ndim(in1) == 0 else
+                "input handled by scipy.signal itself (empty, or a dtype Numba cannot compute)")
+        return _dispatch.Choice("scipy", "direct", {}, [note])
     return _dispatch.select(problem, method, workers, probes=probes, offload=device == "auto",
                             settle=True)[1]

@@ -418,8 +418,12 @@ def check_special(fname, a, b, mode, method, boundary="fill", fillvalue=0):
     e = tolerance.eps(ours.dtype, na.dtype, nb.dtype)
     finite_mag = np.where(np.isfinite(mag), mag, 0.0)
     bound = tolerance.allowed_error(finite_mag, e, taps, n_fft, top if n_fft > 2 else None)
-    # subnormal outputs keep only absolute precision: a few of the smallest steps per term
-    bound = bound + 4 * (taps + n_fft.bit_length()) * float(np.finfo(_real(ours.dtype)).smallest_subnormal)
+    # subnormal numbers keep only absolute precision: a few of the smallest steps per term,
+    # and in an FFT each step is multiplied by the other input's spectrum, up to sum|x|
+    step = float(np.finfo(_real(ours.dtype)).smallest_subnormal)
+    bound = bound + 4 * (taps + n_fft.bit_length()) * step
+    if n_fft > 2:
+        bound = bound + 4 * n_fft.bit_length() * step * (_abs_sum(na) + _abs_sum(nb))
     with np.errstate(all="ignore"):
         err = np.abs(ours.astype(_widest(ours.dtype)) - reference.astype(_widest(ours.dtype)))
     bad = check & ~(err <= bound)
