@@ -279,13 +279,6 @@ class LayerProblem:
         """Per axis, the extent a dilated kernel covers: ``dilation * (kernel - 1) + 1``."""
         return tuple(d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel))
 
-    def describe(self) -> str:
-        """One line: the shapes and options, for :func:`numbaconv.nn.explain`."""
-        op = "conv_transpose" if self.transposed else "conv"
-        return (f"{op}{self.ndim}d N={self.batch} {self.channels}->{self.out_channels} "
-                f"groups={self.groups} input {self.shape} kernel {self.kernel} stride "
-                f"{self.stride} dilation {self.dilation} -> {self.out_shape} {self.dtype}")
-
 
 def check_mode(mode, message=None, *, lookup=False) -> str:
     """``mode`` if it is one of :data:`MODES`, else SciPy's ``ValueError`` naming the value given.

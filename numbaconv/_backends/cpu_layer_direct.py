@@ -49,13 +49,11 @@ def _lowered(problem: LayerProblem) -> tuple:
 def _work(problem: LayerProblem) -> float:
     """Multiply-adds the kernel performs: padded output blocks, flat rows, spread input."""
     shape, stride = _lowered(problem)
-    out_shape = problem.out_shape
-    cg = (problem.out_channels if problem.transposed else problem.channels) // problem.groups
-    og = (problem.channels if problem.transposed else problem.out_channels) // problem.groups
-    if problem.transposed:
-        cg, og = og, cg
+    # the lowered forward pass reads problem.channels and writes problem.out_channels either way
+    cg = problem.channels // problem.groups
+    og = problem.out_channels // problem.groups
     phase = [-(-n // s) for n, s in zip(shape, stride)]
-    flat = out_shape[0] * math.prod(phase[1:])
+    flat = problem.out_shape[0] * math.prod(phase[1:])
     blocks = -(-og // layer.OUT_BLOCK) * layer.OUT_BLOCK
     return float(problem.batch) * problem.groups * blocks * flat * cg * problem.taps
 
@@ -79,8 +77,7 @@ def cost(problem: LayerProblem, workers=None) -> float:
     compute = _work(problem) * lay["direct_mac"][coef.direct_key(problem.dtype)]
     compute /= coef.effective_threads(threads)
     shape, _ = _lowered(problem)
-    in_ch = problem.out_channels if problem.transposed else problem.channels
-    moved = problem.batch * (in_ch * math.prod(shape)
+    moved = problem.batch * (problem.channels * math.prod(shape)
                              + problem.out_channels * math.prod(problem.out_shape))
     return lay["overhead"] + compute + moved * problem.dtype.itemsize * c["pass_byte"]
 

@@ -16,6 +16,7 @@ axis): a tap then reads one plane at a constant offset.  So 1-D, 2-D and
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -125,6 +126,7 @@ tiles_par = jit_parallel(_tiles)
 tiles_ser = jit(_tiles)
 
 
+@functools.lru_cache(maxsize=256)
 def plan(shape, kernel, stride, dilation):
     """The flat layout of a padded input ``shape``: phase planes and per-tap offsets.
 
@@ -146,9 +148,12 @@ def plan(shape, kernel, stride, dilation):
         plane = sum((r % s) * p for r, s, p in zip(reach, stride, prow))
         offset = sum((r // s) * w for r, s, w in zip(reach, stride, row))
         bases.append(plane * plane_size + offset)
-    return phase_shape, np.asarray(bases, dtype=np.int64)
+    bases = np.asarray(bases, dtype=np.int64)
+    bases.flags.writeable = False           # memoised: shared by every call of this shape
+    return phase_shape, bases
 
 
+@functools.lru_cache(maxsize=256)
 def destinations(out_shape, phase_shape, length):
     """Per flat position (row widths of the phase plane), its flat output index or -1."""
     grids = np.meshgrid(*[np.arange(m) for m in (out_shape[0],) + tuple(phase_shape[1:])],
@@ -160,6 +165,7 @@ def destinations(out_shape, phase_shape, length):
                                  out_shape)
     dest = np.full(length, -1, dtype=np.int64)
     dest[:inside.size] = np.where(inside, index, -1).ravel()
+    dest.flags.writeable = False            # memoised: shared by every call of this shape
     return dest
 
 
@@ -190,7 +196,7 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
     dtype = x.dtype
     og = out_ch // groups
     nblocks = -(-og // OUT_BLOCK)
-    phase_shape, bases = plan(padded, kernel, stride, dilation)
+    phase_shape, bases = plan(padded, tuple(kernel), tuple(stride), tuple(dilation))
     step = quarter(dtype)
     span = out_shape[0] * math.prod(phase_shape[1:])     # flat positions with outputs
     length = -(-span // step) * step
@@ -206,7 +212,7 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
     outputs = math.prod(out_shape)
     out = np.empty((batch, out_ch, outputs), dtype=dtype)
     if batch and out.size:
-        dest = destinations(out_shape, phase_shape, length)
+        dest = destinations(tuple(out_shape), phase_shape, length)
         kern = tiles_par if threads > 1 else tiles_ser
         kern(flat.reshape(-1), wt.reshape(-1), out.reshape(-1), dest, bases, batch,
              x.shape[1], out_ch, groups, flat.shape[2], outputs, step * ITEM_BLOCKS, step)

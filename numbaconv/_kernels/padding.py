@@ -19,11 +19,6 @@ from .._jit import jit, jit_parallel
 _KERNEL_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def numba_threads_now() -> int:
-    """Numba's thread count in force for this thread (the caller's setting)."""
-    return numba.get_num_threads()
-
-
 #: torch's padding modes and the ``np.pad`` mode each one is
 NP_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
                 "circular": "wrap"}
@@ -43,7 +38,7 @@ def pad(x, pairs, mode="zeros"):
         return np.pad(x, ((0, 0), (0, 0)) + tuple(pairs), mode=NP_PAD_MODES[mode])
     shape = tuple(n + lo + r for n, (lo, r) in zip(x.shape[2:], pairs))
     flat = phase_planes(x, pairs, mode, (1,) * len(shape), shape, math.prod(shape),
-                        numba_threads_now())
+                        numba.get_num_threads())
     return flat.reshape(x.shape[:2] + shape)
 
 

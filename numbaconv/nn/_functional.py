@@ -120,12 +120,11 @@ def _check_bias(bias, channels):
     """Check ``bias`` as torch does (a float vector, one value per output channel)."""
     if bias is None:
         return
-    dt = _as_float(bias, "bias").dtype
+    _as_float(bias, "bias")
     shape = tuple(bias.shape) if is_gpu_array(bias) else np.shape(bias)
     if shape != (channels,):
         raise ValueError(f"bias must have shape ({channels},), one value per output channel, "
                          f"got {shape}")
-    return dt
 
 
 def _host_bias(bias, dtype):
