@@ -15,8 +15,8 @@ import numpy as np
 from . import _dispatch, _plans
 from ._arrays import HostOps, is_gpu_array, result_type
 from ._config import resolve_workers
-from ._inputs import (arrays, as_array, call_scipy, check_method, delegate_to_scipy,
-                      empty_message, fill_value, normalise_axes, np_convolve_path,
+from ._inputs import (arrays, as_array, call_scipy, check_method, check_out, delegate_to_scipy,
+                      deliver, empty_message, fill_value, normalise_axes, np_convolve_path,
                       raise_zero_d_error, scipy_direct_unsupported, scipy_signal)
 from ._probes import Probes, may_be_separable
 from ._problem import (build_problem, check_boundary, check_mode, fft_result_dtype,
@@ -44,17 +44,21 @@ def _fill_products(multiplies_fill, mode, probes) -> bool:
     return not probes.kernel_finite()
 
 
-def _execute(problem, choice, a, k, workers, ops):
-    """Run ``choice`` (copying host arrays to the GPU if it is there): ``(out, ops)``.
+def _execute(problem, choice, a, k, workers, ops, out=None):
+    """Run ``choice`` (copying host arrays to the GPU if it is there): ``(result, ops)``.
 
     When the dispatcher sends host arrays to the GPU, the inputs are copied
     there and the GPU's ops are returned: the caller finalises and wraps
-    with them, which brings a NumPy array back.
+    with them, which brings a NumPy array back.  ``out`` (checked, host) is
+    offered to a host backend that writes in place (:func:`_plans.writes_out`);
+    ``result is out`` when it did.
     """
     if choice.device != ops.device:
         from . import _gpu
         ops = _gpu.ops()
         a, k, problem = ops.asarray(a), ops.asarray(k), _dispatch.on_gpu(problem)
+    elif out is not None and _plans.writes_out(choice.module):
+        return choice.module.run(problem, a, k, workers=resolve_workers(workers), out=out), ops
     return choice.module.run(problem, a, k, workers=resolve_workers(workers)), ops
 
 
@@ -89,15 +93,24 @@ def _warn_nonfinite_fft(method, out, ops):
 # convolve / correlate
 # --------------------------------------------------------------------------
 
-def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
+def _conv_corr(op, in1, in2, mode, method, axes, device, workers, out=None):
     key = _plans.key(op, in1, in2, mode, method, axes, device, workers)
     if key is not None:
         plan = _plans.lookup(key)
         if plan is not None:
-            out = plan(in1, in2)
             if out is not None:
-                _warn_nonfinite_fft(method, out, HostOps)
-                return out
+                check_out(out, plan.problem.out_shape, plan.dtype, (("in1", in1), ("in2", in2)),
+                          op)
+            result = plan(in1, in2, out)
+            if result is not None:
+                _warn_nonfinite_fft(method, result, HostOps)
+                return deliver(result, out, (("in1", in1), ("in2", in2)), op)
+    result = _conv_corr_full(op, in1, in2, mode, method, axes, device, workers, key, out)
+    return deliver(result, out, (("in1", in1), ("in2", in2)), op)
+
+
+def _conv_corr_full(op, in1, in2, mode, method, axes, device, workers, key, dest):
+    """convolve/correlate without a plan; ``dest`` (the caller's ``out``) may be written."""
     ops, in1, in2 = arrays(in1, in2, device,
                            "volume and kernel should have the same dimensionality"
                            if op == "convolve" else
@@ -117,7 +130,7 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
         raise ValueError(empty_message(op, in1, in2, mode, method))
     if axes is not None:
         return _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=True,
-                          offload=device == "auto")
+                          offload=device == "auto", dest=dest)
     dtype = result_type(in1.dtype, in2.dtype)
     if ops is HostOps:
         _check_scipy_direct_type(in1, in2, mode, method, dtype)
@@ -141,19 +154,24 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers):
                             fill_products=fill_products)
     problem, choice = _dispatch.select(problem, method, workers, probes=probes,
                                        offload=device == "auto")
+    if dest is not None and ops is HostOps:
+        check_out(dest, problem.out_shape, dtype, (("in1", in1), ("in2", in2)), op)
+    else:
+        dest = None
     if key is not None and native and choice.device == "cpu" and ops is HostOps:
         plan = _plans.store(key, _plans.Plan(op, swapped, problem, choice, tuple(probes.asked),
                                              key[4], dtype))
-        out = HostOps.finalize(plan.run(a, k), dtype, plan.rounding)
+        out = HostOps.finalize(plan.call(a, k, dest), dtype, plan.rounding)
         _warn_nonfinite_fft(method, out, ops)
         return out
-    out, ops = _execute(problem, choice, a, k, workers, ops)
+    out, ops = _execute(problem, choice, a, k, workers, ops, dest)
     out = ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS)
     _warn_nonfinite_fft(method, out, ops)
     return ops.wrap(out, in1)
 
 
-def convolve(in1, in2, mode="full", method="auto", *, axes=None, device="auto", workers=None):
+def convolve(in1, in2, mode="full", method="auto", *, axes=None, device="auto", workers=None,
+             out=None):
     """Convolve two N-dimensional arrays.
 
     Drop-in for :func:`scipy.signal.convolve`: same arguments, result dtype
@@ -185,17 +203,28 @@ def convolve(in1, in2, mode="full", method="auto", *, axes=None, device="auto", 
     workers : int, optional
         Threads to use; ``None`` takes :func:`get_workers`, negative values
         count back from the number of CPUs.
+    out : ndarray, optional
+        Where to write the result: exactly its shape and dtype (the dtype
+        this call returns, never cast), writeable, sharing no memory with
+        the inputs; a strided view is fine.  The result is written there
+        and ``out`` itself is returned.  A C-contiguous ``out`` is written
+        by the direct kernel itself, saving the new array's allocation.
+        GPU results go into a C-contiguous GPU array of the same kind.
 
     Returns
     -------
     out : ndarray
-        The discrete linear convolution of ``in1`` with ``in2``.
+        The discrete linear convolution of ``in1`` with ``in2`` (``out``
+        itself when given).
 
     Raises
     ------
     ValueError
         For an unknown mode or method, inputs of different rank, empty
-        inputs, or 'valid' with neither input at least as large as the other.
+        inputs, or 'valid' with neither input at least as large as the other;
+        an ``out`` of another shape, read-only, or sharing memory with an input.
+    TypeError
+        An ``out`` that is not an array of the result's dtype.
 
     Examples
     --------
@@ -205,11 +234,20 @@ def convolve(in1, in2, mode="full", method="auto", *, axes=None, device="auto", 
     array([0. , 1. , 2.5, 4. , 1.5])
     >>> numbaconv.convolve(np.array([1, 2, 3], np.int8), np.array([1, 1], np.int8), mode="same")
     array([1, 3, 5], dtype=int8)
+
+    Reusing one output array (streaming the same shapes again and again):
+
+    >>> y = np.empty(5)
+    >>> numbaconv.convolve([1.0, 2.0, 3.0], [0.0, 1.0, 0.5], out=y) is y
+    True
+    >>> y
+    array([0. , 1. , 2.5, 4. , 1.5])
     """
-    return _conv_corr("convolve", in1, in2, mode, method, axes, device, workers)
+    return _conv_corr("convolve", in1, in2, mode, method, axes, device, workers, out)
 
 
-def correlate(in1, in2, mode="full", method="auto", *, axes=None, device="auto", workers=None):
+def correlate(in1, in2, mode="full", method="auto", *, axes=None, device="auto", workers=None,
+              out=None):
     """Cross-correlate two N-dimensional arrays.
 
     Drop-in for :func:`scipy.signal.correlate`: ``in2`` is conjugated,
@@ -231,32 +269,44 @@ def correlate(in1, in2, mode="full", method="auto", *, axes=None, device="auto",
         See :func:`convolve`.
     workers : int, optional
         See :func:`convolve`.
+    out : ndarray, optional
+        See :func:`convolve`.
 
     Returns
     -------
     out : ndarray
-        The cross-correlation of ``in1`` with ``in2``.
+        The cross-correlation of ``in1`` with ``in2`` (``out`` itself when given).
 
     Raises
     ------
-    ValueError
+    ValueError, TypeError
         As :func:`convolve`.
 
     Examples
     --------
+    >>> import numpy as np
     >>> import numbaconv
     >>> numbaconv.correlate([1, 2, 3], [0, 1, 0.5])
     array([0.5, 2. , 3.5, 3. , 0. ])
+    >>> y = np.zeros(3, np.int64)
+    >>> numbaconv.correlate([1, 2, 3], [1, 1], mode="same", out=y)
+    array([1, 3, 5])
     """
-    return _conv_corr("correlate", in1, in2, mode, method, axes, device, workers)
+    return _conv_corr("correlate", in1, in2, mode, method, axes, device, workers, out)
 
 
 # --------------------------------------------------------------------------
 # fftconvolve / oaconvolve (and convolve / correlate with axes)
 # --------------------------------------------------------------------------
 
-def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offload=False):
-    """fftconvolve/oaconvolve (and convolve/correlate with ``axes``, where ``exact``)."""
+def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offload=False,
+               dest=None):
+    """fftconvolve/oaconvolve (and convolve/correlate with ``axes``, where ``exact``).
+
+    ``dest`` (the caller's ``out``) is checked and offered to the backend;
+    the caller delivers the result into it when the backend did not write there.
+    """
+    given = (("in1", in1), ("in2", in2))
     check_mode(mode, "acceptable mode flags are 'valid', 'same', or 'full'")
     if op == "correlate":
         # correlate(x, y) = convolve(x, flip(conj(y))) over the requested axes, flipped
@@ -281,7 +331,12 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
                             finite=None if exact else True)
     probes = Probes(ops, in1, k)
     problem, choice = _dispatch.select(problem, method, workers, probes=probes, offload=offload)
-    out, ops = _execute(problem, choice, in1, k, workers, ops)
+    if dest is not None and ops is HostOps:
+        check_out(dest, problem.out_shape, rdtype, given, "fftconvolve" if method == "fft"
+                  else "oaconvolve" if method == "oa" else op)
+    else:
+        dest = None
+    out, ops = _execute(problem, choice, in1, k, workers, ops, dest)
     if exact:
         out = ops.finalize(out, rdtype, choice.method in _dispatch.FFT_METHODS)
     elif out.dtype != rdtype:
@@ -289,9 +344,14 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
     return ops.wrap(np.ascontiguousarray(out) if ops is HostOps else out, in1)
 
 
-def _fft_family(in1, in2, mode, axes, device, workers, method):
-    ops, in1, in2 = arrays(in1, in2, device)
+def _fft_family(in1, in2, mode, axes, device, workers, method, out):
+    ops, a1, a2 = arrays(in1, in2, device)
     fname = "fftconvolve" if method == "fft" else "oaconvolve"
+    result = _fft_family_result(fname, ops, a1, a2, mode, axes, device, workers, method, out)
+    return deliver(result, out, (("in1", a1), ("in2", a2)), fname)
+
+
+def _fft_family_result(fname, ops, in1, in2, mode, axes, device, workers, method, dest):
     resolve_workers(workers)
     if in1.ndim == 0:
         return _zero_d(fname, in1, in2, ops)
@@ -301,10 +361,10 @@ def _fft_family(in1, in2, mode, axes, device, workers, method):
         return call_scipy(fname, lambda: getattr(scipy_signal(), fname)(in1, in2, mode=mode,
                                                                          axes=axes), in1, in2, mode)
     return _freq_conv("convolve", in1, in2, mode, axes, method, workers, ops,
-                      offload=device == "auto")
+                      offload=device == "auto", dest=dest)
 
 
-def fftconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None):
+def fftconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None, out=None):
     """Convolve two N-dimensional arrays using FFT.
 
     Drop-in for :func:`scipy.signal.fftconvolve`, with ``workers`` threads
@@ -325,11 +385,15 @@ def fftconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None
         See :func:`convolve`.
     workers : int, optional
         Threads for the transforms.
+    out : ndarray, optional
+        Where to write the result, as in :func:`convolve`; its dtype is the
+        floating dtype this function returns (float64 for integer inputs).
 
     Returns
     -------
     out : ndarray
-        The convolution of ``in1`` and ``in2`` along ``axes``.
+        The convolution of ``in1`` and ``in2`` along ``axes`` (``out``
+        itself when given).
 
     Examples
     --------
@@ -337,11 +401,14 @@ def fftconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None
     >>> import numbaconv
     >>> np.round(numbaconv.fftconvolve([1.0, 2.0, 3.0], [1.0, 1.0]), 12)
     array([1., 3., 5., 3.])
+    >>> y = np.empty(4)
+    >>> numbaconv.fftconvolve([1, 2, 3], [1, 1], out=y) is y
+    True
     """
-    return _fft_family(in1, in2, mode, axes, device, workers, "fft")
+    return _fft_family(in1, in2, mode, axes, device, workers, "fft", out)
 
 
-def oaconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None):
+def oaconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None, out=None):
     """Convolve two N-dimensional arrays using the overlap-add method.
 
     Drop-in for :func:`scipy.signal.oaconvolve`.  Blocks are transformed as
@@ -361,11 +428,13 @@ def oaconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None)
         See :func:`convolve`.
     workers : int, optional
         Threads for the transforms.
+    out : ndarray, optional
+        Where to write the result, as in :func:`fftconvolve`.
 
     Returns
     -------
     out : ndarray
-        The convolution of ``in1`` and ``in2``.
+        The convolution of ``in1`` and ``in2`` (``out`` itself when given).
 
     Examples
     --------
@@ -375,16 +444,25 @@ def oaconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None)
     >>> y = numbaconv.oaconvolve(x, np.ones(10), mode="valid")
     >>> y.shape, bool(np.allclose(y, 10))
     ((991,), True)
+    >>> z = np.zeros((991, 2))          # a strided column takes the result too
+    >>> _ = numbaconv.oaconvolve(x, np.ones(10), mode="valid", out=z[:, 1])
+    >>> bool(np.allclose(z[:, 1], 10)), bool(z[:, 0].any())
+    (True, False)
     """
-    return _fft_family(in1, in2, mode, axes, device, workers, "oa")
+    return _fft_family(in1, in2, mode, axes, device, workers, "oa", out)
 
 
 # --------------------------------------------------------------------------
 # convolve2d / correlate2d
 # --------------------------------------------------------------------------
 
-def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
-    ops, in1, in2 = arrays(in1, in2, device, f"{op}2d inputs must both be 2-D arrays", ndim=2)
+def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers, out):
+    ops, a1, a2 = arrays(in1, in2, device, f"{op}2d inputs must both be 2-D arrays", ndim=2)
+    result = _conv2d_result(op, ops, a1, a2, mode, boundary, fillvalue, device, workers, out)
+    return deliver(result, out, (("in1", a1), ("in2", a2)), f"{op}2d")
+
+
+def _conv2d_result(op, ops, in1, in2, mode, boundary, fillvalue, device, workers, dest):
     resolve_workers(workers)
     swapped = inputs_swap_needed(mode, in1.shape, in2.shape)
     check_mode(mode, "Acceptable mode flags are 'valid', 'same', or 'full'.", lookup=True)
@@ -419,7 +497,12 @@ def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
         return ops.wrap(ops.zeros(problem.out_shape, dtype), in1)
     problem, choice = _dispatch.select(problem, "auto", workers, probes=probes,
                                        offload=device == "auto")
-    out, ops = _execute(problem, choice, a, k, workers, ops)
+    # the swapped correlation is flipped afterwards: it cannot be written in place
+    if dest is not None and ops is HostOps and not (op == "correlate" and swapped):
+        check_out(dest, problem.out_shape, dtype, (("in1", in1), ("in2", in2)), f"{op}2d")
+    else:
+        dest = None
+    out, ops = _execute(problem, choice, a, k, workers, ops, dest)
     out = ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS)
     if op == "correlate" and swapped:
         out = ops.flip(out, (0, 1))
@@ -441,7 +524,8 @@ def _scipy_2d_crashes(mode, a, k) -> bool:
     return k.shape[0] > 0 and (a.shape[0] == 0 or (a.shape[1] == 0 and k.shape[1] > 0))
 
 
-def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="auto", workers=None):
+def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="auto", workers=None,
+             out=None):
     """Convolve two 2-dimensional arrays.
 
     Drop-in for :func:`scipy.signal.convolve2d`, including the boundaries
@@ -463,18 +547,24 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="a
         See :func:`convolve`.
     workers : int, optional
         See :func:`convolve`.
+    out : ndarray, optional
+        Where to write the result (dtype ``np.result_type(in1, in2)``); see
+        :func:`convolve`.
 
     Returns
     -------
     out : ndarray
-        The 2-D convolution, of dtype ``np.result_type(in1, in2)``.
+        The 2-D convolution, of dtype ``np.result_type(in1, in2)`` (``out``
+        itself when given).
 
     Raises
     ------
     ValueError
         For inputs that are not 2-D, unknown mode or boundary, a fill value
         that is not a scalar or cannot be cast, and bool/float16 inputs
-        (which SciPy rejects too).
+        (which SciPy rejects too); an unfit ``out`` (see :func:`convolve`).
+    TypeError
+        An ``out`` that is not an array of the result's dtype.
 
     Examples
     --------
@@ -484,11 +574,15 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="a
     array([[1., 1., 0.],
            [1., 2., 1.],
            [0., 1., 2.]])
+    >>> frame = np.empty((3, 3))
+    >>> numbaconv.convolve2d(np.eye(3), np.ones((2, 2)), mode="same", out=frame) is frame
+    True
     """
-    return _conv2d("convolve", in1, in2, mode, boundary, fillvalue, device, workers)
+    return _conv2d("convolve", in1, in2, mode, boundary, fillvalue, device, workers, out)
 
 
-def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="auto", workers=None):
+def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="auto",
+                workers=None, out=None):
     """Cross-correlate two 2-dimensional arrays.
 
     Drop-in for :func:`scipy.signal.correlate2d` (its 'same' centring for
@@ -510,11 +604,13 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="
         See :func:`convolve`.
     workers : int, optional
         See :func:`convolve`.
+    out : ndarray, optional
+        Where to write the result; see :func:`convolve2d`.
 
     Returns
     -------
     out : ndarray
-        The 2-D cross-correlation.
+        The 2-D cross-correlation (``out`` itself when given).
 
     Examples
     --------
@@ -523,8 +619,12 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, device="
     >>> numbaconv.correlate2d(np.arange(4.0).reshape(2, 2), np.ones((1, 2)))
     array([[0., 1., 1.],
            [2., 5., 3.]])
+    >>> numbaconv.correlate2d(np.ones((2, 2)), np.ones((1, 2)), out=np.empty((2, 3), np.float32))
+    Traceback (most recent call last):
+    ...
+    TypeError: out has dtype float32, but correlate2d returns float64 for in1 float64 and in2 float64; pass an array of dtype float64, e.g. np.empty((2, 3), np.float64) (out is never cast)
     """
-    return _conv2d("correlate", in1, in2, mode, boundary, fillvalue, device, workers)
+    return _conv2d("correlate", in1, in2, mode, boundary, fillvalue, device, workers, out)
 
 
 # --------------------------------------------------------------------------

@@ -321,3 +321,95 @@ def fill_value(fillvalue, dtype):
     if dtype.kind in "iu":
         return int(value.astype(np.int64))
     return value.item() if dtype.kind != "c" else complex(value)
+
+
+# --------------------------------------------------------------------------
+# out=: the caller's destination, checked as NumPy checks a ufunc's out=
+# --------------------------------------------------------------------------
+
+#: up to this many bytes (both arrays together) overlap is tested exactly
+#: (``np.shares_memory``); larger arrays whose bounds overlap are rejected
+#: without the exact test, whose cost grows with the arrays' strides
+EXACT_OVERLAP_BYTES = 1 << 22
+
+
+def overlaps(out, x) -> bool:
+    """Whether ``out`` may share memory with the input ``x`` (see :data:`EXACT_OVERLAP_BYTES`)."""
+    if not isinstance(x, np.ndarray) or not np.may_share_memory(out, x):
+        return False
+    return out.nbytes + x.nbytes > EXACT_OVERLAP_BYTES or bool(np.shares_memory(out, x))
+
+
+def _needed(shape, dtype) -> str:
+    return f"np.empty({tuple(shape)}, np.{np.dtype(dtype).name})"
+
+
+def check_out(out, shape, dtype, inputs, fname):
+    """Check the caller's ``out`` for a host result of ``shape`` and ``dtype``; return it.
+
+    NumPy's rules for a ufunc's ``out=``, in its exception types: an
+    ndarray (``TypeError``) of exactly that shape (``ValueError``) and dtype
+    (``TypeError``), writeable (``ValueError``).  An ``out`` that shares
+    memory with an input (``inputs``: ``(name, array)`` pairs) is a
+    ``ValueError``: the result is written while the inputs are read.
+    """
+    if not isinstance(out, np.ndarray):
+        where = ("a GPU array, but this call returns a NumPy array (its inputs are on the "
+                 "host)" if is_gpu_array(out) else f"a {type(out).__name__}")
+        raise TypeError(f"out must be a NumPy array, and it is {where}; pass "
+                        f"{_needed(shape, dtype)}, or out=None for a new array")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out has shape {out.shape}, but {fname} gives shape {tuple(shape)} "
+                         f"here; pass an array of that shape, e.g. {_needed(shape, dtype)}")
+    if out.dtype != dtype:
+        given = " and ".join(f"{name} {getattr(x, 'dtype', type(x).__name__)}"
+                             for name, x in inputs if x is not None)
+        raise TypeError(f"out has dtype {out.dtype}, but {fname} returns {np.dtype(dtype)} "
+                        f"for {given}; pass an array of dtype {np.dtype(dtype)}, e.g. "
+                        f"{_needed(shape, dtype)} (out is never cast)")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only; pass a writeable array (out.flags.writeable)")
+    for name, x in inputs:
+        if overlaps(out, x):
+            raise ValueError(f"out shares memory with {name}, which is read while out is "
+                             f"written; pass a separate array, e.g. {_needed(shape, dtype)}")
+    return out
+
+
+def deliver(result, out, inputs, fname):
+    """``result`` written into the caller's ``out`` (checked), returning ``out``.
+
+    ``out=None`` returns ``result``; so does a backend that wrote into
+    ``out`` itself (``result is out``).  A host ``result`` goes into any
+    checked ndarray, strided views included; a GPU result into a
+    C-contiguous GPU array of the same kind, shape and dtype.
+    """
+    if out is None or result is out:
+        return result
+    if not is_gpu_array(result):
+        result = np.asarray(result)      # two 0-d inputs give a NumPy scalar
+        check_out(out, result.shape, result.dtype, inputs, fname)
+        out[...] = result
+        return out
+    return _deliver_gpu(result, out, fname)
+
+
+def _deliver_gpu(result, out, fname):
+    from . import _gpu
+    if type(out) is not type(result):
+        raise TypeError(f"out is of type {type(out).__name__}, but {fname} returns type "
+                        f"{type(result).__name__} here (the kind of array its GPU inputs "
+                        "are); pass an array of that kind, or out=None")
+    src, dst = _gpu.as_device(result), _gpu.as_device(out)
+    if tuple(dst.shape) != tuple(src.shape):
+        raise ValueError(f"out has shape {tuple(dst.shape)}, but {fname} gives shape "
+                         f"{tuple(src.shape)} here; pass an array of that shape")
+    if dst.dtype != src.dtype:
+        raise TypeError(f"out has dtype {dst.dtype}, but {fname} returns {src.dtype} here; "
+                        f"pass an array of dtype {src.dtype} (out is never cast)")
+    if not dst.is_c_contiguous():
+        raise ValueError("a GPU out must be C-contiguous (numbaconv copies the result into "
+                         "it in one piece); pass a contiguous array")
+    if src.size:
+        dst.copy_to_device(_gpu.contiguous(src))
+    return out

@@ -43,7 +43,7 @@ def orient(op, in1, in2, swapped, ops):
 class Plan:
     """One memoised call shape (see the module docstring)."""
 
-    __slots__ = ("op", "swapped", "problem", "asked", "run", "dtype", "rounding")
+    __slots__ = ("op", "swapped", "problem", "asked", "run", "into", "dtype", "rounding")
 
     def __init__(self, op, swapped, problem, choice, asked, workers, dtype):
         self.op, self.swapped, self.problem, self.asked = op, swapped, problem, asked
@@ -51,14 +51,31 @@ class Plan:
         prepare = getattr(module, "prepare", None)
         self.run = (prepare(problem, workers=workers) if prepare is not None
                     else functools.partial(module.run, problem, workers=workers))
+        self.into = writes_out(module)
         self.dtype = dtype
         self.rounding = choice.method in FFT_METHODS
 
-    def __call__(self, in1, in2):
+    def call(self, a, k, out=None):
+        """The backend on the oriented inputs; ``out`` (checked) is offered to it when it
+        writes in place, and the result ``is out`` when it did."""
+        return self.run(a, k, out=out) if out is not None and self.into else self.run(a, k)
+
+    def __call__(self, in1, in2, out=None):
         a, k = orient(self.op, in1, in2, self.swapped, HostOps)
         if self.asked and not Probes(HostOps, a, k).replay(self.asked):
             return None
-        return finalize(self.run(a, k), self.dtype, rounding=self.rounding)
+        return finalize(self.call(a, k, out), self.dtype, rounding=self.rounding)
+
+
+def writes_out(module) -> bool:
+    """Whether a backend's ``run`` (and ``prepare``'s callable) take ``out=``.
+
+    Such a backend writes the result into ``out`` when it can (the caller
+    checked its shape and dtype and that it shares no memory with the
+    inputs) and returns ``out``; otherwise it returns its own array, and the
+    caller copies.
+    """
+    return getattr(module, "WRITES_OUT", False)
 
 
 def key(op, in1, in2, mode, method, axes, device, workers):

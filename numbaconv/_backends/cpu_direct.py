@@ -33,14 +33,16 @@ from .._jit import jit, jit_parallel
 from .._kernels.blocks import (NACC, block_width, per_dtype, phase_slowdown, row_accumulate,
                                row_edges, rows_slowdown, short_slowdown, store_block, taps,
                                zero_block)
-from .._kernels.layout import (as_work, chunk_for, launch, pad_boundary, parallel_pays,
-                               work_dtype)
+from .._kernels.layout import (as_work, chunk_for, destination, launch, pad_boundary,
+                               parallel_pays, work_dtype)
 from .._kernels.simd import vec_zeros
 from .._problem import Problem
 
 NAME = "cpu_direct"
 DEVICE = "cpu"
 METHOD = "direct"
+#: run() and prepare()'s callable take the caller's ``out=`` (see :func:`run`)
+WRITES_OUT = True
 
 
 def available() -> bool:
@@ -328,12 +330,17 @@ def _run_nd(a, k, out, offs, workers):
             chunk_for(out2.shape[1], out.itemsize, out2.shape[0], threads))
 
 
-def run(problem: Problem, a, k, *, workers: int):
-    """Correlate ``a`` with the prepared kernel ``k`` (see :mod:`numbaconv._problem`)."""
+def run(problem: Problem, a, k, *, workers: int, out=None):
+    """Correlate ``a`` with the prepared kernel ``k`` (see :mod:`numbaconv._problem`).
+
+    ``out`` (``problem.out_shape``, sharing no memory with ``a`` or ``k``)
+    receives the result when it is C-contiguous in the work dtype, and is
+    returned; otherwise a new array is.
+    """
     if not problem.all_axes:
         return _run_broadcast(problem, a, k, workers)
     wt = work_dtype(problem.dtype)
-    out = np.empty(problem.out_shape, wt)
+    out = destination(out, problem.out_shape, wt)
     if out.size == 0:
         return out
     if k.size == 0 or (a.size == 0 and problem.zero_fill):
@@ -374,7 +381,8 @@ def _run_broadcast(problem: Problem, a, k, workers):
 def prepare(problem: Problem, *, workers: int):
     """:func:`run` for ``problem`` with its shape-only decisions taken once.
 
-    Returns a callable ``(a, k) -> out``.  1-D and 2-D zero-fill problems
+    Returns a callable ``(a, k, out=None) -> out`` (``out`` as in :func:`run`).
+    1-D and 2-D zero-fill problems
     get a closure that allocates the output and calls the kernel chosen by
     :func:`_corr2d_layout`; the others run :func:`run` itself.
     """
@@ -389,8 +397,8 @@ def prepare(problem: Problem, *, workers: int):
     oy, ox = (0, offs[0]) if problem.ndim == 1 else offs
     pad_lo, pad_hi, chunk, threads = _corr2d_layout(a2, k2, o2, ox, wt.itemsize, workers,
                                                     block_width(wt))
-    def call(a, k):
-        out = np.empty(out_shape, wt)
+    def call(a, k, out=None):
+        out = destination(out, out_shape, wt)
         launch(threads, _corr2d_par, _corr2d_ser, as_work(a, wt).reshape(a2),
                 as_work(k, wt).reshape(k2), out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
         return out

@@ -34,7 +34,7 @@ from .. import _coefficients as coef
 from .._config import resolve_workers, thread_count
 from .._jit import jit, jit_parallel
 from .._kernels import padding
-from .._kernels.layout import launch, parallel_pays
+from .._kernels.layout import destination, launch, parallel_pays
 from .._kernels.simd import (VEC_BYTES, block_zeros, fma_at, lanes, quarter_fma_at,
                              quarter_store_at, quarter_zeros, store_at, vec_fma_at,
                              vec_load_at, vec_store_at, vec_zeros)
@@ -44,6 +44,8 @@ NAME = "cpu_layer_depthwise"
 DEVICE = "cpu"
 METHOD = "direct"
 OPERATION = "layer"
+#: run() takes the caller's ``out=`` (see :func:`run`)
+WRITES_OUT = True
 
 #: output rows per work item are cut so that there are at least this many
 #: items per thread (only planes that are few and large are cut at all)
@@ -508,11 +510,13 @@ def describe(problem: LayerProblem, workers=None) -> str:
             f"{split}, {threads} thread(s)")
 
 
-def run(problem: LayerProblem, x, w, *, workers=None):
+def run(problem: LayerProblem, x, w, *, workers=None, out=None):
     """Correlate ``x``, padded as ``problem`` says, with the depthwise ``w``:
-    ``(N, C_out, *out_shape)``, no bias."""
+    ``(N, C_out, *out_shape)``, no bias; written into ``out`` when it is
+    C-contiguous in the compute dtype (see :func:`numbaconv._kernels.layout.destination`)."""
     dtype = problem.dtype
-    out = np.empty((problem.batch, problem.out_channels) + tuple(problem.out_shape), dtype)
+    out = destination(out, (problem.batch, problem.out_channels) + tuple(problem.out_shape),
+                      dtype)
     if out.size == 0:
         return out
     q, offs, geom, ent_u, ent_t, ent_mask = _plan(problem)

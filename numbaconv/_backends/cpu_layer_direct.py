@@ -27,6 +27,8 @@ NAME = "cpu_layer_direct"
 DEVICE = "cpu"
 METHOD = "direct"
 OPERATION = "layer"
+#: run() takes the caller's ``out=`` (see :func:`run`)
+WRITES_OUT = True
 
 
 def available() -> bool:
@@ -90,17 +92,19 @@ def describe(problem: LayerProblem, workers=None) -> str:
             f"{waste:.2f}x the layer's multiply-adds")
 
 
-def run(problem: LayerProblem, x, w, *, workers=None):
+def run(problem: LayerProblem, x, w, *, workers=None, out=None):
     """The forward correlation of ``x`` (padded on the way into the kernel's flat
-    layout), or the transposed operation; no bias."""
+    layout), or the transposed operation; no bias.  Written into ``out`` when it
+    is C-contiguous in the compute dtype."""
     threads = _threads(problem, workers)
     with numba_threads(threads):
         if not problem.transposed:
             return layer.correlate(x, np.ascontiguousarray(w), problem.stride, problem.dilation,
                                    problem.groups, problem.out_shape, threads, problem.pad,
-                                   problem.padding_mode)
+                                   problem.padding_mode, out=out)
         return layer.correlate(*_transposed_inputs(problem, x, w), (1,) * problem.ndim,
-                               problem.dilation, problem.groups, problem.out_shape, threads)
+                               problem.dilation, problem.groups, problem.out_shape, threads,
+                               out=out)
 
 
 def _transposed_inputs(problem: LayerProblem, y, w):

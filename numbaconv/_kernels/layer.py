@@ -23,6 +23,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit, jit_parallel
+from .layout import destination
 from .padding import phase_planes
 from .simd import BLOCK_BYTES, lanes, quarter_fma_at, quarter_store_at, quarter_zeros
 
@@ -169,7 +170,8 @@ def destinations(out_shape, phase_shape, length):
     return dest
 
 
-def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mode="zeros"):
+def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mode="zeros",
+              out=None):
     """The forward layer: ``(N, O, *out_shape)`` from ``x``, padded, and ``w`` (no bias).
 
     Parameters
@@ -186,6 +188,9 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
         1 runs the serial kernel, more the parallel one.
     pairs : tuple of (int, int), optional
         The padding of each spatial axis (default none), in torch's ``mode``.
+    out : ndarray, optional
+        ``(N, O, *out_shape)``: written and returned when it is C-contiguous
+        of ``x``'s dtype (:func:`numbaconv._kernels.layout.destination`).
     """
     n = x.ndim - 2
     pairs = tuple(pairs) if pairs else ((0, 0),) * n
@@ -210,10 +215,10 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
     wt = np.ascontiguousarray(
         wt.reshape(groups, nblocks, OUT_BLOCK, cg * taps).transpose(0, 1, 3, 2))
     outputs = math.prod(out_shape)
-    out = np.empty((batch, out_ch, outputs), dtype=dtype)
-    if batch and out.size:
+    result = destination(out, (batch, out_ch) + tuple(out_shape), dtype)
+    if batch and result.size:
         dest = destinations(tuple(out_shape), phase_shape, length)
         kern = tiles_par if threads > 1 else tiles_ser
-        kern(flat.reshape(-1), wt.reshape(-1), out.reshape(-1), dest, bases, batch,
+        kern(flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, bases, batch,
              x.shape[1], out_ch, groups, flat.shape[2], outputs, step * ITEM_BLOCKS, step)
-    return out.reshape((batch, out_ch) + tuple(out_shape))
+    return result

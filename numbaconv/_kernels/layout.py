@@ -105,3 +105,12 @@ def pad_boundary(a: np.ndarray, problem: Problem):
     else:
         a = np.pad(a, pads, mode="symmetric")
     return a, [o + p[0] for o, p in zip(offs, pads)]
+
+
+def destination(out, shape, dtype) -> np.ndarray:
+    """The caller's ``out`` when a kernel can write it directly (C-contiguous, of
+    ``dtype``), else a new array of ``shape``; the API checked ``out``'s shape and
+    that it shares no memory with the inputs."""
+    if out is not None and out.dtype == dtype and out.flags.c_contiguous:
+        return out
+    return np.empty(shape, dtype)

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _dispatch, _gpu
 from .._backends import cuda_layer
+from .._inputs import deliver
 from .._problem import LayerProblem
 
 
@@ -56,17 +57,20 @@ class GpuCall:
         """``(problem, choice)``: the dispatcher's backend for this call."""
         return _dispatch.select(self.problem, self.method)
 
-    def run(self):
-        """Run the chosen backend on the device; the result is the kind of array that came in."""
+    def run(self, out=None):
+        """Run the chosen backend on the device; the result is the kind of array that came in.
+
+        A caller's ``out`` receives a copy of it (:func:`numbaconv._inputs.deliver`).
+        """
         problem, choice = self.choose()
         ops = _gpu.ops()
         x, w = ops.asarray(self.x), ops.asarray(self.w)
         bias = None if self.bias is None else ops.asarray(self.bias)
-        out = choice.module.run(problem, x, w, bias=bias)
-        out = _gpu.astype(out, self.dtype)
+        res = choice.module.run(problem, x, w, bias=bias)
+        res = _gpu.astype(res, self.dtype)
         if self.unbatched:
-            out = out.reshape(tuple(out.shape[1:]))
-        return ops.wrap(out, self.x)
+            res = res.reshape(tuple(res.shape[1:]))
+        return deliver(ops.wrap(res, self.x), out, (), "the layer")
 
 
 def call(problem, x, w, bias, dtype, unbatched, method):

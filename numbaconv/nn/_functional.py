@@ -15,8 +15,9 @@ import operator
 
 import numpy as np
 
-from .. import _dispatch
+from .. import _dispatch, _plans
 from .._arrays import HostOps, is_gpu_array
+from .._inputs import check_out, deliver
 from .._kernels import columns
 from .._kernels.padding import NP_PAD_MODES, pad as pad_input
 from .._probes import Probes
@@ -189,20 +190,37 @@ class _Call:
     dtype: np.dtype             # of the result
     unbatched: bool
     method: str
+    name: str = "the layer"     # the public function, for messages
 
     def choose(self):
         """``(problem, choice)``: the dispatcher's backend for this call."""
         return _dispatch.select(self.problem, self.method,
                                 probes=Probes(HostOps, self.x, self.w))
 
-    def run(self):
-        """Run the chosen backend, add the bias, give the result the input's dtype."""
+    def run(self, out=None):
+        """Run the chosen backend, add the bias, give the result the input's dtype.
+
+        ``out`` (the caller's) is checked first; a backend that writes in
+        place gets its batched view, the others' result is copied into it.
+        """
         problem, choice = self.choose()
-        out = choice.module.run(problem, self.x, self.w)
+        inputs = (("input", self.x), ("weight", self.w), ("bias", self.bias))
+        shape = (problem.batch, problem.out_channels) + tuple(problem.out_shape)
+        dest = None
+        if out is not None:
+            check_out(out, shape[1:] if self.unbatched else shape, self.dtype, inputs, self.name)
+            if _plans.writes_out(choice.module):
+                dest = out[None] if self.unbatched else out
+        if dest is None:
+            res = choice.module.run(problem, self.x, self.w)
+        else:
+            res = choice.module.run(problem, self.x, self.w, out=dest)
         if self.bias is not None:
-            out += self.bias.reshape((1, -1) + (1,) * problem.ndim)
-        out = out.astype(self.dtype, copy=False)
-        return out[0] if self.unbatched else out
+            res += self.bias.reshape((1, -1) + (1,) * problem.ndim)
+        if res is dest:
+            return out
+        res = res.astype(self.dtype, copy=False)
+        return deliver(res[0] if self.unbatched else res, out, inputs, self.name)
 
 
 # ---------------------------------------------------------------- forward
@@ -248,11 +266,11 @@ def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, paddi
         return _cuda.call(problem, x, w, bias, dtype, unbatched, method)
     b = _host_bias(bias, work)
     return _Call(problem, x.astype(work, copy=False), w.astype(work, copy=False), b, dtype,
-                 unbatched, method)
+                 unbatched, method, name)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", method="auto"):
+           padding_mode="zeros", method="auto", out=None):
     """1-D convolution (cross-correlation) over an ``(N, C_in, L)`` input, like torch's.
 
     Parameters
@@ -276,6 +294,14 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     method : {'auto', 'direct', 'gemm', 'fft'}, optional
         The backend family; ``'auto'`` lets the cost model choose (see
         :func:`explain`).
+    out : ndarray, optional
+        Where to write the result: exactly its shape and dtype (the
+        input's), writeable, sharing no memory with the inputs; a strided
+        view is fine.  ``out`` itself is returned.  The direct and depthwise
+        kernels write a C-contiguous ``out`` themselves (no new array).
+        torch's functional convolutions have no ``out=``: NumPy's ufunc
+        rules apply (a wrong shape is a ``ValueError``, a wrong dtype a
+        ``TypeError``; nothing is resized or cast).
 
     Returns
     -------
@@ -302,13 +328,16 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     array([[[-2., -2., -2.]]])
     >>> conv1d(x, np.ones((1, 1, 2)), padding="same")
     array([[[1., 3., 5., 7., 4.]]])
+    >>> y = np.empty((1, 1, 3))
+    >>> conv1d(x, np.array([[[1.0, 0.0, -1.0]]]), out=y) is y
+    True
     """
     return _conv(1, "conv1d", input, weight, bias, stride, padding, dilation, groups,
-                 padding_mode, method).run()
+                 padding_mode, method).run(out)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", method="auto"):
+           padding_mode="zeros", method="auto", out=None):
     """2-D convolution (cross-correlation) over an ``(N, C_in, H, W)`` input, like torch's.
 
     Parameters
@@ -329,6 +358,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         How the padding is filled.
     method : {'auto', 'direct', 'gemm', 'fft'}, optional
         As in :func:`conv1d`.
+    out : ndarray, optional
+        Where to write the result, as in :func:`conv1d`.
 
     Returns
     -------
@@ -354,11 +385,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     (1, 3, 4, 4)
     """
     return _conv(2, "conv2d", input, weight, bias, stride, padding, dilation, groups,
-                 padding_mode, method).run()
+                 padding_mode, method).run(out)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", method="auto"):
+           padding_mode="zeros", method="auto", out=None):
     """3-D convolution (cross-correlation) over an ``(N, C_in, D, H, W)`` input, like torch's.
 
     Parameters
@@ -371,6 +402,8 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         ``(C_out,)``.
     stride, padding, dilation, groups, padding_mode, method
         As in :func:`conv2d`, per spatial axis.
+    out : ndarray, optional
+        Where to write the result, as in :func:`conv1d`.
 
     Returns
     -------
@@ -397,7 +430,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
              [54., 54.]]]])
     """
     return _conv(3, "conv3d", input, weight, bias, stride, padding, dilation, groups,
-                 padding_mode, method).run()
+                 padding_mode, method).run(out)
 
 
 # ---------------------------------------------------------------- transposed
@@ -449,11 +482,11 @@ def _conv_transpose(n, name, input, weight, bias, stride, padding, output_paddin
         return _cuda.call(problem, x, w, bias, dtype, unbatched, method)
     b = _host_bias(bias, work)
     return _Call(problem, x.astype(work, copy=False), w.astype(work, copy=False), b, dtype,
-                 unbatched, method)
+                 unbatched, method, name)
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1, *, method="auto"):
+                     groups=1, dilation=1, *, method="auto", out=None):
     """1-D transposed convolution (the adjoint of :func:`conv1d`), like torch's.
 
     Parameters
@@ -470,6 +503,8 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
         Split the channels into ``groups`` independent convolutions.
     method : {'auto', 'direct', 'gemm', 'fft'}, optional
         As in :func:`conv1d`.
+    out : ndarray, optional
+        Where to write the result, as in :func:`conv1d`.
 
     Returns
     -------
@@ -491,11 +526,11 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     array([[[  1.,  10., 102.,  20., 200.]]])
     """
     return _conv_transpose(1, "conv_transpose1d", input, weight, bias, stride, padding,
-                           output_padding, groups, dilation, method).run()
+                           output_padding, groups, dilation, method).run(out)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1, *, method="auto"):
+                     groups=1, dilation=1, *, method="auto", out=None):
     """2-D transposed convolution (the adjoint of :func:`conv2d`), like torch's.
 
     Parameters
@@ -512,6 +547,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         Split the channels into ``groups`` independent convolutions.
     method : {'auto', 'direct', 'gemm', 'fft'}, optional
         As in :func:`conv1d`.
+    out : ndarray, optional
+        Where to write the result, as in :func:`conv1d`.
 
     Returns
     -------
@@ -539,7 +576,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     (1, 4, 4, 4)
     """
     return _conv_transpose(2, "conv_transpose2d", input, weight, bias, stride, padding,
-                           output_padding, groups, dilation, method).run()
+                           output_padding, groups, dilation, method).run(out)
 
 
 # ---------------------------------------------------------------- gradients
@@ -573,7 +610,8 @@ def _grad_setup(n, name, shape, w_shape, grad_output, stride, padding, dilation,
     return g, stride, dilation, groups, pairs
 
 
-def _conv_input(n, name, input_size, weight, grad_output, stride, padding, dilation, groups):
+def _conv_input(n, name, input_size, weight, grad_output, stride, padding, dilation, groups,
+                out):
     w = _as_float(weight, "weight")
     g, stride, dilation, groups, pairs = _grad_setup(
         n, name, input_size, w.shape, grad_output, stride, padding, dilation, groups)
@@ -585,26 +623,32 @@ def _conv_input(n, name, input_size, weight, grad_output, stride, padding, dilat
                            transposed=True, start=tuple(lo for lo, _ in pairs))
     if _on_gpu(g, w):
         from . import _cuda
-        return _cuda.call(problem, g, w, None, dtype, False, "auto").run()
+        return _cuda.call(problem, g, w, None, dtype, False, "auto").run(out)
     return _Call(problem, g.astype(work, copy=False), w.astype(work, copy=False), None, dtype,
-                 False, "auto").run()
+                 False, "auto", name).run(out)
 
 
-def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dilation, groups):
+def _conv_weight(n, name, input, weight_size, grad_output, stride, padding, dilation, groups,
+                 out):
     x = _as_float(input, "input")
     g, stride, dilation, groups, pairs = _grad_setup(
         n, name, x.shape, weight_size, grad_output, stride, padding, dilation, groups)
     work = _compute_dtype(_dtype(x))
+    inputs = (("input", x), ("grad_output", g))
     if _on_gpu(x, g):
         from . import _cuda
-        return _cuda.weight_grad(x, g, tuple(weight_size), stride, dilation, groups, pairs)
+        return deliver(_cuda.weight_grad(x, g, tuple(weight_size), stride, dilation, groups,
+                                         pairs), out, inputs, name)
+    if out is not None:
+        check_out(out, tuple(weight_size), x.dtype, inputs, name)
     xp = pad_input(x.astype(work, copy=False), pairs)
-    out = columns.weight_grad(xp, g.astype(work, copy=False), tuple(weight_size)[2:], stride,
+    res = columns.weight_grad(xp, g.astype(work, copy=False), tuple(weight_size)[2:], stride,
                               dilation, groups)
-    return out.astype(x.dtype, copy=False)
+    return deliver(res.astype(x.dtype, copy=False), out, inputs, name)
 
 
-def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
+def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
+                 out=None):
     """Compute the gradient of :func:`conv1d` with respect to its input (``torch.nn.grad.conv1d_input``).
 
     Parameters
@@ -619,6 +663,9 @@ def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     stride, padding, dilation, groups
         The convolution's parameters (zero padding: an int, a tuple, 'valid'
         or 'same').
+    out : ndarray, optional
+        Where to write the result, as in :func:`conv1d` (of the input's shape
+        and grad_output's dtype).
 
     Returns
     -------
@@ -639,10 +686,11 @@ def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     array([[[1., 3., 2.]]])
     """
     return _conv_input(1, "conv1d_input", input_size, weight, grad_output, stride, padding,
-                       dilation, groups)
+                       dilation, groups, out)
 
 
-def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
+def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
+                  out=None):
     """Compute the gradient of :func:`conv1d` with respect to its weight (``torch.nn.grad.conv1d_weight``).
 
     Parameters
@@ -657,6 +705,9 @@ def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     stride, padding, dilation, groups
         The convolution's parameters (zero padding: an int, a tuple, 'valid'
         or 'same').
+    out : ndarray, optional
+        Where to write the result, as in :func:`conv1d` (of the weight's shape
+        and the input's dtype).
 
     Returns
     -------
@@ -677,10 +728,11 @@ def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     array([[[3., 5.]]])
     """
     return _conv_weight(1, "conv1d_weight", input, weight_size, grad_output, stride, padding,
-                        dilation, groups)
+                        dilation, groups, out)
 
 
-def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
+                 out=None):
     """Compute the gradient of :func:`conv2d` with respect to its input (``torch.nn.grad.conv2d_input``).
 
     Parameters
@@ -695,6 +747,9 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     stride, padding, dilation, groups
         The convolution's parameters (zero padding: an int, a tuple, 'valid'
         or 'same').
+    out : ndarray, optional
+        Where to write the result, as in :func:`conv1d` (of the input's shape
+        and grad_output's dtype).
 
     Returns
     -------
@@ -716,10 +771,11 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
              [1., 2., 1.]]]])
     """
     return _conv_input(2, "conv2d_input", input_size, weight, grad_output, stride, padding,
-                       dilation, groups)
+                       dilation, groups, out)
 
 
-def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1, *,
+                  out=None):
     """Compute the gradient of :func:`conv2d` with respect to its weight (``torch.nn.grad.conv2d_weight``).
 
     Parameters
@@ -734,6 +790,9 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     stride, padding, dilation, groups
         The convolution's parameters (zero padding: an int, a tuple, 'valid'
         or 'same').
+    out : ndarray, optional
+        Where to write the result, as in :func:`conv1d` (of the weight's shape
+        and the input's dtype).
 
     Returns
     -------
@@ -753,9 +812,12 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     >>> conv2d_weight(x, (1, 1, 2, 2), np.ones((1, 1, 2, 2)))
     array([[[[ 8., 12.],
              [20., 24.]]]])
+    >>> grad = np.zeros((1, 1, 2, 2))
+    >>> conv2d_weight(x, (1, 1, 2, 2), np.ones((1, 1, 2, 2)), out=grad) is grad
+    True
     """
     return _conv_weight(2, "conv2d_weight", input, weight_size, grad_output, stride, padding,
-                        dilation, groups)
+                        dilation, groups, out)
 
 
 # ---------------------------------------------------------------- explain
