@@ -190,7 +190,7 @@ def _corr2d_par(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
     ox += shift
     ncx = (out.shape[1] + chunk - 1) // chunk
     for item in prange(out.shape[0] * ncx):
-        _item(a, k, out, oy, ox, chunk, ncx, item)
+        _item(a, k, out, oy, ox, chunk, ncx, np.int64(item))
 
 
 @jit
@@ -200,7 +200,7 @@ def _corr2d_ser(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
     ox += shift
     ncx = (out.shape[1] + chunk - 1) // chunk
     for item in range(out.shape[0] * ncx):
-        _item(a, k, out, oy, ox, chunk, ncx, item)
+        _item(a, k, out, oy, ox, chunk, ncx, np.int64(item))
 
 
 @jit
@@ -246,7 +246,7 @@ def _corr_rows_par(aflat, k2, kofs, out2, obase, chunk):
     """out2[r, c] = sum_t sum_q k2[t, q] * aflat[obase[r] + kofs[t] + c + q]."""
     ncx = (out2.shape[1] + chunk - 1) // chunk
     for item in prange(out2.shape[0] * ncx):
-        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, item)
+        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, np.int64(item))
 
 
 @jit
@@ -254,7 +254,7 @@ def _corr_rows_ser(aflat, k2, kofs, out2, obase, chunk):
     """Serial twin of :func:`_corr_rows_par`."""
     ncx = (out2.shape[1] + chunk - 1) // chunk
     for item in range(out2.shape[0] * ncx):
-        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, item)
+        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, np.int64(item))
 
 
 

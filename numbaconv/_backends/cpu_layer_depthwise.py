@@ -293,7 +293,7 @@ def _split(x, src, xs, geom):
                         i += Wq
 
 
-@jit(inline=True)
+@jit
 def _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item):
     """One work item: output rows ``[r0, r1)`` of one plane, in bands or flat runs.
 
@@ -378,7 +378,7 @@ def _depthwise_par(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_p
     """
     wsch = _band_weights(wt, offs.shape[0], ent_t)
     for item in prange(out.shape[0] // geom[8] * tiles):
-        _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item)
+        _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, np.int64(item))
 
 
 @jit

@@ -395,7 +395,7 @@ def _fused_par(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym):
     ncx = (out.shape[1] + chunk - 1) // chunk
     nb = (out.shape[0] + band - 1) // band
     for item in prange(nb * ncx):
-        _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, item)
+        _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, np.int64(item))
 
 
 @jit
