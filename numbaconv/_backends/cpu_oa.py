@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import threading
 from concurrent.futures import Future
 
 import numpy as np
@@ -502,16 +504,33 @@ def _in_groups(job, groups, spectrum):
 
 
 _POOL = None
+_POOL_LOCK = threading.Lock()
 
 
 def _pool():
-    """The threads that run :func:`_oa_1d`'s block groups (made on first use)."""
+    """Return the threads that run :func:`_oa_1d`'s block groups (made on first use)."""
     global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
+    with _POOL_LOCK:                  # calls from several threads share one pool
+        if _POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-        _POOL = ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="numbaconv-oa")
-    return _POOL
+            _POOL = ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="numbaconv-oa")
+        return _POOL
+
+
+def _forget_pool():
+    """In a forked child: drop the parent's pool, whose threads were not copied.
+
+    Work submitted to it would wait forever; the child makes its own pool on
+    first use.  The lock too may have been held by a parent thread at the fork.
+    """
+    global _POOL, _POOL_LOCK
+    _POOL = None
+    _POOL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def run(problem: Problem, a, k, *, workers: int):
