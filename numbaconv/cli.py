@@ -1,4 +1,4 @@
-"""The ``numbaconv`` command: ``info``, ``bench``, ``calibrate`` and ``gpu-check``.
+"""The ``numbaconv`` command: ``info``, ``bench``, ``calibrate``, ``warmup`` and ``gpu-check``.
 
 ``numbaconv bench ...`` hands every argument after ``bench`` to
 :func:`numbaconv._tools.bench.main` (see ``numbaconv bench --help``).
