@@ -33,9 +33,9 @@ TBB_RUNTIME = {"linux": "libtbb.so.12", "win32": "tbb12.dll", "darwin": "libtbb.
 #: Numba's threading layers: what each is safe for (Numba's threading-layer docs)
 LAYER_SAFETY = {
     "tbb": "thread- and fork-safe",
-    "omp": ("thread-safe, not fork-safe on Linux (a fork after a parallel kernel kills the "
-            "child): install tbb" if sys.platform.startswith("linux") else "thread- and fork-safe"),
-    "workqueue": "fork-safe, not thread-safe (concurrent parallel calls abort): install tbb",
+    "omp": ("thread-safe; not fork-safe: a fork after a parallel kernel kills the child; "
+            "install tbb" if sys.platform.startswith("linux") else "thread- and fork-safe"),
+    "workqueue": "fork-safe; not thread-safe: concurrent parallel calls abort; install tbb",
 }
 
 
