@@ -127,16 +127,16 @@ def plot(sample, sizes, times, predicted, directory):
     crossover = first_size(sizes, [c["fft"] < c["direct"] for c in predicted])
     if crossover:
         ax.axvline(crossover, color="k", linestyle=":", linewidth=1)
-        ax.text(crossover, ax.get_ylim()[1], f"choose_conv_method:\n'fft' from n = {crossover} ",
-                ha="right", va="top", fontsize="small")
+        ax.text(crossover, ax.get_ylim()[0], f" choose_conv_method:\n 'fft' from n = {crossover}\n",
+                ha="left", va="bottom", fontsize="small")
     ax.set(xlabel="n (both signals)", ylabel="time per call (ms)",
-           title="numbaconv.convolve of two signals of n samples")
+           title=f"convolve(a, b) for len(a) = len(b) = n, workers={numbaconv.get_workers()}")
     ax.title.set_fontsize("medium")
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper left")
     return save_figure(fig, directory, "convolution_theorem.png")
 
 
-def main(save=None, sizes=SIZES, repeat=5):
+def main(save=None, sizes=SIZES, repeat=5, workers=1):
     """Check that both methods and the theorem agree, time both, and find the crossovers.
 
     Parameters
@@ -147,6 +147,11 @@ def main(save=None, sizes=SIZES, repeat=5):
         Signal lengths, increasing.
     repeat : int, optional
         Timed calls of each method at each size.
+    workers : int, optional
+        Threads for the calls, the predictions and the timings (through
+        :func:`numbaconv.set_workers`).  One by default: on a machine that
+        runs other work, a second thread may wait milliseconds for a core,
+        and the timing would measure the scheduler rather than the method.
 
     Returns
     -------
@@ -162,6 +167,12 @@ def main(save=None, sizes=SIZES, repeat=5):
     >>> main(sizes=(16, 64), repeat=1)["choices"]   # doctest: +SKIP
     ['direct', 'direct']
     """
+    with numbaconv.set_workers(workers):
+        return _run(save, sizes, repeat)
+
+
+def _run(save, sizes, repeat):
+    """Carry out :func:`main` with the workers set."""
     rng = np.random.default_rng(0)
     times, predicted, choices, sample = [], [], [], None
     for method in METHODS:                       # compile before timing
@@ -177,7 +188,7 @@ def main(save=None, sizes=SIZES, repeat=5):
         sample = sample or (direct, fft)        # the smallest size, to show side by side
         choices.append(numbaconv.choose_conv_method(a, b))
         assert choices[-1] in METHODS, choices[-1]
-        predicted.append({m: numbaconv.explain(a, b, method=m).costs.popitem()[1] for m in METHODS})
+        predicted.append({m: min(numbaconv.explain(a, b, method=m).costs.values()) for m in METHODS})
         times.append(median_times(a, b, repeat))
 
     figure = plot(sample, sizes, times, predicted, save) if save else None
@@ -188,8 +199,13 @@ def main(save=None, sizes=SIZES, repeat=5):
 
 
 if __name__ == "__main__":
-    args = parser(__doc__).parse_args()
-    result = main(args.save)
+    cli = parser(__doc__)
+    cli.add_argument("--repeat", type=int, default=5, metavar="N",
+                     help="timed calls of each method at each size (the median is kept)")
+    cli.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="threads for numbaconv (default 1; see main's docstring)")
+    args = cli.parse_args()
+    result = main(args.save, repeat=args.repeat, workers=args.workers)
     print(f"{'n':>6} {'direct ms':>10} {'fft ms':>8}  choose_conv_method")
     for n, t, choice in zip(result["sizes"], result["times"], result["choices"]):
         print(f"{n:>6} {t['direct'] * 1e3:>10.3f} {t['fft'] * 1e3:>8.3f}  {choice}")
