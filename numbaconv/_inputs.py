@@ -377,7 +377,7 @@ def check_out(out, shape, dtype, inputs, fname):
 
 
 def deliver(result, out, inputs, fname):
-    """``result`` written into the caller's ``out`` (checked), returning ``out``.
+    """Write ``result`` into the caller's ``out`` (checked) and return ``out``.
 
     ``out=None`` returns ``result``; so does a backend that wrote into
     ``out`` itself (``result is out``).  A host ``result`` goes into any

@@ -56,8 +56,10 @@ class Plan:
         self.rounding = choice.method in FFT_METHODS
 
     def call(self, a, k, out=None):
-        """The backend on the oriented inputs; ``out`` (checked) is offered to it when it
-        writes in place, and the result ``is out`` when it did."""
+        """Run the backend on the oriented inputs, offering it ``out`` (checked).
+
+        A backend that writes in place returns ``out`` itself.
+        """
         return self.run(a, k, out=out) if out is not None and self.into else self.run(a, k)
 
     def __call__(self, in1, in2, out=None):

@@ -68,6 +68,7 @@ def _expected(fname, a, b, mode, ref):
 @pytest.mark.parametrize("dtypes", DTYPES, ids=helpers.dtype_id)
 @pytest.mark.parametrize("fname", FUNCTIONS)
 def test_result_is_written_into_out(fname, dtypes, mode):
+    """Each function and dtype class: SciPy's result, written into out, out returned."""
     rng = np.random.default_rng(1)
     a, b = _inputs(fname, dtypes, rng)
     ref, exc = _scipy(fname, a, b, mode)
@@ -89,6 +90,7 @@ def test_result_is_written_into_out(fname, dtypes, mode):
 @pytest.mark.parametrize("method", ["direct", "fft", "oa"])
 @pytest.mark.parametrize("fname", ["convolve", "correlate"])
 def test_every_method_writes_out(fname, method):
+    """Every method of convolve/correlate, in every mode."""
     rng = np.random.default_rng(2)
     a, b = (rng.standard_normal((9, 8)), rng.standard_normal((3, 4)))
     for mode in helpers.MODES:
@@ -101,6 +103,7 @@ def test_every_method_writes_out(fname, method):
 @pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
 @pytest.mark.parametrize("fname", ["convolve2d", "correlate2d"])
 def test_2d_boundaries_and_the_valid_swap(fname, boundary):
+    """convolve2d/correlate2d boundaries, and 'valid' with the inputs swapped."""
     rng = np.random.default_rng(3)
     for sa, sb in (((6, 7), (3, 2)), ((2, 3), (4, 5))):     # the second swaps in 'valid'
         a, b = rng.standard_normal(sa), rng.standard_normal(sb)
@@ -117,6 +120,7 @@ def test_2d_boundaries_and_the_valid_swap(fname, boundary):
 
 @pytest.mark.parametrize("fname", FUNCTIONS)
 def test_strided_out_is_written_and_nothing_beside_it(fname):
+    """A reversed, strided view is filled; the elements between are not touched."""
     rng = np.random.default_rng(4)
     a, b = _inputs(fname, (np.float64, np.float64), rng)
     ref = getattr(ss, fname)(a, b, "full")
@@ -130,6 +134,7 @@ def test_strided_out_is_written_and_nothing_beside_it(fname):
 
 
 def test_fft_functions_with_axes_and_convolve_with_axes():
+    """axes= with out=, for the FFT functions and for convolve (exact integers)."""
     rng = np.random.default_rng(5)
     a, b = rng.standard_normal((4, 30)), rng.standard_normal((1, 5))
     for fname in ("fftconvolve", "oaconvolve"):
@@ -144,6 +149,7 @@ def test_fft_functions_with_axes_and_convolve_with_axes():
 
 
 def test_zero_d_and_empty_inputs():
+    """Two 0-d inputs and an empty one (answers SciPy gives without a kernel)."""
     out = np.empty((), np.int64)
     assert numbaconv.convolve(np.array(3), np.array(4), out=out) is out
     assert out == 12
@@ -175,6 +181,7 @@ def test_out_dtype_follows_scipy_for_every_pair():
        dtype=st.sampled_from([np.float32, np.float64, np.int64, np.complex64]),
        step=st.sampled_from([1, 2, -1]), seed=st.integers(0, 2 ** 16))
 def test_sweep_1d_against_scipy(n, m, mode, op, dtype, step, seed):
+    """Random 1-D shapes, modes and dtypes, contiguous and strided out."""
     rng = np.random.default_rng(seed)
     a, b = helpers.make_array((n,), dtype, rng), helpers.make_array((m,), dtype, rng)
     ref, exc = helpers.call_ref(lambda: getattr(ss, op)(a, b, mode, method="direct"))
@@ -220,6 +227,7 @@ def test_the_direct_kernel_writes_a_contiguous_out_itself(monkeypatch):
 
 
 def test_no_result_sized_allocation_with_out():
+    """Traced allocations stay far below the result's size: nothing result-sized is made."""
     a = np.random.default_rng(8).standard_normal(400_000)
     b = np.ones(31)
     out = np.empty(a.size + b.size - 1)
@@ -238,7 +246,7 @@ def test_no_result_sized_allocation_with_out():
 
 
 def _bad_outs(shape, dtype):
-    """``(description, out, exception type, message fragment)`` for one result."""
+    """Return ``(description, out, exception type, message fragment)`` for one result."""
     dtype = np.dtype(dtype)
     other = np.dtype(np.float32 if dtype != np.float32 else np.float64)
     ro = np.zeros(shape, dtype)
@@ -254,6 +262,7 @@ def _bad_outs(shape, dtype):
 
 @pytest.mark.parametrize("fname", FUNCTIONS)
 def test_an_unfit_out_is_rejected_and_left_alone(fname):
+    """Wrong shape, rank, dtype, byte order, read-only or a list: NumPy's errors."""
     rng = np.random.default_rng(9)
     a, b = _inputs(fname, (np.float64, np.float64), rng)
     ref = getattr(ss, fname)(a, b, "same")
@@ -267,6 +276,7 @@ def test_an_unfit_out_is_rejected_and_left_alone(fname):
 
 @pytest.mark.parametrize("fname", FUNCTIONS)
 def test_out_sharing_memory_with_an_input_is_rejected(fname):
+    """An out overlapping in1 or in2 is a ValueError, and nothing is written."""
     rng = np.random.default_rng(10)
     two_d = helpers.FAMILIES[fname] == "2d"
     buf = rng.standard_normal((12, 12) if two_d else (60,))
@@ -304,7 +314,7 @@ def _nn_case(n, dtype, rng, groups=1):
 
 
 def _scale(x, w, bias, **kw):
-    """The sum of |x||w| behind each output (the loop reference on absolute values)."""
+    """Return the sum of |x||w| behind each output (the loop reference on absolute values)."""
     return ref_conv(np.abs(x).astype(np.float64), np.abs(w).astype(np.float64),
                     np.abs(bias).astype(np.float64), **kw)
 
@@ -324,6 +334,7 @@ FORWARD = {1: nn.conv1d, 2: nn.conv2d, 3: nn.conv3d}
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_nn_forward_writes_out(n, dtype, method):
+    """conv1d/2d/3d with every method and dtype, into C, Fortran and strided outs."""
     rng = np.random.default_rng(11)
     x, w, bias = _nn_case(n, dtype, rng)
     kw = dict(stride=(1,) * n, pairs=((1, 1),) * n, dilation=(1,) * n, groups=1)
@@ -340,6 +351,7 @@ def test_nn_forward_writes_out(n, dtype, method):
 
 
 def test_nn_unbatched_depthwise_and_strided_layers():
+    """Depthwise layers, strided, and an unbatched input's out."""
     rng = np.random.default_rng(12)
     x, w, bias = _nn_case(2, np.float32, rng, groups=4)
     w = rng.standard_normal((4, 1, 3, 3)).astype(np.float32)
@@ -362,6 +374,7 @@ def test_nn_unbatched_depthwise_and_strided_layers():
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_nn_transposed_and_gradients_write_out(n):
+    """conv_transpose and the input and weight gradients against loop references."""
     rng = np.random.default_rng(13)
     x = rng.standard_normal((2, 4) + (5,) * n)
     w = rng.standard_normal((4, 3) + (3,) * n)
@@ -397,6 +410,7 @@ def test_nn_transposed_and_gradients_write_out(n):
 
 
 def test_nn_unfit_out_is_rejected_and_left_alone():
+    """The layer functions reject an unfit out as the SciPy-style ones do."""
     rng = np.random.default_rng(14)
     x, w, bias = _nn_case(2, np.float32, rng)
     shape = (2, 6, 5, 5)
@@ -418,6 +432,7 @@ def test_nn_unfit_out_is_rejected_and_left_alone():
 
 
 def test_nn_direct_and_depthwise_kernels_write_out_themselves(monkeypatch):
+    """The layer kernels' destination is the caller's array."""
     from numbaconv._backends import cpu_layer_depthwise
     from numbaconv._kernels import layer
     seen = []

@@ -511,9 +511,11 @@ def describe(problem: LayerProblem, workers=None) -> str:
 
 
 def run(problem: LayerProblem, x, w, *, workers=None, out=None):
-    """Correlate ``x``, padded as ``problem`` says, with the depthwise ``w``:
-    ``(N, C_out, *out_shape)``, no bias; written into ``out`` when it is
-    C-contiguous in the compute dtype (see :func:`numbaconv._kernels.layout.destination`)."""
+    """Correlate ``x``, padded as ``problem`` says, with the depthwise ``w``.
+
+    Returns ``(N, C_out, *out_shape)``, no bias: ``out`` itself when it is
+    C-contiguous in the compute dtype (:func:`numbaconv._kernels.layout.destination`).
+    """
     dtype = problem.dtype
     out = destination(out, (problem.batch, problem.out_channels) + tuple(problem.out_shape),
                       dtype)

@@ -93,9 +93,12 @@ def describe(problem: LayerProblem, workers=None) -> str:
 
 
 def run(problem: LayerProblem, x, w, *, workers=None, out=None):
-    """The forward correlation of ``x`` (padded on the way into the kernel's flat
-    layout), or the transposed operation; no bias.  Written into ``out`` when it
-    is C-contiguous in the compute dtype."""
+    """Run the forward correlation of ``x``, or the transposed operation; no bias.
+
+    ``x`` is padded on the way into the kernel's flat layout.  The result is
+    written into ``out`` (and ``out`` returned) when it is C-contiguous in
+    the compute dtype.
+    """
     threads = _threads(problem, workers)
     with numba_threads(threads):
         if not problem.transposed:

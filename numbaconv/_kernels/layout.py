@@ -108,9 +108,12 @@ def pad_boundary(a: np.ndarray, problem: Problem):
 
 
 def destination(out, shape, dtype) -> np.ndarray:
-    """The caller's ``out`` when a kernel can write it directly (C-contiguous, of
-    ``dtype``), else a new array of ``shape``; the API checked ``out``'s shape and
-    that it shares no memory with the inputs."""
+    """Return the caller's ``out`` if a kernel can write it directly, else a new array.
+
+    A kernel writes ``out`` itself when it is C-contiguous of ``dtype``;
+    otherwise it gets a new array of ``shape``.  The API checked ``out``'s
+    shape and that it shares no memory with the inputs.
+    """
     if out is not None and out.dtype == dtype and out.flags.c_contiguous:
         return out
     return np.empty(shape, dtype)
