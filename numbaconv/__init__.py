@@ -6,6 +6,8 @@ are imported when first used.
 from ._api import (choose_conv_method, convolve, convolve2d, correlate, correlate2d,
                    explain, fftconvolve, oaconvolve)
 from ._config import get_workers, set_workers
+from ._warmup import warmup  # importing it registers the compile notice
+from ._memory import set_memory_limit
 
 __version__ = "0.1.0"
 
@@ -45,5 +47,6 @@ def calibrate(*, quick=False, save=True, progress=None):
 
 
 __all__ = ["convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d", "correlate2d",
-           "choose_conv_method", "explain", "calibrate", "get_workers", "set_workers",
+           "choose_conv_method", "explain", "calibrate", "get_workers", "set_workers", "warmup",
+           "set_memory_limit",
            "__version__"]

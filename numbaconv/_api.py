@@ -153,7 +153,7 @@ def _conv_corr_full(op, in1, in2, mode, method, axes, device, workers, key, dest
                             separable=method in ("auto", "separable") and may_be_separable(k),
                             fill_products=fill_products)
     problem, choice = _dispatch.select(problem, method, workers, probes=probes,
-                                       offload=device == "auto")
+                                       offload=device == "auto", caller=op)
     if dest is not None and ops is HostOps:
         check_out(dest, problem.out_shape, dtype, (("in1", in1), ("in2", in2)), op)
     else:
@@ -307,6 +307,7 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
     the caller delivers the result into it when the backend did not write there.
     """
     given = (("in1", in1), ("in2", in2))
+    caller = op if exact else "fftconvolve" if method == "fft" else "oaconvolve"
     check_mode(mode, "acceptable mode flags are 'valid', 'same', or 'full'")
     if op == "correlate":
         # correlate(x, y) = convolve(x, flip(conj(y))) over the requested axes, flipped
@@ -330,7 +331,8 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
     problem = build_problem(in1.shape, k.shape, mode, rdtype, axes=axes, device=ops.device,
                             finite=None if exact else True)
     probes = Probes(ops, in1, k)
-    problem, choice = _dispatch.select(problem, method, workers, probes=probes, offload=offload)
+    problem, choice = _dispatch.select(problem, method, workers, probes=probes, offload=offload,
+                                       caller=caller)
     if dest is not None and ops is HostOps:
         check_out(dest, problem.out_shape, rdtype, given, "fftconvolve" if method == "fft"
                   else "oaconvolve" if method == "oa" else op)
@@ -496,7 +498,7 @@ def _conv2d_result(op, ops, in1, in2, mode, boundary, fillvalue, device, workers
     if a.size == 0 or k.size == 0:
         return ops.wrap(ops.zeros(problem.out_shape, dtype), in1)
     problem, choice = _dispatch.select(problem, "auto", workers, probes=probes,
-                                       offload=device == "auto")
+                                       offload=device == "auto", caller=f"{op}2d")
     # the swapped correlation is flipped afterwards: it cannot be written in place
     if dest is not None and ops is HostOps and not (op == "correlate" and swapped):
         check_out(dest, problem.out_shape, dtype, (("in1", in1), ("in2", in2)), f"{op}2d")

@@ -15,6 +15,17 @@ at least :data:`OFFLOAD_MIN_SECONDS` is a GPU looked for (once, lazily:
 small calls never import ``numba.cuda``), and then the same problem on
 ``device='cuda'`` with ``host_io=True`` -- its costs include the copies to
 the device and back -- competes with it.
+
+Memory is checked after the memo, since what is available changes from call
+to call: each candidate's predicted peak (its backend's ``memory()``,
+memoised with the choice) is compared with :func:`numbaconv._memory.available`
+-- skipped for small peaks -- and a backend that does not fit is vetoed, the
+veto naming the bytes.  ``method='auto'`` then takes the cheapest that fits;
+``fftconvolve`` (a function, not a method) may take overlap-add's plan when
+the full transform does not fit, since it computes the same convolution; an
+explicit ``method`` is never remapped.  When nothing fits, ``MemoryError``
+says what the call needed, what is available and what to do.  GPU backends
+define no ``memory()``: their peaks are not checked.
 """
 from __future__ import annotations
 
@@ -24,6 +35,7 @@ import math
 
 from . import _backends
 from . import _coefficients as coef
+from . import _memory
 from ._config import resolve_workers
 from ._probes import int_exact_limit
 
@@ -58,6 +70,11 @@ class Choice:
     notes : list of str
         How the device was chosen (``device='auto'`` with host arrays), and
         the plan of each candidate that has one (overlap-add's blocks or tiles).
+    peaks : dict
+        Predicted peak bytes of every candidate that predicts them.
+    memory_bound : bool
+        Whether the memory available narrowed the choice (the cheapest
+        candidate did not fit).
     """
 
     backend: str
@@ -66,6 +83,8 @@ class Choice:
     vetoes: list
     module: object = dataclasses.field(repr=False, default=None)
     notes: list = dataclasses.field(default_factory=list)
+    peaks: dict = dataclasses.field(default_factory=dict)
+    memory_bound: bool = False
 
     @property
     def scipy_method(self) -> str:
@@ -81,7 +100,9 @@ class Choice:
         lines = [f"chosen: {self.backend} (method {self.method!r})"]
         for name, t in sorted(self.costs.items(), key=lambda kv: kv[1]):
             mark = "*" if name == self.backend else " "
-            lines.append(f" {mark} {name:<15} {t * 1e3:10.3f} ms predicted")
+            peak = self.peaks.get(name)
+            bytes_ = "" if peak is None else f", {_memory.format_bytes(peak)} at its peak"
+            lines.append(f" {mark} {name:<15} {t * 1e3:10.3f} ms predicted{bytes_}")
         for v in self.vetoes:
             lines.append(f"   veto: {v}")
         for n in self.notes:
@@ -107,7 +128,8 @@ def vetoes(problem, method="auto"):
     return out
 
 
-def select(problem, method="auto", workers=None, *, probes=None, offload=False, settle=False):
+def select(problem, method="auto", workers=None, *, probes=None, offload=False, settle=False,
+           caller=None):
     """Choose the backend for ``problem``: ``(problem, choice)``.
 
     Parameters
@@ -132,6 +154,10 @@ def select(problem, method="auto", workers=None, *, probes=None, offload=False, 
         Also ask the probes whose answers only change the candidates listed
         (not the choice): :func:`numbaconv.explain` lists no separable cost
         for a kernel that is not rank 1.
+    caller : str, optional
+        The public function called, for the ``MemoryError`` message;
+        ``'fftconvolve'`` also lets ``method='fft'`` take overlap-add's plan
+        when the full transform does not fit in memory.
 
     Returns
     -------
@@ -139,6 +165,11 @@ def select(problem, method="auto", workers=None, *, probes=None, offload=False, 
         ``problem`` with the value facts the choice rests on filled in.
     choice : Choice
         The backend, its device and the predicted cost of every candidate.
+
+    Raises
+    ------
+    MemoryError
+        When no candidate's predicted peak fits in the memory available.
     """
     coef.coefficients()          # a calibration file is read before any cost
     workers = resolve_workers(workers)
@@ -152,7 +183,7 @@ def select(problem, method="auto", workers=None, *, probes=None, offload=False, 
 
     choice = choose(problem)
     if probes is None:
-        return problem, choice
+        return problem, _fit_memory(problem, choice, method, workers, version, caller)
     separable_listed = settle and any(name.endswith("separable") for name in choice.costs)
     if (problem.separable and (choice.method == "separable" or separable_listed)
             and not probes.rank1()):
@@ -164,7 +195,7 @@ def select(problem, method="auto", workers=None, *, probes=None, offload=False, 
             facts["int_bound"] = probes.int_bound()
         problem = dataclasses.replace(problem, **facts)
         choice = choose(problem)
-    return problem, choice
+    return problem, _fit_memory(problem, choice, method, workers, version, caller)
 
 
 def on_gpu(problem):
@@ -231,6 +262,7 @@ def _select_offload(problem, method, workers, version) -> Choice:
     note = (f"host arrays: GPU costs include the copies to the device and back; {verdict} "
             f"({gpu.backend} {t_gpu * 1e3:.3f} ms vs {cpu.backend} {t_cpu * 1e3:.3f} ms)")
     return dataclasses.replace(winner, costs={**cpu.costs, **gpu.costs},
+                               peaks={**cpu.peaks, **gpu.peaks},
                                notes=cpu.notes + gpu.notes + [note])
 
 
@@ -250,10 +282,123 @@ def _select(problem, method, workers, version) -> Choice:
         allowed = cands          # only FFT runs here: non-finite values spread, as in fftconvolve
         notes.append("every candidate is an FFT method: non-finite values will spread")
     costs = {m.NAME: float(m.cost(problem, workers)) for m in allowed}
+    peaks = {m.NAME: int(m.memory(problem, workers)) for m in allowed if hasattr(m, "memory")}
     best = min(allowed, key=lambda m: costs[m.NAME])
     notes += [f"{m.NAME}: {m.describe(problem, workers)}" for m in allowed
               if hasattr(m, "describe")]
-    return Choice(best.NAME, best.METHOD, costs, [r for _, r in vet], best, notes)
+    return Choice(best.NAME, best.METHOD, costs, [r for _, r in vet], best, notes, peaks)
+
+
+def _fit_memory(problem, choice, method, workers, version, caller) -> Choice:
+    """``choice``, or the cheapest candidate whose predicted peak fits the memory available.
+
+    Raises ``MemoryError`` (see :func:`memory_message`) when none fits.
+    """
+    peak = choice.peaks.get(choice.backend)
+    if peak is None or _memory.fits_quickly(peak):
+        return choice
+    avail, source = _memory.available()
+    if peak <= avail:
+        return choice
+    over = {name: p for name, p in choice.peaks.items() if p > avail}
+    vetoes = choice.vetoes + [f"{name} needs {_memory.format_bytes(p)} at its peak, over the "
+                              f"{_memory.format_bytes(avail)} available ({source})"
+                              for name, p in sorted(over.items(), key=lambda kv: kv[1])]
+    fitting = [name for name in choice.costs if name not in over]
+    if not fitting and method == "fft" and caller == "fftconvolve":
+        blocked = _fitting_alternative(problem, "oa", workers, version, avail)
+        if blocked is not None:
+            note = ("the full transform does not fit in memory: overlap-add computes the same "
+                    "convolution in blocks")
+            return dataclasses.replace(blocked, costs={**choice.costs, **blocked.costs},
+                                       peaks={**choice.peaks, **blocked.peaks}, vetoes=vetoes,
+                                       notes=blocked.notes + [note], memory_bound=True)
+    if not fitting:
+        raise MemoryError(memory_message(problem, choice, avail, source, method, workers,
+                                         version, caller))
+    best = _backends.REGISTRY[min(fitting, key=choice.costs.get)]
+    return dataclasses.replace(choice, backend=best.NAME, method=best.METHOD, module=best,
+                               vetoes=vetoes, memory_bound=True)
+
+
+def _fitting_alternative(problem, method, workers, version, avail):
+    """The cheapest choice for ``method`` whose predicted peak fits ``avail`` bytes, or None."""
+    try:
+        alt = _select(problem, method, workers, version)
+    except ValueError:          # no backend runs that method here
+        return None
+    fitting = [name for name in alt.costs if alt.peaks.get(name, avail + 1) <= avail]
+    if not fitting:
+        return None
+    best = _backends.REGISTRY[min(fitting, key=alt.costs.get)]
+    return dataclasses.replace(alt, backend=best.NAME, method=best.METHOD, module=best)
+
+
+def memory_message(problem, choice, avail, source, method, workers, version, caller) -> str:
+    """The ``MemoryError`` of a call that fits nowhere: what it needs, what is free, what to do."""
+    lean = min(choice.peaks, key=choice.peaks.get)      # the candidate that needs least
+    peak = choice.peaks[lean]
+    name, what = _call_words(problem, caller)
+    text = (f"{name} of {what} needs about {_memory.format_bytes(peak)} at its peak "
+            f"({lean}), but {_memory.format_bytes(avail)} are available ({source}); "
+            "nothing was allocated")
+    fixes = []
+    result = _result_bytes(problem)
+    if result > avail:
+        text += f"; the result alone takes {_memory.format_bytes(result)}"
+    elif method != "auto" or caller == "fftconvolve":
+        for other in ("oa", "auto"):
+            alt = _fitting_alternative(problem, other, workers, version, avail)
+            if alt is not None and alt.method != method:
+                how = ("oaconvolve, or method='oa'" if alt.method == "oa" and problem.operation
+                       == "signal" else f"method={alt.method!r}")
+                fixes.append(f"{how} ({alt.backend}, {_memory.format_bytes(alt.peaks[alt.backend])})")
+                break
+    if workers > 1:
+        one = _backends.REGISTRY[lean].memory(problem, 1)
+        if one <= avail < peak:
+            fixes.append(f"workers=1 (per-thread buffers: {_memory.format_bytes(one)} in all)")
+    if problem.operation == "layer":
+        fixes.append("a smaller batch per call (split the input along its first axis)")
+    else:
+        fixes.append(_chunked_hint())
+    if source in (_memory.ENV, "numbaconv.set_memory_limit"):
+        fixes.append(f"a higher limit ({source})")
+    else:
+        fixes.append(f"more free memory or a higher limit ({source}; {_memory.ENV} and "
+                     "numbaconv.set_memory_limit can only lower it)")
+    return f"{text}. Use " + ", or ".join(fixes)
+
+
+def _call_words(problem, caller):
+    """``(function name, its inputs in words)`` for error messages."""
+    if problem.operation == "layer":
+        kind = "conv_transpose" if problem.transposed else "conv"
+        cg = problem.channels // problem.groups
+        weight = ((problem.channels, problem.out_channels // problem.groups) if problem.transposed
+                  else (problem.out_channels, cg)) + tuple(problem.kernel)
+        return (f"numbaconv.nn.{kind}{problem.ndim}d",
+                f"input {(problem.batch, problem.channels) + tuple(problem.shape)} and weight "
+                f"{weight} ({problem.dtype})")
+    return (caller or "convolve",
+            f"shapes {tuple(problem.shape_a)} and {tuple(problem.shape_k)} ({problem.dtype})")
+
+
+def _result_bytes(problem) -> int:
+    """Bytes of the result a call returns."""
+    if problem.operation == "layer":
+        count = problem.batch * problem.out_channels * math.prod(problem.out_shape)
+    else:
+        count = problem.outputs
+    return count * problem.dtype.itemsize
+
+
+def _chunked_hint() -> str:
+    """How to compute a result in pieces: ``numbaconv.dask`` where this install has it."""
+    import importlib.util
+    if importlib.util.find_spec("numbaconv.dask") is not None:
+        return "numbaconv.dask.convolve on chunks (out of core)"
+    return "chunks of the signal convolved one at a time (overlap-add by hand, or dask)"
 
 
 def _no_backend(problem, method) -> str:

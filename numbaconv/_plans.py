@@ -6,7 +6,8 @@ callable, the value questions the choice rested on and their answers.  The
 next call with the same key orients its inputs, asks those questions again
 (:meth:`numbaconv._probes.Probes.replay`) and runs; if an answer differs,
 the plan declines and the call takes the full path, so a plan never
-changes a result.  Plans are keyed by everything the decisions read and
+changes a result.  A plan also declines when its backend's predicted peak
+no longer fits the memory available, or when memory narrowed its choice.  Plans are keyed by everything the decisions read and
 are dropped when the coefficient version changes.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ._arrays import HostOps, finalize
 from ._config import resolve_workers
 from . import _dispatch
 from ._dispatch import FFT_METHODS
+from ._memory import fits
 from ._probes import Probes
 
 #: plans kept at most; the memo is emptied when full (shapes rarely vary that much)
@@ -43,7 +45,7 @@ def orient(op, in1, in2, swapped, ops):
 class Plan:
     """One memoised call shape (see the module docstring)."""
 
-    __slots__ = ("op", "swapped", "problem", "asked", "run", "into", "dtype", "rounding")
+    __slots__ = ("op", "swapped", "problem", "asked", "run", "into", "dtype", "rounding", "peak")
 
     def __init__(self, op, swapped, problem, choice, asked, workers, dtype):
         self.op, self.swapped, self.problem, self.asked = op, swapped, problem, asked
@@ -54,6 +56,8 @@ class Plan:
         self.into = writes_out(module)
         self.dtype = dtype
         self.rounding = choice.method in FFT_METHODS
+        # -1: the memory available narrowed the choice, which is made again on every call
+        self.peak = -1 if choice.memory_bound else choice.peaks.get(choice.backend)
 
     def call(self, a, k, out=None):
         """Run the backend on the oriented inputs, offering it ``out`` (checked).
@@ -63,6 +67,8 @@ class Plan:
         return self.run(a, k, out=out) if out is not None and self.into else self.run(a, k)
 
     def __call__(self, in1, in2, out=None):
+        if self.peak is not None and (self.peak < 0 or not fits(self.peak)):
+            return None                 # the dispatcher decides what fits now
         a, k = orient(self.op, in1, in2, self.swapped, HostOps)
         if self.asked and not Probes(HostOps, a, k).replay(self.asked):
             return None

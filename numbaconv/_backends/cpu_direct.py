@@ -68,6 +68,34 @@ def cost(problem: Problem, workers=None) -> float:
     return c["direct_overhead"] + (compute + stream) / coef.effective_threads(workers)
 
 
+def memory(problem: Problem, workers=None) -> int:
+    """Predicted peak bytes of :func:`run`.
+
+    The output in the work dtype, copies of both inputs in it (flipped
+    kernels and casts), the padded signal where the kernel reads one, and
+    the cast of the output to the result dtype.
+    """
+    item = work_dtype(problem.dtype).itemsize
+    peak = (problem.outputs + math.prod(problem.shape_a) + math.prod(problem.shape_k)) * item
+    if not problem.all_axes:          # one correlation per broadcast index, each one's copies
+        return int(peak + problem.outputs * (item + problem.dtype.itemsize))
+    offs = problem.offsets
+    lo = [max(0, -o) for o in offs]
+    hi = [max(0, o + m + k - 1 - n) for o, m, k, n in
+          zip(offs, problem.out_shape, problem.shape_k, problem.shape_a)]
+    if not problem.zero_fill or problem.ndim > 2:
+        padded = math.prod(n + a + b for n, a, b in zip(problem.shape_a, lo, hi))
+    else:                              # the 2-D kernel pads columns only, when it pays
+        a2 = (1,) * (2 - problem.ndim) + tuple(problem.shape_a)
+        k2 = (1,) * (2 - problem.ndim) + tuple(problem.shape_k)
+        o2 = (1,) * (2 - problem.ndim) + tuple(problem.out_shape)
+        pad_lo, pad_hi, _, _ = _corr2d_layout(a2, k2, o2, offs[-1], item, workers or 1,
+                                              block_width(work_dtype(problem.dtype)))
+        padded = a2[0] * (a2[1] + pad_lo + pad_hi) if pad_lo or pad_hi else 0
+    result = problem.outputs * problem.dtype.itemsize if item != problem.dtype.itemsize else 0
+    return int(peak + padded * item + result)
+
+
 # --------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------
@@ -200,7 +228,7 @@ def _corr2d_ser(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
     ox += shift
     ncx = (out.shape[1] + chunk - 1) // chunk
     for item in range(out.shape[0] * ncx):
-        _item(a, k, out, oy, ox, chunk, ncx, np.int64(item))
+        _item(a, k, out, oy, ox, chunk, ncx, item)
 
 
 @jit
@@ -254,7 +282,7 @@ def _corr_rows_ser(aflat, k2, kofs, out2, obase, chunk):
     """Serial twin of :func:`_corr_rows_par`."""
     ncx = (out2.shape[1] + chunk - 1) // chunk
     for item in range(out2.shape[0] * ncx):
-        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, np.int64(item))
+        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, item)
 
 
 

@@ -48,6 +48,41 @@ def cost(problem: Problem, workers=None) -> float:
                                 * c["fft_nlogn"][coef.fft_key(problem.dtype)] / threads)
 
 
+def memory(problem: Problem, workers=None) -> int:
+    """Predicted peak bytes of :func:`run`.
+
+    Both operands zero-padded to the transform size and their spectra, the
+    inverse transform, then the output window's copy.
+
+    Casts to the transform dtype are counted where the result dtype is not
+    it (integers, float16); pocketfft's line buffer on each thread that has
+    a line to transform is added.
+    """
+    dtype = fft_result_dtype(problem.dtype, problem.dtype)
+    real = dtype.kind != "c"
+    fshape = problem.window_fft_shape(real=real)
+    size = dtype.itemsize
+    csize = size * 2 if real else size
+    points = math.prod(fshape)
+    freqs = math.prod(fshape[:-1]) * (fshape[-1] // 2 + 1 if real else fshape[-1])
+    other = [ax for ax in range(problem.ndim) if ax not in problem.axes]
+    ba = math.prod(problem.shape_a[ax] for ax in other)
+    bk = math.prod(problem.shape_k[ax] for ax in other)
+    bo = math.prod(max(problem.shape_a[ax], problem.shape_k[ax]) for ax in other)
+    cast = 0
+    if problem.dtype != dtype:
+        cast = (math.prod(problem.shape_a) + math.prod(problem.shape_k)) * size
+    spec_a, spec_k = ba * freqs * csize, bk * freqs * csize
+    product = bo * freqs * csize if bo > ba else 0
+    inverse = bo * points * size
+    peak = cast + max(ba * points * size + spec_a,
+                      spec_a + bk * points * size + spec_k,
+                      spec_a + spec_k + product + inverse,
+                      inverse + problem.outputs * max(size, problem.dtype.itemsize))
+    lines = bo * points // max(fshape)
+    return int(peak + min(resolve_workers(workers), lines) * max(fshape) * csize)
+
+
 def flip_axes(x, axes):
     """View of ``x`` reversed along ``axes``."""
     idx = [slice(None)] * x.ndim

@@ -500,6 +500,22 @@ def cost(problem: LayerProblem, workers=None) -> float:
     return c["overhead"] + ((_work(problem) + ITEM_MACS * items) * rate + stream) / par
 
 
+def memory(problem: LayerProblem, workers=None) -> int:
+    """Predicted peak bytes of :func:`run`.
+
+    The output, the padded input (a copy only when padded), the band
+    schedule's weights, and each thread's phase-split plane (strided layers).
+    """
+    item = problem.dtype.itemsize
+    _, _, geom, ent_u, _, _ = _plan(problem)
+    outputs = problem.batch * problem.out_channels * math.prod(problem.out_shape)
+    padded = problem.batch * problem.channels * math.prod(problem.shape) if problem.pad else 0
+    weights = problem.out_channels * (problem.taps + len(ent_u) * BAND_ROWS)
+    threads = _layout(problem, resolve_workers(workers))[0]
+    split = threads * int(geom[7]) if any(s > 1 for s in problem.stride) else 0
+    return int((outputs + padded + weights + split) * item)
+
+
 def describe(problem: LayerProblem, workers=None) -> str:
     threads, tiles, _ = _layout(problem, resolve_workers(workers))
     bands = _plan(problem)[2][4]

@@ -84,6 +84,38 @@ def cost(problem: LayerProblem, workers=None) -> float:
     return lay["overhead"] + compute + moved * problem.dtype.itemsize * c["pass_byte"]
 
 
+def memory(problem: LayerProblem, workers=None) -> int:
+    """Predicted peak bytes of :func:`run`.
+
+    The input in the kernel's flat phase layout (padded), the weight in
+    output-channel panels (and its reordering), the output; transposed,
+    the stride-spread input and its window's copy before that.
+    """
+    item = problem.dtype.itemsize
+    shape, stride = _lowered(problem)
+    phase_shape, bases = layer.plan(tuple(shape), tuple(problem.kernel), tuple(stride),
+                                    tuple(problem.dilation))
+    step = layer.quarter(problem.dtype)
+    span = problem.out_shape[0] * math.prod(phase_shape[1:])
+    length = max(int(bases.max()) + -(-span // step) * step,
+                 math.prod(stride) * math.prod(phase_shape))
+    flat = problem.batch * problem.channels * length
+    og = problem.out_channels // problem.groups
+    panels = 2 * problem.groups * -(-og // layer.OUT_BLOCK) * layer.OUT_BLOCK * (
+        problem.channels // problem.groups) * problem.taps
+    outputs = problem.batch * problem.out_channels * math.prod(problem.out_shape)
+    extra = 0
+    if problem.transposed:          # the spread input and the copy of its window
+        spread = math.prod(max((n - 1) * s + 1 + d * (k - 1), b + z + d * (k - 1))
+                           for n, s, d, k, b, z in zip(problem.shape, problem.stride,
+                                                       problem.dilation, problem.kernel,
+                                                       problem.start, problem.out_shape))
+        extra = problem.batch * problem.channels * (spread + math.prod(shape))
+    elif problem.padding_mode != "zeros" and problem.pad:   # padded before the layout copy
+        extra = problem.batch * problem.channels * math.prod(problem.shape)
+    return int((flat + panels + outputs + extra) * item)
+
+
 def describe(problem: LayerProblem, workers=None) -> str:
     waste = _work(problem) / max(problem.macs, 1.0)
     how = "transposed as a forward pass on the stride-spread input, " if problem.transposed else ""

@@ -259,6 +259,28 @@ def cost(problem: LayerProblem, workers=None) -> float:
             + moved * c["pass_byte"])
 
 
+def memory(problem: LayerProblem, workers=None) -> int:
+    """Predicted peak bytes of :func:`run`.
+
+    The output, the weight's spectra (and the transform before them), and
+    one piece of images' input and output spectra with their inverse
+    transforms' intermediates (pieces keep these under :data:`PIECE_BYTES`).
+    """
+    item = problem.dtype.itemsize
+    plan = _plan(problem)
+    lengths, freqs = plan["lengths"], plan["freqs"]
+    csize = 2 * item
+    cg = problem.channels // problem.groups
+    outputs = problem.batch * problem.out_channels * math.prod(problem.out_shape)
+    padded = problem.batch * problem.channels * math.prod(problem.shape) if plan["pad"] else 0
+    dilated = math.prod(d * (k - 1) + 1 for d, k in zip(problem.dilation, problem.kernel))
+    weight = problem.out_channels * cg * (2 * freqs * csize + dilated * item)
+    piece = _piece(problem, freqs)
+    spectra = piece * (problem.channels + problem.out_channels) * freqs * csize
+    inverse = piece * problem.out_channels * (freqs * csize + math.prod(lengths) * item)
+    return int((outputs + padded) * item + weight + 2 * spectra + inverse)
+
+
 def describe(problem: LayerProblem, workers=None) -> str:
     """One line for :func:`numbaconv.nn.explain`: the transforms and the channel products."""
     plan = _plan(problem)

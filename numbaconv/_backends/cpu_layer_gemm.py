@@ -53,6 +53,28 @@ def cost(problem: LayerProblem, workers=None) -> float:
     return t + moved * problem.dtype.itemsize * c["column_byte"]
 
 
+def memory(problem: LayerProblem, workers=None) -> int:
+    """Predicted peak bytes of :func:`run`.
+
+    Forward: the padded input, the im2col columns (every window of the
+    input in one matrix), BLAS's product and its reordered copy.
+    Transposed: every tap's products, the full adjoint and its cropped copy.
+    """
+    item = problem.dtype.itemsize
+    outputs = problem.batch * problem.out_channels * math.prod(problem.out_shape)
+    if problem.transposed:
+        full = (problem.batch * problem.out_channels
+                * math.prod((n - 1) * s + d * (k - 1) + 1 + b for n, s, d, k, b in
+                            zip(problem.shape, problem.stride, problem.dilation,
+                                problem.kernel, problem.start)))
+        parts = problem.batch * problem.out_channels * problem.taps * math.prod(problem.shape)
+        return int((parts + full + outputs) * item)
+    padded = problem.batch * problem.channels * math.prod(problem.shape) if problem.pad else 0
+    positions = problem.batch * math.prod(problem.out_shape)
+    cols = positions * problem.channels * problem.taps
+    return int((padded + cols + 2 * outputs) * item)
+
+
 def describe(problem: LayerProblem, workers=None) -> str:
     length, width = _contraction(problem)
     return (f"{problem.groups} BLAS product(s) per call, contraction length {length}, "

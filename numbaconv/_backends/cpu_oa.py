@@ -49,6 +49,56 @@ def cost(problem: Problem, workers=None) -> float:
     return p[3]
 
 
+def memory(problem: Problem, workers=None) -> int:
+    """Predicted peak bytes of :func:`plan`'s blocking (plain FFT's where none pays).
+
+    2-D tiles need the output and, per thread, one tile's padded copy,
+    spectrum, inverse and tail: far less than one transform of the whole.
+    Blocks along an axis are transformed as one batch: every block's padded
+    copy, spectrum and inverse at once, as large as the whole signal's.
+    """
+    p = plan(problem, workers)
+    if p is None:
+        return cpu_fft.memory(problem, workers)
+    ax, nfft, threads, _ = p
+    dtype = fft_result_dtype(problem.dtype, problem.dtype)
+    real = dtype.kind != "c"
+    size = dtype.itemsize
+    csize = 2 * size if real else size
+    result = cast = 0
+    if problem.dtype != dtype:           # inputs cast to the transform dtype, result back
+        cast = (math.prod(problem.shape_a) + math.prod(problem.shape_k)) * size
+        result = problem.outputs * problem.dtype.itemsize
+    if ax is None:
+        (t0, t1), (_, m0) = nfft, _signal_kernel(problem)[0]
+        width = problem.out_shape[1]
+        spec = t0 * (t1 // 2 + 1 if real else t1) * csize
+        # a tile's padded copy, its spectrum (and the inverse's copy of it), its inverse
+        per_thread = 2 * t0 * t1 * size + 2 * spec + (m0 - 1) * width * size
+        kernel = t0 * t1 * size + spec       # computed while the threads start their tiles
+        return int(cast + kernel + threads * per_thread + problem.outputs * size + result)
+    n, m = _signal_kernel(problem)[ax]
+    step = nfft - m + 1
+    nblocks = -(-n // step)
+    half = nfft // 2 + 1 if real else nfft
+    if batched_1d(problem.ndim, m, nfft):       # blocks, spectra, inverses, output, kernel
+        return int(cast + (2 * nblocks * nfft + (nblocks + 1) * step + nfft) * size
+                   + (nblocks + 2 + threads) * half * csize + result)
+    lengths = dict(zip(problem.axes, problem.window_fft_shape(real=real)))
+    across = math.prod(lengths[x] if x in problem.axes else max(problem.shape_a[x],
+                                                                 problem.shape_k[x])
+                       for x in range(problem.ndim) if x != ax)
+    rest = math.prod(max(a, k) for x, (a, k) in enumerate(zip(problem.shape_a,
+                                                               problem.shape_k)) if x != ax)
+    points = nblocks * nfft * across
+    freqs = nblocks * half * across
+    # np.pad's copy, rfftn's padded copy, the spectra and their product, the inverse,
+    # the overlap-added output and its window's copy
+    return int(cast + nblocks * step * rest * size + 2 * points * size + 3 * freqs * csize
+               + ((nblocks + 1) * step + nfft) * across * size
+               + problem.outputs * max(size, problem.dtype.itemsize))
+
+
 def block_cost(problem: Problem, ax, nfft, workers=None) -> float:
     """Overlap-add with blocks of FFT length ``nfft`` along axis ``ax`` on ``workers`` threads.
 

@@ -21,7 +21,7 @@ import numpy as np
 from numba import prange
 
 from .. import _coefficients as coef
-from .._config import numba_threads
+from .._config import numba_threads, resolve_workers
 from .._jit import jit, jit_parallel
 from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, store_block, taps,
                                zero_block)
@@ -60,6 +60,28 @@ def cost(problem: Problem, workers=None) -> float:
     col = OH * OW * kh * mac * short_slowdown(c, kh)     # kh rows, four output rows per load
     stream = (math.prod(problem.shape_a) + 2 * H * OW + problem.outputs) * item * c["pass_byte"]
     return 2 * c["direct_overhead"] + (row + col + stream) / coef.effective_threads(workers)
+
+
+def memory(problem: Problem, workers=None) -> int:
+    """Predicted peak bytes of :func:`run`.
+
+    The output, a copy of the signal in the work dtype (padded for other
+    boundaries), and each thread's ring of row-pass results (complex: the
+    row pass's whole result instead).
+    """
+    wt = work_dtype(problem.dtype)
+    item = wt.itemsize
+    (H, W), (kh, _), (OH, OW) = problem.shape_a, problem.shape_k, problem.out_shape
+    signal = H * W
+    if not problem.zero_fill:
+        signal += math.prod(m + k - 1 for m, k in zip(problem.out_shape, problem.shape_k))
+    if not lanes(wt):
+        rows = (H if problem.zero_fill else OH + kh - 1) * OW
+    else:
+        threads = resolve_workers(workers)
+        stride = _tiles(OH, OW, kh, item, threads)[2]
+        rows = threads * ((kh + COL_ROWS - 1) * stride + LINE_BYTES // item)
+    return int((problem.outputs + signal + rows + sum(problem.shape_k)) * item)
 
 
 # --------------------------------------------------------------------------
