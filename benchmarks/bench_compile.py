@@ -8,8 +8,10 @@
   beforehand (by a priming subprocess in ``setup``): loading the compiled
   kernels from disk.
 
-With ``NUMBACONV_ASV_GRID=tiny`` only the 1-D ``auto`` call is measured
-(a smoke run). The child interpreter is asv's environment Python; the directory holding
+The cases are those of ``numbaconv bench --latency``
+(:data:`numbaconv._tools.latency.CASES`): every public function and path.
+With ``NUMBACONV_ASV_GRID=tiny`` only the first is measured (a smoke run).
+The child interpreter is asv's environment Python; the directory holding
 the ``numbaconv`` that the benchmark process imported is put on its
 ``sys.path`` in the (untimed) setup code, so an uninstalled checkout works
 with ``--python=same`` too.
@@ -24,32 +26,22 @@ import tempfile
 import textwrap
 
 import numbaconv
+from numbaconv._tools.latency import CASES
 
 from . import GRID
 
-#: (ranks, methods) of the first calls measured
-PARAMS = [[1], ["auto"]] if GRID == "tiny" else [[1, 2], ["auto", "direct", "fft", "oa"]]
+#: the first calls measured
+PARAMS = [list(CASES)[:1]] if GRID == "tiny" else [list(CASES)]
 
 
 def _numbaconv_parent() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(numbaconv.__file__)))
 
 
-def _problem_code(ndim: int, method: str) -> tuple:
-    """(setup lines building the inputs, the first-call statement)."""
-    if ndim == 1:
-        build = ("a = rng.standard_normal(20_000)\n"
-                 "k = rng.standard_normal(65)\n")
-        mode = "full"
-    else:
-        build = ("a = rng.standard_normal((256, 256))\n"
-                 "k = rng.standard_normal((7, 7))\n")
-        mode = "same"
-    setup = ("import numpy as np\n"
-             "import numbaconv\n"
-             "rng = np.random.default_rng(0)\n" + build)
-    stmt = f"numbaconv.convolve(a, k, mode={mode!r}, method={method!r})"
-    return setup, stmt
+def _problem_code(case: str) -> tuple:
+    """Return (setup lines importing numbaconv and building the inputs, the first-call statement)."""
+    c = CASES[case]
+    return "import numbaconv, numbaconv.nn\n" + c.setup, c.stmt
 
 
 def timeraw_import():
@@ -61,19 +53,19 @@ timeraw_import.number = 1
 
 
 class CompileCold:
-    """First call of ``convolve`` with a cold (empty) Numba cache."""
+    """First call with a cold (empty) Numba cache."""
 
     params = PARAMS
-    param_names = ["ndim", "method"]
+    param_names = ["case"]
     repeat = (1, 3, 120.0)
     number = 1
     timeout = 900.0
 
-    def setup(self, ndim, method):
+    def setup(self, case):
         self.parent = _numbaconv_parent()
 
-    def timeraw_first_call(self, ndim, method):
-        build, stmt = _problem_code(ndim, method)
+    def timeraw_first_call(self, case):
+        build, stmt = _problem_code(case)
         setup = textwrap.dedent(f"""
             import atexit, os, shutil, sys, tempfile
             _cache = tempfile.mkdtemp(prefix="numbaconv-cold-cache-")
@@ -85,18 +77,18 @@ class CompileCold:
 
 
 class CompileWarm:
-    """First call of ``convolve`` in a new process with a warm Numba cache."""
+    """First call in a new process with a warm Numba cache."""
 
     params = PARAMS
-    param_names = ["ndim", "method"]
+    param_names = ["case"]
     repeat = (1, 5, 60.0)
     number = 1
     timeout = 900.0
 
-    def setup(self, ndim, method):
+    def setup(self, case):
         self.parent = _numbaconv_parent()
         self.cache = tempfile.mkdtemp(prefix="numbaconv-warm-cache-")
-        build, stmt = _problem_code(ndim, method)
+        build, stmt = _problem_code(case)
         prime = f"import sys\nsys.path.insert(0, {self.parent!r})\n" + build + stmt + "\n"
         env = dict(os.environ, NUMBA_CACHE_DIR=self.cache)
         proc = subprocess.run([sys.executable, "-c", prime], env=env, capture_output=True,
@@ -107,11 +99,11 @@ class CompileWarm:
                 raise NotImplementedError(proc.stderr.strip().splitlines()[-1])
             raise RuntimeError(f"priming the Numba cache failed:\n{proc.stderr}")
 
-    def teardown(self, ndim, method):
+    def teardown(self, case):
         shutil.rmtree(getattr(self, "cache", ""), ignore_errors=True)
 
-    def timeraw_first_call(self, ndim, method):
-        build, stmt = _problem_code(ndim, method)
+    def timeraw_first_call(self, case):
+        build, stmt = _problem_code(case)
         setup = textwrap.dedent(f"""
             import os, sys
             os.environ["NUMBA_CACHE_DIR"] = {self.cache!r}

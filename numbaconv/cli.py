@@ -90,6 +90,50 @@ def _calibrate(args) -> int:
     return 0
 
 
+def _csv(text):
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _rich_terminal(stream) -> bool:
+    """Whether ``stream`` is a terminal that rich may draw on (not under CI or NUMBACONV_PLAIN)."""
+    import importlib.util
+    if os.environ.get("CI") or os.environ.get("NUMBACONV_PLAIN") or not stream.isatty():
+        return False
+    return importlib.util.find_spec("rich") is not None
+
+
+def _warmup(args) -> int:
+    """Compile ahead with a progress bar (rich), or one line per call without rich or a terminal."""
+    from ._warmup import plan, warmup
+
+    try:
+        ndims = [int(n) for n in _csv(args.ndims)]
+        total = len(plan(_csv(args.dtypes), ndims, _csv(args.paths)))
+    except (TypeError, ValueError) as exc:
+        print(f"numbaconv warmup: {exc}", file=sys.stderr)
+        return 2
+    kwargs = dict(dtypes=_csv(args.dtypes), ndims=ndims, paths=_csv(args.paths))
+    if _rich_terminal(sys.stderr):
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("compiling", total=total)
+            summary = warmup(**kwargs, progress=lambda done, n, label: bar.update(
+                task, completed=done, description=label))
+    else:
+        def progress(done, n, label):
+            print(f"[{done}/{n}] {label}", file=sys.stderr, flush=True)
+        summary = warmup(**kwargs, progress=progress)
+    for path, row in summary.items():
+        state = f"{row['kernels']} kernel(s) compiled" if row["compiled"] else "nothing compiled"
+        print(f"{path:<11} {row['seconds']:7.2f} s  {row['calls']} call(s), {state}")
+        for why in row["skipped"]:
+            print(f"  skipped: {why}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``numbaconv`` (``bench`` parses its own arguments)."""
     parser = argparse.ArgumentParser(
@@ -104,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--quick", action="store_true", help="fewer, shorter measurements")
     cal.add_argument("--no-save", action="store_true",
                      help="print the coefficients without storing them")
+    from ._warmup import DEFAULT_DTYPES, PATHS
+    warm = sub.add_parser("warmup", help="compile the kernels ahead into Numba's cache "
+                                         "(minutes once; first calls are then fast)")
+    warm.add_argument("--dtypes", default=",".join(DEFAULT_DTYPES), metavar="LIST",
+                      help="comma-separated dtypes (default: %(default)s)")
+    warm.add_argument("--ndims", default="1,2,3", metavar="LIST",
+                      help="comma-separated ranks among 1, 2, 3 (default: %(default)s)")
+    warm.add_argument("--paths", default=",".join(PATHS), metavar="LIST",
+                      help="comma-separated among " + ", ".join(PATHS) + " (default: all)")
     gpu = sub.add_parser("gpu-check",
                          help="on a CUDA GPU: its tests, the bandwidth table and the peer "
                               "comparisons in one report, within 10 minutes")
@@ -126,6 +179,8 @@ def main(argv=None) -> int:
         return _info()
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "warmup":
+        return _warmup(args)
     if args.command == "gpu-check":
         from ._tools import gpu_check
         return gpu_check.main(args.out, args.quick)

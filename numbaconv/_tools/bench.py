@@ -361,6 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time numbaconv.nn on common layer shapes against torch.nn.functional "
                         "(a NumPy im2col baseline without torch); takes --quick, --dtype, "
                         "--json, --methods, --repeat, --max-time, --workers")
+    p.add_argument("--latency", action="store_true",
+                   help="first-call latency instead: each public path's first call in a fresh "
+                        "interpreter with an empty Numba cache (cold) and with it filled (warm), "
+                        "wall and CPU seconds; takes --paths and --json")
+    p.add_argument("--paths", default=None, metavar="LIST",
+                   help="with --latency: comma-separated case names, patterns or paths "
+                        "(direct, separable, fft, oa, convolve2d, choose, nn)")
     p.add_argument("--repeat", type=int, default=5, metavar="N",
                    help="timed samples per measurement; the median is reported (default 5)")
     p.add_argument("--max-time", type=float, default=None, metavar="S",
@@ -402,6 +409,10 @@ def _progress(cells, run_one):
 def main(argv=None) -> int:
     """Entry point of ``numbaconv bench``; returns the exit status."""
     args = build_parser().parse_args(argv)
+
+    if args.latency:
+        from .latency import main as latency
+        return latency(args)
 
     if args.nn:
         from .bench_nn import main as bench_nn

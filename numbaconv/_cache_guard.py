@@ -1,0 +1,88 @@
+"""Numba's on-disk cache, read so that a bad entry costs a compile, never the call.
+
+Numba unpickles its index (``.nbi``) and data (``.nbc``) files and lets every
+error through: a truncated or garbled file (a full disk, a killed writer, a
+copied cache) made the first call of a kernel raise ``UnpicklingError`` or
+``EOFError``.  And two processes that compile different signatures of one
+kernel into an empty cache at once can leave an index entry that names the
+other's data file: Numba then returns code compiled for other argument types
+(a ``TypeError`` at the call).  :class:`GuardedCache` drops such an entry with
+a log line on the ``"numbaconv"`` logger and lets Numba compile; a cache that
+cannot be written is logged and skipped.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from numba.core import sigutils
+from numba.core.caching import FunctionCache
+
+logger = logging.getLogger("numbaconv")
+
+
+class GuardedCache(FunctionCache):
+    """Numba's per-function cache, with unreadable or mismatched entries dropped."""
+
+    def load_overload(self, sig, target_context):
+        try:
+            cres = super().load_overload(sig, target_context)
+        except Exception as exc:  # noqa: BLE001 - any unreadable entry: compile instead
+            self._drop(sig, target_context, f"unreadable ({type(exc).__name__}: {exc})")
+            return None
+        if cres is not None:
+            wanted = tuple(sigutils.normalize_signature(sig)[0])
+            if tuple(cres.signature.args) != wanted:
+                self._drop(sig, target_context,
+                           f"compiled for {cres.signature.args}, not {wanted}")
+                return None
+        return cres
+
+    def save_overload(self, sig, data):
+        try:
+            super().save_overload(sig, data)
+        except Exception as exc:  # noqa: BLE001 - caching is an optimisation
+            logger.warning("numbaconv: could not store the compiled %s in Numba's cache "
+                           "(%s: %s); it will compile again in the next process",
+                           self._name, type(exc).__name__, exc)
+
+    def _drop(self, sig, target_context, why):
+        """Remove the bad file: the index when it cannot be read, else the entry's data file."""
+        files = self._cache_file
+        path = files._index_path
+        try:
+            try:
+                overloads = files._load_index()
+            except Exception:  # noqa: BLE001 - the index itself is bad: it goes
+                os.remove(path)
+            else:
+                name = overloads.get(self._index_key(sig, target_context.codegen()))
+                if name is not None:
+                    # Numba treats a missing data file as a miss and rewrites it when it saves
+                    path = files._data_path(name)
+                    os.remove(path)
+            outcome = "removed it"
+        except (OSError, AttributeError) as exc:
+            outcome = f"could not remove it ({type(exc).__name__}: {exc})"
+        logger.warning("numbaconv: Numba's cached code of %s is %s; %s (%s) and compiles "
+                       "the kernel instead", self._name, why, outcome, path)
+
+
+def guard(dispatcher):
+    """Make ``dispatcher`` (a ``cache=True`` Numba function) read its cache through the guard.
+
+    Its cache becomes a :class:`GuardedCache`; other dispatchers are returned as they are.
+
+    Examples
+    --------
+    Every kernel compiled through :func:`numbaconv._jit.jit` is guarded:
+
+    >>> from numbaconv._cache_guard import GuardedCache
+    >>> from numbaconv._probes import _all_finite_ser
+    >>> isinstance(_all_finite_ser._cache, GuardedCache)
+    True
+    """
+    cache = getattr(dispatcher, "_cache", None)
+    if type(cache) is FunctionCache:
+        cache.__class__ = GuardedCache
+    return dispatcher
