@@ -129,7 +129,7 @@ def _contexts() -> list:
 
 def user_limit():
     """``(bytes, where it was set)`` of the user's limit in force, or ``(None, None)``."""
-    stack = _contexts()
+    stack = getattr(_local, "limits", None)
     if stack:                           # the innermost context rules (None lifts the limit)
         return stack[-1], "numbaconv.set_memory_limit"
     text = os.environ.get(ENV)
@@ -151,6 +151,18 @@ def fits_quickly(nbytes) -> bool:
 def fits(nbytes) -> bool:
     """Whether a call allocating ``nbytes`` at its peak fits; cheap for small peaks."""
     return fits_quickly(nbytes) or nbytes <= available()[0]
+
+
+def still_fits(nbytes) -> bool:
+    """:func:`fits` for a memoised plan, which replays a call the dispatcher checked.
+
+    Small peaks are checked again only inside a :func:`set_memory_limit`
+    context: reading the environment variable costs more than a small
+    call's whole replay, and it is read again whenever a call is dispatched.
+    """
+    if nbytes < CHECK_MIN_BYTES and not getattr(_local, "limits", None):
+        return True
+    return fits(nbytes)
 
 
 def available():

@@ -21,7 +21,7 @@ from ._arrays import HostOps, finalize
 from ._config import resolve_workers
 from . import _dispatch
 from ._dispatch import FFT_METHODS
-from ._memory import fits
+from ._memory import still_fits
 from ._probes import Probes
 
 #: plans kept at most; the memo is emptied when full (shapes rarely vary that much)
@@ -67,7 +67,7 @@ class Plan:
         return self.run(a, k, out=out) if out is not None and self.into else self.run(a, k)
 
     def __call__(self, in1, in2, out=None):
-        if self.peak is not None and (self.peak < 0 or not fits(self.peak)):
+        if self.peak is not None and (self.peak < 0 or not still_fits(self.peak)):
             return None                 # the dispatcher decides what fits now
         a, k = orient(self.op, in1, in2, self.swapped, HostOps)
         if self.asked and not Probes(HostOps, a, k).replay(self.asked):
