@@ -5,6 +5,12 @@ the fastmath flag set and the error model are the same everywhere.  The
 fastmath set deliberately leaves out ``nnan`` and ``ninf``: with them LLVM
 may assume that no NaN or inf exists and fold ``np.isnan`` to ``False``,
 which would let non-finite values vanish silently.
+
+It is also where the threading layer is prepared, before any parallel
+kernel runs (Numba fixes it at the first launch): Numba's ``tbb`` layer,
+which is safe for threads and for ``fork``, wherever the ``tbb`` package is
+installed (:func:`_load_tbb`); OpenMP, Numba's fallback, only with a short
+spin count.
 """
 from __future__ import annotations
 
