@@ -123,7 +123,7 @@ def set_memory_limit(nbytes):
 
 
 def _contexts() -> list:
-    """This thread's :func:`set_memory_limit` values, innermost last."""
+    """Return the :func:`set_memory_limit` values of the calling thread, innermost last."""
     return _local.__dict__.setdefault("limits", [])
 
 
