@@ -765,5 +765,6 @@ def explain(in1, in2, mode="full", method="auto", *, device="auto", workers=None
         note = ("0-d inputs: their product" if np.ndim(in1) == 0 else
                 "input handled by scipy.signal itself (empty, or a dtype Numba cannot compute)")
         return _dispatch.Choice("scipy", "direct", {}, [note])
+    # a copy: the dispatcher memoises its choices, and what explain returns is the caller's
     return _dispatch.select(problem, method, workers, probes=probes, offload=device == "auto",
-                            settle=True)[1]
+                            settle=True)[1].copy()

@@ -86,6 +86,11 @@ class Choice:
     peaks: dict = dataclasses.field(default_factory=dict)
     memory_bound: bool = False
 
+    def copy(self) -> "Choice":
+        """A copy whose lists and dicts are its own (the dispatcher memoises its choices)."""
+        return dataclasses.replace(self, costs=dict(self.costs), vetoes=list(self.vetoes),
+                                   notes=list(self.notes), peaks=dict(self.peaks))
+
     @property
     def scipy_method(self) -> str:
         """The method in SciPy's words: ``'fft'`` for FFT-based, else ``'direct'``."""
@@ -125,6 +130,9 @@ def vetoes(problem, method="auto"):
     if problem.finite is False:
         out.append(("fft", "non-finite values: FFT would spread NaN/inf over the whole "
                            "output, the direct method keeps them local"))
+    if getattr(problem, "fft_in_range", True) is False:
+        out.append(("fft", "values so large that an FFT's spectra could overflow the float "
+                           "range: the direct method sums only the products each output needs"))
     return out
 
 
@@ -193,6 +201,8 @@ def select(problem, method="auto", workers=None, *, probes=None, offload=False, 
         facts = {"finite": probes.finite()}
         if problem.kind in "iu":        # layer problems are float: no integer bound to ask
             facts["int_bound"] = probes.int_bound()
+        elif facts["finite"] and problem.operation == "signal":
+            facts["fft_in_range"] = probes.fft_in_range()
         problem = dataclasses.replace(problem, **facts)
         choice = choose(problem)
     return problem, _fit_memory(problem, choice, method, workers, version, caller)

@@ -161,6 +161,21 @@ def is_separable(k) -> bool:
     return separable_factors(k) is not None
 
 
+def magnitude(x) -> float:
+    """An upper bound of ``max |x|`` for a finite float or complex array (NumPy or CuPy),
+    without a temporary of ``x``'s size; 0 when empty.
+
+    >>> from numbaconv._probes import magnitude
+    >>> magnitude(np.array([1.5, -3.0])), magnitude(np.array([3 + 4j]))
+    (3.0, 5.0)
+    """
+    if x.size == 0:
+        return 0.0
+    if x.dtype.kind == "c":
+        return math.hypot(magnitude(x.real), magnitude(x.imag))
+    return max(abs(float(x.max())), abs(float(x.min())))
+
+
 def int_exact_limit(problem) -> float:
     """Largest bound ``|A|max * |K|max * taps`` for which a float64 FFT of integers rounds exactly.
 
@@ -224,6 +239,26 @@ class Probes:
             return (float(self.ops.abs_max(self.a)) * float(self.ops.abs_max(self.k))
                     * float(min(self.a.size, self.k.size)))
         return self._ask("int_bound", bound)
+
+    def fft_in_range(self) -> bool:
+        """Whether an FFT of the two arrays stays far inside its float type's range.
+
+        A spectrum of ``a`` reaches ``sum|a| <= a.size * max|a|``, their
+        product that times the kernel's, and the inverse transform sums the
+        transform's length of those before it scales: values a direct sum
+        keeps finite can overflow there.  True for integers (their own
+        exactness bound is far stricter).
+        """
+        def test():
+            dtype = np.result_type(self.a.dtype, self.k.dtype)
+            if dtype.kind not in "fc":
+                return True
+            single = dtype.itemsize <= (8 if dtype.kind == "c" else 4)
+            top = float(np.finfo(np.float32 if single else np.float64).max)
+            length = math.prod(m + n for m, n in zip(self.a.shape, self.k.shape))
+            bound = (magnitude(self.a) * self.a.size) * (magnitude(self.k) * self.k.size) * length
+            return bound <= top / 16
+        return self._ask("fft_in_range", test)
 
     def rank1(self) -> bool:
         """Whether the kernel has numerical rank 1 (:func:`separable_factors`)."""

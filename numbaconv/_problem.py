@@ -59,6 +59,9 @@ class Problem:
     int_bound : float
         For integer inputs, an upper bound of ``|A|max * |K|max * taps``;
         ``inf`` when unknown, 0 for non-integers.
+    fft_in_range : bool
+        Whether an FFT's intermediate sums stay inside the float range
+        (:meth:`numbaconv._probes.Probes.fft_in_range`); assumed until probed.
     separable : bool
         Whether the 2-D kernel has numerical rank 1 (see
         :func:`numbaconv._backends.cpu_separable.rank1_factors`).
@@ -91,6 +94,7 @@ class Problem:
     separable: bool = False
     host_io: bool = False
     fill_products: bool = False
+    fft_in_range: bool = True
 
     @property
     def ndim(self) -> int:

@@ -14,6 +14,7 @@ backend that runs.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import copy
 
 import numpy as np
@@ -182,12 +183,35 @@ def test_integers_past_the_exact_limit_veto_fft(register, dtype):
     assert not numbaconv.explain(small_a, small_k).vetoes
 
 
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 1e28), (np.complex64, 1e28),
+                                          (np.float64, 1e300), (np.complex128, 1e300)])
+def test_values_near_the_float_range_veto_fft(register, dtype, scale):
+    """Finite direct sums whose FFT spectra could overflow: the direct method runs."""
+    fake = register(FakeBackend("fake_fft", "fft", cost=0.0))
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal(3000) * scale).astype(dtype)
+    k = rng.standard_normal(200).astype(dtype)
+    ref = ss.convolve(a, k, method="direct")
+    assert np.isfinite(ref).all()
+    out = numbaconv.convolve(a, k)
+    assert fake.calls["run"] == 0
+    assert np.isfinite(out).all()
+    assert_matches_scipy(out, ref, a, k, fft=False)
+    choice = numbaconv.explain(a, k)
+    assert choice.backend == "cpu_direct" and any("overflow" in v for v in choice.vetoes)
+    numbaconv.convolve(a / scale, k)                  # ordinary magnitudes: FFT is safe
+    assert fake.calls["run"] == 1
+
+
 def test_vetoes_of_a_problem():
     p = build_problem((100,), (5,), "full", np.dtype(np.float64), finite=False)
     assert [fam for fam, _ in _dispatch.vetoes(p)] == ["fft"]
     assert _dispatch.vetoes(p, "fft") == []           # an explicit method is obeyed
     assert _dispatch.vetoes(build_problem((100,), (5,), "full", np.dtype(np.float64))) == []
     assert _dispatch.vetoes(build_problem((100,), (5,), "full", np.dtype(bool)))
+    wide = dataclasses.replace(build_problem((100,), (5,), "full", np.dtype(np.float64)),
+                               fft_in_range=False)
+    assert [fam for fam, _ in _dispatch.vetoes(wide)] == ["fft"]
 
 
 # --------------------------------------------------------------------------
@@ -322,7 +346,7 @@ def test_fft_choice_asks_finite_once(probe_log):
     for _ in range(3):                                  # fresh, then memoised twice
         probe_log["reset"]()
         numbaconv.convolve(a, k)
-        assert _asked(probe_log) == ["finite"]
+        assert _asked(probe_log) == ["fft_in_range", "finite"]
         assert probe_log["scans"] == {"all_finite": 2}   # the signal and the kernel, once each
 
 
@@ -497,6 +521,17 @@ def _recording(run, log):
         log.append(run.__module__.rsplit(".", 1)[-1])
         return run(problem, a, k, workers=workers)
     return wrapper
+
+
+def test_explain_returns_the_callers_own_choice():
+    """Changing what explain returned must not change the next answer (choices are memoised)."""
+    a, k = np.ones(500), np.ones(9)
+    first = numbaconv.explain(a, k, method="direct")
+    costs, vetoes = dict(first.costs), list(first.vetoes)
+    first.costs.clear()
+    first.vetoes.append("changed")
+    again = numbaconv.explain(a, k, method="direct")
+    assert again.costs == costs and again.vetoes == vetoes
 
 
 def test_explain_lists_every_candidate():

@@ -526,9 +526,6 @@ def test_fuzz_explain(problem, mode, method):
             "every candidate" in note for note in choice.vetoes), str(choice)
 
 
-@pytest.mark.xfail(strict=True, reason="'auto' vetoes FFT methods for non-finite values only: "
-                   "finite values whose spectra overflow (N * sum|a| * sum|b| past the maximum) "
-                   "come back NaN/inf where the direct sums are finite")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_auto_fft_may_overflow():
     """Finite sums of values far below the maximum, where 'auto' picks overlap-add.

@@ -881,4 +881,4 @@ def explain(function, *args, **kwargs):
     if prepare is None:
         raise TypeError(f"explain() takes one of the layer functions {sorted(__all__[:5])}, "
                         f"got {function!r}")
-    return prepare(*args, **kwargs).choose()[1]
+    return prepare(*args, **kwargs).choose()[1].copy()   # the memoised choice stays intact
