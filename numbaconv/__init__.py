@@ -46,6 +46,22 @@ def calibrate(*, quick=False, save=True, progress=None):
     return fit(quick=quick, save=save, progress=progress)
 
 
+#: subpackages imported on first attribute access, as SciPy does: ``numbaconv.nn`` works
+#: after ``import numbaconv``, and ``numbaconv.dask`` imports Dask only when touched
+_LAZY = ("nn", "dask")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = ["convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d", "correlate2d",
            "choose_conv_method", "explain", "calibrate", "get_workers", "set_workers", "warmup",
            "set_memory_limit",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -137,3 +139,23 @@ def test_only_entry_points_import_the_tools():
              if dst.startswith("numbaconv._tools")
              and not (src == "numbaconv" or src == "numbaconv.cli" or src.startswith(allowed[0]))]
     assert not leaks, "\n".join(leaks)
+
+
+def test_subpackages_load_on_first_touch():
+    """``numbaconv.nn`` works after ``import numbaconv`` (as ``scipy.signal`` does), and
+    neither it nor Dask is imported before it is touched."""
+    code = ("import sys, numbaconv\n"
+            "assert 'numbaconv.nn' not in sys.modules and 'dask' not in sys.modules\n"
+            "import numpy as np\n"
+            "y = numbaconv.nn.conv1d(np.ones((1, 1, 5)), np.ones((1, 1, 3)))\n"
+            "assert y.tolist() == [[[3.0, 3.0, 3.0]]], y\n"
+            "assert 'nn' in dir(numbaconv) and 'dask' in dir(numbaconv)\n"
+            "try:\n"
+            "    numbaconv.no_such_name\n"
+            "except AttributeError as exc:\n"
+            "    assert 'no_such_name' in str(exc)\n"
+            "else:\n"
+            "    raise SystemExit('no AttributeError')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
