@@ -361,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time numbaconv.nn on common layer shapes against torch.nn.functional "
                         "(a NumPy im2col baseline without torch); takes --quick, --dtype, "
                         "--json, --methods, --repeat, --max-time, --workers")
+    p.add_argument("--dask", action="store_true",
+                   help="time numbaconv.dask against dask_image.ndfilters.convolve on a 4096² "
+                        "image in 16 chunks, kernels 15², 31², 63²; takes --quick, --dtype, "
+                        "--json, --repeat, --max-time, --workers")
     p.add_argument("--latency", action="store_true",
                    help="first-call latency instead: each public path's first call in a fresh "
                         "interpreter with an empty Numba cache (cold) and with it filled (warm), "
@@ -413,6 +417,10 @@ def main(argv=None) -> int:
     if args.latency:
         from .latency import main as latency
         return latency(args)
+
+    if args.dask:
+        from .bench_dask import main as bench_dask
+        return bench_dask(args)
 
     if args.nn:
         from .bench_nn import main as bench_nn
