@@ -58,6 +58,13 @@ because they were smaller than the halo stay merged there.
 When 'valid' swaps the inputs (the kernel is larger in every axis) the
 result is one chunk per axis.
 
+Memory
+------
+Dask orders an overlap graph so that it may read most input chunks before
+the first output is stored (``dask_image`` alike); to bound the memory of a
+result larger than RAM, store it a band of chunk rows at a time
+(as ``examples/out_of_core.py`` does; docs/performance.md has its figures).
+
 Install with ``pip install "numbaconv[dask]"``; ``import numbaconv`` does not
 import Dask.
 """
