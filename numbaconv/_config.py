@@ -102,6 +102,41 @@ def thread_count(workers) -> int:
     return max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
 
 
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _in_worker():
+    _local.in_pool = True
+
+
+def _forget_pool():
+    """In a forked child: the parent's pool threads do not exist here; start afresh."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def thread_pool():
+    """The shared pool of ``cpu_count() - 1`` threads that runs the other shares of a
+    parallel kernel (the caller's thread runs the first); created on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _POOL = ThreadPoolExecutor(max_workers=max(1, cpu_count() - 1),
+                                       thread_name_prefix="numbaconv", initializer=_in_worker)
+        return _POOL
+
+
+def in_pool_thread() -> bool:
+    """Whether this thread is one of :func:`thread_pool`'s (whose work must not wait on it)."""
+    return getattr(_local, "in_pool", False)
+
+
 class numba_threads:
     """Context manager: run the body with Numba's thread count set to ``workers`` (clamped).
 

@@ -30,7 +30,8 @@ import numbaconv
 #: seconds a child script may take (pool results themselves wait at most half of it)
 SCRIPT_TIMEOUT = 120
 
-#: the parent runs both threaded paths (a parallel direct kernel and overlap-add on its pool),
+#: the parent runs every threaded path (the direct kernel's shares on numbaconv's pool, a prange
+#: layer kernel on Numba's threading layer, overlap-add on its pool),
 #: then the same calls in pool workers; inputs and results go to an .npz for the test to check
 SCRIPT = r'''
 import json
@@ -65,7 +66,10 @@ def work(args):
 def main(start, out):
     import numba
     x, k, _, _ = inputs(0, 1)
-    numbaconv.convolve(x, k, method="direct")
+    numbaconv.convolve(x, k, method="direct")        # numbaconv's own pool runs a share
+    assert any(t.name.startswith("numbaconv_") for t in threading.enumerate()), "no pool share"
+    numbaconv.nn.conv2d(np.ones((4, 16, 64, 64), np.float32), np.ones((16, 16, 3, 3), np.float32),
+                        padding=1, method="direct")  # a prange kernel: Numba's threading layer
     layer = numba.threading_layer()          # raises unless Numba launched its threads
     for n_oa in (100_000, 200_000, 400_000, 800_000):
         _, _, xo, ko = inputs(0, n_oa)
@@ -173,7 +177,8 @@ def test_the_shipped_layer_is_tbb(tmp_path):
         pytest.fail("tbb is a dependency on this platform but is not installed")
     env = dict(os.environ, NUMBA_NUM_THREADS="2")
     code = ("import numpy as np, numba, numbaconv\n"
-            "numbaconv.convolve(np.ones(40000, np.float32), np.ones(31, np.float32), method='direct')\n"
+            "numbaconv.nn.conv2d(np.ones((4, 16, 64, 64), np.float32),\n"
+            "                    np.ones((16, 16, 3, 3), np.float32), padding=1, method='direct')\n"
             "print(numba.threading_layer())")
     out = subprocess.run([sys.executable, "-c", code], env=env, text=True, capture_output=True,
                          timeout=SCRIPT_TIMEOUT)
@@ -218,7 +223,8 @@ def _call(rng):
 
 def test_many_threads_mixed_calls():
     """16 threads x 200 calls over every family, dtype kind, mode and workers value."""
-    numbaconv.convolve(np.ones(40_000, np.float32), np.ones(31, np.float32), method="direct")
+    numbaconv.nn.conv2d(np.ones((4, 16, 64, 64), np.float32), np.ones((16, 16, 3, 3), np.float32),
+                        padding=1, method="direct")      # starts Numba's threading layer
     import numba
     if numba.threading_layer() == "workqueue":
         pytest.skip("Numba's workqueue layer aborts on concurrent parallel calls (install tbb)")

@@ -25,17 +25,16 @@ import functools
 import math
 
 import numpy as np
-from numba import prange
 
 from .. import _coefficients as coef
 from .._config import thread_count
-from .._jit import jit, jit_parallel
+from .._jit import jit
 from .._kernels.blocks import (NACC, block_width, per_dtype, phase_slowdown, row_accumulate,
                                row_edges, rows_slowdown, short_slowdown, store_block, taps,
                                zero_block)
-from .._kernels.layout import (as_work, chunk_for, destination, launch, pad_boundary,
-                               parallel_pays, work_dtype)
-from .._kernels.simd import vec_zeros
+from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, parallel_pays,
+                               run_items, work_dtype)
+from .._kernels.simd import vec_fma_at, vec_store_at, vec_zeros
 from .._problem import Problem
 
 NAME = "cpu_direct"
@@ -144,8 +143,8 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
 
     The interior run ``[lo, hi)`` is covered by blocks of W outputs; the last
     block is moved back to end at ``hi`` (it recomputes a few outputs, to the
-    same values), so no scalar tail is left.  Runs shorter than W take the
-    array accumulator.
+    same values), so no scalar tail is left.  Runs shorter than W take one
+    vector at a time, runs shorter than a vector the bounds-checked edge loop.
     """
     H, W = a.shape
     kh, kw = k.shape
@@ -158,19 +157,34 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
     y = r + oy
     p0 = max(0, -y)
     p1 = min(kh, H - y)
-    nl = NACC * vec_zeros(orow).shape[0]
-    if hi - lo < nl:
-        _item_rows(a, k, out, oy, ox, chunk, ncx, item)
-        return
-    c = lo
-    while True:
-        a0, a1, a2, a3, a4, a5, a6, a7 = zero_block(orow)
-        for p in range(p0, p1):
-            taps(a[y + p], k[p], c + ox, a0, a1, a2, a3, a4, a5, a6, a7)
-        store_block(orow, c, a0, a1, a2, a3, a4, a5, a6, a7)
-        if c == hi - nl:
-            break
-        c = min(c + nl, hi - nl)
+    nv = vec_zeros(orow).shape[0]
+    nl = NACC * nv
+    if hi - lo >= nl:
+        c = lo
+        while True:
+            a0, a1, a2, a3, a4, a5, a6, a7 = zero_block(orow)
+            for p in range(p0, p1):
+                taps(a[y + p], k[p], c + ox, a0, a1, a2, a3, a4, a5, a6, a7)
+            store_block(orow, c, a0, a1, a2, a3, a4, a5, a6, a7)
+            if c == hi - nl:
+                break
+            c = min(c + nl, hi - nl)
+    elif hi - lo >= nv:
+        # shorter than a block: one vector at a time (no fallback to the array
+        # accumulator, whose vectorised loops doubled the compile)
+        c = lo
+        while True:
+            v = vec_zeros(orow)
+            for p in range(p0, p1):
+                arow, krow = a[y + p], k[p]
+                for q in range(kw):
+                    vec_fma_at(v, krow[q], arow, c + ox + q)
+            vec_store_at(v, orow, c)
+            if c == hi - nv:
+                break
+            c = min(c + nv, hi - nv)
+    else:
+        hi = lo                    # shorter than a vector: every column bounds-checked
     _edge_columns(orow, a, k, y, p0, p1, c0, lo, hi, c1, ox)
 
 
@@ -206,28 +220,11 @@ def _padded(a, k, pad_lo, pad_hi):
     return padded, pad_lo
 
 
-@jit_parallel
-def _corr2d_par(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
-    """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a.
-
-    ``a`` is first zero-padded by ``pad_lo``/``pad_hi`` columns (see
-    :func:`_padded`), here rather than in Python: one compiled call instead
-    of NumPy's pad and a separate finiteness scan.
-    """
-    a, shift = _padded(a, k, pad_lo, pad_hi)
-    ox += shift
-    ncx = (out.shape[1] + chunk - 1) // chunk
-    for item in prange(out.shape[0] * ncx):
-        _item(a, k, out, oy, ox, chunk, ncx, np.int64(item))
-
-
 @jit
-def _corr2d_ser(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
-    """Serial twin of :func:`_corr2d_par` (no thread launch for small work)."""
-    a, shift = _padded(a, k, pad_lo, pad_hi)
-    ox += shift
-    ncx = (out.shape[1] + chunk - 1) // chunk
-    for item in range(out.shape[0] * ncx):
+def _corr2d_items(a, k, out, oy, ox, chunk, ncx, i0, i1):
+    """Work items ``[i0, i1)`` of out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q],
+    zero outside ``a`` (:func:`numbaconv._kernels.layout.run_items` runs the shares)."""
+    for item in range(i0, i1):
         _item(a, k, out, oy, ox, chunk, ncx, item)
 
 
@@ -244,6 +241,32 @@ def _nd_item_rows(aflat, k2, kofs, out2, obase, chunk, ncx, item):
         row_accumulate(orow[c0:c1], aflat[obase[r] + kofs[t] + c0:], k2[t])
 
 
+@jit(inline=True)
+def _nd_short_run(aflat, k2, kofs, orow, base, c0, c1, nv):
+    """Columns ``[c0, c1)`` of a run shorter than a block: a vector at a time, else scalar."""
+    kw = k2.shape[1]
+    if c1 - c0 < nv:
+        for c in range(c0, c1):
+            acc = orow.dtype.type(0)
+            for t in range(k2.shape[0]):
+                s = base + kofs[t] + c
+                for q in range(kw):
+                    acc += k2[t, q] * aflat[s + q]
+            orow[c] = acc
+        return
+    c = c0
+    while True:
+        v = vec_zeros(orow)
+        for t in range(k2.shape[0]):
+            krow = k2[t]
+            for q in range(kw):
+                vec_fma_at(v, krow[q], aflat, base + kofs[t] + c + q)
+        vec_store_at(v, orow, c)
+        if c == c1 - nv:
+            break
+        c = min(c + nv, c1 - nv)
+
+
 @jit
 def _nd_item_blocks(aflat, k2, kofs, out2, obase, chunk, ncx, item):
     """:func:`_nd_item_rows` with register blocks (last block moved back, as in 2-D)."""
@@ -251,9 +274,10 @@ def _nd_item_blocks(aflat, k2, kofs, out2, obase, chunk, ncx, item):
     c0 = (item - r * ncx) * chunk
     c1 = min(c0 + chunk, out2.shape[1])
     orow = out2[r]
-    nl = NACC * vec_zeros(orow).shape[0]
+    nv = vec_zeros(orow).shape[0]
+    nl = NACC * nv
     if c1 - c0 < nl:
-        _nd_item_rows(aflat, k2, kofs, out2, obase, chunk, ncx, item)
+        _nd_short_run(aflat, k2, kofs, orow, obase[r], c0, c1, nv)
         return
     c = c0
     while True:
@@ -269,21 +293,11 @@ def _nd_item_blocks(aflat, k2, kofs, out2, obase, chunk, ncx, item):
 _corr_rows_item = per_dtype(_nd_item_blocks, _nd_item_rows)
 
 
-@jit_parallel
-def _corr_rows_par(aflat, k2, kofs, out2, obase, chunk):
-    """out2[r, c] = sum_t sum_q k2[t, q] * aflat[obase[r] + kofs[t] + c + q]."""
-    ncx = (out2.shape[1] + chunk - 1) // chunk
-    for item in prange(out2.shape[0] * ncx):
-        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, np.int64(item))
-
-
 @jit
-def _corr_rows_ser(aflat, k2, kofs, out2, obase, chunk):
-    """Serial twin of :func:`_corr_rows_par`."""
-    ncx = (out2.shape[1] + chunk - 1) // chunk
-    for item in range(out2.shape[0] * ncx):
+def _corr_rows_items(aflat, k2, kofs, out2, obase, chunk, ncx, i0, i1):
+    """Work items ``[i0, i1)`` of out2[r, c] = sum_t sum_q k2[t, q] * aflat[obase[r] + kofs[t] + c + q]."""
+    for item in range(i0, i1):
         _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, item)
-
 
 
 #: a signal this small is padded in cache, from a reused heap block: four times
@@ -322,11 +336,21 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
 
 
 
+def _corr2d_run(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi):
+    """The 2-D kernel on ``threads`` threads, ``a`` first zero-padded by ``pad_lo``/``pad_hi``
+    columns (:func:`_padded`: one compiled call, no NumPy pad and finiteness scan)."""
+    if pad_lo or pad_hi:
+        a, shift = _padded(a, k, pad_lo, pad_hi)
+        ox += shift
+    ncx = -(-out.shape[1] // chunk)
+    run_items(threads, out.shape[0] * ncx, _corr2d_items, a, k, out, oy, ox, chunk, ncx)
+
+
 def corr2d(a, k, out, oy, ox, workers):
     """Run the 2-D kernel as :func:`_corr2d_layout` decides."""
     pad_lo, pad_hi, chunk, threads = _corr2d_layout(a.shape, k.shape, out.shape, ox,
                                                     out.itemsize, workers, block_width(out.dtype))
-    launch(threads, _corr2d_par, _corr2d_ser, a, k, out, oy, ox, chunk, pad_lo, pad_hi)
+    _corr2d_run(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi)
 
 
 # --------------------------------------------------------------------------
@@ -352,10 +376,11 @@ def _run_nd(a, k, out, offs, workers):
     threads = (thread_count(workers) if parallel_pays(out.size * k.size, k.shape, out.itemsize)
                else 1)
     out2 = out.reshape(-1, out.shape[-1])
-    launch(threads, _corr_rows_par, _corr_rows_ser, ap.reshape(-1),
-            np.ascontiguousarray(k.reshape(-1, k.shape[-1])), np.ascontiguousarray(kofs, np.int64),
-            out2, np.ascontiguousarray(obase, np.int64),
-            chunk_for(out2.shape[1], out.itemsize, out2.shape[0], threads))
+    chunk = chunk_for(out2.shape[1], out.itemsize, out2.shape[0], threads)
+    ncx = -(-out2.shape[1] // chunk)
+    run_items(threads, out2.shape[0] * ncx, _corr_rows_items, ap.reshape(-1),
+              np.ascontiguousarray(k.reshape(-1, k.shape[-1])), np.ascontiguousarray(kofs, np.int64),
+              out2, np.ascontiguousarray(obase, np.int64), chunk, ncx)
 
 
 def run(problem: Problem, a, k, *, workers: int, out=None):
@@ -427,8 +452,8 @@ def prepare(problem: Problem, *, workers: int):
                                                     block_width(wt))
     def call(a, k, out=None):
         out = destination(out, out_shape, wt)
-        launch(threads, _corr2d_par, _corr2d_ser, as_work(a, wt).reshape(a2),
-                as_work(k, wt).reshape(k2), out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
+        _corr2d_run(threads, as_work(a, wt).reshape(a2), as_work(k, wt).reshape(k2),
+                    out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
         return out
 
     return call

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .._config import numba_threads
+from .._config import in_pool_thread, numba_threads, thread_pool
 from .._problem import Problem
 
 #: bytes of outputs per work item along a row: big enough to amortise the
@@ -54,6 +54,31 @@ def parallel_pays(macs, kshape, itemsize) -> bool:
     if math.prod(kshape[:-1]) == 1 and kshape[-1] >= LONG_ROW_TAPS:
         return macs * itemsize >= PARALLEL_MIN_ROW_BYTES
     return macs >= PARALLEL_MIN_MACS
+
+
+def run_items(threads, n, kernel, *args):
+    """``kernel(*args, i0, i1)`` over the work items ``[0, n)``, in ``threads`` contiguous shares.
+
+    The caller's thread runs the first share and the shared pool
+    (:func:`numbaconv._config.thread_pool`) the others, at once: the kernels
+    are compiled ``nogil``.  A serial Numba function over a range of items
+    compiles in half the time of a ``prange`` loop (which compiles the items
+    again in the generated loop function and once more in its caller) and
+    launches in about the same time (the timings are in docs/performance.md).
+    From a pool thread, or for one thread, the caller runs every item.
+    """
+    threads = min(threads, n)
+    if threads <= 1 or in_pool_thread():
+        kernel(*args, 0, n)
+        return
+    pool = thread_pool()
+    bounds = [n * i // threads for i in range(threads + 1)]
+    shares = [pool.submit(kernel, *args, bounds[i], bounds[i + 1]) for i in range(1, threads)]
+    try:
+        kernel(*args, 0, bounds[1])
+    finally:
+        for share in shares:
+            share.result()          # waits for every share; re-raises a share's error
 
 
 def launch(threads, par, ser, *args):
