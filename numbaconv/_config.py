@@ -1,9 +1,13 @@
-"""Thread control with SciPy's ``workers`` semantics, mapped onto Numba.
+"""Thread control with SciPy's ``workers`` semantics, and the pool the kernels' shares run on.
 
 ``workers=None`` takes the context default (see :func:`set_workers`), which
 is every CPU Numba may use; a negative value counts back from the number of
-CPUs (``-1`` is all of them); zero is an error.  Numba's thread count is
-thread-local, so :func:`numba_threads` sets and restores it around a call.
+CPUs (``-1`` is all of them); zero is an error.  A parallel kernel runs its
+work items in :func:`thread_count` shares: the caller's thread and
+:func:`thread_pool`'s (numbaconv's kernels are serial ``nogil`` Numba
+functions over a range of items, see :func:`numbaconv._kernels.layout.run_items`).
+Numba's own thread count, thread-local, is set around a call by
+:func:`numba_threads` (for ``prange`` code such as the FMA-peak probe).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .._config import in_pool_thread, numba_threads, thread_pool
+from .._config import in_pool_thread, thread_pool
 from .._problem import Problem
 
 #: bytes of outputs per work item along a row: big enough to amortise the
@@ -24,7 +24,7 @@ def chunk_for(width: int, itemsize: int, rows: int = 1, threads: int = 1) -> int
     """Even split of a row into chunks of about :data:`CHUNK_BYTES` (no ragged sliver).
 
     With ``threads`` > 1 the ``rows x pieces`` work items are made a multiple
-    of ``threads`` where a few more pieces do it: ``prange`` gives each thread
+    of ``threads`` where a few more pieces do it: :func:`run_items` gives each thread
     one contiguous share of the items, so 3 items on 2 threads run as 2 + 1
     (measured in ``docs/performance.md``).
     """
@@ -79,15 +79,6 @@ def run_items(threads, n, kernel, *args):
     finally:
         for share in shares:
             share.result()          # waits for every share; re-raises a share's error
-
-
-def launch(threads, par, ser, *args):
-    """``par(*args)`` on ``threads`` threads, or ``ser(*args)`` (no thread switch) for 1."""
-    if threads > 1:
-        with numba_threads(threads):
-            par(*args)
-    else:
-        ser(*args)
 
 
 @functools.lru_cache(maxsize=None)
