@@ -1,13 +1,9 @@
-"""Thread control with SciPy's ``workers`` semantics, and the pool the kernels' shares run on.
+"""Thread control with SciPy's ``workers`` semantics, mapped onto Numba.
 
 ``workers=None`` takes the context default (see :func:`set_workers`), which
 is every CPU Numba may use; a negative value counts back from the number of
-CPUs (``-1`` is all of them); zero is an error.  A parallel kernel runs its
-work items in :func:`thread_count` shares: the caller's thread and
-:func:`thread_pool`'s (numbaconv's kernels are serial ``nogil`` Numba
-functions over a range of items, see :func:`numbaconv._kernels.layout.run_items`).
-Numba's own thread count, thread-local, is set around a call by
-:func:`numba_threads` (for ``prange`` code such as the FMA-peak probe).
+CPUs (``-1`` is all of them); zero is an error.  Numba's thread count is
+thread-local, so :func:`numba_threads` sets and restores it around a call.
 """
 from __future__ import annotations
 
@@ -104,41 +100,6 @@ def set_workers(workers):
 def thread_count(workers) -> int:
     """``workers`` clamped to ``1 .. NUMBA_NUM_THREADS``: the threads a parallel kernel gets."""
     return max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
-
-
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _in_worker():
-    _local.in_pool = True
-
-
-def _forget_pool():
-    """In a forked child: the parent's pool threads do not exist here; start afresh."""
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def thread_pool():
-    """The shared pool of ``cpu_count() - 1`` threads that runs the other shares of a
-    parallel kernel (the caller's thread runs the first); created on first use."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            from concurrent.futures import ThreadPoolExecutor
-            _POOL = ThreadPoolExecutor(max_workers=max(1, cpu_count() - 1),
-                                       thread_name_prefix="numbaconv", initializer=_in_worker)
-        return _POOL
-
-
-def in_pool_thread() -> bool:
-    """Whether this thread is one of :func:`thread_pool`'s (whose work must not wait on it)."""
-    return getattr(_local, "in_pool", False)
 
 
 class numba_threads:

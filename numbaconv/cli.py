@@ -34,8 +34,11 @@ def _info() -> int:
             env["numba_threading_layer"] = numba.threading_layer()
         except Exception as exc:  # noqa: BLE001
             env["numba_threading_layer"] += f" ({type(exc).__name__}: {exc})"
-    # numbaconv's kernels run on its own threads: Numba's layer serves only prange code
-    env["numba_threading_layer"] += " (not used by numbaconv's kernels)"
+    from ._jit import LAYER_SAFETY
+
+    layer = env["numba_threading_layer"]
+    if layer in LAYER_SAFETY:
+        env["numba_threading_layer"] = f"{layer} ({LAYER_SAFETY[layer]})"
 
     width = max(len(k) for k in env)
     for key, value in env.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import numba
 import numpy as np
@@ -23,7 +22,6 @@ import numbaconv
 from helpers import INT_KINDS, assert_matches_scipy, exact_reference, make_array, run_both, shape_id
 from numbaconv import _backends, _config, _plans
 from numbaconv._backends import cpu_direct, cpu_fft, cpu_oa, cpu_separable
-from numbaconv._kernels import layout
 
 
 def nc():
@@ -289,14 +287,16 @@ def test_workers_reach_the_backend(counting, fname):
         assert counting.workers == [1, every, numbaconv.get_workers(), 1, 2]
 
 
-def _record_threads(module, log, monkeypatch):
-    """Record the thread count ``module`` hands to :func:`run_items` (its parallel launch)."""
-    real = module.run_items
+def _record_threads(module, name, log, monkeypatch, fail=None):
+    """Replace the compiled ``module.name`` by a caller that records Numba's thread count."""
+    kernel = getattr(module, name)
 
-    def recording(threads, n, kernel, *args):
-        log.append(min(threads, n))
-        return real(threads, n, kernel, *args)
-    monkeypatch.setattr(module, "run_items", recording)
+    def recording(*args):
+        log.append(numba.get_num_threads())
+        if fail is not None:
+            raise fail
+        return kernel(*args)
+    monkeypatch.setattr(module, name, recording)
 
 
 @pytest.fixture
@@ -314,106 +314,35 @@ needs_two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
 @needs_two_threads
 @pytest.mark.parametrize("shapes", [((300, 200), (7, 7)), ((1, 60000), (1, 31)), ((20, 30, 400), (2, 3, 5))],
                          ids=lambda s: shape_id(*s))
-def test_workers_reach_the_parallel_direct_kernel(shapes, monkeypatch):
+def test_workers_reach_the_parallel_direct_kernel(shapes, monkeypatch, thread_count):
     rng = np.random.default_rng(0)
     a, k = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    name = "_corr2d_par" if len(shapes[0]) <= 2 else "_corr_rows_par"
     seen = []
-    _record_threads(cpu_direct, seen, monkeypatch)
+    _record_threads(cpu_direct, name, seen, monkeypatch)
     _plans.PLANS.clear()
+    numba.set_num_threads(1)
     for _ in range(2):                               # fresh, then memoised
         seen.clear()
         out = numbaconv.convolve(a, k, "same", method="direct", workers=2)
         assert seen == [2]
+        assert numba.get_num_threads() == 1          # restored after the call
         numbaconv.convolve(a, k, "same", method="direct", workers=1)
-        assert seen == [2, 1]                        # one thread: the caller runs every item
+        assert seen == [2]                           # one thread: the serial kernel
     assert_matches_scipy(out, ss.convolve(a, k, "same", method="direct"), a, k, "convolve", "same",
                          fft=False)
 
 
 @needs_two_threads
-def test_workers_reach_the_separable_kernel(monkeypatch):
+def test_workers_reach_the_separable_kernel(monkeypatch, thread_count):
     rng = np.random.default_rng(1)
     img = rng.standard_normal((400, 400))
     g = np.outer(np.exp(-np.linspace(-2, 2, 15) ** 2), np.exp(-np.linspace(-2, 2, 15) ** 2))
     seen = []
-    _record_threads(cpu_separable, seen, monkeypatch)
-    out = numbaconv.convolve(img, g, "same", method="separable", workers=2)
-    assert seen == [2]
-    assert_matches_scipy(out, ss.convolve(img, g, "same"), img, g, "convolve", "same")
-
-
-# --------------------------------------------------------------------------
-# run_items: the shares of a parallel kernel
-# --------------------------------------------------------------------------
-
-def _share_log():
-    """A kernel for run_items that records (thread, i0, i1) of each share."""
-    log, lock = [], threading.Lock()
-
-    def kernel(tag, i0, i1):
-        with lock:
-            log.append((threading.get_ident(), tag, i0, i1))
-        time.sleep(0.01)                             # long enough for the shares to overlap
-    return log, kernel
-
-
-@pytest.mark.parametrize("threads, n", [(1, 10), (2, 10), (2, 1), (3, 7), (8, 5)])
-def test_run_items_covers_every_item_once(threads, n):
-    log, kernel = _share_log()
-    layout.run_items(threads, n, kernel, "t")
-    items = sorted(i for _, tag, i0, i1 in log for i in range(i0, i1))
-    assert items == list(range(n)) and all(tag == "t" for _, tag, _, _ in log)
-    assert len(log) == min(threads, n)
-    assert log[0][0] == threading.get_ident() or min(threads, n) > 1
-
-
-@needs_two_threads
-def test_run_items_runs_the_shares_on_other_threads():
-    log, kernel = _share_log()
-    layout.run_items(2, 10, kernel, "t")
-    assert len({ident for ident, *_ in log}) == 2
-    assert threading.get_ident() in {ident for ident, *_ in log}      # the caller took a share
-
-
-@needs_two_threads
-@pytest.mark.parametrize("failing", [0, 1], ids=["caller's share", "pool's share"])
-def test_run_items_raises_a_shares_error_after_every_share_ends(failing):
-    done = []
-
-    def kernel(i0, i1):
-        time.sleep(0.02)
-        if i0 == (0 if failing == 0 else 5):
-            raise FloatingPointError("boom")
-        done.append(i0)
-    with pytest.raises(FloatingPointError, match="boom"):
-        layout.run_items(2, 10, kernel)
-    assert done == [5 if failing == 0 else 0]       # the other share finished first
-
-
-def test_run_items_from_a_pool_thread_runs_inline():
-    """Work running on the shared pool must not wait on the pool (it could be full)."""
-    from numbaconv._config import thread_pool
-    log, kernel = _share_log()
-    future = thread_pool().submit(layout.run_items, 4, 8, kernel, "t")
-    future.result(timeout=60)
-    assert len(log) == 1 and log[0][2:] == (0, 8)
-
-
-def test_a_kernel_error_reaches_the_caller(monkeypatch):
-    def failing(*args):
-        raise FloatingPointError("boom")
-    monkeypatch.setattr(cpu_direct, "_corr2d_items", failing)
-    _plans.PLANS.clear()
-    rng = np.random.default_rng(4)
-    a, k = rng.standard_normal((300, 200)), rng.standard_normal((7, 7))
-    for workers in (2, 1, 2):
-        with pytest.raises(FloatingPointError):
-            numbaconv.convolve(a, k, "same", method="direct", workers=workers)
-    monkeypatch.undo()
-    _plans.PLANS.clear()
-    assert_matches_scipy(numbaconv.convolve(a, k, "same", method="direct", workers=2),
-                         ss.convolve(a, k, "same", method="direct"), a, k, "convolve", "same",
-                         fft=False)
+    _record_threads(cpu_separable, "_fused_par", seen, monkeypatch)
+    numba.set_num_threads(1)
+    numbaconv.convolve(img, g, "same", method="separable", workers=2)
+    assert seen == [2] and numba.get_num_threads() == 1
 
 
 class FFTSpy:
@@ -487,6 +416,20 @@ def test_numba_threads_restores_after_an_exception(thread_count):
                 assert numba.get_num_threads() == inside
                 raise KeyError("boom")
         assert numba.get_num_threads() == before
+
+
+@needs_two_threads
+def test_thread_count_restored_when_a_parallel_kernel_raises(monkeypatch, thread_count):
+    seen = []
+    _record_threads(cpu_direct, "_corr2d_par", seen, monkeypatch, fail=FloatingPointError("boom"))
+    _plans.PLANS.clear()
+    rng = np.random.default_rng(4)
+    a, k = rng.standard_normal((300, 200)), rng.standard_normal((7, 7))
+    numba.set_num_threads(1)
+    for _ in range(2):
+        with pytest.raises(FloatingPointError):
+            numbaconv.convolve(a, k, "same", method="direct", workers=2)
+        assert seen[-1] == 2 and numba.get_num_threads() == 1
 
 
 # --------------------------------------------------------------------------

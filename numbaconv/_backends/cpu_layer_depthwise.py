@@ -28,12 +28,13 @@ import functools
 import math
 
 import numpy as np
+from numba import prange
 
 from .. import _coefficients as coef
 from .._config import resolve_workers, thread_count
-from .._jit import jit
+from .._jit import jit, jit_parallel
 from .._kernels import padding
-from .._kernels.layout import destination, parallel_pays, run_items
+from .._kernels.layout import destination, launch, parallel_pays
 from .._kernels.simd import (VEC_BYTES, block_zeros, fma_at, lanes, quarter_fma_at,
                              quarter_store_at, quarter_zeros, store_at, vec_fma_at,
                              vec_load_at, vec_store_at, vec_zeros)
@@ -292,7 +293,7 @@ def _split(x, src, xs, geom):
                         i += Wq
 
 
-@jit(inline=True)
+@jit
 def _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item):
     """One work item: output rows ``[r0, r1)`` of one plane, in bands or flat runs.
 
@@ -359,11 +360,10 @@ def _band_weights(wt, taps, ent_t):
     return wsch
 
 
-@jit
-def _depthwise_items(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, i0, i1):
-    """Work items ``[i0, i1)`` of the depthwise layer.
+@jit_parallel
+def _depthwise_par(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
+    """``out[(n, o), r Wo + c] = sum_t wt[o, t] x[(n, o // m), base(r) + c + offs[t]]``.
 
-    ``out[(n, o), r Wo + c] = sum_t wt[o, t] x[(n, o // m), base(r) + c + offs[t]]``:
     ``x``, ``wt`` and ``out`` are the flat input (``N * C`` planes), weights
     (``C_out`` rows of ``T`` taps) and result (``N * C_out`` planes); ``geom``
     holds, in order: output rows per depth slice ``Ho``, output columns ``Wo``,
@@ -374,10 +374,18 @@ def _depthwise_items(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_
     plane and of an output plane, the farthest tap offset, whether strides
     split each input plane into phases first (:func:`_split`), the strides
     ``(sd, sh, sw)``, the input plane's shape ``(Dp, Hp, Wp)``, ``Dq``, and the
-    input plane's size; ``wsch`` the band schedule's weights (:func:`_band_weights`).
-    :func:`numbaconv._kernels.layout.run_items` runs the shares.
+    input plane's size.
     """
-    for item in range(i0, i1):
+    wsch = _band_weights(wt, offs.shape[0], ent_t)
+    for item in prange(out.shape[0] // geom[8] * tiles):
+        _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, np.int64(item))
+
+
+@jit
+def _depthwise_ser(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
+    """Serial twin of :func:`_depthwise_par` (no thread launch for small work)."""
+    wsch = _band_weights(wt, offs.shape[0], ent_t)
+    for item in range(out.shape[0] // geom[8] * tiles):
         _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item)
 
 
@@ -394,7 +402,7 @@ def _plan(problem: LayerProblem):
 
     Returns ``(q, offs, geom, ent_u, ent_t, ent_mask)``: the phase shape
     ``(Dq, Hq, Wq)``, every tap's offset in the flat phases, the kernels'
-    ``geom`` (see :func:`_depthwise_items`) and the band schedule (``ent_t[e, r]``:
+    ``geom`` (see :func:`_depthwise_par`) and the band schedule (``ent_t[e, r]``:
     the tap that input vector ``ent_u[e]`` meets in band row ``r``, or -1; bit
     ``r`` of ``ent_mask[e]`` set where it meets one).  Rows run in bands when a
     row holds a vector and a slice has two rows; otherwise (1-D, narrow planes)
@@ -535,7 +543,6 @@ def run(problem: LayerProblem, x, w, *, workers=None, out=None):
         xf = xf.copy()
     wt = np.ascontiguousarray(np.asarray(w, dtype=dtype)).reshape(-1)
     threads, tiles, per = _layout(problem, resolve_workers(workers))
-    wsch = _band_weights(wt, offs.shape[0], ent_t)
-    run_items(threads, out.size // int(geom[8]) * tiles, _depthwise_items,
-              xf.reshape(-1), wt, wsch, offs, ent_u, ent_mask, out.reshape(-1), geom, tiles, per)
+    launch(threads, _depthwise_par, _depthwise_ser, xf.reshape(-1), wt, offs, ent_u, ent_t,
+           ent_mask, out.reshape(-1), geom, tiles, per)
     return out

@@ -4,7 +4,7 @@ An implicit GEMM: blocks of six output channels times one register block
 of flat positions stay in registers while every (input channel, tap) adds
 one load times six broadcast weights; strides become phase planes, so
 stride, dilation, groups and 1-D to 3-D share one kernel.  Work items are
-(image, position range) pairs, shared out by :func:`numbaconv._kernels.layout.run_items`.
+(image, position range) pairs over ``prange``.
 
 The transposed operation runs as the forward one on the input spread out
 by the stride (``stride - 1`` zeros between samples), padded for the full
@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .. import _coefficients as coef
-from .._config import resolve_workers, thread_count
+from .._config import numba_threads, resolve_workers
 from .._kernels import layer
 from .._kernels.layout import parallel_pays
 from .._problem import LayerProblem
@@ -63,7 +63,7 @@ def _work(problem: LayerProblem) -> float:
 def _threads(problem: LayerProblem, workers) -> int:
     workers = resolve_workers(workers)
     if workers > 1 and parallel_pays(_work(problem), problem.kernel, problem.dtype.itemsize):
-        return thread_count(workers)
+        return workers
     return 1
 
 
@@ -132,12 +132,14 @@ def run(problem: LayerProblem, x, w, *, workers=None, out=None):
     the compute dtype.
     """
     threads = _threads(problem, workers)
-    if not problem.transposed:
-        return layer.correlate(x, np.ascontiguousarray(w), problem.stride, problem.dilation,
-                               problem.groups, problem.out_shape, threads, problem.pad,
-                               problem.padding_mode, out=out)
-    return layer.correlate(*_transposed_inputs(problem, x, w), (1,) * problem.ndim,
-                           problem.dilation, problem.groups, problem.out_shape, threads, out=out)
+    with numba_threads(threads):
+        if not problem.transposed:
+            return layer.correlate(x, np.ascontiguousarray(w), problem.stride, problem.dilation,
+                                   problem.groups, problem.out_shape, threads, problem.pad,
+                                   problem.padding_mode, out=out)
+        return layer.correlate(*_transposed_inputs(problem, x, w), (1,) * problem.ndim,
+                               problem.dilation, problem.groups, problem.out_shape, threads,
+                               out=out)
 
 
 def _transposed_inputs(problem: LayerProblem, y, w):

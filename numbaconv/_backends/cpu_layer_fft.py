@@ -46,12 +46,13 @@ import math
 
 import numpy as np
 import scipy.fft as sp_fft
+from numba import prange
 
 from .. import _coefficients as coef
-from .._config import resolve_workers, thread_count
-from .._jit import jit
+from .._config import resolve_workers
+from .._jit import jit, jit_parallel
 from .._kernels import padding
-from .._kernels.layout import PARALLEL_MIN_MACS, run_items
+from .._kernels.layout import PARALLEL_MIN_MACS, launch
 from .._problem import LayerProblem
 from .cpu_fft import FFT_PARALLEL_MIN
 
@@ -215,8 +216,8 @@ def _fft_threads(problem: LayerProblem, workers: int) -> int:
 
 
 def _contract_threads(problem: LayerProblem, workers: int) -> int:
-    """Threads of the channel sums: one below a launch's break-even."""
-    return thread_count(workers) if _cmacs(problem) >= PARALLEL_MIN_MACS else 1
+    """Threads of the channel sums: one below Numba's launch break-even."""
+    return workers if _cmacs(problem) >= PARALLEL_MIN_MACS else 1
 
 
 def _cmacs(problem: LayerProblem) -> float:
@@ -440,7 +441,7 @@ def _contract(spec_x, spec_w, groups, threads):
     ws = np.ascontiguousarray(spec_w).reshape(out_channels, spec_w.shape[1], nf)
     out = np.empty((batch, out_channels, nf), dtype=xs.dtype)
     tile = max(16, min(1024, TILE_BYTES // (xs.itemsize * batch)))
-    run_items(threads, -(-nf // tile), _contract_tiles, xs, ws, groups, out, tile)
+    launch(threads, _contract_parallel, _contract_serial, xs, ws, groups, out, tile)
     return out.reshape((batch, out_channels) + fshape)
 
 
@@ -451,14 +452,14 @@ def _mac(acc, x, w):
         acc[f] += x[f] * w[f]
 
 
-@jit
-def _contract_tiles(x, w, groups, out, tile, t0, t1):
-    """Frequency tiles ``[t0, t1)`` of the channel sums (a tile's weight spectra, the
-    largest operand, are read once, each row used for every image of the piece)."""
+def _contract_body(x, w, groups, out, tile):
+    # work items are frequency tiles: the weight's spectra (the largest
+    # operand) are read once, each row used for every image of the piece
     batch, channels, nf = x.shape
     out_channels, cg = w.shape[0], w.shape[1]
     og = out_channels // groups
-    for t in range(t0, t1):
+    ntiles = (nf + tile - 1) // tile
+    for t in prange(ntiles):
         f0 = t * tile
         f1 = min(nf, f0 + tile)
         acc = np.empty((batch, f1 - f0), dtype=x.dtype)
@@ -473,3 +474,5 @@ def _contract_tiles(x, w, groups, out, tile, t0, t1):
                 out[n, o, f0:f1] = acc[n]
 
 
+_contract_parallel = jit_parallel(_contract_body)
+_contract_serial = jit(_contract_body)

@@ -18,13 +18,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import prange
 
 from .. import _coefficients as coef
-from .._config import resolve_workers, thread_count
-from .._jit import jit
+from .._config import numba_threads, resolve_workers
+from .._jit import jit, jit_parallel
 from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, store_block, taps,
                                zero_block)
-from .._kernels.layout import PARALLEL_MIN_MACS, pad_boundary, run_items, work_dtype
+from .._kernels.layout import PARALLEL_MIN_MACS, pad_boundary, work_dtype
 from .._kernels.simd import (LINE_BYTES, block_zeros, fma_at, lanes, pair_add_at, pair_fma_at,
                              pair_load_at, pair_store_at, pair_zeros, prefetch_at, quarter_fma_at,
                              quarter_store_at, quarter_zeros, store_at, vec_zeros)
@@ -361,7 +362,7 @@ def _col_pass4_sym(ring, cw, s0, u, out, r, c0):
         j = min(j + nl, cw - nl)
 
 
-@jit(inline=True)
+@jit
 def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, item):
     """Output rows ``[r0, r0 + band)`` x columns ``[c0, c0 + chunk)`` of the separable result.
 
@@ -411,10 +412,19 @@ def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, i
         r += rows
 
 
+@jit_parallel
+def _fused_par(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym):
+    ncx = (out.shape[1] + chunk - 1) // chunk
+    nb = (out.shape[0] + band - 1) // band
+    for item in prange(nb * ncx):
+        _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, np.int64(item))
+
+
 @jit
-def _fused_items(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, i0, i1):
-    """Work items ``[i0, i1)`` (:func:`numbaconv._kernels.layout.run_items` runs the shares)."""
-    for item in range(i0, i1):
+def _fused_ser(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym):
+    ncx = (out.shape[1] + chunk - 1) // chunk
+    nb = (out.shape[0] + band - 1) // band
+    for item in range(nb * ncx):
         _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, item)
 
 
@@ -481,16 +491,17 @@ def run(problem: Problem, a, k, *, workers: int):
         return out
     u = np.ascontiguousarray(u, wt)
     v = np.ascontiguousarray(v, wt)
-    threads = thread_count(workers) if out.size * (len(u) + len(v)) >= PARALLEL_MIN_MACS else 1
-    if not lanes(wt):  # complex: no register blocks, two passes of the 2-D kernel
-        tmp = np.empty((a.shape[0], OW), wt)
-        cpu_direct.corr2d(a, v[None, :], tmp, 0, ox, threads)
-        cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None]), out, oy, 0, threads)
-        return out
-    band, chunk, stride = _tiles(OH, OW, len(u), out.itemsize, threads)
-    prefetch = a.nbytes >= PREFETCH_MIN_BYTES
-    sym = bool(np.array_equal(u, u[::-1]))     # rank1_factors made it exact
-    ncx, nb = -(-OW // chunk), -(-OH // band)
-    run_items(threads, nb * ncx, _fused_items, a, v, u, out, oy, ox, band, chunk, stride,
-              prefetch, sym, ncx)
+    if workers > 1 and out.size * (len(u) + len(v)) < PARALLEL_MIN_MACS:
+        workers = 1
+    with numba_threads(workers):
+        if not lanes(wt):  # complex: no register blocks, two passes of the 2-D kernel
+            tmp = np.empty((a.shape[0], OW), wt)
+            cpu_direct.corr2d(a, v[None, :], tmp, 0, ox, workers)
+            cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None]), out, oy, 0, workers)
+            return out
+        band, chunk, stride = _tiles(OH, OW, len(u), out.itemsize, workers)
+        prefetch = a.nbytes >= PREFETCH_MIN_BYTES
+        sym = bool(np.array_equal(u, u[::-1]))     # rank1_factors made it exact
+        (_fused_par if workers > 1 else _fused_ser)(a, v, u, out, oy, ox, band, chunk, stride,
+                                                    prefetch, sym)
     return out

@@ -20,9 +20,10 @@ import functools
 import math
 
 import numpy as np
+from numba import prange
 
-from .._jit import jit
-from .layout import destination, run_items
+from .._jit import jit, jit_parallel
+from .layout import destination
 from .padding import phase_planes
 from .simd import BLOCK_BYTES, lanes, quarter_fma_at, quarter_store_at, quarter_zeros
 
@@ -91,10 +92,9 @@ def _body(xf, wt, out, dest, scratch, bases, x0, w0, o0, valid, cg, chan, taps, 
 _body_inline = jit(_body, inline=True)
 
 
-@jit
 def _tiles(xf, wt, out, dest, bases, batch, channels, out_ch, groups, chan, outputs, item,
-           step, i0, i1):
-    """(image, flat position range) work items ``[i0, i1)``: all groups and output blocks.
+           step):
+    """Every (image, flat position range) work item: all groups and output blocks.
 
     ``xf`` holds ``batch * channels`` flat inputs of ``chan`` elements, ``out``
     ``batch * out_ch`` outputs of ``outputs``; ``dest`` maps each flat position
@@ -108,11 +108,11 @@ def _tiles(xf, wt, out, dest, bases, batch, channels, out_ch, groups, chan, outp
     panel = cg * taps * OUT_BLOCK
     length = dest.shape[0]
     per_image = (length + item - 1) // item
-    scratch = np.empty(OUT_BLOCK * step, dtype=out.dtype)
-    for it in range(i0, i1):
+    for it in prange(batch * per_image):
         n = it // per_image
         q_lo = (it % per_image) * item
         q_hi = min(q_lo + item, length)
+        scratch = np.empty(OUT_BLOCK * step, dtype=out.dtype)
         for g in range(groups):
             x0 = (n * channels + g * cg) * chan
             for b in range(nblocks):
@@ -121,6 +121,10 @@ def _tiles(xf, wt, out, dest, bases, batch, channels, out_ch, groups, chan, outp
                 _body_inline(xf, wt, out, dest, scratch, bases, x0,
                              (g * nblocks + b) * panel, o0, valid, cg, chan, taps, outputs,
                              q_lo, q_hi, step)
+
+
+tiles_par = jit_parallel(_tiles)
+tiles_ser = jit(_tiles)
 
 
 @functools.lru_cache(maxsize=256)
@@ -181,7 +185,7 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
     out_shape : tuple of int
         The spatial shape of the result.
     threads : int
-        The work items' shares (:func:`numbaconv._kernels.layout.run_items`; 1: the caller runs all).
+        1 runs the serial kernel, more the parallel one.
     pairs : tuple of (int, int), optional
         The padding of each spatial axis (default none), in torch's ``mode``.
     out : ndarray, optional
@@ -214,8 +218,7 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
     result = destination(out, (batch, out_ch) + tuple(out_shape), dtype)
     if batch and result.size:
         dest = destinations(tuple(out_shape), phase_shape, length)
-        item = step * ITEM_BLOCKS
-        run_items(threads, batch * -(-dest.shape[0] // item), _tiles, flat.reshape(-1),
-                  wt.reshape(-1), result.reshape(-1), dest, bases, batch, x.shape[1], out_ch,
-                  groups, flat.shape[2], outputs, item, step)
+        kern = tiles_par if threads > 1 else tiles_ser
+        kern(flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, bases, batch,
+             x.shape[1], out_ch, groups, flat.shape[2], outputs, step * ITEM_BLOCKS, step)
     return result

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .._config import in_pool_thread, thread_pool
+from .._config import numba_threads
 from .._problem import Problem
 
 #: bytes of outputs per work item along a row: big enough to amortise the
@@ -24,7 +24,7 @@ def chunk_for(width: int, itemsize: int, rows: int = 1, threads: int = 1) -> int
     """Even split of a row into chunks of about :data:`CHUNK_BYTES` (no ragged sliver).
 
     With ``threads`` > 1 the ``rows x pieces`` work items are made a multiple
-    of ``threads`` where a few more pieces do it: :func:`run_items` gives each thread
+    of ``threads`` where a few more pieces do it: ``prange`` gives each thread
     one contiguous share of the items, so 3 items on 2 threads run as 2 + 1
     (measured in ``docs/performance.md``).
     """
@@ -56,29 +56,13 @@ def parallel_pays(macs, kshape, itemsize) -> bool:
     return macs >= PARALLEL_MIN_MACS
 
 
-def run_items(threads, n, kernel, *args):
-    """``kernel(*args, i0, i1)`` over the work items ``[0, n)``, in ``threads`` contiguous shares.
-
-    The caller's thread runs the first share and the shared pool
-    (:func:`numbaconv._config.thread_pool`) the others, at once: the kernels
-    are compiled ``nogil``.  A serial Numba function over a range of items
-    compiles in half the time of a ``prange`` loop (which compiles the items
-    again in the generated loop function and once more in its caller) and
-    launches in about the same time (the timings are in docs/performance.md).
-    From a pool thread, or for one thread, the caller runs every item.
-    """
-    threads = min(threads, n)
-    if threads <= 1 or in_pool_thread():
-        kernel(*args, 0, n)
-        return
-    pool = thread_pool()
-    bounds = [n * i // threads for i in range(threads + 1)]
-    shares = [pool.submit(kernel, *args, bounds[i], bounds[i + 1]) for i in range(1, threads)]
-    try:
-        kernel(*args, 0, bounds[1])
-    finally:
-        for share in shares:
-            share.result()          # waits for every share; re-raises a share's error
+def launch(threads, par, ser, *args):
+    """``par(*args)`` on ``threads`` threads, or ``ser(*args)`` (no thread switch) for 1."""
+    if threads > 1:
+        with numba_threads(threads):
+            par(*args)
+    else:
+        ser(*args)
 
 
 @functools.lru_cache(maxsize=None)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
+from numba import prange
 
-from .._config import cpu_count, thread_count
-from .._jit import jit
-from .layout import run_items
+from .._jit import jit, jit_parallel
 
 _KERNEL_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -38,22 +38,21 @@ def pad(x, pairs, mode="zeros"):
         return np.pad(x, ((0, 0), (0, 0)) + tuple(pairs), mode=NP_PAD_MODES[mode])
     shape = tuple(n + lo + r for n, (lo, r) in zip(x.shape[2:], pairs))
     flat = phase_planes(x, pairs, mode, (1,) * len(shape), shape, math.prod(shape),
-                        thread_count(cpu_count()))
+                        numba.get_num_threads())
     return flat.reshape(x.shape[:2] + shape)
 
 
 
-@jit
-def _fill(x, flat, lo, stride, phase, used, i0, i1):
-    """Write the zero-padded phase planes of planes ``[i0, i1)`` of ``x`` (``(planes, D, H, W)``)
-    into ``flat`` (``(planes, length)``): for each phase ``(pd, ph, pw)``, position ``(a, b, c)``
-    holds ``x[a * sd + pd - lo_d, b * sh + ph - lo_h, c * sw + pw - lo_w]`` or 0 outside ``x``;
+def _fill(x, flat, lo, stride, phase, used):
+    """Write the zero-padded phase planes of ``x`` (``(planes, D, H, W)``) into ``flat``
+    (``(planes, length)``): for each phase ``(pd, ph, pw)``, position ``(a, b, c)`` holds
+    ``x[a * sd + pd - lo_d, b * sh + ph - lo_h, c * sw + pw - lo_w]`` or 0 outside ``x``;
     zeros from ``used`` on."""
-    _, dd, hh, ww = x.shape
+    planes, dd, hh, ww = x.shape
     sd, sh, sw = stride[0], stride[1], stride[2]
     pd_n, ph_n, pw_n = phase[0], phase[1], phase[2]
     size = pd_n * ph_n * pw_n
-    for it in range(i0, i1):
+    for it in prange(planes):
         k = 0
         for p0 in range(sd):
             for p1 in range(sh):
@@ -84,6 +83,10 @@ def _fill(x, flat, lo, stride, phase, used, i0, i1):
         flat[it, used:] = 0
 
 
+fill_par = jit_parallel(_fill)
+fill_ser = jit(_fill)
+
+
 def phase_planes(x, pairs, mode, stride, phase_shape, length, threads=1):
     """Copy ``(N, C, *shape)``, padded by ``pairs`` in ``mode``, into ``(N, C, length)``:
     its phase planes, flattened, then zeros.
@@ -99,9 +102,10 @@ def phase_planes(x, pairs, mode, stride, phase_shape, length, threads=1):
     x3 = np.ascontiguousarray(x).reshape((batch * channels,) + (1,) * (3 - n) + x.shape[2:])
     widen = (1,) * (3 - n)
     flat = np.empty((batch, channels, length), dtype=x.dtype)
-    run_items(threads, batch * channels, _fill, x3, flat.reshape(batch * channels, length),
-              np.array((0,) * (3 - n) + tuple(lo for lo, _ in pairs), dtype=np.int64),
-              np.array(widen + tuple(stride), dtype=np.int64),
-              np.array(widen + tuple(phase_shape), dtype=np.int64),
-              math.prod(stride) * math.prod(phase_shape))
+    (fill_par if threads > 1 else fill_ser)(
+        x3, flat.reshape(batch * channels, length),
+        np.array((0,) * (3 - n) + tuple(lo for lo, _ in pairs), dtype=np.int64),
+        np.array(widen + tuple(stride), dtype=np.int64),
+        np.array(widen + tuple(phase_shape), dtype=np.int64),
+        math.prod(stride) * math.prod(phase_shape))
     return flat

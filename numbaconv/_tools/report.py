@@ -26,8 +26,7 @@ import statistics
 import numpy as np
 
 from .. import _api
-from .._config import resolve_workers
-from .._kernels.layout import run_items
+from .._config import numba_threads, resolve_workers
 from .._kernels.simd import lanes
 from .._problem import build_problem
 from .._timing import sample
@@ -53,14 +52,15 @@ _peak_kernels = {}
 
 def _peak_kernel():
     if "k" not in _peak_kernels:
+        from numba import prange
+
         from .._jit import jit
         from .._kernels.simd import block_zeros, fma_at, store_at
 
-        @jit
-        def chains(src, out, iters, t0, t1):
-            """Per share (as the kernels run: run_items): one block of W accumulators per
-            row ``[t0, t1)``, ``iters`` x 8 FMAs into it."""
-            for t in range(t0, t1):
+        @jit(parallel=True)
+        def chains(src, out, iters):
+            """Per thread: one block of W accumulators, ``iters`` x 8 FMAs into it."""
+            for t in prange(out.shape[0]):
                 acc = block_zeros(src)
                 row = out[t]
                 for _ in range(iters):
@@ -103,15 +103,12 @@ def fma_peak(dtype="float32", threads=None, seconds=0.3) -> float:
     src = np.full(nl, 1e-3, dt)
     src[:8] = (0.25, -0.25, 0.125, -0.125, 0.25, -0.25, 0.125, -0.125)
     out = np.empty((threads, nl), dt)
-
-    def run(iters):
-        run_items(threads, threads, kern, src, out, iters)
-
-    run(10)
-    iters = 1000      # the chains' length, not a batch of calls: one call is one run
-    while sample(lambda: run(iters), 1) <= seconds / 4 and iters <= 1 << 30:
-        iters *= 4
-    best = min(sample(lambda: run(iters), 1) for _ in range(5))
+    with numba_threads(threads):
+        kern(src, out, 10)
+        iters = 1000      # the chains' length, not a batch of calls: one call is one run
+        while sample(lambda: kern(src, out, iters), 1) <= seconds / 4 and iters <= 1 << 30:
+            iters *= 4
+        best = min(sample(lambda: kern(src, out, iters), 1) for _ in range(5))
     flops = 2.0 * threads * iters * 8 * nl
     return flops / best / 1e9
 
