@@ -92,6 +92,34 @@ def _body(xf, wt, out, dest, scratch, bases, x0, w0, o0, valid, cg, chan, taps, 
 _body_inline = jit(_body, inline=True)
 
 
+@jit
+def _tile(xf, wt, out, dest, bases, channels, out_ch, groups, chan, outputs, item, step,
+          per_image, it):
+    """Work item ``it``: one image's flat positions ``[q_lo, q_hi)``, all groups and blocks.
+
+    A function of its own, not inlined into the parallel loop: the loop's
+    function then compiles in a fraction of the time (the parallel pass and
+    the optimiser work on a call, not on the whole body).
+    """
+    cg = channels // groups
+    og = out_ch // groups
+    nblocks = (og + OUT_BLOCK - 1) // OUT_BLOCK
+    taps = bases.shape[0]
+    panel = cg * taps * OUT_BLOCK
+    length = dest.shape[0]
+    n = it // per_image
+    q_lo = (it % per_image) * item
+    q_hi = min(q_lo + item, length)
+    scratch = np.empty(OUT_BLOCK * step, dtype=out.dtype)
+    for g in range(groups):
+        x0 = (n * channels + g * cg) * chan
+        for b in range(nblocks):
+            o0 = (n * out_ch + g * og + b * OUT_BLOCK) * outputs
+            valid = min(OUT_BLOCK, og - b * OUT_BLOCK)
+            _body_inline(xf, wt, out, dest, scratch, bases, x0, (g * nblocks + b) * panel, o0,
+                         valid, cg, chan, taps, outputs, q_lo, q_hi, step)
+
+
 def _tiles(xf, wt, out, dest, bases, batch, channels, out_ch, groups, chan, outputs, item,
            step):
     """Every (image, flat position range) work item: all groups and output blocks.
@@ -101,26 +129,10 @@ def _tiles(xf, wt, out, dest, bases, batch, channels, out_ch, groups, chan, outp
     to its output index or ``-1``; ``wt`` is the weight panels of every group
     and output block, one after the other.
     """
-    cg = channels // groups
-    og = out_ch // groups
-    nblocks = (og + OUT_BLOCK - 1) // OUT_BLOCK
-    taps = bases.shape[0]
-    panel = cg * taps * OUT_BLOCK
-    length = dest.shape[0]
-    per_image = (length + item - 1) // item
+    per_image = (dest.shape[0] + item - 1) // item
     for it in prange(batch * per_image):
-        n = it // per_image
-        q_lo = (it % per_image) * item
-        q_hi = min(q_lo + item, length)
-        scratch = np.empty(OUT_BLOCK * step, dtype=out.dtype)
-        for g in range(groups):
-            x0 = (n * channels + g * cg) * chan
-            for b in range(nblocks):
-                o0 = (n * out_ch + g * og + b * OUT_BLOCK) * outputs
-                valid = min(OUT_BLOCK, og - b * OUT_BLOCK)
-                _body_inline(xf, wt, out, dest, scratch, bases, x0,
-                             (g * nblocks + b) * panel, o0, valid, cg, chan, taps, outputs,
-                             q_lo, q_hi, step)
+        _tile(xf, wt, out, dest, bases, channels, out_ch, groups, chan, outputs, item, step,
+              per_image, np.int64(it))
 
 
 tiles_par = jit_parallel(_tiles)
