@@ -494,11 +494,7 @@ def main(argv=None) -> int:
     if args.plot:
         write_plot(rows, args.plot)
         print(f"plot written to {args.plot}")
-    bad = [r for r in rows if not r["agree"]]
-    if bad:
-        print(f"{len(bad)} of {len(rows)} rows disagree with scipy.signal", file=sys.stderr)
-        return 1
-    return 0
+    return checks.exit_status(rows, "scipy.signal")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from . import grids, machine
+from . import checks, grids, machine
 from .formatting import seconds
 from .timing import interleaved
 from .tolerance import allowed_error, compare, eps
@@ -167,10 +167,7 @@ def main(args) -> int:
             with open(args.json, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=1, default=str)
     print_table(data["rows"])
-    bad = sum(not r["agree"] for r in data["rows"])
-    if bad:
-        print(f"{bad} of {len(data['rows'])} rows disagree with dask-image", file=sys.stderr)
-    return 1 if bad else 0
+    return checks.exit_status(data["rows"], "dask-image")
 
 
 def _version(dist: str) -> str:

@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import nn
 from .._config import resolve_workers, set_workers
 from .._problem import LayerProblem
-from . import grids, machine, report
+from . import checks, grids, machine, report
 from .formatting import percent, seconds
 from .peers import Skip
 from .timing import interleaved
@@ -589,8 +589,4 @@ def main(args) -> int:
     print_table(rows, peak)
     if args.json:
         print(f"results written to {args.json}")
-    bad = [r for r in rows if not r["agree"]]
-    if bad:
-        print(f"{len(bad)} of {len(rows)} rows disagree with {peer}", file=sys.stderr)
-        return 1
-    return 0
+    return checks.exit_status(rows, peer)

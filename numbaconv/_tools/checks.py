@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -55,3 +56,15 @@ def bound(a, kern, mode: str, result_dtype, *, n_fft: int | None = None):
                                           np.abs(kern).astype(np.float64), mode="full").max())
     return tolerance.allowed_error(mag, tolerance.eps(dt, a.dtype, kern.dtype), kern.size, n_fft,
                                    top)
+
+
+def exit_status(rows, peer: str) -> int:
+    """A bench command's exit status: 1 (saying how many) when a row disagrees with ``peer``.
+
+    >>> exit_status([{"agree": True}, {"agree": True}], "scipy.signal")
+    0
+    """
+    bad = sum(not r["agree"] for r in rows)
+    if bad:
+        print(f"{bad} of {len(rows)} rows disagree with {peer}", file=sys.stderr)
+    return 1 if bad else 0
