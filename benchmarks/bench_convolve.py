@@ -2,7 +2,8 @@
 
 Every suite has an ``impl`` parameter, so the asv dashboard draws numbaconv
 (``numbaconv.auto`` and each fixed method) and the reference implementations
-(``scipy.*``, ``numpy.convolve``) as lines of the same graph.  Inputs are
+(``scipy.*``, ``numpy.convolve``, OpenCV and torch, on numbaconv's worker
+count) as lines of the same graph.  Inputs are
 built in ``setup`` with a fixed seed, and ``setup`` also makes one call, so
 the JIT compile (or the load from Numba's cache) is never timed.  A cell
 that cannot run -- kernel longer than the signal, backend unavailable,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numbaconv
 import scipy.signal
-from numbaconv._tools import peers
+from numbaconv._tools import grids, peers
 
 from . import (DTYPES, K_1D, K_2D, MAX_DIRECT_OPS, N_1D, SIDE_2D, call_or_skip, inputs,
                method_available, skip)
@@ -54,7 +55,7 @@ class Convolve1D(_ConvolveSuite):
     params = [
         ["numbaconv.auto", "numbaconv.direct", "numbaconv.fft", "numbaconv.oa",
          "scipy.auto", "scipy.direct", "scipy.fft", "scipy.oaconvolve", "numpy.convolve",
-         "pyfftw.fftconvolve"],
+         "torch.conv1d", "pyfftw.fftconvolve"],
         N_1D, K_1D, DTYPES,
     ]
     param_names = ["impl", "n", "k", "dtype"]
@@ -74,7 +75,7 @@ class Convolve2D(_ConvolveSuite):
         ["numbaconv.auto", "numbaconv.direct", "numbaconv.fft", "numbaconv.oa",
          "numbaconv.convolve2d", "scipy.auto", "scipy.direct",
          "scipy.fft", "scipy.oaconvolve", "scipy.convolve2d", "cv2.filter2D",
-         "pyfftw.fftconvolve"],
+         "torch.conv2d", "pyfftw.fftconvolve"],
         SIDE_2D, K_2D, DTYPES,
     ]
     param_names = ["impl", "side", "k", "dtype"]
@@ -92,7 +93,7 @@ class Separable2D(_ConvolveSuite):
 
     params = [
         ["numbaconv.auto", "numbaconv.separable", "numbaconv.direct", "scipy.auto",
-         "scipy.convolve2d", "cv2.filter2D"],
+         "scipy.convolve2d", "cv2.filter2D", "cv2.sepFilter2D", "torch.conv2d"],
         SIDE_2D, K_2D, DTYPES,
     ]
     param_names = ["impl", "side", "k", "dtype"]
@@ -103,6 +104,29 @@ class Separable2D(_ConvolveSuite):
         self._setup(impl, (side, side), (k, k), dtype)
 
     def time_convolve(self, impl, side, k, dtype):
+        self.fn()
+
+
+class OpenCV2D:
+    """``numbaconv bench --opencv`` on asv's grid: auto against OpenCV, Gaussian and random kernels.
+
+    ``cv2.sepFilter2D`` runs the Gaussian only (a random kernel is not rank 1).
+    """
+
+    params = [["numbaconv.auto", "cv2.filter2D", "cv2.sepFilter2D"], SIDE_2D, K_2D, DTYPES,
+              list(grids.OPENCV_KERNELS)]
+    param_names = ["impl", "side", "k", "dtype", "kernel"]
+    timeout = 300.0
+
+    def setup(self, impl, side, k, dtype, kernel):
+        if k > side:
+            skip("kernel longer than the image")
+        a, kern = grids.make_inputs(grids.Cell(2, side, k, dtype, "same", kernel == "gaussian",
+                                               kernel))
+        self.fn = _factory(impl, a, kern, "same")
+        call_or_skip(self.fn)
+
+    def time_convolve(self, impl, side, k, dtype, kernel):
         self.fn()
 
 

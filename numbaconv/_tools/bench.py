@@ -17,7 +17,11 @@ For every cell of a grid (:mod:`numbaconv._tools.grids`) the command
 
 then prints a table (rich when installed) and writes ``--json`` / ``--plot``.
 ``--device cuda`` hands over to :mod:`numbaconv._tools.bench_cuda`, ``--nn``
-to :mod:`numbaconv._tools.bench_nn` (numbaconv.nn on layer shapes against torch).
+to :mod:`numbaconv._tools.bench_nn` (numbaconv.nn on layer shapes against torch),
+``--opencv`` to :mod:`numbaconv._tools.bench_opencv` (2-D 'same' against
+``cv2.filter2D`` and ``cv2.sepFilter2D``).  Every table starts with the
+machine line: CPU model, ISA and the measured FMA peak
+(:func:`numbaconv._tools.formatting.machine_line`).
 
 Exit status: 0 when every row agrees, 1 when one does not (or raised), 2 on
 a usage error.
@@ -36,10 +40,12 @@ import numpy as np
 import scipy.signal
 
 from .. import _api
+from .._config import resolve_workers
 from . import checks, grids, machine, report
-from .formatting import seconds
+from .formatting import machine_line, seconds
 from .grids import Cell
-from .peers import OPTIONAL, Skip
+from .peers import OPTIONAL
+from .peers import checked as checked_peers
 from .peers import make as make_peer
 from .timing import interleaved, measure
 from .tolerance import compare
@@ -142,19 +148,8 @@ def _time_peers(row, a, kern, ref, bound, auto_call, repeat, max_time, workers):
     One round-robin (:func:`numbaconv._tools.timing.interleaved`) for all,
     so that they share the machine's drifts.
     """
-    fns = {}
-    for name in OPTIONAL:
-        try:
-            fn = make_peer(name, a, kern, row["mode"], workers=workers)
-            check = compare(np.asarray(fn(), dtype=ref.dtype), ref, bound)
-        except Skip as exc:
-            row["peers"][name] = {"skipped": str(exc)}
-            continue
-        except Exception as exc:  # noqa: BLE001 - a broken peer is not our failure
-            row["peers"][name] = {"skipped": f"{type(exc).__name__}: {exc}"}
-            continue
-        row["peers"][name] = {"agree": check["agree"], "max_abs_err": check["max_abs_err"]}
-        fns[name] = fn
+    fns, row["peers"] = checked_peers(OPTIONAL, a, kern, row["mode"], ref, bound,
+                                      workers=workers)
     if not fns:
         return
     try:
@@ -214,8 +209,11 @@ def _table_rows(rows, peer_names):
     return header, body
 
 
-def print_table(rows, *, file=None) -> None:
+def print_table(rows, *, file=None, machine_text=None) -> None:
+    """The results table; ``machine_text`` (:func:`machine_line`) is printed above it."""
     file = sys.stdout if file is None else file
+    if machine_text:
+        print(machine_text, file=file)
     peer_names = sorted({p for r in rows for p, v in r["peers"].items() if "time" in v})
     header, body = _table_rows(rows, peer_names)
     try:
@@ -346,7 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-json", metavar="FILE",
                    help="do not run: re-read results written by --json (for --plot / table)")
     p.add_argument("--peers", action="store_true",
-                   help="also time " + ", ".join(OPTIONAL) + " when importable")
+                   help="also time " + ", ".join(OPTIONAL) + " when importable (cv2.sepFilter2D "
+                        "with rank-1 kernels: --separable; OpenCV and torch on --workers threads)")
+    p.add_argument("--opencv", action="store_true",
+                   help="2-D 'same' against OpenCV instead: images 256², 1024², 4096² x kernels "
+                        "3², 7², 15², 31², each a Gaussian and a random kernel, float32 and "
+                        "float64; numbaconv auto, cv2.filter2D and cv2.sepFilter2D (Gaussian "
+                        "only) round-robin on the same threads, best peer / auto per cell and "
+                        "its geometric mean; takes --quick, --dtype, --json, --from-json, "
+                        "--repeat, --max-time, --workers")
     p.add_argument("--dtype", default=None,
                    help="comma-separated dtypes (default: float64 with --quick, "
                         "float32,float64 otherwise)")
@@ -386,6 +392,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def inapplicable(args, defaults: dict) -> list:
+    """The options of ``args`` changed from ``defaults`` (a mode's unused options), as flags."""
+    return ["--" + k.replace("_", "-") for k, v in defaults.items() if getattr(args, k, v) != v]
+
+
+def _machine_text(workers, tiny=False) -> str:
+    """The machine line of this host (the FMA peak measured now, on ``workers`` threads)."""
+    workers = resolve_workers(workers)
+    return machine_line(machine.environment(),
+                        report.machine_peaks(workers, seconds=0.02 if tiny else 0.1), workers)
+
+
 def _progress(cells, run_one):
     """Run ``run_one`` over ``cells`` with a rich progress bar or plain lines."""
     rows = []
@@ -414,6 +432,14 @@ def main(argv=None) -> int:
     """Entry point of ``numbaconv bench``; returns the exit status."""
     args = build_parser().parse_args(argv)
 
+    if args.opencv:
+        from .bench_opencv import main as bench_opencv
+        return bench_opencv(args)
+
+    if args.latency or args.dask or args.nn or args.device == "cuda":
+        # their tables are their own: the machine line comes first
+        print(_machine_text(args.workers, args.tiny), flush=True)
+
     if args.latency:
         from .latency import main as latency
         return latency(args)
@@ -438,6 +464,10 @@ def main(argv=None) -> int:
         with open(args.from_json, encoding="utf-8") as fh:
             data = json.load(fh)
         rows = data["rows"]
+        if rows and "best_peer" in rows[0]:      # written by --opencv
+            from .bench_opencv import print_report
+            print_report(data)
+            return checks.exit_status(rows, "scipy.signal")
     else:
         grid = "tiny" if args.tiny else "quick" if args.quick else "full"
         if args.dtype:
@@ -455,10 +485,9 @@ def main(argv=None) -> int:
         max_time = args.max_time if args.max_time is not None else (
             10.0 if grid == "full" else 1.0)
         started = time.perf_counter()
-        peak = None
-        if args.methods:
-            peak = {d: report.fma_peak(d, args.workers) for d in dtypes
-                    if d in ("float32", "float64")}
+        # --methods reads the direct kernel against the peak: measured longer there
+        peak = report.machine_peaks(args.workers, seconds=(
+            0.3 if args.methods else 0.02 if grid == "tiny" else 0.1))
         rows = _progress(cells, lambda c: bench_cell(c, repeat=args.repeat, max_time=max_time,
                                                      workers=args.workers, peers=args.peers,
                                                      methods=args.methods))
@@ -467,7 +496,8 @@ def main(argv=None) -> int:
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
                     timespec="seconds"),
                 "grid": grid, "dtypes": list(dtypes), "repeat": args.repeat,
-                "max_time": max_time, "workers": args.workers, "device": "cpu",
+                "max_time": max_time, "workers": args.workers,
+                "threads": resolve_workers(args.workers), "device": "cpu",
                 "peers": bool(args.peers), "elapsed_s": time.perf_counter() - started,
                 "fma_peak_gflops": peak,
                 "environment": machine.environment(),
@@ -477,12 +507,16 @@ def main(argv=None) -> int:
             "rows": rows,
         }
 
-    print_table(rows)
+    meta = data["meta"]
+    print_table(rows, machine_text=machine_line(meta.get("environment", {}),
+                                                meta.get("fma_peak_gflops"),
+                                                meta.get("threads")))
     if any("methods" in r for r in rows):
         peak = data["meta"].get("fma_peak_gflops")
         for r in rows:
             report.add_derived(r, peak)
-        text = report.summary(rows, peak)
+        text = report.summary(rows, peak, machine_text=machine_line(
+            meta.get("environment", {}), peak, meta.get("threads")))
         print(text)
         if args.summary:
             with open(args.summary, "w", encoding="utf-8") as fh:

@@ -32,3 +32,38 @@ def seconds(t) -> str:
 def percent(x) -> str:
     """``x`` as a whole percentage, ``'-'`` for ``None``."""
     return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def machine_line(env: dict, peak: dict | None, workers=None) -> str:
+    """The line every benchmark table starts with: CPU model, ISA, cores and FMA peak.
+
+    ``env`` is :func:`numbaconv._tools.machine.environment` (or the copy a
+    JSON file kept), ``peak`` maps a dtype to GFLOP/s
+    (:func:`numbaconv._tools.report.machine_peaks`).
+
+    Examples
+    --------
+    >>> from numbaconv._tools.formatting import machine_line
+    >>> machine_line({"cpu": "Xeon", "isa": "AVX2", "cpu_count": 2},
+    ...              {"float32": 160.04, "float64": 80.0}, workers=2)
+    'machine: Xeon, AVX2, 2 CPUs, 2 workers; FMA peak 160 GFLOP/s float32, 80.0 float64'
+    >>> machine_line({"cpu": "Xeon", "isa": "AVX2"}, None)
+    'machine: Xeon, AVX2; FMA peak not measured'
+    """
+    parts = [str(env.get("cpu", "unknown CPU")), str(env.get("isa", "unknown ISA"))]
+    if env.get("cpu_count"):
+        parts.append(f"{env['cpu_count']} CPUs")
+    if workers:
+        parts.append(f"{workers} workers")
+    if peak:
+        figs = [f"{_gflops(p)} {d}" for d, p in peak.items()]
+        figs[0] = figs[0].replace(" ", " GFLOP/s ", 1)
+        text = "FMA peak " + ", ".join(figs)
+    else:
+        text = "FMA peak not measured"
+    return "machine: " + ", ".join(parts) + "; " + text
+
+
+def _gflops(x) -> str:
+    """Three significant figures, no exponent."""
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}"

@@ -28,6 +28,16 @@ GRIDS = {
 DTYPES = {"full": ("float32", "float64"), "default": ("float32", "float64"),
           "quick": ("float64",), "tiny": ("float64",)}
 
+#: ``numbaconv bench --opencv``: name -> (image sides, kernel sides); 2-D 'same', each side
+#: with a Gaussian and a random kernel, float32 and float64 unless --dtype says otherwise
+OPENCV_GRIDS = {
+    "full": ((256, 1024, 4096), (3, 7, 15, 31)),
+    "quick": ((128, 512), (3, 7, 15)),
+    "tiny": ((32,), (3, 4)),
+}
+#: the kernels of the OpenCV grid: separable and symmetric, and dense
+OPENCV_KERNELS = ("gaussian", "random")
+
 SEED = 20240601
 
 
@@ -41,6 +51,8 @@ class Cell:
     dtype: str
     mode: str
     separable: bool = False
+    #: ``'random'`` (normal values; rank 1 when ``separable``) or ``'gaussian'``
+    kernel: str = "random"
 
     @property
     def shape_a(self) -> tuple:
@@ -89,6 +101,42 @@ def build_grid(grid: str = "quick", dtypes=None, ndims=(1, 2), modes=(None, None
     return cells
 
 
+def build_opencv_grid(grid: str = "full", dtypes=("float32", "float64")) -> list:
+    """The cells of ``numbaconv bench --opencv``: 2-D 'same', Gaussian and random kernels.
+
+    Examples
+    --------
+    >>> from numbaconv._tools.grids import build_opencv_grid
+    >>> [(c.label(), c.kernel) for c in build_opencv_grid("tiny", ["float32"])]
+    [('2-D 32² k=3²', 'gaussian'), ('2-D 32² k=3²', 'random'), ('2-D 32² k=4²', 'gaussian'), \
+('2-D 32² k=4²', 'random')]
+    >>> len(build_opencv_grid("full"))
+    48
+    """
+    sides, kks = OPENCV_GRIDS[grid]
+    return [Cell(2, s, k, dt, "same", kind == "gaussian", kind)
+            for dt in dtypes for s in sides for k in kks if k <= s for kind in OPENCV_KERNELS]
+
+
+def gaussian_kernel(k: int, dtype="float64", sigma: float | None = None):
+    """A ``k x k`` Gaussian that sums to 1: ``outer(g, g)``, rank 1 and symmetric.
+
+    ``sigma`` defaults to OpenCV's formula for a kernel of that size
+    (``cv2.getGaussianKernel`` with ``sigma <= 0``, which uses fixed tables
+    up to 7 taps instead): ``0.3 * ((k - 1) / 2 - 1) + 0.8``.
+
+    >>> g = gaussian_kernel(5)
+    >>> g.shape, bool(abs(g.sum() - 1) < 1e-12), bool((g == g.T).all() and (g == g[::-1]).all())
+    ((5, 5), True, True)
+    """
+    if sigma is None:
+        sigma = 0.3 * ((k - 1) * 0.5 - 1) + 0.8
+    x = np.arange(k) - (k - 1) / 2
+    g = np.exp(-x * x / (2 * sigma * sigma))
+    g /= g.sum()
+    return np.outer(g, g).astype(dtype)
+
+
 def draw(rng, shape, dtype):
     """Standard normal values of ``dtype`` (small integers for integer types) from ``rng``."""
     dt = np.dtype(dtype)
@@ -113,5 +161,8 @@ def inputs(shape_a, shape_k, dtype, *, separable: bool = False, seed: int = SEED
 
 
 def make_inputs(cell: Cell, seed: int = SEED):
-    """Signal and kernel of ``cell`` (see :func:`inputs`)."""
+    """Signal and kernel of ``cell`` (see :func:`inputs`; :func:`gaussian_kernel` for a Gaussian)."""
+    if cell.kernel == "gaussian":
+        a = draw(np.random.default_rng(seed), cell.shape_a, cell.dtype)
+        return a, gaussian_kernel(cell.k, cell.dtype)
     return inputs(cell.shape_a, cell.shape_k, cell.dtype, separable=cell.separable, seed=seed)

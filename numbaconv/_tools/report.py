@@ -113,6 +113,11 @@ def fma_peak(dtype="float32", threads=None, seconds=0.3) -> float:
     return flops / best / 1e9
 
 
+def machine_peaks(workers=None, seconds=0.1, dtypes=("float32", "float64")) -> dict:
+    """:func:`fma_peak` of each dtype on ``workers`` threads: the figure every table names."""
+    return {d: fma_peak(d, workers, seconds=seconds) for d in dtypes}
+
+
 # --------------------------------------------------------------------------
 # every method of one cell
 # --------------------------------------------------------------------------
@@ -227,9 +232,12 @@ def geomean(xs) -> float:
     return math.exp(statistics.fmean(math.log(x) for x in xs)) if xs else float("nan")
 
 
-def summary(rows, peak=None) -> str:
-    """Markdown tables: speed-up vs SciPy auto per grid, the regret table, direct vs peak."""
-    lines = []
+def summary(rows, peak=None, machine_text=None) -> str:
+    """Markdown tables: speed-up vs SciPy auto per grid, the regret table, direct vs peak.
+
+    ``machine_text`` (:func:`numbaconv._tools.formatting.machine_line`) heads them.
+    """
+    lines = [machine_text, ""] if machine_text else []
     groups = {}
     for r in rows:
         groups.setdefault((r["ndim"], r["dtype"]), []).append(r)
