@@ -103,8 +103,8 @@ def _symmetrised(u):
     """``(u', True)`` with ``u'`` exactly symmetric where ``u`` is symmetric to its
     dtype's rounding (the SVD factor of a symmetric kernel is, to a few ulps),
     else ``(u, False)``.  ``u'`` differs from ``u`` by less than the
-    factorisation's own error; exact symmetry lets the column pass fold its
-    taps (:func:`_col_pass4_sym`)."""
+    factorisation's own error; exact symmetry keeps a symmetric kernel's
+    result exactly as symmetric as SciPy's."""
     rev = u[::-1]
     eps = np.finfo(u.dtype).eps
     # the SVD leaves symmetric factors up to 1.4 eps * kh apart (float64); 4 eps * kh is a margin

@@ -21,7 +21,8 @@ import scipy.signal as ss
 import numbaconv
 from helpers import INT_KINDS, assert_matches_scipy, exact_reference, make_array, run_both, shape_id
 from numbaconv import _backends, _config, _plans
-from numbaconv._backends import cpu_direct, cpu_fft, cpu_oa, cpu_separable
+from numbaconv._backends import cpu_direct, cpu_fft, cpu_oa
+from numbaconv._kernels import calls
 
 
 def nc():
@@ -317,9 +318,8 @@ needs_two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
 def test_workers_reach_the_parallel_direct_kernel(shapes, monkeypatch, thread_count):
     rng = np.random.default_rng(0)
     a, k = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
-    name = "_corr2d_par" if len(shapes[0]) <= 2 else "_corr_rows_par"
     seen = []
-    _record_threads(cpu_direct, name, seen, monkeypatch)
+    _record_threads(calls, "_items_par", seen, monkeypatch)
     _plans.PLANS.clear()
     numba.set_num_threads(1)
     for _ in range(2):                               # fresh, then memoised
@@ -339,7 +339,7 @@ def test_workers_reach_the_separable_kernel(monkeypatch, thread_count):
     img = rng.standard_normal((400, 400))
     g = np.outer(np.exp(-np.linspace(-2, 2, 15) ** 2), np.exp(-np.linspace(-2, 2, 15) ** 2))
     seen = []
-    _record_threads(cpu_separable, "_fused_par", seen, monkeypatch)
+    _record_threads(calls, "_items_par", seen, monkeypatch)
     numba.set_num_threads(1)
     numbaconv.convolve(img, g, "same", method="separable", workers=2)
     assert seen == [2] and numba.get_num_threads() == 1
@@ -421,7 +421,7 @@ def test_numba_threads_restores_after_an_exception(thread_count):
 @needs_two_threads
 def test_thread_count_restored_when_a_parallel_kernel_raises(monkeypatch, thread_count):
     seen = []
-    _record_threads(cpu_direct, "_corr2d_par", seen, monkeypatch, fail=FloatingPointError("boom"))
+    _record_threads(calls, "_items_par", seen, monkeypatch, fail=FloatingPointError("boom"))
     _plans.PLANS.clear()
     rng = np.random.default_rng(4)
     a, k = rng.standard_normal((300, 200)), rng.standard_normal((7, 7))

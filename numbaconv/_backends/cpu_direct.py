@@ -25,16 +25,14 @@ import functools
 import math
 
 import numpy as np
-from numba import prange
-
 from .. import _coefficients as coef
 from .._config import thread_count
-from .._jit import jit, jit_parallel
-from .._kernels.blocks import (NACC, block_width, per_dtype, phase_slowdown, row_accumulate,
-                               row_edges, rows_slowdown, short_slowdown, store_block, taps,
-                               zero_block)
-from .._kernels.layout import (as_work, chunk_for, destination, launch, pad_boundary,
-                               parallel_pays, work_dtype)
+from .._jit import jit
+from .._kernels.blocks import (NACC, block_width, phase_slowdown, row_accumulate, row_edges,
+                               rows_slowdown, short_slowdown, store_block, taps, zero_block)
+from .._kernels.calls import run_items
+from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, parallel_pays,
+                               work_dtype)
 from .._kernels.simd import vec_fma_at, vec_store_at, vec_zeros
 from .._problem import Problem
 
@@ -189,9 +187,6 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
     _edge_columns(orow, a, k, y, p0, p1, c0, lo, hi, c1, ox)
 
 
-_item = per_dtype(_item_blocks, _item_rows)
-
-
 @jit
 def _padded(a, k, pad_lo, pad_hi):
     """``(a zero-padded by pad_lo/pad_hi columns, pad_lo)``, or ``(a, 0)`` unpadded.
@@ -221,29 +216,19 @@ def _padded(a, k, pad_lo, pad_hi):
     return padded, pad_lo
 
 
-@jit_parallel
-def _corr2d_par(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
+def _corr2d(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi):
     """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a.
 
     ``a`` is first zero-padded by ``pad_lo``/``pad_hi`` columns (see
-    :func:`_padded`), here rather than in Python: one compiled call instead
-    of NumPy's pad and a separate finiteness scan.
+    :func:`_padded`): one compiled call instead of NumPy's pad and a
+    separate finiteness scan.  Work items are (output row, column chunk).
     """
-    a, shift = _padded(a, k, pad_lo, pad_hi)
-    ox += shift
-    ncx = (out.shape[1] + chunk - 1) // chunk
-    for item in prange(out.shape[0] * ncx):
-        _item(a, k, out, oy, ox, chunk, ncx, np.int64(item))
-
-
-@jit
-def _corr2d_ser(a, k, out, oy, ox, chunk, pad_lo, pad_hi):
-    """Serial twin of :func:`_corr2d_par` (no thread launch for small work)."""
-    a, shift = _padded(a, k, pad_lo, pad_hi)
-    ox += shift
-    ncx = (out.shape[1] + chunk - 1) // chunk
-    for item in range(out.shape[0] * ncx):
-        _item(a, k, out, oy, ox, chunk, ncx, item)
+    if pad_lo or pad_hi:
+        a, shift = _padded(a, k, pad_lo, pad_hi)
+        ox += shift
+    ncx = -(-out.shape[1] // chunk)
+    item = _item_blocks if block_width(out.dtype) else _item_rows
+    run_items(item, (a, k, out, oy, ox, chunk, ncx), out.shape[0] * ncx, threads)
 
 
 @jit
@@ -308,24 +293,11 @@ def _nd_item_blocks(aflat, k2, kofs, out2, obase, chunk, ncx, item):
         c = min(c + nl, c1 - nl)
 
 
-_corr_rows_item = per_dtype(_nd_item_blocks, _nd_item_rows)
-
-
-@jit_parallel
-def _corr_rows_par(aflat, k2, kofs, out2, obase, chunk):
+def _corr_rows(threads, aflat, k2, kofs, out2, obase, chunk):
     """out2[r, c] = sum_t sum_q k2[t, q] * aflat[obase[r] + kofs[t] + c + q]."""
-    ncx = (out2.shape[1] + chunk - 1) // chunk
-    for item in prange(out2.shape[0] * ncx):
-        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, np.int64(item))
-
-
-@jit
-def _corr_rows_ser(aflat, k2, kofs, out2, obase, chunk):
-    """Serial twin of :func:`_corr_rows_par`."""
-    ncx = (out2.shape[1] + chunk - 1) // chunk
-    for item in range(out2.shape[0] * ncx):
-        _corr_rows_item(aflat, k2, kofs, out2, obase, chunk, ncx, item)
-
+    ncx = -(-out2.shape[1] // chunk)
+    item = _nd_item_blocks if block_width(out2.dtype) else _nd_item_rows
+    run_items(item, (aflat, k2, kofs, out2, obase, chunk, ncx), out2.shape[0] * ncx, threads)
 
 
 #: a signal this small is padded in cache, from a reused heap block: four times
@@ -368,7 +340,7 @@ def corr2d(a, k, out, oy, ox, workers):
     """Run the 2-D kernel as :func:`_corr2d_layout` decides."""
     pad_lo, pad_hi, chunk, threads = _corr2d_layout(a.shape, k.shape, out.shape, ox,
                                                     out.itemsize, workers, block_width(out.dtype))
-    launch(threads, _corr2d_par, _corr2d_ser, a, k, out, oy, ox, chunk, pad_lo, pad_hi)
+    _corr2d(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi)
 
 
 # --------------------------------------------------------------------------
@@ -394,10 +366,9 @@ def _run_nd(a, k, out, offs, workers):
     threads = (thread_count(workers) if parallel_pays(out.size * k.size, k.shape, out.itemsize)
                else 1)
     out2 = out.reshape(-1, out.shape[-1])
-    launch(threads, _corr_rows_par, _corr_rows_ser, ap.reshape(-1),
-            np.ascontiguousarray(k.reshape(-1, k.shape[-1])), np.ascontiguousarray(kofs, np.int64),
-            out2, np.ascontiguousarray(obase, np.int64),
-            chunk_for(out2.shape[1], out.itemsize, out2.shape[0], threads))
+    _corr_rows(threads, ap.reshape(-1), np.ascontiguousarray(k.reshape(-1, k.shape[-1])),
+               np.ascontiguousarray(kofs, np.int64), out2, np.ascontiguousarray(obase, np.int64),
+               chunk_for(out2.shape[1], out.itemsize, out2.shape[0], threads))
 
 
 def run(problem: Problem, a, k, *, workers: int, out=None):
@@ -469,8 +440,8 @@ def prepare(problem: Problem, *, workers: int):
                                                     block_width(wt))
     def call(a, k, out=None):
         out = destination(out, out_shape, wt)
-        launch(threads, _corr2d_par, _corr2d_ser, as_work(a, wt).reshape(a2),
-                as_work(k, wt).reshape(k2), out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
+        _corr2d(threads, as_work(a, wt).reshape(a2), as_work(k, wt).reshape(k2),
+                out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
         return out
 
     return call

@@ -28,13 +28,13 @@ import functools
 import math
 
 import numpy as np
-from numba import prange
 
 from .. import _coefficients as coef
 from .._config import resolve_workers, thread_count
-from .._jit import jit, jit_parallel
+from .._jit import jit
 from .._kernels import padding
-from .._kernels.layout import destination, launch, parallel_pays
+from .._kernels.calls import run_items
+from .._kernels.layout import destination, parallel_pays
 from .._kernels.simd import (VEC_BYTES, block_zeros, fma_at, lanes, quarter_fma_at,
                              quarter_store_at, quarter_zeros, store_at, vec_fma_at,
                              vec_load_at, vec_store_at, vec_zeros)
@@ -360,8 +360,7 @@ def _band_weights(wt, taps, ent_t):
     return wsch
 
 
-@jit_parallel
-def _depthwise_par(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
+def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
     """``out[(n, o), r Wo + c] = sum_t wt[o, t] x[(n, o // m), base(r) + c + offs[t]]``.
 
     ``x``, ``wt`` and ``out`` are the flat input (``N * C`` planes), weights
@@ -377,16 +376,8 @@ def _depthwise_par(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_p
     input plane's size.
     """
     wsch = _band_weights(wt, offs.shape[0], ent_t)
-    for item in prange(out.shape[0] // geom[8] * tiles):
-        _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, np.int64(item))
-
-
-@jit
-def _depthwise_ser(x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
-    """Serial twin of :func:`_depthwise_par` (no thread launch for small work)."""
-    wsch = _band_weights(wt, offs.shape[0], ent_t)
-    for item in range(out.shape[0] // geom[8] * tiles):
-        _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item)
+    run_items(_item, (x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile),
+              out.shape[0] // geom[8] * tiles, threads)
 
 
 # ---------------------------------------------------------------- layout
@@ -543,6 +534,6 @@ def run(problem: LayerProblem, x, w, *, workers=None, out=None):
         xf = xf.copy()
     wt = np.ascontiguousarray(np.asarray(w, dtype=dtype)).reshape(-1)
     threads, tiles, per = _layout(problem, resolve_workers(workers))
-    launch(threads, _depthwise_par, _depthwise_ser, xf.reshape(-1), wt, offs, ent_u, ent_t,
-           ent_mask, out.reshape(-1), geom, tiles, per)
+    _depthwise(threads, xf.reshape(-1), wt, offs, ent_u, ent_t, ent_mask, out.reshape(-1), geom,
+               tiles, per)
     return out

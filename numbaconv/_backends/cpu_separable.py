@@ -5,9 +5,7 @@ dtype's rounding level times the first) is applied as a pass of ``v`` along
 the rows followed by a pass of ``u`` along the columns, fused per tile
 (:func:`_fused_item`): the row pass (:mod:`cpu_direct`'s register blocks)
 fills a ring of rows that stays in L2, and the column pass reads it there.
-That costs ``kh + kw`` multiply-adds per output instead of ``kh * kw``; a
-symmetric column factor (every Gaussian) takes ``kh // 2 + 1`` of them and
-``kh // 2`` adds, which run on the FP add pipes (:func:`_col_pass4_sym`).
+That costs ``kh + kw`` multiply-adds per output instead of ``kh * kw``.
 Complex kernels run the two passes with :func:`cpu_direct.corr2d`.  Zero fill
 factors exactly (the region outside the signal is a product region); other
 boundaries are padded first.
@@ -18,16 +16,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
-
 from .. import _coefficients as coef
 from .._config import numba_threads, resolve_workers
-from .._jit import jit, jit_parallel
+from .._jit import jit
 from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, store_block, taps,
                                zero_block)
+from .._kernels.calls import run_items
 from .._kernels.layout import PARALLEL_MIN_MACS, pad_boundary, work_dtype
-from .._kernels.simd import (LINE_BYTES, block_zeros, fma_at, lanes, pair_add_at, pair_fma_at,
-                             pair_load_at, pair_store_at, pair_zeros, prefetch_at, quarter_fma_at,
+from .._kernels.simd import (LINE_BYTES, block_zeros, fma_at, lanes, prefetch_at, quarter_fma_at,
                              quarter_store_at, quarter_zeros, store_at, vec_zeros)
 from .._probes import separable_factors
 from .._problem import Problem
@@ -216,154 +212,8 @@ def _col_pass4(ring, cw, s0, u, out, r, c0):
         j = min(j + nl, cw - nl)
 
 
-@jit(inline=True)
-def _pair_sums(s, t0, t1, t2, t3, b0, b1, b2, b3, up, a0, a1, a2, a3):
-    """``a_i += up * (t_i + b_i)`` for the four output rows (the adds on the FP add pipes)."""
-    pair_load_at(s, t0, 0)
-    pair_add_at(s, b0, 0)
-    pair_fma_at(a0, up, s, 0)
-    pair_load_at(s, t1, 0)
-    pair_add_at(s, b1, 0)
-    pair_fma_at(a1, up, s, 0)
-    pair_load_at(s, t2, 0)
-    pair_add_at(s, b2, 0)
-    pair_fma_at(a2, up, s, 0)
-    pair_load_at(s, t3, 0)
-    pair_add_at(s, b3, 0)
-    pair_fma_at(a3, up, s, 0)
-
-
-@jit(inline=True)
-def _pair_step(s, t0, t1, t2, t3, b0, b1, b2, b3, up, a0, a1, a2, a3, top_row, bot_row, j):
-    """One pair of taps, then the windows move: ``t0`` takes the next top row and
-    ``b3`` the next bottom row, so that the next step's windows are
-    ``(t1, t2, t3, t0)`` and ``(b3, b0, b1, b2)`` -- the roles rotate and no
-    register is copied."""
-    _pair_sums(s, t0, t1, t2, t3, b0, b1, b2, b3, up, a0, a1, a2, a3)
-    pair_load_at(t0, top_row, j)
-    pair_load_at(b3, bot_row, j)
-
-
-@jit(inline=True)
-def _pair_last(s, t0, t1, t2, t3, b0, b1, b2, b3, u, a0, a1, a2, a3):
-    """The last pair of taps and, for an odd ``kh``, the centre tap: rows
-    ``s0 + h + i`` are then ``t1, t2, t3`` and ``b2``."""
-    kh = u.shape[0]
-    h = kh // 2
-    _pair_sums(s, t0, t1, t2, t3, b0, b1, b2, b3, u[h - 1], a0, a1, a2, a3)
-    if kh & 1:
-        uc = u[h]
-        pair_fma_at(a0, uc, t1, 0)
-        pair_fma_at(a1, uc, t2, 0)
-        pair_fma_at(a2, uc, t3, 0)
-        pair_fma_at(a3, uc, b2, 0)
-
-
 @jit
-def _col_pass4_sym(ring, cw, s0, u, out, r, c0):
-    """:func:`_col_pass4` for a symmetric ``u`` (``u[p] == u[kh - 1 - p]``): one
-    multiply-add per pair of taps, on the sum of the pair's two ring rows.
-
-    Output row ``r + i`` pairs ring rows ``s0 + i + p`` and ``s0 + i + kh - 1 - p``.
-    Two windows of four rows stay in registers, the top one moving down the
-    ring and the bottom one up, one load each per pair: per block of four
-    outputs ``kh // 2`` adds and ``kh // 2 + 1`` multiply-adds where the plain
-    pass has ``kh`` multiply-adds.  The pair loop is unrolled by four so that
-    the windows rotate through their registers (:func:`_pair_step`).  It
-    pays where the call is bound by FMAs, not by memory.
-    """
-    kh = u.shape[0]
-    h = kh // 2
-    nring = ring.shape[0]
-    nl = pair_zeros(ring[0]).shape[0]
-    if cw < nl or kh < 3:
-        _col_pass4(ring, cw, s0, u, out, r, c0)
-        return
-    o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
-    T0 = pair_zeros(o0)
-    T1 = pair_zeros(o0)
-    T2 = pair_zeros(o0)
-    T3 = pair_zeros(o0)
-    B0 = pair_zeros(o0)
-    B1 = pair_zeros(o0)
-    B2 = pair_zeros(o0)
-    B3 = pair_zeros(o0)
-    s = pair_zeros(o0)
-    rem = (h - 1) % 4
-    # the windows' first rows, hoisted: an integer division costs more than a pair of taps
-    rt0, rt1, rt2, rt3 = ring[s0], ring[(s0 + 1) % nring], ring[(s0 + 2) % nring], ring[(s0 + 3) % nring]
-    rb0, rb1 = ring[(s0 + kh - 1) % nring], ring[(s0 + kh) % nring]
-    rb2, rb3 = ring[(s0 + kh + 1) % nring], ring[(s0 + kh + 2) % nring]
-    top0 = (s0 + 4) % nring                       # next row of the top window
-    bot0 = (s0 + kh - 2) % nring                  # next row of the bottom window
-    j = 0
-    while True:
-        a0 = pair_zeros(o0)
-        a1 = pair_zeros(o0)
-        a2 = pair_zeros(o0)
-        a3 = pair_zeros(o0)
-        pair_load_at(T0, rt0, j)
-        pair_load_at(T1, rt1, j)
-        pair_load_at(T2, rt2, j)
-        pair_load_at(T3, rt3, j)
-        pair_load_at(B0, rb0, j)
-        pair_load_at(B1, rb1, j)
-        pair_load_at(B2, rb2, j)
-        pair_load_at(B3, rb3, j)
-        top = top0
-        bot = bot0
-        p = 0
-        while p + 4 <= h - 1:
-            _pair_step(s, T0, T1, T2, T3, B0, B1, B2, B3, u[p], a0, a1, a2, a3,
-                       ring[top], ring[bot], j)
-            top = top + 1 if top + 1 < nring else 0
-            bot = bot - 1 if bot > 0 else nring - 1
-            _pair_step(s, T1, T2, T3, T0, B3, B0, B1, B2, u[p + 1], a0, a1, a2, a3,
-                       ring[top], ring[bot], j)
-            top = top + 1 if top + 1 < nring else 0
-            bot = bot - 1 if bot > 0 else nring - 1
-            _pair_step(s, T2, T3, T0, T1, B2, B3, B0, B1, u[p + 2], a0, a1, a2, a3,
-                       ring[top], ring[bot], j)
-            top = top + 1 if top + 1 < nring else 0
-            bot = bot - 1 if bot > 0 else nring - 1
-            _pair_step(s, T3, T0, T1, T2, B1, B2, B3, B0, u[p + 3], a0, a1, a2, a3,
-                       ring[top], ring[bot], j)
-            top = top + 1 if top + 1 < nring else 0
-            bot = bot - 1 if bot > 0 else nring - 1
-            p += 4
-        # the 0-3 pairs left, then the last pair with the windows rotated as far
-        if rem > 0:
-            _pair_step(s, T0, T1, T2, T3, B0, B1, B2, B3, u[p], a0, a1, a2, a3,
-                       ring[top], ring[bot], j)
-            top = top + 1 if top + 1 < nring else 0
-            bot = bot - 1 if bot > 0 else nring - 1
-        if rem > 1:
-            _pair_step(s, T1, T2, T3, T0, B3, B0, B1, B2, u[p + 1], a0, a1, a2, a3,
-                       ring[top], ring[bot], j)
-            top = top + 1 if top + 1 < nring else 0
-            bot = bot - 1 if bot > 0 else nring - 1
-        if rem > 2:
-            _pair_step(s, T2, T3, T0, T1, B2, B3, B0, B1, u[p + 2], a0, a1, a2, a3,
-                       ring[top], ring[bot], j)
-        if rem == 0:
-            _pair_last(s, T0, T1, T2, T3, B0, B1, B2, B3, u, a0, a1, a2, a3)
-        elif rem == 1:
-            _pair_last(s, T1, T2, T3, T0, B3, B0, B1, B2, u, a0, a1, a2, a3)
-        elif rem == 2:
-            _pair_last(s, T2, T3, T0, T1, B2, B3, B0, B1, u, a0, a1, a2, a3)
-        else:
-            _pair_last(s, T3, T0, T1, T2, B1, B2, B3, B0, u, a0, a1, a2, a3)
-        pair_store_at(a0, o0, c0 + j)
-        pair_store_at(a1, o1, c0 + j)
-        pair_store_at(a2, o2, c0 + j)
-        pair_store_at(a3, o3, c0 + j)
-        if j == cw - nl:
-            break
-        j = min(j + nl, cw - nl)
-
-
-@jit
-def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, item):
+def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, ncx, item):
     """Output rows ``[r0, r0 + band)`` x columns ``[c0, c0 + chunk)`` of the separable result.
 
     The row pass of input row ``y`` goes to slot ``y % nring`` of a ring of
@@ -372,9 +222,7 @@ def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, i
     column pass four output rows at a time, so the intermediate never
     reaches memory.  Ring rows are ``stride`` elements apart
     (:func:`_ring_stride`).  ``prefetch``: the input comes from memory, and
-    the row pass prefetches the row it reads two rows later.  ``sym``: ``u``
-    is exactly symmetric, and the column pass folds its pairs of taps
-    (:func:`_col_pass4_sym`).
+    the row pass prefetches the row it reads two rows later.
     """
     H = a.shape[0]
     kh = u.shape[0]
@@ -403,29 +251,11 @@ def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, i
                 for j in range(cw):
                     row[j] = 0
             y_next += 1
-        if rows == COL_ROWS and sym:
-            _col_pass4_sym(ring, cw, (r + oy) % nring, u, out, r, c0)
-        elif rows == COL_ROWS:
+        if rows == COL_ROWS:
             _col_pass4(ring, cw, (r + oy) % nring, u, out, r, c0)
         else:
             _col_pass(ring, cw, (r + oy) % nring, u, out[r], c0)
         r += rows
-
-
-@jit_parallel
-def _fused_par(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym):
-    ncx = (out.shape[1] + chunk - 1) // chunk
-    nb = (out.shape[0] + band - 1) // band
-    for item in prange(nb * ncx):
-        _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, np.int64(item))
-
-
-@jit
-def _fused_ser(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym):
-    ncx = (out.shape[1] + chunk - 1) // chunk
-    nb = (out.shape[0] + band - 1) // band
-    for item in range(nb * ncx):
-        _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, sym, ncx, item)
 
 
 #: bytes of one ring row (a column chunk), and of the whole ring at most: the ring
@@ -501,7 +331,7 @@ def run(problem: Problem, a, k, *, workers: int):
             return out
         band, chunk, stride = _tiles(OH, OW, len(u), out.itemsize, workers)
         prefetch = a.nbytes >= PREFETCH_MIN_BYTES
-        sym = bool(np.array_equal(u, u[::-1]))     # rank1_factors made it exact
-        (_fused_par if workers > 1 else _fused_ser)(a, v, u, out, oy, ox, band, chunk, stride,
-                                                    prefetch, sym)
+        ncx = -(-OW // chunk)
+        run_items(_fused_item, (a, v, u, out, oy, ox, band, chunk, stride, prefetch, ncx),
+                  -(-OH // band) * ncx, workers)
     return out

@@ -13,10 +13,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba.extending import overload
-
-from .._jit import JIT_OPTIONS, jit
-from .simd import VEC_BYTES, blockable, lanes, vec_fma_at, vec_load_at, vec_store_at, vec_zeros
+from .._jit import jit
+from .simd import VEC_BYTES, lanes, vec_fma_at, vec_load_at, vec_store_at, vec_zeros
 
 @jit
 def row_accumulate(ov, av, krow):
@@ -71,24 +69,6 @@ def row_edges(orow, arow, krow, c0, c1, shift):
         for q in range(q0, q1):
             acc += krow[q] * arow[c + shift + q]
         orow[c] = acc
-
-
-def per_dtype(blocks, rows):
-    """A compiled-only function: ``blocks(*args)`` where register blocks exist
-    for the dtype of the first argument (real floats, int64), else ``rows(*args)``."""
-    def dispatch(*args):
-        raise NotImplementedError("callable from compiled code only")
-
-    @overload(dispatch, jit_options=JIT_OPTIONS)
-    def _resolve(*args):
-        body = blocks if blockable(args[0].dtype) else rows
-
-        def impl(*args):
-            body(*args)
-        return impl
-
-    dispatch.__doc__ = f"{blocks.__name__} or {rows.__name__}, chosen by dtype at compile time."
-    return dispatch
 
 
 #: vector accumulators of one output block of :func:`taps`

@@ -20,9 +20,9 @@ import functools
 import math
 
 import numpy as np
-from numba import prange
 
-from .._jit import jit, jit_parallel
+from .._jit import jit
+from .calls import run_items
 from .layout import destination
 from .padding import phase_planes
 from .simd import BLOCK_BYTES, lanes, quarter_fma_at, quarter_store_at, quarter_zeros
@@ -97,9 +97,10 @@ def _tile(xf, wt, out, dest, bases, channels, out_ch, groups, chan, outputs, ite
           per_image, it):
     """Work item ``it``: one image's flat positions ``[q_lo, q_hi)``, all groups and blocks.
 
-    A function of its own, not inlined into the parallel loop: the loop's
-    function then compiles in a fraction of the time (the parallel pass and
-    the optimiser work on a call, not on the whole body).
+    ``xf`` holds ``batch * channels`` flat inputs of ``chan`` elements, ``out``
+    ``batch * out_ch`` outputs of ``outputs``; ``dest`` maps each flat position
+    to its output index or ``-1``; ``wt`` is the weight panels of every group
+    and output block, one after the other.
     """
     cg = channels // groups
     og = out_ch // groups
@@ -118,25 +119,6 @@ def _tile(xf, wt, out, dest, bases, channels, out_ch, groups, chan, outputs, ite
             valid = min(OUT_BLOCK, og - b * OUT_BLOCK)
             _body_inline(xf, wt, out, dest, scratch, bases, x0, (g * nblocks + b) * panel, o0,
                          valid, cg, chan, taps, outputs, q_lo, q_hi, step)
-
-
-def _tiles(xf, wt, out, dest, bases, batch, channels, out_ch, groups, chan, outputs, item,
-           step):
-    """Every (image, flat position range) work item: all groups and output blocks.
-
-    ``xf`` holds ``batch * channels`` flat inputs of ``chan`` elements, ``out``
-    ``batch * out_ch`` outputs of ``outputs``; ``dest`` maps each flat position
-    to its output index or ``-1``; ``wt`` is the weight panels of every group
-    and output block, one after the other.
-    """
-    per_image = (dest.shape[0] + item - 1) // item
-    for it in prange(batch * per_image):
-        _tile(xf, wt, out, dest, bases, channels, out_ch, groups, chan, outputs, item, step,
-              per_image, np.int64(it))
-
-
-tiles_par = jit_parallel(_tiles)
-tiles_ser = jit(_tiles)
 
 
 @functools.lru_cache(maxsize=256)
@@ -230,7 +212,10 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
     result = destination(out, (batch, out_ch) + tuple(out_shape), dtype)
     if batch and result.size:
         dest = destinations(tuple(out_shape), phase_shape, length)
-        kern = tiles_par if threads > 1 else tiles_ser
-        kern(flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, bases, batch,
-             x.shape[1], out_ch, groups, flat.shape[2], outputs, step * ITEM_BLOCKS, step)
+        # work items: (image, range of flat positions), every group and output block
+        item = step * ITEM_BLOCKS
+        per_image = -(-dest.shape[0] // item)
+        run_items(_tile, (flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, bases,
+                          x.shape[1], out_ch, groups, flat.shape[2], outputs, item, step,
+                          per_image), batch * per_image, threads)
     return result

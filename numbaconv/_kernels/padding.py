@@ -12,9 +12,9 @@ import math
 
 import numba
 import numpy as np
-from numba import prange
 
-from .._jit import jit, jit_parallel
+from .._jit import jit
+from .calls import run_items
 
 _KERNEL_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -42,49 +42,44 @@ def pad(x, pairs, mode="zeros"):
     return flat.reshape(x.shape[:2] + shape)
 
 
-
-def _fill(x, flat, lo, stride, phase, used):
-    """Write the zero-padded phase planes of ``x`` (``(planes, D, H, W)``) into ``flat``
-    (``(planes, length)``): for each phase ``(pd, ph, pw)``, position ``(a, b, c)`` holds
-    ``x[a * sd + pd - lo_d, b * sh + ph - lo_h, c * sw + pw - lo_w]`` or 0 outside ``x``;
-    zeros from ``used`` on."""
-    planes, dd, hh, ww = x.shape
+@jit
+def _fill(x, flat, lo, stride, phase, used, it):
+    """Write the zero-padded phase planes of plane ``it`` of ``x`` (``(planes, D, H, W)``)
+    into ``flat[it]`` (``flat``: ``(planes, length)``): for each phase ``(pd, ph, pw)``,
+    position ``(a, b, c)`` holds ``x[it, a * sd + pd - lo_d, b * sh + ph - lo_h,
+    c * sw + pw - lo_w]`` or 0 outside ``x``; zeros from ``used`` on."""
+    _, dd, hh, ww = x.shape
     sd, sh, sw = stride[0], stride[1], stride[2]
     pd_n, ph_n, pw_n = phase[0], phase[1], phase[2]
     size = pd_n * ph_n * pw_n
-    for it in prange(planes):
-        k = 0
-        for p0 in range(sd):
-            for p1 in range(sh):
-                for p2 in range(sw):
-                    base = k * size
-                    # columns c whose source column c * sw + p2 - lo lies in [0, ww)
-                    c0 = min(pw_n, max(0, (lo[2] - p2 + sw - 1) // sw))
-                    c1 = max(c0, min(pw_n, (ww - 1 + lo[2] - p2) // sw + 1))
-                    for a in range(pd_n):
-                        i = a * sd + p0 - lo[0]
-                        for b in range(ph_n):
-                            j = b * sh + p1 - lo[1]
-                            row = base + (a * ph_n + b) * pw_n
-                            dst = flat[it, row:row + pw_n]
-                            if i < 0 or i >= dd or j < 0 or j >= hh:
-                                dst[:] = 0
-                                continue
-                            dst[:c0] = 0
-                            src = c0 * sw + p2 - lo[2]
-                            if sw == 1:          # a row copy: vectorised
-                                dst[c0:c1] = x[it, i, j, src:src + c1 - c0]
-                            else:
-                                for c in range(c0, c1):
-                                    dst[c] = x[it, i, j, src]
-                                    src += sw
-                            dst[c1:] = 0
-                    k += 1
-        flat[it, used:] = 0
-
-
-fill_par = jit_parallel(_fill)
-fill_ser = jit(_fill)
+    k = 0
+    for p0 in range(sd):
+        for p1 in range(sh):
+            for p2 in range(sw):
+                base = k * size
+                # columns c whose source column c * sw + p2 - lo lies in [0, ww)
+                c0 = min(pw_n, max(0, (lo[2] - p2 + sw - 1) // sw))
+                c1 = max(c0, min(pw_n, (ww - 1 + lo[2] - p2) // sw + 1))
+                for a in range(pd_n):
+                    i = a * sd + p0 - lo[0]
+                    for b in range(ph_n):
+                        j = b * sh + p1 - lo[1]
+                        row = base + (a * ph_n + b) * pw_n
+                        dst = flat[it, row:row + pw_n]
+                        if i < 0 or i >= dd or j < 0 or j >= hh:
+                            dst[:] = 0
+                            continue
+                        dst[:c0] = 0
+                        src = c0 * sw + p2 - lo[2]
+                        if sw == 1:          # a row copy: vectorised
+                            dst[c0:c1] = x[it, i, j, src:src + c1 - c0]
+                        else:
+                            for c in range(c0, c1):
+                                dst[c] = x[it, i, j, src]
+                                src += sw
+                        dst[c1:] = 0
+                k += 1
+    flat[it, used:] = 0
 
 
 def phase_planes(x, pairs, mode, stride, phase_shape, length, threads=1):
@@ -102,10 +97,10 @@ def phase_planes(x, pairs, mode, stride, phase_shape, length, threads=1):
     x3 = np.ascontiguousarray(x).reshape((batch * channels,) + (1,) * (3 - n) + x.shape[2:])
     widen = (1,) * (3 - n)
     flat = np.empty((batch, channels, length), dtype=x.dtype)
-    (fill_par if threads > 1 else fill_ser)(
-        x3, flat.reshape(batch * channels, length),
-        np.array((0,) * (3 - n) + tuple(lo for lo, _ in pairs), dtype=np.int64),
-        np.array(widen + tuple(stride), dtype=np.int64),
-        np.array(widen + tuple(phase_shape), dtype=np.int64),
-        math.prod(stride) * math.prod(phase_shape))
+    args = (x3, flat.reshape(batch * channels, length),
+            np.array((0,) * (3 - n) + tuple(lo for lo, _ in pairs), dtype=np.int64),
+            np.array(widen + tuple(stride), dtype=np.int64),
+            np.array(widen + tuple(phase_shape), dtype=np.int64),
+            math.prod(stride) * math.prod(phase_shape))
+    run_items(_fill, args, batch * channels, threads)
     return flat
