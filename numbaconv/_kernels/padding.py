@@ -66,20 +66,29 @@ def _fill(x, flat, lo, stride, phase, used, it):
                         j = b * sh + p1 - lo[1]
                         row = base + (a * ph_n + b) * pw_n
                         dst = flat[it, row:row + pw_n]
+                        z0, z1 = c0, c1           # the columns copied from x
                         if i < 0 or i >= dd or j < 0 or j >= hh:
-                            dst[:] = 0
-                            continue
-                        dst[:c0] = 0
-                        src = c0 * sw + p2 - lo[2]
-                        if sw == 1:          # a row copy: vectorised
-                            dst[c0:c1] = x[it, i, j, src:src + c1 - c0]
-                        else:
-                            for c in range(c0, c1):
-                                dst[c] = x[it, i, j, src]
-                                src += sw
-                        dst[c1:] = 0
+                            z0 = z1 = pw_n        # none: all zeros
+                        # plain loops, not slice assignments: the same vector code,
+                        # a fraction of the compile
+                        for c in range(z0):
+                            dst[c] = 0
+                        if z1 > z0:
+                            srow = x[it, i, j]
+                            src = z0 * sw + p2 - lo[2]
+                            if sw == 1:          # a row copy: vectorised
+                                for c in range(z1 - z0):
+                                    dst[z0 + c] = srow[src + c]
+                            else:
+                                for c in range(z0, z1):
+                                    dst[c] = srow[src]
+                                    src += sw
+                        for c in range(z1, pw_n):
+                            dst[c] = 0
                 k += 1
-    flat[it, used:] = 0
+    tail = flat[it]
+    for c in range(used, tail.shape[0]):
+        tail[c] = 0
 
 
 def phase_planes(x, pairs, mode, stride, phase_shape, length, threads=1):
