@@ -40,45 +40,42 @@ def test_separable_method_rank1_kernel(fname, dtype, shapes, mode, rng):
     check_conv(fname, a, b, mode, "separable")
 
 
-@pytest.mark.parametrize("tiles", [(5, 30), (8, 70), (64, 300)], ids=lambda t: "band%d-chunk%d" % t)
+@pytest.mark.parametrize("tiles", [(1, 1), (5, 2), (9, 4), (64, 300)],
+                         ids=lambda t: "bands%d-chunks%d" % t)
 @pytest.mark.parametrize("kh", [2, 3, 4, 7])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("prefetch", [False, True], ids=["plain", "prefetch"])
 def test_separable_fused_tiles(prefetch, dtype, mode, kh, tiles, rng, monkeypatch):
-    """The fused separable kernel on forced tiles: bands that leave 1-3 rows after the
-    four-row column steps, column chunks narrower than a quarter block (scalar path),
-    of one block step plus an overlapping last one, and of several; kernels of 2 (the
-    row-by-row fallback), 3 and more rows.  ``prefetch``: the row pass prefetches
+    """The fused separable kernel on forced splits (bands x column chunks): bands of
+    4-9 rows whose last four-row step is moved back (recomputing 1-3 rows), one band;
+    column chunks of one block step plus an overlapping last one, and of several;
+    more bands or chunks than the kernel can take (clamped: 64 x 300); kernels of 2
+    rows (the direct kernel), 3 and more.  ``prefetch``: the row pass prefetches
     the row it reads two rows later (large inputs), up to and past the last row."""
     if prefetch:
         monkeypatch.setattr(cpu_separable, "PREFETCH_MIN_BYTES", 0)
-    band, chunk = tiles
-    monkeypatch.setattr(cpu_separable, "_tiles", lambda *args: (
-        band, chunk, cpu_separable._ring_stride(chunk, np.dtype(dtype).itemsize)))
+    monkeypatch.setattr(cpu_separable, "_tiles", lambda *args: tiles)
     a = make_array((37, 300), dtype, rng)
     b = rank1((kh, 5), dtype, rng)
     check_conv("correlate", a, b, mode, "separable")
     check_conv("convolve", a, b, mode, "separable")
 
 
-@pytest.mark.parametrize("tiles", [(6, 10), (9, 70), (64, 300)], ids=lambda t: "band%d-chunk%d" % t)
+@pytest.mark.parametrize("tiles", [(1, 1), (6, 2), (9, 4)], ids=lambda t: "bands%d-chunks%d" % t)
 @pytest.mark.parametrize("kh", [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 31])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_separable_symmetric_column_factor(dtype, mode, kh, tiles, rng, monkeypatch):
-    """Kernels whose column factor is symmetric (every Gaussian) take the folded
-    column pass (one multiply-add per pair of taps): odd and even ``kh``, pair
-    counts that leave 0-3 steps after the loop unrolled by four, column chunks
-    narrower than one pair block (the plain fallback), bands that leave 1-3 rows."""
-    band, chunk = tiles
-    monkeypatch.setattr(cpu_separable, "_tiles", lambda *args: (
-        band, chunk, cpu_separable._ring_stride(chunk, np.dtype(dtype).itemsize)))
+    """Kernels whose column factor is symmetric (every Gaussian): the factor is made
+    exactly symmetric (:func:`numbaconv._probes._symmetrised`), odd and even ``kh``
+    up to 31, on forced splits."""
+    monkeypatch.setattr(cpu_separable, "_tiles", lambda *args: tiles)
     half = make_array((kh + 1) // 2, np.float64, rng) + 2.0
     col = np.concatenate([half, half[::-1][kh % 2:]])            # symmetric, length kh
     b = np.multiply.outer(col, make_array(5, np.float64, rng)).astype(dtype)
     u, _ = _probes.separable_factors(b)
-    assert _probes._symmetrised(u)[1]                      # the folded pass runs
+    assert _probes._symmetrised(u)[1]
     a = make_array((40, 300), dtype, rng)
     check_conv("correlate", a, b, mode, "separable")
     check_conv("convolve", a, b, mode, "separable")

@@ -23,8 +23,8 @@ from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, 
                                zero_block)
 from .._kernels.calls import run_items
 from .._kernels.layout import PARALLEL_MIN_MACS, pad_boundary, work_dtype
-from .._kernels.simd import (LINE_BYTES, block_zeros, fma_at, lanes, prefetch_at, quarter_fma_at,
-                             quarter_store_at, quarter_zeros, store_at, vec_zeros)
+from .._kernels.simd import (BLOCK_BYTES, LINE_BYTES, lanes, prefetch_at, quarter_fma_at,
+                             quarter_store_at, quarter_zeros, vec_zeros)
 from .._probes import separable_factors
 from .._problem import Problem
 from . import cpu_direct
@@ -75,7 +75,7 @@ def memory(problem: Problem, workers=None) -> int:
         rows = (H if problem.zero_fill else OH + kh - 1) * OW
     else:
         threads = resolve_workers(workers)
-        stride = _tiles(OH, OW, kh, item, threads)[2]
+        stride = _split(OH, OW, kh, item, threads)[2]
         rows = threads * ((kh + COL_ROWS - 1) * stride + LINE_BYTES // item)
     return int((problem.outputs + signal + rows + sum(problem.shape_k)) * item)
 
@@ -120,53 +120,24 @@ def _row_pass(arow, v, dst, c0, ox, pf, prefetch):
     row_edges(dst, arow, v, hi, cw, shift)
 
 
-@jit
-def _col_pass(ring, cw, s0, u, orow, c0):
-    """``orow[c0 + j] = sum_p u[p] * ring[(s0 + p) % len(ring), j]`` for ``j < cw``."""
-    kh = u.shape[0]
-    nring = ring.shape[0]
-    nl = block_zeros(orow).shape[0]
-    if cw < nl:
-        for j in range(cw):
-            orow[c0 + j] = 0              # a zero of orow's dtype
-            acc_s = orow[c0 + j]
-            for p in range(kh):
-                acc_s += u[p] * ring[(s0 + p) % nring, j]
-            orow[c0 + j] = acc_s
-        return
-    j = 0
-    while True:
-        acc = block_zeros(orow)
-        slot = s0
-        for p in range(kh):
-            fma_at(acc, u[p], ring[slot], j)
-            slot = slot + 1 if slot + 1 < nring else 0
-        store_at(acc, orow, c0 + j)
-        if j == cw - nl:
-            break
-        j = min(j + nl, cw - nl)
-
-
 #: output rows per column-pass step of :func:`_col_pass4`
 COL_ROWS = 4
 
 
 @jit
 def _col_pass4(ring, cw, s0, u, out, r, c0):
-    """:func:`_col_pass` for the four output rows ``r .. r + 3`` at once.
+    """``out[r + i, c0 + j] = sum_p u[p] * ring[(s0 + i + p) % len(ring), j]`` for the four
+    output rows ``i < 4`` and ``j < cw``.
 
     Output row ``r + i`` needs ring rows ``s0 + i .. s0 + i + kh - 1``: each
     of the ``kh + 3`` ring rows is loaded once and feeds up to four
     accumulators (quarter blocks, 16 registers in all), so the pass makes
     about one load per four FMAs where row by row it made one per FMA.
+    Callers guarantee ``kh >= 3`` and ``cw`` of at least a quarter block.
     """
     kh = u.shape[0]
     nring = ring.shape[0]
     nl = quarter_zeros(ring[0]).shape[0]
-    if cw < nl or kh < 3:
-        for i in range(COL_ROWS):
-            _col_pass(ring, cw, (s0 + i) % nring, u, out[r + i], c0)
-        return
     o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
     j = 0
     while True:
@@ -213,25 +184,30 @@ def _col_pass4(ring, cw, s0, u, out, r, c0):
 
 
 @jit
-def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, ncx, item):
-    """Output rows ``[r0, r0 + band)`` x columns ``[c0, c0 + chunk)`` of the separable result.
+def _fused_item(a, v, u, out, oy, ox, nb, stride, prefetch, ncx, item):
+    """Band ``item // ncx`` of the ``nb`` bands of output rows x column chunk ``item % ncx``
+    of the ``ncx`` chunks, of the separable result.
 
     The row pass of input row ``y`` goes to slot ``y % nring`` of a ring of
     ``nring = kh + 3`` rows; output rows ``r .. r + 3`` then need the ring
     rows of ``y = r + oy ... r + oy + kh + 2``, read from cache by the
     column pass four output rows at a time, so the intermediate never
-    reaches memory.  Ring rows are ``stride`` elements apart
-    (:func:`_ring_stride`).  ``prefetch``: the input comes from memory, and
-    the row pass prefetches the row it reads two rows later.
+    reaches memory.  A band's last group is moved back to end at the band's
+    end (it recomputes up to three rows, to the same values), so every group
+    has four rows: :func:`_split` makes bands of at least four rows and
+    chunks of at least a quarter block.  Ring rows are ``stride`` elements
+    apart (:func:`_ring_stride`).  ``prefetch``: the input comes from memory,
+    and the row pass prefetches the row it reads two rows later.
     """
     H = a.shape[0]
     kh = u.shape[0]
     OH, OW = out.shape
     b = item // ncx
-    r0 = b * band
-    r1 = min(r0 + band, OH)
-    c0 = (item - b * ncx) * chunk
-    cw = min(chunk, OW - c0)
+    cx = item - b * ncx
+    r0 = b * OH // nb                     # proportional splits: no short last band or chunk
+    r1 = (b + 1) * OH // nb
+    c0 = cx * OW // ncx
+    cw = (cx + 1) * OW // ncx - c0
     nring = kh + COL_ROWS - 1
     # rows aligned to cache lines (the stride is whole lines): a vector load that
     # straddles two lines costs two, and the column pass is one load per two FMAs
@@ -242,8 +218,8 @@ def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, ncx, item):
     y_next = r0 + oy                      # first input row not yet in the ring
     r = r0
     while r < r1:
-        rows = COL_ROWS if r + COL_ROWS <= r1 else 1
-        while y_next <= r + rows - 1 + oy + kh - 1:
+        r = min(r, r1 - COL_ROWS)
+        while y_next <= r + COL_ROWS - 1 + oy + kh - 1:
             row = ring[y_next % nring][:cw]   # Python's % is non-negative for nring > 0
             if 0 <= y_next < H:
                 _row_pass(a[y_next], v, row, c0, ox, a[min(y_next + 2, H - 1)], prefetch)
@@ -251,11 +227,8 @@ def _fused_item(a, v, u, out, oy, ox, band, chunk, stride, prefetch, ncx, item):
                 for j in range(cw):
                     row[j] = 0
             y_next += 1
-        if rows == COL_ROWS:
-            _col_pass4(ring, cw, (r + oy) % nring, u, out, r, c0)
-        else:
-            _col_pass(ring, cw, (r + oy) % nring, u, out[r], c0)
-        r += rows
+        _col_pass4(ring, cw, (r + oy) % nring, u, out, r, c0)
+        r += COL_ROWS
 
 
 #: bytes of one ring row (a column chunk), and of the whole ring at most: the ring
@@ -289,17 +262,31 @@ def _ring_stride(chunk: int, itemsize: int) -> int:
 
 
 def _tiles(OH, OW, kh, itemsize, workers):
-    """(band, chunk, stride): ring rows of about RING_ROW_BYTES, ``stride`` apart
-    (:func:`_ring_stride`); bands tall enough (16 kh) to amortise the kh-1 rows each
-    band recomputes, and enough tiles for every thread."""
+    """(bands, chunks): ring rows of about RING_ROW_BYTES; bands tall enough (16 kh) to
+    amortise the kh-1 rows each band recomputes, and enough tiles for every thread."""
     nring = kh + COL_ROWS - 1
     chunk = max(64, min(RING_ROW_BYTES, RING_BYTES // nring) // itemsize)
-    chunk = -(-OW // max(1, -(-OW // chunk)))          # even split of the width
     ncx = -(-OW // chunk)
     band = max(16 * kh, 64)
     while band > 8 and -(-OH // band) * ncx < 4 * workers:
         band //= 2
-    return band, chunk, _ring_stride(chunk, itemsize)
+    return -(-OH // band), ncx
+
+
+def _split(OH, OW, kh, itemsize, workers):
+    """:func:`_tiles`, clamped to what :func:`_fused_item` needs (bands of at least
+    :data:`COL_ROWS` rows, chunks of at least a quarter block; ``OH >= COL_ROWS`` and
+    ``OW >= quarter_lanes(itemsize)``, which :func:`run` checks), and the ring stride:
+    ``(bands, chunks, stride)``."""
+    nb, ncx = _tiles(OH, OW, kh, itemsize, workers)
+    nb = max(1, min(nb, OH // COL_ROWS))
+    ncx = max(1, min(ncx, OW // quarter_lanes(itemsize)))
+    return nb, ncx, _ring_stride(-(-OW // ncx), itemsize)
+
+
+def quarter_lanes(itemsize: int) -> int:
+    """Elements of one quarter block (the column pass's accumulator) of ``itemsize`` bytes."""
+    return BLOCK_BYTES // 4 // itemsize
 
 
 def run(problem: Problem, a, k, *, workers: int):
@@ -309,13 +296,16 @@ def run(problem: Problem, a, k, *, workers: int):
         return cpu_direct.run(problem, a, k, workers=workers)
     u, v = factors
     wt = work_dtype(problem.dtype)
+    OH, OW = problem.out_shape
+    if lanes(wt) and (len(u) < 3 or OH < COL_ROWS or OW < quarter_lanes(wt.itemsize)):
+        # shorter than the column pass's register blocks: the direct kernel is as good
+        return cpu_direct.run(problem, a, k, workers=workers)
     a = np.ascontiguousarray(a, dtype=wt)
     if problem.zero_fill:
         oy, ox = problem.offsets
     else:
         a, (oy, ox) = pad_boundary(a, problem)
         a = np.ascontiguousarray(a)
-    OH, OW = problem.out_shape
     out = np.empty((OH, OW), wt)
     if out.size == 0:
         return out
@@ -329,9 +319,8 @@ def run(problem: Problem, a, k, *, workers: int):
             cpu_direct.corr2d(a, v[None, :], tmp, 0, ox, workers)
             cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None]), out, oy, 0, workers)
             return out
-        band, chunk, stride = _tiles(OH, OW, len(u), out.itemsize, workers)
+        nb, ncx, stride = _split(OH, OW, len(u), out.itemsize, workers)
         prefetch = a.nbytes >= PREFETCH_MIN_BYTES
-        ncx = -(-OW // chunk)
-        run_items(_fused_item, (a, v, u, out, oy, ox, band, chunk, stride, prefetch, ncx),
-                  -(-OH // band) * ncx, workers)
+        run_items(_fused_item, (a, v, u, out, oy, ox, nb, stride, prefetch, ncx), nb * ncx,
+                  workers)
     return out
