@@ -2,9 +2,14 @@
 
 One table holds every coefficient the backends' ``cost()`` formulas read:
 the CPU's at the top level and the GPU backends' under ``"cuda"``.  The
-shipped :data:`DEFAULTS` are a starting point measured on one machine
-(``docs/performance.md``); ``numbaconv.calibrate()`` refits the rates here
-and :func:`save` stores them per user, per machine and per :data:`FORMAT`.
+package ships one table per instruction-set class of the kernels
+(:data:`SETS`; :func:`numbaconv._jit.target` says which class is built),
+and :data:`DEFAULTS` is the one for the kernels in force.  Each is a
+starting point measured on one machine (``docs/performance.md``);
+``numbaconv.calibrate()`` refits the rates here and :func:`save` stores
+them per user, per machine, per class and per :data:`FORMAT`.
+:func:`source` says which table is in force (``numbaconv.explain()``
+prints it).
 
 :func:`version` grows by one whenever another table is put in force: the
 dispatcher keys its memo on it, so no module has to clear a cache upward.
@@ -13,6 +18,7 @@ Nothing here imports a backend, the dispatcher or the tools.
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import math
 import os
@@ -20,11 +26,13 @@ import platform
 import warnings
 
 from ._config import resolve_workers
+from ._jit import target
 
-#: version of the coefficient layout; part of the calibration file's name
-FORMAT = 7
+#: version of the coefficient layout and of the calibration file; part of the file's name
+FORMAT = 8
 
-DEFAULTS = {
+#: the set of the AVX-512 kernels (512-bit blocks), fitted on a 2-core Zen 4 VM
+AVX512 = {
     # seconds per multiply-add of the direct kernel at one thread, long kernel rows
     "direct_mac": {"f4": 1.6e-11, "f8": 3.2e-11, "c8": 2.4e-10, "c16": 4.7e-10, "i8": 6.7e-11},
     # rows shorter than a vector share no input load (cpu_direct.phase_slowdown)
@@ -82,10 +90,44 @@ DEFAULTS = {
     },
 }
 
+#: The AVX2 kernels' coefficients (256-bit blocks) that differ from :data:`AVX512`'s.
+#: A first approximation, measured on an AVX-512 core rather than an AVX2 machine:
+#: ``numbaconv calibrate --quick`` on one core of a 2-core Ice Lake server VM, 12 runs
+#: with ``NUMBACONV_ISA=avx2`` interleaved with 12 of the AVX-512 kernels.  Rates per
+#: multiply-add are AVX512's times the ratio of the two classes' medians (the FFT rates,
+#: which no class changes, had equal minima); the slow-downs are the AVX2 fits themselves.
+#: Ratios that the runs did not agree on (depthwise float64) stay at 1.  Refit on an
+#: AVX2 machine (``docs/performance.md``, "Instruction-set classes").
+AVX2_FITTED = {
+    "direct_mac": {"f4": 4.0e-11, "f8": 1.2e-10, "c8": 2.7e-10, "i8": 1.7e-10},
+    "direct_short": 2.0,
+    "direct_kernel_row": 0.013,
+    "layer": {"direct_mac": {"f4": 1.4e-11, "f8": 3.5e-11}, "depthwise_mac": {"f4": 1.8e-11}},
+}
+
+
+def _merged(table, changes):
+    """A deep copy of ``table`` with the entries of ``changes`` (nested dicts merged)."""
+    out = copy.deepcopy(table)
+    for key, val in changes.items():
+        out[key] = _merged(out[key], val) if isinstance(val, dict) else val
+    return out
+
+
+#: the shipped sets, by name
+SETS = {"avx512": AVX512, "avx2": _merged(AVX512, AVX2_FITTED)}
+
+#: the shipped set of each kernel class (the generic kernels' is the narrowest measured)
+SET_OF_CLASS = {"avx512": "avx512", "avx2": "avx2", "generic": "avx2"}
+
+#: the shipped set of the kernels in force
+SHIPPED = SET_OF_CLASS[target().isa]
+DEFAULTS = SETS[SHIPPED]
+
 #: bytes of intermediates that stay in the last-level cache (order of magnitude)
 CACHE_BYTES = 32e6
 
-_state = {"coeffs": None, "version": 0}
+_state = {"coeffs": None, "version": 0, "source": None}
 
 
 def coefficients() -> dict:
@@ -103,11 +145,17 @@ def coefficients() -> dict:
     ['cuda_direct', 'cuda_fft', 'cuda_layer']
     """
     if _state["coeffs"] is None:
-        _state["coeffs"] = load() or copy.deepcopy(DEFAULTS)
+        found = _read()
+        if found is None:
+            _state["coeffs"] = copy.deepcopy(DEFAULTS)
+            _state["source"] = f"shipped {SHIPPED} set"
+        else:
+            _state["coeffs"], created = found
+            _state["source"] = f"calibrated on this machine, {created}"
     return _state["coeffs"]
 
 
-def set_coefficients(coeffs) -> None:
+def set_coefficients(coeffs, source=None) -> None:
     """Put ``coeffs`` in force (``None``: reload the calibrated or default table).
 
     Parameters
@@ -115,11 +163,29 @@ def set_coefficients(coeffs) -> None:
     coeffs : dict or None
         A table in the layout of :data:`DEFAULTS`; a table without a
         ``"cuda"`` section takes the default GPU coefficients.
+    source : str, optional
+        Where the table comes from, in words (:func:`source`).
     """
     if coeffs is not None and "cuda" not in coeffs:
         coeffs = {**coeffs, "cuda": copy.deepcopy(DEFAULTS["cuda"])}
     _state["coeffs"] = coeffs
+    _state["source"] = None if coeffs is None else (source or "set by set_coefficients()")
     _state["version"] += 1
+
+
+def source() -> str:
+    """Which table is in force, in words.
+
+    ``'shipped avx2 set'``, ``'calibrated on this machine, 2026-12-06'``, ...
+
+    Examples
+    --------
+    >>> from numbaconv._coefficients import source
+    >>> source().startswith(("shipped", "calibrated"))
+    True
+    """
+    coefficients()
+    return _state["source"]
 
 
 def version() -> int:
@@ -132,18 +198,25 @@ def version() -> int:
 # --------------------------------------------------------------------------
 
 def cache_path() -> str:
-    """Where calibrated coefficients live (``$NUMBACONV_CACHE_DIR`` overrides)."""
+    """Where calibrated coefficients live (``$NUMBACONV_CACHE_DIR`` overrides).
+
+    One file per kernel class: a machine keeps the calibration of each class it runs.
+    """
     base = os.environ.get("NUMBACONV_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "numbaconv")
-    return os.path.join(base, f"costs-v{FORMAT}.json")
+    return os.path.join(base, f"costs-v{FORMAT}-{target().isa}.json")
 
 
 def machine() -> dict:
-    """What a calibration file must have been measured on to be trusted here."""
+    """What a calibration file must have been measured on to be trusted here.
+
+    The kernel class included: a table fitted on the 512-bit kernels says
+    nothing of the 256-bit ones.
+    """
     import numba
     return {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "numba": numba.__version__, "numbaconv_format": FORMAT}
+            "numba": numba.__version__, "numbaconv_format": FORMAT, "isa": target().isa}
 
 
 def validate(coeffs, like=None, where="") -> None:
@@ -184,6 +257,12 @@ def validate(coeffs, like=None, where="") -> None:
 
 def load():
     """The calibrated table of this machine, or None (with a warning when a file is unusable)."""
+    found = _read()
+    return None if found is None else found[0]
+
+
+def _read():
+    """``(table, date it was made)`` of this machine's calibration file, or None."""
     path = cache_path()
     if not os.path.exists(path):
         return None
@@ -193,15 +272,16 @@ def load():
         if not isinstance(data, dict):
             raise ValueError("not a mapping")
         if data.get("format") != FORMAT or data.get("machine") != machine():
-            warnings.warn(f"ignoring numbaconv calibration {path}: made for another version or "
-                          "machine; run numbaconv.calibrate() again", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"ignoring numbaconv calibration {path}: made for another version, "
+                          "machine or kernel class; run numbaconv.calibrate() again",
+                          RuntimeWarning, stacklevel=4)
             return None
         coeffs = data["coefficients"]
         validate(coeffs)
-        return coeffs
+        return coeffs, str(data.get("created", "date unknown"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         warnings.warn(f"ignoring corrupt numbaconv calibration {path}: {exc}", RuntimeWarning,
-                      stacklevel=3)
+                      stacklevel=4)
         return None
 
 
@@ -212,9 +292,15 @@ def save(coeffs) -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump({"format": FORMAT, "machine": machine(), "coefficients": coeffs}, f, indent=1)
+        json.dump({"format": FORMAT, "machine": machine(), "created": today(),
+                   "coefficients": coeffs}, f, indent=1)
     os.replace(tmp, path)
     return path
+
+
+def today() -> str:
+    """The date a calibration is made, as :func:`source` names it."""
+    return datetime.date.today().isoformat()
 
 
 # --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from . import _backends
 from . import _coefficients as coef
 from . import _memory
 from ._config import resolve_workers
+from ._jit import target
 from ._probes import int_exact_limit
 
 FFT_METHODS = ("fft", "oa")
@@ -75,6 +76,10 @@ class Choice:
     memory_bound : bool
         Whether the memory available narrowed the choice (the cheapest
         candidate did not fit).
+    coefficients : str
+        Which coefficient table predicted the costs
+        (:func:`numbaconv._coefficients.source`) and the instruction-set
+        class the kernels are built for.
     """
 
     backend: str
@@ -85,6 +90,7 @@ class Choice:
     notes: list = dataclasses.field(default_factory=list)
     peaks: dict = dataclasses.field(default_factory=dict)
     memory_bound: bool = False
+    coefficients: str = ""
 
     def copy(self) -> "Choice":
         """A copy whose lists and dicts are its own (the dispatcher memoises its choices)."""
@@ -112,6 +118,8 @@ class Choice:
             lines.append(f"   veto: {v}")
         for n in self.notes:
             lines.append(f"   note: {n}")
+        if self.coefficients:
+            lines.append(f"   coefficients: {self.coefficients}")
         return "\n".join(lines)
 
 
@@ -296,7 +304,15 @@ def _select(problem, method, workers, version) -> Choice:
     best = min(allowed, key=lambda m: costs[m.NAME])
     notes += [f"{m.NAME}: {m.describe(problem, workers)}" for m in allowed
               if hasattr(m, "describe")]
-    return Choice(best.NAME, best.METHOD, costs, [r for _, r in vet], best, notes, peaks)
+    return Choice(best.NAME, best.METHOD, costs, [r for _, r in vet], best, notes, peaks,
+                  coefficients=_coefficients_words())
+
+
+def _coefficients_words() -> str:
+    """The table in force and the kernels' class, for ``explain()``."""
+    kernels = target()
+    return (f"{coef.source()}; kernels built for {kernels.isa} ({kernels.cpu}, "
+            f"from {kernels.source})")
 
 
 def _fit_memory(problem, choice, method, workers, version, caller) -> Choice:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -74,20 +75,40 @@ def _info() -> int:
 
 
 def _calibrate(args) -> int:
+    """Fit the cost model with a progress bar (rich), or one line per step; print the table."""
     import json
 
     import numbaconv
 
-    from ._coefficients import cache_path
+    from ._coefficients import cache_path, source
 
-    def progress(done, total, label):
-        print(f"[{done}/{total}] {label}", file=sys.stderr, flush=True)
-
-    coeffs = numbaconv.calibrate(quick=args.quick, save=not args.no_save, progress=progress)
+    with _progress_bar("calibrating") as progress:
+        coeffs = numbaconv.calibrate(quick=args.quick, save=not args.no_save, progress=progress)
     print(json.dumps(coeffs, indent=1))
     if not args.no_save:
         print(f"saved to {cache_path()}")
+    print(f"in force: {source()}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _progress_bar(description, total=None):
+    """Yield a ``progress(done, total, label)`` callback for a long command.
+
+    On a terminal it draws a rich bar, which disappears at the end; elsewhere
+    it prints one line per step to stderr.
+    """
+    if not _rich_terminal(sys.stderr):
+        def lines(done, n, label):
+            print(f"[{done}/{n}] {label}", file=sys.stderr, flush=True)
+        yield lines
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda done, n, label: bar.update(task, completed=done, total=n, description=label)
 
 
 def _csv(text):
@@ -113,18 +134,7 @@ def _warmup(args) -> int:
         print(f"numbaconv warmup: {exc}", file=sys.stderr)
         return 2
     kwargs = dict(dtypes=_csv(args.dtypes), ndims=ndims, paths=_csv(args.paths))
-    if _rich_terminal(sys.stderr):
-        from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("compiling", total=total)
-            summary = warmup(**kwargs, progress=lambda done, n, label: bar.update(
-                task, completed=done, description=label))
-    else:
-        def progress(done, n, label):
-            print(f"[{done}/{n}] {label}", file=sys.stderr, flush=True)
+    with _progress_bar("compiling", total) as progress:
         summary = warmup(**kwargs, progress=progress)
     for path, row in summary.items():
         state = f"{row['kernels']} kernel(s) compiled" if row["compiled"] else "nothing compiled"

@@ -158,6 +158,16 @@ def test_cli_info(capsys):
     assert "numba_threading_layer" in out and "cpu_direct" in out
     isa = [line.split() for line in out.splitlines() if line.startswith("isa ")]
     assert isa and " ".join(isa[0][1:]) == machine.isa() in ("AVX-512", "AVX2", "other")
+    # the kernels' class, their vector and block bytes and the coefficient table in force
+    from numbaconv._jit import target
+    from numbaconv._kernels import simd
+    rows = dict(line.split(None, 1) for line in out.splitlines() if line.strip()
+                and not line.startswith(" ") and len(line.split(None, 1)) == 2)
+    assert rows["kernel_isa"].startswith(target().isa + " (")
+    assert rows["numba_target_cpu"] == target().cpu
+    assert (int(rows["vector_bytes"]), int(rows["block_bytes"])) == (simd.VEC_BYTES,
+                                                                     simd.BLOCK_BYTES)
+    assert rows["coefficients"].startswith(("shipped ", "calibrated "))
 
 
 def test_isa_names_the_widest_vector_set():
@@ -259,7 +269,17 @@ def test_cli_calibrate_forwards_options(monkeypatch, capsys):
     assert seen == [(True, False)]
     out, err = capsys.readouterr()
     assert "direct_overhead" in out and "saved" not in out
-    assert "[1/1] overheads" in err
+    assert "[1/1] overheads" in err and "in force: " in err
+
+
+def test_cli_progress_bar_on_a_terminal(monkeypatch, capsys):
+    """On a terminal the steps draw a rich bar (gone at the end), not one line each."""
+    pytest.importorskip("rich")
+    monkeypatch.setattr(cli, "_rich_terminal", lambda stream: True)
+    with cli._progress_bar("calibrating") as progress:
+        for done in (1, 2):
+            progress(done, 2, f"step {done}")
+    assert "[1/2]" not in capsys.readouterr().err
 
 
 def test_methods_run_reports_regret_peak_and_summary(tmp_path, capsys):

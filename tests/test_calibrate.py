@@ -99,16 +99,70 @@ def test_a_corrupt_file_is_ignored(cache, text):
     assert in_force == _coefficients.DEFAULTS
 
 
-@pytest.mark.parametrize("other", ["machine", "format"])
-def test_a_file_from_another_machine_or_format_is_ignored(cache, other):
+@pytest.mark.parametrize("other", ["machine", "format", "kernel class"])
+def test_a_file_from_another_machine_format_or_class_is_ignored(cache, other):
     machine = dict(_coefficients.machine())
     if other == "machine":
         machine["cpus"] = (machine["cpus"] or 1) + 64
+    if other == "kernel class":       # e.g. fitted on the 512-bit kernels, read by the 256-bit
+        machine["isa"] = next(c for c in _coefficients.SET_OF_CLASS if c != machine["isa"])
     write(tweaked(f8=7.5e-11), machine=machine,
           fmt=_coefficients.FORMAT - 1 if other == "format" else None)
     in_force, seen = reload()
-    assert any("another version or machine" in str(w.message) for w in seen), seen
+    assert any("another version, machine or kernel class" in str(w.message) for w in seen), seen
     assert in_force == _coefficients.DEFAULTS
+    assert _coefficients.source() == f"shipped {_coefficients.SHIPPED} set"
+
+
+def test_each_kernel_class_has_its_own_file_and_shipped_set():
+    from numbaconv._jit import target
+    isa = target().isa
+    assert os.path.basename(_coefficients.cache_path()) == \
+        f"costs-v{_coefficients.FORMAT}-{isa}.json"
+    assert _coefficients.machine()["isa"] == isa
+    assert set(_coefficients.SET_OF_CLASS) == {"avx512", "avx2", "generic"}
+    assert _coefficients.DEFAULTS is _coefficients.SETS[_coefficients.SET_OF_CLASS[isa]]
+    for name, table in _coefficients.SETS.items():
+        _coefficients.validate(table, where=f"{name}.")
+        _coefficients.validate(_coefficients.AVX512, like=table)    # one layout
+    # the AVX2 set changes only the rates of Numba's kernels, each within a factor of 10
+    shipped = dict(_flat(_coefficients.AVX512))
+    changed = dict(_flat(_coefficients.AVX2_FITTED))
+    assert changed and all(key.startswith(KERNEL_RATES) for key in changed), changed
+    for key, rate in changed.items():
+        assert 0.1 < rate / shipped[key] < 10, key
+    assert dict(_flat(_coefficients.SETS["avx2"])) == {**shipped, **changed}
+
+
+#: the coefficients of Numba's kernels: what the kernels' instruction set changes
+KERNEL_RATES = ("direct_mac.", "direct_short", "direct_kernel_row", "layer.direct_mac.",
+                "layer.depthwise_mac.")
+
+
+def _flat(table, prefix=""):
+    """``(dotted key, value)`` of every coefficient of a nested table."""
+    for key, val in table.items():
+        if isinstance(val, dict):
+            yield from _flat(val, f"{prefix}{key}.")
+        else:
+            yield prefix + key, val
+
+
+def test_source_names_the_table_in_force(cache, monkeypatch):
+    monkeypatch.setattr(calibrate, "median_time", lambda fn, repeat=5, min_time=0.02: 1e-3)
+    assert reload()[0] == _coefficients.DEFAULTS
+    assert _coefficients.source() == f"shipped {_coefficients.SHIPPED} set"
+    numbaconv.calibrate(quick=True, save=False)
+    today = _coefficients.today()
+    assert _coefficients.source() == f"calibrated on this machine, {today} (not saved)"
+    assert f"coefficients: calibrated on this machine, {today}" in str(
+        numbaconv.explain(np.ones(1000), np.ones(5)))
+    numbaconv.calibrate(quick=True)
+    assert _coefficients.source() == f"calibrated on this machine, {today}"
+    reload()                            # as a new process reads the file
+    assert _coefficients.source() == f"calibrated on this machine, {today}"
+    _coefficients.set_coefficients(tweaked(f8=7.5e-11))
+    assert _coefficients.source() == "set by set_coefficients()"
 
 
 def test_no_file_means_the_shipped_table_without_a_warning(cache):

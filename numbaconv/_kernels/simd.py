@@ -43,31 +43,32 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-def _block_bytes() -> int:
-    """Accumulator bytes per block: half the vector register file of the host.
+from .._jit import target
+
+#: the instruction-set class the kernels are built for (:func:`numbaconv._jit.target`:
+#: Numba's compilation target, which ``NUMBACONV_ISA`` may narrow)
+ISA = target().isa
+
+
+def _block_bytes(isa: str) -> int:
+    """Accumulator bytes per block: half the vector register file of the class.
 
     AVX-512 (32 zmm): 16 registers of 64 bytes, leaving 16 for loads and the
-    broadcast tap (4-10% faster than 8 registers on Zen 4); AVX2 (16 ymm): 8 registers of 32
-    bytes; anything else: 256 bytes, which LLVM splits to what it has.
+    broadcast tap (4-10% faster than 8 registers on Zen 4); AVX2 (16 ymm): 8
+    registers of 32 bytes; anything else: 256 bytes, which LLVM splits to what
+    it has.
     """
-    try:
-        from llvmlite import binding
-        features = binding.get_host_cpu_features()
-    except Exception:  # noqa: BLE001 - unknown host: a size every target handles
-        return 256
-    if features.get("avx512f"):
-        return 1024
-    return 256
+    return 1024 if isa == "avx512" else 256
 
 
 #: accumulator bytes per block (read when a kernel is compiled)
-BLOCK_BYTES = _block_bytes()
+BLOCK_BYTES = _block_bytes(ISA)
 
 #: bytes of a cache line (the step of software prefetches)
 LINE_BYTES = 64
 
 #: bytes of one vector register (AVX-512: 64; otherwise 32, what AVX2 has)
-VEC_BYTES = 64 if BLOCK_BYTES >= 1024 else 32
+VEC_BYTES = 64 if ISA == "avx512" else 32
 
 
 @functools.lru_cache(maxsize=None)

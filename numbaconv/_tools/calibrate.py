@@ -204,5 +204,6 @@ def calibrate(*, quick: bool = False, save: bool = True, progress=None) -> dict:
     coef.validate(coeffs)
     if save:
         coef.save(coeffs)
-    coef.set_coefficients(coeffs)
+    coef.set_coefficients(coeffs, source=f"calibrated on this machine, {coef.today()}"
+                          + ("" if save else " (not saved)"))
     return coeffs

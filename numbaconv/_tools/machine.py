@@ -57,6 +57,21 @@ def isa(flags=None) -> str:
     return "other"
 
 
+def kernel_target() -> dict:
+    """What the kernels are built for, as a flat dict.
+
+    Their instruction-set class (and what chose it), Numba's target CPU, the
+    vector and accumulator-block bytes, and the coefficient table in force.
+    """
+    from .. import _coefficients
+    from .._jit import target
+    from .._kernels import simd
+    t = target()
+    return {"kernel_isa": f"{t.isa} ({t.source})", "numba_target_cpu": t.cpu,
+            "vector_bytes": simd.VEC_BYTES, "block_bytes": simd.BLOCK_BYTES,
+            "coefficients": _coefficients.source()}
+
+
 def numba_threading_layer() -> str:
     """The threading layer Numba uses, or what it is configured to use."""
     import numba
@@ -67,7 +82,11 @@ def numba_threading_layer() -> str:
 
 
 def environment() -> dict:
-    """Versions, CPU (model, instruction set, count) and Numba's threading, as a flat dict."""
+    """Versions, CPU, the kernels' target and Numba's threading, as a flat dict.
+
+    The CPU's model, instruction set and count; the kernels' class, vector and
+    block bytes and coefficient table (:func:`kernel_target`).
+    """
     import numba
     import scipy
     from importlib.metadata import PackageNotFoundError, version
@@ -84,6 +103,7 @@ def environment() -> dict:
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "isa": isa(),
+        **kernel_target(),
         "cpu_count": os.cpu_count(),
         "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
         "numba_threading_layer": numba_threading_layer(),
