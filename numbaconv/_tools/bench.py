@@ -392,11 +392,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def inapplicable(args, defaults: dict) -> list:
-    """The options of ``args`` changed from ``defaults`` (a mode's unused options), as flags."""
-    return ["--" + k.replace("_", "-") for k, v in defaults.items() if getattr(args, k, v) != v]
-
-
 def _machine_text(workers, tiny=False) -> str:
     """The machine line of this host (the FMA peak measured now, on ``workers`` threads)."""
     workers = resolve_workers(workers)

@@ -541,10 +541,10 @@ _NOT_FOR_NN = {"plot": None, "from_json": None, "peers": False, "separable": Fal
 
 def main(args) -> int:
     """``numbaconv bench --nn`` with the parsed options of :func:`numbaconv._tools.bench.build_parser`."""
-    wrong = [k for k, v in _NOT_FOR_NN.items() if getattr(args, k, v) != v]
+    wrong = checks.inapplicable(args, _NOT_FOR_NN)
     if wrong:
-        print("numbaconv bench --nn: these options do not apply: "
-              + ", ".join("--" + k.replace("_", "-") for k in wrong), file=sys.stderr)
+        print("numbaconv bench --nn: these options do not apply: " + ", ".join(wrong),
+              file=sys.stderr)
         return 2
     if args.repeat < 1:
         print("numbaconv bench: --repeat must be at least 1", file=sys.stderr)

@@ -174,8 +174,7 @@ _NOT_FOR_OPENCV = {"plot": None, "peers": False, "separable": False, "summary": 
 
 def main(args) -> int:
     """``numbaconv bench --opencv`` with the parsed options of :func:`numbaconv._tools.bench.build_parser`."""
-    from .bench import inapplicable
-    wrong = inapplicable(args, _NOT_FOR_OPENCV)
+    wrong = checks.inapplicable(args, _NOT_FOR_OPENCV)
     if wrong:
         print(f"numbaconv bench --opencv: these options do not apply: {', '.join(wrong)}",
               file=sys.stderr)

@@ -68,3 +68,8 @@ def exit_status(rows, peer: str) -> int:
     if bad:
         print(f"{bad} of {len(rows)} rows disagree with {peer}", file=sys.stderr)
     return 1 if bad else 0
+
+
+def inapplicable(args, defaults: dict) -> list:
+    """The options of ``args`` changed from ``defaults`` (a mode's unused options), as flags."""
+    return ["--" + k.replace("_", "-") for k, v in defaults.items() if getattr(args, k, v) != v]
