@@ -8,7 +8,8 @@ kernel into an empty cache at once can leave an index entry that names the
 other's data file: Numba then returns code compiled for other argument types
 (a ``TypeError`` at the call).  :class:`GuardedCache` drops such an entry with
 a log line on the ``"numbaconv"`` logger and lets Numba compile; a cache that
-cannot be written is logged and skipped.
+cannot be written is logged and skipped.  Entries are also keyed on the
+register-block sizes the kernels were built with (:meth:`GuardedCache._index_key`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from numba.core import sigutils
 from numba.core.caching import FunctionCache
 
 logger = logging.getLogger("numbaconv")
+
+#: what every kernel's code depends on besides its own source: the register-block sizes,
+#: set by :mod:`numbaconv._kernels.simd` when it is imported (before anything compiles)
+LAYOUT: tuple = ()
 
 
 class GuardedCache(FunctionCache):
@@ -37,6 +42,16 @@ class GuardedCache(FunctionCache):
                            f"compiled for {cres.signature.args}, not {wanted}")
                 return None
         return cres
+
+    def _index_key(self, sig, codegen):
+        """Numba's key, plus :data:`LAYOUT`: the register-block sizes of the kernels.
+
+        The sizes are read when a kernel compiles but live in another file than the
+        kernel, so Numba's key (the kernel's code and file, the target CPU) would not
+        see them change: code built for other block sizes must never load, since the
+        host code sizes its work to them.
+        """
+        return super()._index_key(sig, codegen) + (LAYOUT,)
 
     def save_overload(self, sig, data):
         try:

@@ -43,6 +43,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .. import _cache_guard
 from .._jit import target
 
 #: the instruction-set class the kernels are built for (:func:`numbaconv._jit.target`:
@@ -69,6 +70,9 @@ LINE_BYTES = 64
 
 #: bytes of one vector register (AVX-512: 64; otherwise 32, what AVX2 has)
 VEC_BYTES = 64 if ISA == "avx512" else 32
+
+# cached kernels are keyed on the sizes too: code built for other blocks never loads
+_cache_guard.LAYOUT = ("blocks", BLOCK_BYTES, VEC_BYTES)
 
 
 @functools.lru_cache(maxsize=None)
