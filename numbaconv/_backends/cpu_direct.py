@@ -62,9 +62,22 @@ def cost(problem: Problem, workers=None) -> float:
     item = work_dtype(problem.dtype).itemsize
     stream = ((math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
               * c["direct_stream"])
-    compute = (problem.macs * c["direct_mac"][key] * phase_slowdown(c, key, kw)
-               * short_slowdown(c, kw) * rows_slowdown(c, problem.shape_k))
+    if _takes_quads(problem):       # four rows per step: short rows cost no extra loads
+        slowdown = c["direct_quad"]
+    else:
+        slowdown = (phase_slowdown(c, key, kw) * short_slowdown(c, kw)
+                    * rows_slowdown(c, problem.shape_k))
+    compute = problem.macs * c["direct_mac"][key] * slowdown
     return c["direct_overhead"] + (compute + stream) / coef.effective_threads(workers)
+
+
+def _takes_quads(problem: Problem) -> bool:
+    """Whether :func:`_corr2d` runs ``problem`` four output rows per step (:func:`_item_quads`)."""
+    if problem.ndim != 2 or not problem.all_axes:
+        return False
+    quarter = lanes(work_dtype(problem.dtype), BLOCK_BYTES // 4)
+    (OH, OW), kh = problem.out_shape, problem.shape_k[0]
+    return bool(quarter) and kh >= QUAD_MIN_ROWS and OH >= QUAD_ROWS and OW >= 2 * quarter
 
 
 def memory(problem: Problem, workers=None) -> int:

@@ -45,7 +45,7 @@ def supports(problem: Problem) -> bool:
 
 
 def cost(problem: Problem, workers=None) -> float:
-    """Two direct passes: ``kw`` taps over (H, OW), then ``kh`` taps over (OH, OW)."""
+    """Two passes fused: ``kw`` taps over (H, OW), then ``kh`` taps over (OH, OW)."""
     c = coef.coefficients()
     H = problem.shape_a[0]
     (OH, OW), (kh, kw) = problem.out_shape, problem.shape_k
@@ -53,8 +53,11 @@ def cost(problem: Problem, workers=None) -> float:
     mac = c["direct_mac"][key]
     item = work_dtype(problem.dtype).itemsize
     row = H * OW * kw * mac * phase_slowdown(c, key, kw) * short_slowdown(c, kw)
-    col = OH * OW * kh * mac * short_slowdown(c, kh)     # kh rows, four output rows per load
-    stream = (math.prod(problem.shape_a) + 2 * H * OW + problem.outputs) * item * c["pass_byte"]
+    col = OH * OW * kh * mac                  # kh rows, four output rows per load
+    # one fused pass: the row pass's results stay in cache, and the streams overlap the
+    # arithmetic as the direct kernel's do
+    stream = ((math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
+              * c["direct_stream"])
     return 2 * c["direct_overhead"] + (row + col + stream) / coef.effective_threads(workers)
 
 

@@ -123,9 +123,13 @@ def cpu_steps(quick: bool = False) -> list:
         fit(c, ("direct_short",), cpu_direct, a, b, "same", "direct", lo=1.0, hi=50.0)
 
     def kernel_rows(c, rng):
-        a, b = rng.standard_normal((side, side)), rng.standard_normal((31, 31))
+        a, b = rng.standard_normal((side, side)), rng.standard_normal((4, 31))
         fit(c, ("direct_kernel_row",), cpu_direct, a, b, "valid", "direct", lo=1e-4, hi=1.0,
             repeat=3)
+
+    def quad_rows(c, rng):
+        a, b = rng.standard_normal((side, side)), rng.standard_normal((7, 7))
+        fit(c, ("direct_quad",), cpu_direct, a, b, "same", "direct", lo=0.5, hi=50.0)
 
     def fft_nlogn(key, dtype):
         def step(c, rng):
@@ -137,7 +141,7 @@ def cpu_steps(quick: bool = False) -> list:
     steps += [(f"direct {key}", direct_mac(key, dt)) for key, dt in
               (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
                ("c16", np.complex128), ("i8", np.int64))]
-    steps += [("short rows", short_rows), ("kernel rows", kernel_rows)]
+    steps += [("short rows", short_rows), ("kernel rows", kernel_rows), ("four-row steps", quad_rows)]
     steps += [(f"fft {key}", fft_nlogn(key, dt)) for key, dt in
               (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
                ("c16", np.complex128))]
