@@ -114,17 +114,19 @@ def memory(problem: Problem, workers=None) -> int:
 
 
 @jit
-def _edge_columns(orow, a, k, y, p0, p1, c0, lo, hi, c1, ox):
-    """Zero then fill the edge columns ``[c0, lo)`` and ``[hi, c1)`` (bounds-checked)."""
+def _edge_columns(orow, af, W, kf, kw, y, p0, p1, c0, lo, hi, c1, ox):
+    """Zero then fill the edge columns ``[c0, lo)`` and ``[hi, c1)`` (bounds-checked) of the
+    output row whose window starts at input row ``y``; ``af``, ``kf``: the flat input
+    (rows of ``W``) and kernel (rows of ``kw``)."""
     for c in range(c0, lo):
         orow[c] = 0
     for c in range(hi, c1):
         orow[c] = 0
     for p in range(p0, p1):
         if c0 < lo:
-            row_edges(orow, a[y + p], k[p], c0, lo, ox)
+            row_edges(orow, af, (y + p) * W, W, kf, p * kw, kw, c0, lo, ox)
         if hi < c1:
-            row_edges(orow, a[y + p], k[p], hi, c1, ox)
+            row_edges(orow, af, (y + p) * W, W, kf, p * kw, kw, hi, c1, ox)
 
 
 @jit
@@ -146,7 +148,7 @@ def _item_rows(a, k, out, oy, ox, chunk, ncx, item):
     if lo < hi:
         for p in range(p0, p1):
             row_accumulate(orow[lo:hi], a[y + p][lo + ox:], k[p])
-    _edge_columns(orow, a, k, y, p0, p1, c0, lo, hi, c1, ox)
+    _edge_columns(orow, a.reshape(-1), W, k.reshape(-1), kw, y, p0, p1, c0, lo, hi, c1, ox)
 
 
 
@@ -172,12 +174,14 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
     p1 = min(kh, H - y)
     nv = vec_zeros(orow).shape[0]
     nl = NACC * nv
+    af = a.reshape(-1)
+    kf = k.reshape(-1)
     if hi - lo >= nl:
         c = lo
         while True:
             a0, a1, a2, a3, a4, a5, a6, a7 = zero_block(orow)
             for p in range(p0, p1):
-                taps(a[y + p], k[p], c + ox, a0, a1, a2, a3, a4, a5, a6, a7)
+                taps(af, kf, p * kw, kw, (y + p) * W + c + ox, a0, a1, a2, a3, a4, a5, a6, a7)
             store_block(orow, c, a0, a1, a2, a3, a4, a5, a6, a7)
             if c == hi - nl:
                 break
@@ -189,16 +193,15 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
         while True:
             v = vec_zeros(orow)
             for p in range(p0, p1):
-                arow, krow = a[y + p], k[p]
                 for q in range(kw):
-                    vec_fma_at(v, krow[q], arow, c + ox + q)
+                    vec_fma_at(v, kf[p * kw + q], af, (y + p) * W + c + ox + q)
             vec_store_at(v, orow, c)
             if c == hi - nv:
                 break
             c = min(c + nv, hi - nv)
     else:
         hi = lo                    # shorter than a vector: every column bounds-checked
-    _edge_columns(orow, a, k, y, p0, p1, c0, lo, hi, c1, ox)
+    _edge_columns(orow, af, W, kf, kw, y, p0, p1, c0, lo, hi, c1, ox)
 
 
 #: output rows of one step of :func:`_item_quads`
@@ -279,7 +282,8 @@ def _item_quads(a, k, out, oy, ox, chunk, ncx, item):
         hi = lo                    # shorter than a quarter block: every column bounds-checked
     for i in range(rows):
         y = r + i + oy
-        _edge_columns(out[r + i], a, k, y, max(0, -y), min(kh, H - y), c0, lo, hi, c1, ox)
+        _edge_columns(out[r + i], af, W, k.reshape(-1), kw, y, max(0, -y), min(kh, H - y), c0,
+                      lo, hi, c1, ox)
 
 
 @jit
@@ -368,9 +372,8 @@ def _nd_short_run(aflat, k2, kofs, orow, base, c0, c1, nv):
     while True:
         v = vec_zeros(orow)
         for t in range(k2.shape[0]):
-            krow = k2[t]
             for q in range(kw):
-                vec_fma_at(v, krow[q], aflat, base + kofs[t] + c + q)
+                vec_fma_at(v, k2[t, q], aflat, base + kofs[t] + c + q)
         vec_store_at(v, orow, c)
         if c == c1 - nv:
             break
@@ -389,11 +392,13 @@ def _nd_item_blocks(aflat, k2, kofs, out2, obase, chunk, ncx, item):
     if c1 - c0 < nl:
         _nd_short_run(aflat, k2, kofs, orow, obase[r], c0, c1, nv)
         return
+    kw = k2.shape[1]
+    k2f = k2.reshape(-1)
     c = c0
     while True:
         a0, a1, a2, a3, a4, a5, a6, a7 = zero_block(orow)
         for t in range(k2.shape[0]):
-            taps(aflat, k2[t], obase[r] + kofs[t] + c, a0, a1, a2, a3, a4, a5, a6, a7)
+            taps(aflat, k2f, t * kw, kw, obase[r] + kofs[t] + c, a0, a1, a2, a3, a4, a5, a6, a7)
         store_block(orow, c, a0, a1, a2, a3, a4, a5, a6, a7)
         if c == c1 - nl:
             break

@@ -104,7 +104,7 @@ def _row_pass(arow, v, dst, c0, ox, pf, prefetch):
         j = lo
         while True:
             a0, a1, a2, a3, a4, a5, a6, a7 = zero_block(dst)
-            taps(arow, v, c0 + j + ox, a0, a1, a2, a3, a4, a5, a6, a7)
+            taps(arow, v, 0, kw, c0 + j + ox, a0, a1, a2, a3, a4, a5, a6, a7)
             if prefetch:
                 for t in range(0, nl, pl):
                     prefetch_at(pf, c0 + j + ox + t)
@@ -119,8 +119,8 @@ def _row_pass(arow, v, dst, c0, ox, pf, prefetch):
     for j in range(hi, cw):
         dst[j] = 0
     shift = c0 + ox
-    row_edges(dst, arow, v, 0, lo, shift)    # bounds-checked edges
-    row_edges(dst, arow, v, hi, cw, shift)
+    row_edges(dst, arow, 0, W, v, 0, kw, 0, lo, shift)    # bounds-checked edges
+    row_edges(dst, arow, 0, W, v, 0, kw, hi, cw, shift)
 
 
 #: output rows per column-pass step of :func:`_col_pass4`

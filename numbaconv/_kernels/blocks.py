@@ -58,16 +58,16 @@ def row_accumulate(ov, av, krow):
 
 
 @jit
-def row_edges(orow, arow, krow, c0, c1, shift):
-    """Bounds-checked version of :func:`row_accumulate` for edge columns."""
-    n = arow.shape[0]
-    kw = krow.shape[0]
+def row_edges(orow, src, s0, n, kf, k0, kw, c0, c1, shift):
+    """Bounds-checked version of :func:`row_accumulate` for edge columns, on the input row
+    ``src[s0 : s0 + n]`` and the kernel row ``kf[k0 : k0 + kw]`` (flat offsets, as in
+    :func:`taps`)."""
     for c in range(c0, c1):
         q0 = max(0, -(c + shift))
         q1 = min(kw, n - (c + shift))
         acc = orow[c]
         for q in range(q0, q1):
-            acc += krow[q] * arow[c + shift + q]
+            acc += kf[k0 + q] * src[s0 + c + shift + q]
         orow[c] = acc
 
 
@@ -88,8 +88,13 @@ def zero_block(like):
 
 
 @jit(inline=True)
-def taps(arow, krow, base, a0, a1, a2, a3, a4, a5, a6, a7):
-    """``a_i[l] += sum_q krow[q] * arow[base + i L + l + q]``: 8 vectors of ``L`` outputs.
+def taps(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
+    """``a_i[l] += sum_q krow[q] * arow[base + i L + l + q]``: 8 vectors of ``L`` outputs,
+    for the kernel row ``krow = kf[k0 : k0 + kw]``.
+
+    Rows are flat offsets (``arow`` and ``kf`` are whole flat arrays where the
+    caller has them), not views: a view's reference count is a call, which
+    spills the accumulators, and an atomic on a count every thread shares.
 
     Taps are taken by phase ``r = q mod L``.  Within a phase, tap ``q + L``
     needs the input vectors of tap ``q`` shifted by one vector, so a window
@@ -104,7 +109,6 @@ def taps(arow, krow, base, a0, a1, a2, a3, a4, a5, a6, a7):
     window vectors and the broadcast tap.  Reads ``arow[base : base + 8 L +
     kw - 1]``.
     """
-    kw = krow.shape[0]
     L = a0.shape[0]
     w0, w1, w2, w3, w4, w5, w6, w7 = zero_block(a0)
     for r in range(min(L, kw)):
@@ -113,7 +117,7 @@ def taps(arow, krow, base, a0, a1, a2, a3, a4, a5, a6, a7):
         q = r
         nxt = s + 8 * L
         while True:
-            kq = krow[q]
+            kq = kf[k0 + q]
             vec_fma_at(a0, kq, w0, 0)
             vec_fma_at(a1, kq, w1, 0)
             vec_fma_at(a2, kq, w2, 0)
