@@ -3,8 +3,14 @@
 The canonical correlation of ``A`` with ``K`` is the convolution of ``A``
 with ``K`` flipped along the correlated axes; the flip is a view.  Real input
 uses ``rfftn``/``irfftn`` at :func:`scipy.fft.next_fast_len` sizes, and
-``workers`` is passed on to pocketfft.  Integers and bool are transformed in
-float64, float16 in float32, and single and long double precision are kept.
+``workers`` is passed on.  Integers and bool are transformed in float64,
+float16 in float32, and single and long double precision are kept.
+
+Every transform is a call of :mod:`scipy.fft`'s public functions on the
+calling thread, so it goes to the backend the caller made active
+(:func:`scipy.fft.set_backend`, :func:`scipy.fft.set_global_backend`:
+pyFFTW, mkl_fft), SciPy's pocketfft by default.  The cost model's rates
+(``fft_nlogn``) were fitted on pocketfft.
 """
 from __future__ import annotations
 

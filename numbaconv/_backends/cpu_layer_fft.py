@@ -3,9 +3,10 @@
 Every (image, channel) plane of the input and every (output, input)
 plane of the weight is transformed once with :mod:`scipy.fft` (real
 transforms, :func:`scipy.fft.next_fast_len` lengths, ``workers`` passed
-on); then, per frequency, each output spectrum is the sum over its group's
-input channels of input spectrum times weight spectrum,
-``Y[n, o, f] = sum_c X[n, c, f] W[o, c, f]`` (a small complex matrix
+on, on the calling thread: the backend the caller made active with
+:func:`scipy.fft.set_backend` runs them); then, per frequency, each output
+spectrum is the sum over its group's input channels of input spectrum times
+weight spectrum, ``Y[n, o, f] = sum_c X[n, c, f] W[o, c, f]`` (a small complex matrix
 product per frequency, run by a Numba kernel over frequency tiles); one
 inverse transform per (image, output channel) plane finishes.  The
 multiply-adds no longer grow with the kernel's taps, only the transform
