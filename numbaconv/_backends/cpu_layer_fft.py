@@ -47,13 +47,13 @@ import math
 
 import numpy as np
 import scipy.fft as sp_fft
-from numba import prange
 
 from .. import _coefficients as coef
 from .._config import resolve_workers
-from .._jit import jit, jit_parallel
+from .._jit import jit
 from .._kernels import padding
-from .._kernels.layout import PARALLEL_MIN_MACS, launch
+from .._kernels.calls import run_items
+from .._kernels.layout import PARALLEL_MIN_MACS
 from .._problem import LayerProblem
 from .cpu_fft import FFT_PARALLEL_MIN
 
@@ -442,7 +442,7 @@ def _contract(spec_x, spec_w, groups, threads):
     ws = np.ascontiguousarray(spec_w).reshape(out_channels, spec_w.shape[1], nf)
     out = np.empty((batch, out_channels, nf), dtype=xs.dtype)
     tile = max(16, min(1024, TILE_BYTES // (xs.itemsize * batch)))
-    launch(threads, _contract_parallel, _contract_serial, xs, ws, groups, out, tile)
+    run_items(_contract_tile, (xs, ws, groups, out, tile), -(-nf // tile), threads)
     return out.reshape((batch, out_channels) + fshape)
 
 
@@ -453,27 +453,22 @@ def _mac(acc, x, w):
         acc[f] += x[f] * w[f]
 
 
-def _contract_body(x, w, groups, out, tile):
-    # work items are frequency tiles: the weight's spectra (the largest
-    # operand) are read once, each row used for every image of the piece
+@jit
+def _contract_tile(x, w, groups, out, tile, t):
+    """Frequency tile ``t`` of :func:`_contract`: the weight's spectra (the largest operand)
+    are read once, each row used for every image of the piece."""
     batch, channels, nf = x.shape
     out_channels, cg = w.shape[0], w.shape[1]
     og = out_channels // groups
-    ntiles = (nf + tile - 1) // tile
-    for t in prange(ntiles):
-        f0 = t * tile
-        f1 = min(nf, f0 + tile)
-        acc = np.empty((batch, f1 - f0), dtype=x.dtype)
-        for o in range(out_channels):
-            c0 = (o // og) * cg
-            acc[:] = 0
-            for c in range(cg):
-                wrow = w[o, c, f0:f1]
-                for n in range(batch):
-                    _mac(acc[n], x[n, c0 + c, f0:f1], wrow)
+    f0 = t * tile
+    f1 = min(nf, f0 + tile)
+    acc = np.empty((batch, f1 - f0), dtype=x.dtype)
+    for o in range(out_channels):
+        c0 = (o // og) * cg
+        acc[:] = 0
+        for c in range(cg):
+            wrow = w[o, c, f0:f1]
             for n in range(batch):
-                out[n, o, f0:f1] = acc[n]
-
-
-_contract_parallel = jit_parallel(_contract_body)
-_contract_serial = jit(_contract_body)
+                _mac(acc[n], x[n, c0 + c, f0:f1], wrow)
+        for n in range(batch):
+            out[n, o, f0:f1] = acc[n]

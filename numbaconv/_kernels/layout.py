@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 
-from .._config import numba_threads
 from .._problem import Problem
 
 #: bytes of outputs per work item along a row: big enough to amortise the
@@ -54,15 +53,6 @@ def parallel_pays(macs, kshape, itemsize) -> bool:
     if math.prod(kshape[:-1]) == 1 and kshape[-1] >= LONG_ROW_TAPS:
         return macs * itemsize >= PARALLEL_MIN_ROW_BYTES
     return macs >= PARALLEL_MIN_MACS
-
-
-def launch(threads, par, ser, *args):
-    """``par(*args)`` on ``threads`` threads, or ``ser(*args)`` (no thread switch) for 1."""
-    if threads > 1:
-        with numba_threads(threads):
-            par(*args)
-    else:
-        ser(*args)
 
 
 @functools.lru_cache(maxsize=None)
