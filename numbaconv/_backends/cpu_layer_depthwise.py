@@ -155,7 +155,7 @@ def _tail(x, wt, wbase, offs, buf, p, n, reach):
         q += vl
 
 
-@jit(inline=True)
+@jit
 def _group(x, wt, wbase, offs, out, pbase, span, dbase, Wq, Wo, limit, reach):
     """The outputs of one flat run of ``span`` positions starting at ``x[pbase]``.
 
@@ -210,7 +210,7 @@ def _store_row(out, d, c0, c1, c2, c3, a0, a1, a2, a3):
     vec_store_at(a3, out, d + c3)
 
 
-@jit(inline=True)
+@jit
 def _band(x, wsch, wbase, ent_u, ent_mask, out, base, dbase, rows, Wo):
     """Output rows ``rows`` (at most four) of one band, four vectors of each row at a time.
 
