@@ -446,29 +446,36 @@ def _contract(spec_x, spec_w, groups, threads):
     return out.reshape((batch, out_channels) + fshape)
 
 
-@jit(inline=True)
-def _mac(acc, x, w):
-    """Add ``x * w`` to ``acc``, elementwise (complex)."""
-    for f in range(acc.shape[0]):
-        acc[f] += x[f] * w[f]
-
-
 @jit
 def _contract_tile(x, w, groups, out, tile, t):
     """Frequency tile ``t`` of :func:`_contract`: the weight's spectra (the largest operand)
-    are read once, each row used for every image of the piece."""
+    are read once, each row used for every image of the piece.
+
+    Flat unsigned offsets and plain loops: slice assignments compiled for
+    seconds, and a signed index is tested for wraparound on every element.
+    """
     batch, channels, nf = x.shape
     out_channels, cg = w.shape[0], w.shape[1]
     og = out_channels // groups
     f0 = t * tile
-    f1 = min(nf, f0 + tile)
-    acc = np.empty((batch, f1 - f0), dtype=x.dtype)
+    n_f = min(nf, f0 + tile) - f0
+    xf = x.reshape(-1)
+    wf = w.reshape(-1)
+    of = out.reshape(-1)
+    acc = np.empty(batch * n_f, dtype=x.dtype)
     for o in range(out_channels):
         c0 = (o // og) * cg
-        acc[:] = 0
+        for i in range(batch * n_f):
+            acc[np.uint64(i)] = 0
         for c in range(cg):
-            wrow = w[o, c, f0:f1]
+            wb = (o * cg + c) * nf + f0
             for n in range(batch):
-                _mac(acc[n], x[n, c0 + c, f0:f1], wrow)
+                xb = (n * channels + c0 + c) * nf + f0
+                ab = n * n_f
+                for f in range(n_f):
+                    acc[np.uint64(ab + f)] += xf[np.uint64(xb + f)] * wf[np.uint64(wb + f)]
         for n in range(batch):
-            out[n, o, f0:f1] = acc[n]
+            ob = (n * out_channels + o) * nf + f0
+            ab = n * n_f
+            for f in range(n_f):
+                of[np.uint64(ob + f)] = acc[np.uint64(ab + f)]
