@@ -294,14 +294,15 @@ def _split(x, src, xs, geom):
 
 
 @jit
-def _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item):
-    """One work item: output rows ``[r0, r1)`` of one plane, in bands or flat runs.
+def _plane(x, geom, tiles, rows_per_tile, item):
+    """Work item ``item``'s plane: ``(xs, src, dst, r0, r1, o)``, its input (``xs`` from
+    ``src``), its output plane's start ``dst`` in ``out``, its output rows ``[r0, r1)``
+    and output channel ``o``.
 
     A strided problem first splits the item's input plane into its phases
     (:func:`_split`), in a buffer of the item's own.
     """
-    Ho, Wo, Hq, Wq, bands = geom[0], geom[1], geom[2], geom[3], geom[4]
-    planes, m, S, P = geom[5], geom[6], geom[7], geom[8]
+    Wo, planes, m, S, P = geom[1], geom[5], geom[6], geom[7], geom[8]
     plane = item // tiles
     tile = item - plane * tiles
     n = plane // planes
@@ -313,27 +314,37 @@ def _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, i
         src = 0
     else:
         xs = x
-    dst = plane * P                                  # the output plane's start in out
-    rows = P // Wo
-    r = tile * rows_per_tile
-    r1 = min(rows, r + rows_per_tile)
-    if bands:
-        wbase = o * ent_u.shape[0] * BAND_ROWS
-        while r < r1:
-            z = r // Ho
-            ya = r - z * Ho
-            yb = min(Ho, ya + r1 - r)      # this tile's rows in depth slice z
-            y = ya
-            while y < yb:
-                nr = min(BAND_ROWS, yb - y)
-                if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
-                    y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
-                    nr = BAND_ROWS
-                _band(xs, wsch, wbase, ent_u, ent_mask, out, src + (z * Hq + y) * Wq,
-                      dst + (z * Ho + y) * Wo, nr, Wo)
-                y += nr
-            r += yb - ya
-        return
+    r0 = tile * rows_per_tile
+    return xs, src, plane * P, r0, min(P // Wo, r0 + rows_per_tile), o
+
+
+@jit
+def _item_bands(x, wsch, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item):
+    """One work item: output rows ``[r0, r1)`` of one plane, in bands (:func:`_band`)."""
+    Ho, Wo, Hq, Wq = geom[0], geom[1], geom[2], geom[3]
+    xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, item)
+    wbase = o * ent_u.shape[0] * BAND_ROWS
+    while r < r1:
+        z = r // Ho
+        ya = r - z * Ho
+        yb = min(Ho, ya + r1 - r)      # this tile's rows in depth slice z
+        y = ya
+        while y < yb:
+            nr = min(BAND_ROWS, yb - y)
+            if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
+                y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
+                nr = BAND_ROWS
+            _band(xs, wsch, wbase, ent_u, ent_mask, out, src + (z * Hq + y) * Wq,
+                  dst + (z * Ho + y) * Wo, nr, Wo)
+            y += nr
+        r += yb - ya
+
+
+@jit
+def _item_runs(x, wt, offs, out, geom, tiles, rows_per_tile, item):
+    """One work item: output rows ``[r0, r1)`` of one plane, in flat runs (:func:`_group`)."""
+    Ho, Wo, Hq, Wq = geom[0], geom[1], geom[2], geom[3]
+    xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, item)
     wbase = o * offs.shape[0]
     limit = dst + r1 * Wo
     while r < r1:
@@ -345,19 +356,13 @@ def _item(x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile, i
         r += nr
 
 
-@jit
 def _band_weights(wt, taps, ent_t):
     """``wsch[(o E + e) 4 + r] = wt[o taps + ent_t[e, r]]`` for the ``E`` entries of the band
-    schedule, zero where entry ``e`` meets no tap in row ``r``."""
-    E, R = ent_t.shape
+    schedule, zero where entry ``e`` meets no tap in row ``r`` (NumPy: a gather of a
+    few thousand weights, not worth a compile)."""
     planes = wt.shape[0] // taps
-    wsch = np.zeros(planes * E * R, wt.dtype)
-    for o in range(planes):
-        for e in range(E):
-            for r in range(R):
-                if ent_t[e, r] >= 0:
-                    wsch[(o * E + e) * R + r] = wt[o * taps + ent_t[e, r]]
-    return wsch
+    vals = wt.reshape(planes, taps)[:, np.maximum(ent_t, 0)]        # (planes, E, R)
+    return np.ascontiguousarray(np.where(ent_t >= 0, vals, 0).astype(wt.dtype).reshape(-1))
 
 
 def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
@@ -375,9 +380,13 @@ def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, r
     ``(sd, sh, sw)``, the input plane's shape ``(Dp, Hp, Wp)``, ``Dq``, and the
     input plane's size.
     """
-    wsch = _band_weights(wt, offs.shape[0], ent_t)
-    run_items(_item, (x, wt, wsch, offs, ent_u, ent_mask, out, geom, tiles, rows_per_tile),
-              out.shape[0] // geom[8] * tiles, threads)
+    n = out.shape[0] // geom[8] * tiles
+    if geom[4]:                        # one kernel per layout: a call compiles only its own
+        wsch = _band_weights(wt, offs.shape[0], ent_t)
+        run_items(_item_bands, (x, wsch, ent_u, ent_mask, out, geom, tiles, rows_per_tile), n,
+                  threads)
+    else:
+        run_items(_item_runs, (x, wt, offs, out, geom, tiles, rows_per_tile), n, threads)
 
 
 # ---------------------------------------------------------------- layout
