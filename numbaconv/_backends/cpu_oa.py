@@ -17,7 +17,7 @@ import functools
 import math
 import os
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 
 import numpy as np
 import scipy.fft as sp_fft
@@ -588,6 +588,7 @@ def _in_groups(job, groups, spectrum):
             j.exception()
         raise
     spec_h.set_result(spec)
+    wait(jobs)                        # every group done before any error leaves
     return [j.result() for j in jobs]
 
 
