@@ -5,13 +5,15 @@ pyFFTW or mkl_fft) must get it in every transform numbaconv runs, also on
 the threads of the overlap-add pool: ``set_backend`` is local to the thread
 that calls it.  :class:`Recorder` is a backend that notes each transform
 and computes it with SciPy's own; :func:`through_recorder` makes it active
-for one call and a :class:`Tripwire` the global backend meanwhile, so that a
-transform that bypasses the caller's backend fails the test.  Every result
+for one call and a :class:`Counter` counts every transform SciPy's own code
+computes meanwhile, so that a transform that bypasses the caller's backend
+fails the test.  Every result
 is compared with ``scipy.signal`` through the tolerance table.  The pyFFTW
 tests run where pyFFTW is installed.
 """
 from __future__ import annotations
 
+import collections
 import math
 import threading
 
@@ -27,10 +29,9 @@ from numbaconv._backends import cpu_oa
 from numbaconv._problem import build_problem
 from numbaconv._tools import tolerance
 
-try:                               # SciPy's own scipy.fft backend (what "scipy" names)
-    from scipy.fft._backend import _ScipyBackend as _SCIPY
-except ImportError:                # pragma: no cover - a SciPy that moved it
-    _SCIPY = None
+# SciPy's own scipy.fft backend (what "scipy" names) and the module it computes with
+from scipy.fft import _basic_backend
+from scipy.fft._backend import _ScipyBackend as _SCIPY
 
 #: thread names of the overlap-add pool
 POOL_PREFIX = "numbaconv-oa"
@@ -57,34 +58,61 @@ class Recorder:
         return _SCIPY.__ua_function__(method, args, kwargs)
 
 
-class Tripwire:
-    """A :mod:`scipy.fft` backend that fails every call it gets (the global one in these tests)."""
+class Counter:
+    """Counts every transform SciPy's own implementation computes, by (function, thread).
 
-    __ua_domain__ = "numpy.scipy.fft"
+    Installed by wrapping the functions of ``scipy.fft._basic_backend`` (what
+    SciPy's backend calls): the process-wide backend is left alone, since
+    changing it while another thread of a long test process dispatches a
+    transform is a data race in uarray.
+    """
 
     def __init__(self):
         self.calls = []
+        self._lock = threading.Lock()
+        self._saved = {}
+        self._depth = threading.local()
 
-    def __ua_function__(self, method, args, kwargs):
-        thread = threading.current_thread().name
-        self.calls.append((method.__name__, thread))
-        raise AssertionError(f"scipy.fft.{method.__name__} on thread {thread} bypassed the "
-                             "backend the caller made active")
+    def __enter__(self):
+        for name in scipy.fft.__all__:
+            fn = getattr(_basic_backend, name, None)
+            if callable(fn):
+                self._saved[name] = fn
+                setattr(_basic_backend, name, self._counting(name, fn))
+        return self
+
+    def __exit__(self, *exc):
+        for name, fn in self._saved.items():
+            setattr(_basic_backend, name, fn)
+
+    def _counting(self, name, fn):
+        depth = self._depth
+
+        def counted(*args, **kwargs):
+            if not getattr(depth, "n", 0):         # outermost only: rfft2 calls rfftn
+                with self._lock:
+                    self.calls.append((name, threading.current_thread().name))
+            depth.n = getattr(depth, "n", 0) + 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                depth.n -= 1
+        return counted
 
 
 def through_recorder(fn):
-    """Return ``(fn(), recorder)``: ``fn`` run with a :class:`Recorder` active, a :class:`Tripwire` global.
+    """Return ``(fn(), recorder)``: ``fn`` run with a :class:`Recorder` active.
 
-    Fails if any transform reached the tripwire, or none reached the recorder.
+    Fails if a transform was computed without going through the recorder (on
+    a thread that did not carry the caller's backend), or if none reached it.
     """
-    rec, trip = Recorder(), Tripwire()
-    scipy.fft.set_global_backend(trip)
-    try:
+    rec = Recorder()
+    with Counter() as counter:
         with scipy.fft.set_backend(rec):
             result = fn()
-    finally:
-        scipy.fft.set_global_backend("scipy")
-    assert not trip.calls, f"transforms bypassed the active backend: {trip.calls}"
+    recorded = collections.Counter((name, thread) for name, thread, _ in rec.calls)
+    bypassed = collections.Counter(counter.calls) - recorded
+    assert not bypassed, f"transforms bypassed the active backend: {sorted(bypassed)}"
     assert rec.calls, "no transform went through the active backend"
     return result, rec
 
@@ -96,7 +124,7 @@ def pool_calls(rec):
 
 # ---------------------------------------------------------------- the harness itself
 
-def test_the_tripwire_catches_a_transform_on_another_thread():
+def test_the_harness_catches_a_transform_on_another_thread():
     """The harness fails a transform run on a thread that does not carry the caller's backend."""
     x = np.arange(16.0)
 
