@@ -39,7 +39,9 @@ AVX512 = {
     "direct_phase": 0.65,
     "direct_short": 2.5,         # rows shorter than 8 taps (cpu_direct.short_slowdown)
     "direct_kernel_row": 0.015,  # per kernel row beyond the first: input rows leave L1
-    "direct_quad": 2.5,          # 2-D kernels of 5+ rows, four output rows per step (cpu_direct)
+    # 2-D kernels of 5+ rows, four output rows per step (cpu_direct): 1 + direct_quad / kw
+    # times the long-row rate (fitted on 7x7-31x31 at 1024² and 2048², within 20% but 31x31)
+    "direct_quad": 24.0,
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,        # seconds per byte streamed in + out by one pass, one thread
     "direct_stream": 0.25,       # share of pass_byte a direct kernel pays (prefetch overlaps it)

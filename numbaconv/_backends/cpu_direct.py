@@ -62,8 +62,8 @@ def cost(problem: Problem, workers=None) -> float:
     item = work_dtype(problem.dtype).itemsize
     stream = ((math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
               * c["direct_stream"])
-    if _takes_quads(problem):       # four rows per step: short rows cost no extra loads
-        slowdown = c["direct_quad"]
+    if _takes_quads(problem):       # four rows per step: each input row's overhead over kw taps
+        slowdown = 1.0 + c["direct_quad"] / kw
     else:
         slowdown = (phase_slowdown(c, key, kw) * short_slowdown(c, kw)
                     * rows_slowdown(c, problem.shape_k))

@@ -129,7 +129,7 @@ def cpu_steps(quick: bool = False) -> list:
 
     def quad_rows(c, rng):
         a, b = rng.standard_normal((side, side)), rng.standard_normal((7, 7))
-        fit(c, ("direct_quad",), cpu_direct, a, b, "same", "direct", lo=0.5, hi=50.0)
+        fit(c, ("direct_quad",), cpu_direct, a, b, "same", "direct", lo=0.0, hi=200.0)
 
     def fft_nlogn(key, dtype):
         def step(c, rng):
