@@ -75,9 +75,17 @@ def _takes_quads(problem: Problem) -> bool:
     """Whether :func:`_corr2d` runs ``problem`` four output rows per step (:func:`_item_quads`)."""
     if problem.ndim != 2 or not problem.all_axes:
         return False
-    quarter = lanes(work_dtype(problem.dtype), BLOCK_BYTES // 4)
-    (OH, OW), kh = problem.out_shape, problem.shape_k[0]
-    return bool(quarter) and kh >= QUAD_MIN_ROWS and OH >= QUAD_ROWS and OW >= 2 * quarter
+    return bool(quad_lanes(problem.shape_k[0], problem.out_shape, work_dtype(problem.dtype)))
+
+
+def quad_lanes(kh, out_shape, dtype) -> int:
+    """Lanes of :func:`_item_quads`'s quarter blocks where it runs a kernel of ``kh`` rows
+    into ``out_shape`` (2-D) in ``dtype``, else 0: enough kernel rows, four output rows
+    and two quarter blocks of columns, and register blocks for the dtype."""
+    quarter = lanes(dtype, BLOCK_BYTES // 4)
+    OH, OW = out_shape
+    ok = quarter and kh >= QUAD_MIN_ROWS and OH >= QUAD_ROWS and OW >= 2 * quarter
+    return quarter if ok else 0
 
 
 def memory(problem: Problem, workers=None) -> int:
@@ -328,16 +336,12 @@ def _corr2d(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi):
         a, shift = _padded(a, k, pad_lo, pad_hi)
         ox += shift
     OH, OW = out.shape
-    kh = k.shape[0]
-    quarter = lanes(out.dtype, BLOCK_BYTES // 4)
-    if quarter and kh >= QUAD_MIN_ROWS and OH >= QUAD_ROWS and OW >= 2 * quarter:
+    ncx = -(-OW // chunk)
+    if quad_lanes(k.shape[0], out.shape, out.dtype):
         # four output rows per step (work items: groups of four rows x column chunks)
         groups = -(-OH // QUAD_ROWS)
-        chunk = max(chunk_for(OW, out.itemsize, groups, threads), 2 * quarter)
-        ncx = -(-OW // chunk)
         run_items(_item_quads, (a, k, out, oy, ox, chunk, ncx), groups * ncx, threads)
         return
-    ncx = -(-OW // chunk)
     item = _item_blocks if block_width(out.dtype) else _item_rows
     run_items(item, (a, k, out, oy, ox, chunk, ncx), OH * ncx, threads)
 
@@ -444,7 +448,13 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
         pad_lo = pad_hi = 0
     macs = out_shape[0] * OW * shape_k[0] * kw
     threads = thread_count(workers) if parallel_pays(macs, shape_k, itemsize) else 1
-    return pad_lo, pad_hi, chunk_for(OW, itemsize, out_shape[0], threads), threads
+    # blocks: a real float or int64 work dtype, whose lanes depend on its itemsize only
+    quarter = quad_lanes(kh, out_shape, np.dtype(f"f{itemsize}")) if blocks else 0
+    if quarter:        # _item_quads: groups of four rows, chunks of two quarter blocks or more
+        chunk = max(chunk_for(OW, itemsize, -(-out_shape[0] // QUAD_ROWS), threads), 2 * quarter)
+    else:
+        chunk = chunk_for(OW, itemsize, out_shape[0], threads)
+    return pad_lo, pad_hi, chunk, threads
 
 
 
