@@ -214,10 +214,9 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
 
 #: output rows of one step of :func:`_item_quads`
 QUAD_ROWS = 4
-#: kernels of fewer rows keep :func:`_item_blocks`: with three or four rows most input
-#: rows feed only some of the four outputs, and the tests per tap cost more than the
-#: shared loads save (1024² 3x3 float32: 1.33 against 1.05 ms; 7x7: 1.5 against 2.9 ms)
-QUAD_MIN_ROWS = 5
+#: kernels of fewer rows keep :func:`_item_blocks`: with one or two rows most input
+#: rows feed only some of the four outputs
+QUAD_MIN_ROWS = 3
 
 
 @jit
@@ -227,11 +226,12 @@ def _item_quads(a, k, out, oy, ox, chunk, ncx, item):
     accumulators.
 
     Input row ``y = 4g + oy + t`` adds its tap ``q`` to output row ``4g + i``
-    with ``k[t - i, q]``: one load of a quarter block feeds up to four quarter
-    blocks of accumulators (16 registers), where :func:`_item_blocks` loads
-    every input vector once per output row.  Rows outside ``a`` add nothing
-    (zero fill); the last column block is moved back to end at the interior's
-    end, and the edge columns take the bounds-checked loop.
+    with ``k[t - i, q]``, for the ``i`` with ``0 <= t - i < kh``: one load of a
+    quarter block feeds up to four quarter blocks of accumulators (16
+    registers), where :func:`_item_blocks` loads every input vector once per
+    output row.  Rows outside ``a`` add nothing (zero fill); the last column
+    block is moved back to end at the interior's end, and the edge columns
+    take the bounds-checked loop.
     """
     H, W = a.shape
     kh, kw = k.shape
@@ -243,46 +243,70 @@ def _item_quads(a, k, out, oy, ox, chunk, ncx, item):
     lo = min(max(-ox, c0), c1)
     hi = max(min(W - kw + 1 - ox, c1), lo)
     rows = min(QUAD_ROWS, OH - r)
-    o0, o1, o2, o3 = out[r], out[min(r + 1, OH - 1)], out[min(r + 2, OH - 1)], out[min(r + 3, OH - 1)]
-    nl = quarter_zeros(o0).shape[0]
+    # flat arrays and offsets, no row views: a view's reference count is a call, and
+    # the calls spill the sixteen accumulators
+    of = out.reshape(-1)
+    OW = out.shape[1]
+    o0 = r * OW
+    o1 = min(r + 1, OH - 1) * OW
+    o2 = min(r + 2, OH - 1) * OW
+    o3 = min(r + 3, OH - 1) * OW
+    nl = quarter_zeros(of).shape[0]
     af = a.reshape(-1)
+    kf = k.reshape(-1)
+    t0 = max(0, -(r + oy))                      # input rows inside a only
+    t1 = min(kh + QUAD_ROWS - 1, H - r - oy)
     if hi - lo >= nl:
         c = lo
         while True:
-            a0 = quarter_zeros(o0)
-            a1 = quarter_zeros(o0)
-            a2 = quarter_zeros(o0)
-            a3 = quarter_zeros(o0)
-            for t in range(kh + QUAD_ROWS - 1):
-                y = r + oy + t
-                if y < 0 or y >= H:
-                    continue
-                # flat offsets, no row views: a view's reference count is a call, and
-                # the calls spill the sixteen accumulators
-                base = y * W + c + ox
-                if QUAD_ROWS - 1 <= t < kh:       # a row every output uses: no tests
+            a0 = quarter_zeros(of)
+            a1 = quarter_zeros(of)
+            a2 = quarter_zeros(of)
+            a3 = quarter_zeros(of)
+            for t in range(t0, t1):
+                # output row i takes kernel row t - i where 0 <= t - i < kh: one branch
+                # per input row, none per tap.  Written out here, not in a helper: an
+                # inlined helper's array arguments are reference-counted copies, calls
+                # that spill the sixteen accumulators on every row.
+                base = (r + oy + t) * W + c + ox
+                k0 = t * kw
+                if QUAD_ROWS - 1 <= t < kh:        # a row every output uses
                     for q in range(kw):
-                        quarter_fma_at(a0, k[t, q], af, base + q)
-                        quarter_fma_at(a1, k[t - 1, q], af, base + q)
-                        quarter_fma_at(a2, k[t - 2, q], af, base + q)
-                        quarter_fma_at(a3, k[t - 3, q], af, base + q)
+                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
+                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
+                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
+                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
+                elif t == 0:                         # the window's first rows
+                    for q in range(kw):
+                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
+                elif t == 1:
+                    for q in range(kw):
+                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
+                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
+                elif t == 2:
+                    for q in range(kw):
+                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
+                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
+                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
+                elif t == kh:                        # and its last rows
+                    for q in range(kw):
+                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
+                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
+                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
+                elif t == kh + 1:
+                    for q in range(kw):
+                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
+                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
                 else:
                     for q in range(kw):
-                        if t < kh:
-                            quarter_fma_at(a0, k[t, q], af, base + q)
-                        if 1 <= t < kh + 1:
-                            quarter_fma_at(a1, k[t - 1, q], af, base + q)
-                        if 2 <= t < kh + 2:
-                            quarter_fma_at(a2, k[t - 2, q], af, base + q)
-                        if 3 <= t:
-                            quarter_fma_at(a3, k[t - 3, q], af, base + q)
-            quarter_store_at(a0, o0, c)
+                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
+            quarter_store_at(a0, of, o0 + c)
             if rows > 1:
-                quarter_store_at(a1, o1, c)
+                quarter_store_at(a1, of, o1 + c)
             if rows > 2:
-                quarter_store_at(a2, o2, c)
+                quarter_store_at(a2, of, o2 + c)
             if rows > 3:
-                quarter_store_at(a3, o3, c)
+                quarter_store_at(a3, of, o3 + c)
             if c == hi - nl:
                 break
             c = min(c + nl, hi - nl)
@@ -290,7 +314,7 @@ def _item_quads(a, k, out, oy, ox, chunk, ncx, item):
         hi = lo                    # shorter than a quarter block: every column bounds-checked
     for i in range(rows):
         y = r + i + oy
-        _edge_columns(out[r + i], af, W, k.reshape(-1), kw, y, max(0, -y), min(kh, H - y), c0,
+        _edge_columns(out[r + i], af, W, kf, kw, y, max(0, -y), min(kh, H - y), c0,
                       lo, hi, c1, ox)
 
 
