@@ -199,3 +199,40 @@ def test_parallel_kernels(shapes, dtype, rng):
     for workers in (1, 2):
         got = numbaconv.correlate(a, k, "same", method="direct", workers=workers)
         assert_matches_scipy(got, ref, a, k, "correlate", "same", fft=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("kshape", [(3, 3), (5, 5), (7, 7), (9, 4), (6, 13)],
+                         ids=lambda s: f"k{s[0]}x{s[1]}")
+def test_four_row_kernel_edges_and_chunks(dtype, kshape, rng):
+    """The four-row kernel (kernels of three or more rows): edge columns by strips or by
+    the bounds-checked loop, rows not a multiple of four, chunks that end inside a
+    quarter block or hold no whole one, on 1 and 2 threads, against SciPy's direct sum.
+    A non-finite tap keeps the bounds-checked edges (a zero-padded strip would make
+    ``0 * inf`` NaN where SciPy leaves the product out)."""
+    kh, kw = kshape
+    quarter = cpu_direct.quad_lanes(kh, (8, 1 << 12), np.dtype(dtype))
+    assert quarter, "the four-row kernel runs these kernels"
+    for H, W in [(kh + 5, 2 * quarter + kw), (kh + 2, 3 * quarter - 1), (13, 5 * quarter + 3)]:
+        a = make_array((H, W), dtype, rng)
+        k = make_array(kshape, dtype, rng)
+        if dtype != np.int64:
+            kinf = k.copy()
+            kinf[kh // 2, kw - 1] = np.inf
+            with np.errstate(invalid="ignore"):
+                for mode in MODES:
+                    assert_matches_scipy(numbaconv.correlate(a, kinf, mode, method="direct"),
+                                         ss.correlate(a, kinf, mode, method="direct"),
+                                         a, kinf, "correlate", mode, fft=False)
+        for mode in MODES:
+            ref = ss.correlate(a, k, mode, method="direct")
+            oy = -(kh - 1) if mode == "full" else (-(kh // 2) if mode == "same" else 0)
+            ox = -(kw - 1) if mode == "full" else (-(kw // 2) if mode == "same" else 0)
+            for chunk in (quarter + 3, 2 * quarter, W + kw):
+                for threads in (1, 2):
+                    out = np.empty(ref.shape, np.float64 if dtype == np.float64 else
+                                   (np.float32 if dtype == np.float32 else np.int64))
+                    cpu_direct._corr2d(threads, np.ascontiguousarray(a, out.dtype),
+                                       np.ascontiguousarray(k, out.dtype), out, oy, ox, chunk, 0, 0)
+                    assert_matches_scipy(out.astype(ref.dtype), ref, a, k, "correlate", mode,
+                                         fft=False)
