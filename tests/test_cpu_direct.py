@@ -205,11 +205,10 @@ def test_parallel_kernels(shapes, dtype, rng):
 @pytest.mark.parametrize("kshape", [(3, 3), (5, 5), (7, 7), (9, 4), (6, 13)],
                          ids=lambda s: f"k{s[0]}x{s[1]}")
 def test_four_row_kernel_edges_and_chunks(dtype, kshape, rng):
-    """The four-row kernel (kernels of three or more rows): edge columns by strips or by
-    the bounds-checked loop, rows not a multiple of four, chunks that end inside a
-    quarter block or hold no whole one, on 1 and 2 threads, against SciPy's direct sum.
-    A non-finite tap keeps the bounds-checked edges (a zero-padded strip would make
-    ``0 * inf`` NaN where SciPy leaves the product out)."""
+    """The four-row kernel (kernels of three or more rows): edge columns, rows not a
+    multiple of four, chunks that end inside a quarter block or hold no whole one, on 1
+    and 2 threads, and a non-finite tap (whose products outside the signal SciPy leaves
+    out), against SciPy's direct sum."""
     kh, kw = kshape
     quarter = cpu_direct.quad_lanes(kh, (8, 1 << 12), np.dtype(dtype))
     assert quarter, "the four-row kernel runs these kernels"

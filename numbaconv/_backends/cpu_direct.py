@@ -220,89 +220,6 @@ QUAD_MIN_ROWS = 3
 
 
 @jit
-def _quad_step(src, b0, rs, kf, kh, kw, t0, t1, dst, d0, d1, d2, d3, rows):
-    """One step of :func:`_item_quads`: four rows of one quarter block.
-
-    Input row ``t`` (``t0 <= t < t1``) starts at ``src[b0 + t * rs]``; output row
-    ``i`` (``i < rows``) is stored at ``dst[d_i:]``.  A function of its own, called
-    once per step with the input or a strip as ``src``: the accumulators live only
-    here, so the call spills nothing, where switching one array variable between
-    the two inside the item's loop cost a reference count call (and a spill of the
-    sixteen accumulators) per step.
-    """
-    a0 = quarter_zeros(dst)
-    a1 = quarter_zeros(dst)
-    a2 = quarter_zeros(dst)
-    a3 = quarter_zeros(dst)
-    for t in range(t0, t1):
-        # output row i takes kernel row t - i where 0 <= t - i < kh: one branch
-        # per input row, none per tap.  Written out, not in an inlined helper: its
-        # array arguments would be reference-counted copies, calls on every row
-        # that spill the sixteen accumulators.
-        base = b0 + t * rs
-        k0 = t * kw
-        if QUAD_ROWS - 1 <= t < kh:        # a row every output uses
-            for q in range(kw):
-                quarter_fma_at(a0, kf[k0 + q], src, base + q)
-                quarter_fma_at(a1, kf[k0 - kw + q], src, base + q)
-                quarter_fma_at(a2, kf[k0 - 2 * kw + q], src, base + q)
-                quarter_fma_at(a3, kf[k0 - 3 * kw + q], src, base + q)
-        elif t == 0:                         # the window's first rows
-            for q in range(kw):
-                quarter_fma_at(a0, kf[k0 + q], src, base + q)
-        elif t == 1:
-            for q in range(kw):
-                quarter_fma_at(a0, kf[k0 + q], src, base + q)
-                quarter_fma_at(a1, kf[k0 - kw + q], src, base + q)
-        elif t == 2:
-            for q in range(kw):
-                quarter_fma_at(a0, kf[k0 + q], src, base + q)
-                quarter_fma_at(a1, kf[k0 - kw + q], src, base + q)
-                quarter_fma_at(a2, kf[k0 - 2 * kw + q], src, base + q)
-        elif t == kh:                        # and its last rows
-            for q in range(kw):
-                quarter_fma_at(a1, kf[k0 - kw + q], src, base + q)
-                quarter_fma_at(a2, kf[k0 - 2 * kw + q], src, base + q)
-                quarter_fma_at(a3, kf[k0 - 3 * kw + q], src, base + q)
-        elif t == kh + 1:
-            for q in range(kw):
-                quarter_fma_at(a2, kf[k0 - 2 * kw + q], src, base + q)
-                quarter_fma_at(a3, kf[k0 - 3 * kw + q], src, base + q)
-        else:
-            for q in range(kw):
-                quarter_fma_at(a3, kf[k0 - 3 * kw + q], src, base + q)
-    quarter_store_at(a0, dst, d0)
-    if rows > 1:
-        quarter_store_at(a1, dst, d1)
-    if rows > 2:
-        quarter_store_at(a2, dst, d2)
-    if rows > 3:
-        quarter_store_at(a3, dst, d3)
-
-
-#: edge columns take strips (:func:`_fill_strip`) where their scalar multiply-adds per
-#: row are at least this many times a strip row's elements
-STRIP_MAC_RATIO = 4
-
-
-@jit
-def _fill_strip(strip, sw, af, W, y0, x0, t0, t1):
-    """Rows ``t0 .. t1`` of ``strip`` (rows of ``sw``) = input rows ``y0 + t``, columns
-    ``x0 .. x0 + sw`` of the flat input ``af`` (rows of ``W``), zero outside it."""
-    jl = min(max(0, -x0), sw)
-    jh = max(min(sw, W - x0), jl)
-    for t in range(t0, t1):
-        d = t * sw
-        src = (y0 + t) * W + x0
-        for j in range(jl):
-            strip[d + j] = 0
-        for j in range(jl, jh):
-            strip[d + j] = af[src + j]
-        for j in range(jh, sw):
-            strip[d + j] = 0
-
-
-@jit
 def _item_quads(a, k, out, oy, ox, chunk, ncx, item):
     """Output rows ``4g .. 4g + 3`` (those below ``OH``) x one column chunk, for kernels
     of at least :data:`QUAD_MIN_ROWS` rows: every input load feeds the four rows'
@@ -312,28 +229,24 @@ def _item_quads(a, k, out, oy, ox, chunk, ncx, item):
     with ``k[t - i, q]``, for the ``i`` with ``0 <= t - i < kh``: one load of a
     quarter block feeds up to four quarter blocks of accumulators (16
     registers), where :func:`_item_blocks` loads every input vector once per
-    output row.  Rows outside ``a`` add nothing (zero fill).  The interior's
-    last column block is moved back to end at the interior's end.  Edge
-    columns (windows that leave ``a`` sideways) run the same steps on a strip
-    of the input copied with zeros around it (:func:`_fill_strip`), a quarter
-    block wide, where the scalar bounds-checked loop took a dependent chain of
-    multiply-adds per output; a kernel with a NaN or an infinity keeps that
-    loop, since ``0 * inf`` would put NaN where the products outside the
-    signal are left out.
+    output row.  Rows outside ``a`` add nothing (zero fill); the last column
+    block is moved back to end at the interior's end, and the edge columns
+    take the bounds-checked loop.
     """
     H, W = a.shape
     kh, kw = k.shape
-    OH, OW = out.shape
+    OH = out.shape[0]
     g = item // ncx
     r = g * QUAD_ROWS
     c0 = (item - g * ncx) * chunk
-    c1 = min(c0 + chunk, OW)
+    c1 = min(c0 + chunk, out.shape[1])
     lo = min(max(-ox, c0), c1)
     hi = max(min(W - kw + 1 - ox, c1), lo)
     rows = min(QUAD_ROWS, OH - r)
     # flat arrays and offsets, no row views: a view's reference count is a call, and
     # the calls spill the sixteen accumulators
     of = out.reshape(-1)
+    OW = out.shape[1]
     o0 = r * OW
     o1 = min(r + 1, OH - 1) * OW
     o2 = min(r + 2, OH - 1) * OW
@@ -343,47 +256,66 @@ def _item_quads(a, k, out, oy, ox, chunk, ncx, item):
     kf = k.reshape(-1)
     t0 = max(0, -(r + oy))                      # input rows inside a only
     t1 = min(kh + QUAD_ROWS - 1, H - r - oy)
-    if hi - lo < nl:               # no whole interior block: the chunk is all edge
-        lo = hi = c1
-    # strips pay where the edges' scalar multiply-adds outweigh copying a strip row
-    # (1024² float32, 'same': 7x7 1.22x faster with strips, 3x3 1.28x slower)
-    sw = nl + kw - 1
-    strips = (lo - c0 + c1 - hi) * kh * kw >= STRIP_MAC_RATIO * sw
-    if strips:
-        for j in range(kh * kw):
-            if not np.isfinite(kf[j]):
-                strips = False
-    if strips:                     # strips over [c0, lo), blocks over [lo, hi), strips over [hi, c1)
-        c, c_end = c0, c1
-    else:                          # blocks over [lo, hi); the bounds-checked loop takes the rest
-        if hi - lo < nl:
-            lo = hi = c0
-        c, c_end = lo, hi
-    # scratch only where strips run (an allocation per item costs a call each)
-    strip = np.empty((kh + QUAD_ROWS - 1) * sw, a.dtype) if strips else af[:0]
-    part = np.empty(QUAD_ROWS * nl, a.dtype) if strips else af[:0]
-    while c < c_end:
-        if c < lo or c >= hi:      # a strip: the first n columns of each row
-            n = min(nl, (lo if c < lo else c1) - c)
-            _fill_strip(strip, sw, af, W, r + oy, c + ox, t0, t1)
-            _quad_step(strip, 0, sw, kf, kh, kw, t0, t1, part, 0, nl, 2 * nl, 3 * nl, rows)
-            for i in range(rows):
-                d = (r + i) * OW + c
-                for j in range(n):
-                    of[d + j] = part[i * nl + j]
-            c += n
-        else:
-            _quad_step(af, (r + oy) * W + c + ox, W, kf, kh, kw, t0, t1, of, o0 + c, o1 + c,
-                       o2 + c, o3 + c, rows)
+    if hi - lo >= nl:
+        c = lo
+        while True:
+            a0 = quarter_zeros(of)
+            a1 = quarter_zeros(of)
+            a2 = quarter_zeros(of)
+            a3 = quarter_zeros(of)
+            for t in range(t0, t1):
+                # output row i takes kernel row t - i where 0 <= t - i < kh: one branch
+                # per input row, none per tap.  Written out here, not in a helper: an
+                # inlined helper's array arguments are reference-counted copies, calls
+                # that spill the sixteen accumulators on every row.
+                base = (r + oy + t) * W + c + ox
+                k0 = t * kw
+                if QUAD_ROWS - 1 <= t < kh:        # a row every output uses
+                    for q in range(kw):
+                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
+                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
+                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
+                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
+                elif t == 0:                         # the window's first rows
+                    for q in range(kw):
+                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
+                elif t == 1:
+                    for q in range(kw):
+                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
+                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
+                elif t == 2:
+                    for q in range(kw):
+                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
+                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
+                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
+                elif t == kh:                        # and its last rows
+                    for q in range(kw):
+                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
+                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
+                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
+                elif t == kh + 1:
+                    for q in range(kw):
+                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
+                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
+                else:
+                    for q in range(kw):
+                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
+            quarter_store_at(a0, of, o0 + c)
+            if rows > 1:
+                quarter_store_at(a1, of, o1 + c)
+            if rows > 2:
+                quarter_store_at(a2, of, o2 + c)
+            if rows > 3:
+                quarter_store_at(a3, of, o3 + c)
             if c == hi - nl:
-                c = hi
-            else:
-                c = min(c + nl, hi - nl)
-    if not strips:
-        for i in range(rows):
-            y = r + i + oy
-            _edge_columns(out[r + i], af, W, kf, kw, y, max(0, -y), min(kh, H - y), c0,
-                          lo, hi, c1, ox)
+                break
+            c = min(c + nl, hi - nl)
+    else:
+        hi = lo                    # shorter than a quarter block: every column bounds-checked
+    for i in range(rows):
+        y = r + i + oy
+        _edge_columns(out[r + i], af, W, kf, kw, y, max(0, -y), min(kh, H - y), c0,
+                      lo, hi, c1, ox)
 
 
 @jit
