@@ -28,7 +28,7 @@ import numpy as np
 from .. import _coefficients as coef
 from .._config import thread_count
 from .._jit import jit
-from .._kernels.blocks import (NACC, block_width, phase_slowdown, row_accumulate, row_edges,
+from .._kernels.blocks import (NACC, block_width, phase_slowdown, row_accumulate,
                                rows_slowdown, short_slowdown, store_block, taps, zero_block)
 from .._kernels.calls import run_items
 from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, parallel_pays,
@@ -123,18 +123,32 @@ def memory(problem: Problem, workers=None) -> int:
 
 @jit
 def _edge_columns(orow, af, W, kf, kw, y, p0, p1, c0, lo, hi, c1, ox):
-    """Zero then fill the edge columns ``[c0, lo)`` and ``[hi, c1)`` (bounds-checked) of the
-    output row whose window starts at input row ``y``; ``af``, ``kf``: the flat input
-    (rows of ``W``) and kernel (rows of ``kw``)."""
-    for c in range(c0, lo):
-        orow[c] = 0
-    for c in range(hi, c1):
-        orow[c] = 0
-    for p in range(p0, p1):
-        if c0 < lo:
-            row_edges(orow, af, (y + p) * W, W, kf, p * kw, kw, c0, lo, ox)
-        if hi < c1:
-            row_edges(orow, af, (y + p) * W, W, kf, p * kw, kw, hi, c1, ox)
+    """Fill the edge columns ``[c0, lo)`` and ``[hi, c1)`` (bounds-checked) of the output
+    row whose window starts at input row ``y``; ``af``, ``kf``: the flat input (rows of
+    ``W``) and kernel (rows of ``kw``).  Each output sums its window in four partial
+    sums: one running sum is a chain of dependent multiply-adds, whose latency bounds
+    a loop this short."""
+    for side in range(2):
+        e0, e1 = (c0, lo) if side == 0 else (hi, c1)
+        for c in range(e0, e1):
+            x = c + ox
+            q0 = max(0, -x)
+            q1 = min(kw, W - x)
+            s0 = s1 = s2 = s3 = orow.dtype.type(0)
+            for p in range(p0, p1):
+                src = (y + p) * W + x
+                kr = p * kw
+                q = q0
+                while q + 4 <= q1:
+                    s0 += kf[kr + q] * af[src + q]
+                    s1 += kf[kr + q + 1] * af[src + q + 1]
+                    s2 += kf[kr + q + 2] * af[src + q + 2]
+                    s3 += kf[kr + q + 3] * af[src + q + 3]
+                    q += 4
+                while q < q1:
+                    s0 += kf[kr + q] * af[src + q]
+                    q += 1
+            orow[c] = (s0 + s1) + (s2 + s3)
 
 
 @jit
