@@ -164,7 +164,7 @@ def test_one_thread_two_threads_and_row_tiles(dtype, cols, rng, monkeypatch, fre
     x, w = arrays(rng, 1, 1, 1, (61, cols), (5, 5), (1, 1), (1, 1), dtype)
     one = check(x, w, (1, 1), (1, 1), workers=1)
     monkeypatch.setattr(dw, "parallel_pays", lambda *args: True)
-    threads, tiles, rows = dw._layout(problem_for(x, w, (1, 1), (1, 1)), 2)
+    threads, tiles, rows, _ = dw._layout(problem_for(x, w, (1, 1), (1, 1)), 2)
     assert tiles * rows >= 61 and (tiles > 1) == (threads > 1)
     for _ in range(5):
         two = check(x, w, (1, 1), (1, 1), workers=2)
