@@ -4,7 +4,8 @@ One table holds every coefficient the backends' ``cost()`` formulas read:
 the CPU's at the top level and the GPU backends' under ``"cuda"``.  The
 package ships one table per instruction-set class of the kernels
 (:data:`SETS`; :func:`numbaconv._jit.target` says which class is built),
-and :data:`DEFAULTS` is the one for the kernels in force.  Each is a
+refined for CPUs measured apart from their class (:data:`SET_OF_CPU`), and
+:data:`DEFAULTS` is the one for the kernels in force.  Each is a
 starting point measured on one machine (``docs/performance.md``);
 ``numbaconv.calibrate()`` refits the rates here and :func:`save` stores
 them per user, per machine, per class and per :data:`FORMAT`.
@@ -39,9 +40,11 @@ AVX512 = {
     "direct_phase": 0.65,
     "direct_short": 2.5,         # rows shorter than 8 taps (cpu_direct.short_slowdown)
     "direct_kernel_row": 0.015,  # per kernel row beyond the first: input rows leave L1
-    # 2-D kernels of 5+ rows, four output rows per step (cpu_direct): 1 + direct_quad / kw
-    # times the long-row rate (fitted on 7x7-31x31 at 1024² and 2048², within 20% but 31x31)
-    "direct_quad": 24.0,
+    # 2-D kernels of 3+ rows, four output rows per step (cpu_direct): 1 + direct_quad / kw
+    # times the long-row rate (fitted on 3x3-31x31 at 1024², float32 and float64, within
+    # 30%, on an Ice Lake server after the kernel's per-row overhead was cut; Zen 4 not
+    # measured since)
+    "direct_quad": 13.0,
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,        # seconds per byte streamed in + out by one pass, one thread
     "direct_stream": 0.25,       # share of pass_byte a direct kernel pays (prefetch overlaps it)
@@ -109,6 +112,19 @@ AVX2_FITTED = {
 }
 
 
+#: Intel's AVX-512 server cores, as measured on a 2-core Ice Lake server VM (medians of three
+#: full calibrations): pocketfft ran 1.5-2.5x slower per N log N there than the Zen 4 fits
+#: of :data:`AVX512`, and the int64 kernels 1.6x slower (a 64-bit vector multiply is three
+#: micro-ops on Intel, one on Zen 4); the float kernels' rates were within their noise of
+#: Zen 4's.  With Zen 4's rates the dispatcher chose FFT or overlap-add for random
+#: 15x15-31x31 kernels on 1024²-4096² images where the direct kernel was 1.5-2.6x faster.
+ICELAKE_FITTED = {
+    "fft_nlogn": {"f4": 7.5e-10, "f8": 8.5e-10, "c16": 1.7e-9},
+    "fft_overhead": 7.0e-5,
+    "direct_mac": {"i8": 1.1e-10},
+}
+
+
 def _merged(table, changes):
     """A deep copy of ``table`` with the entries of ``changes`` (nested dicts merged)."""
     out = copy.deepcopy(table)
@@ -118,13 +134,34 @@ def _merged(table, changes):
 
 
 #: the shipped sets, by name
-SETS = {"avx512": AVX512, "avx2": _merged(AVX512, AVX2_FITTED)}
+SETS = {"avx512": AVX512, "avx2": _merged(AVX512, AVX2_FITTED),
+        "avx512-icelake": _merged(AVX512, ICELAKE_FITTED)}
 
 #: the shipped set of each kernel class (the generic kernels' is the narrowest measured)
 SET_OF_CLASS = {"avx512": "avx512", "avx2": "avx2", "generic": "avx2"}
 
+#: CPUs (Numba's target names) whose kernels of one class run with a set of their own:
+#: ``(class, set)``.  Only measured CPUs are named; the others take their class's set.
+SET_OF_CPU = {"icelake-server": ("avx512", "avx512-icelake")}
+
+
+def shipped_set(isa: str, cpu: str) -> str:
+    """The name of the shipped set for kernels of class ``isa`` compiled for ``cpu``.
+
+    Examples
+    --------
+    >>> from numbaconv._coefficients import shipped_set
+    >>> shipped_set("avx512", "znver4"), shipped_set("avx512", "icelake-server")
+    ('avx512', 'avx512-icelake')
+    >>> shipped_set("avx2", "icelake-server")       # the narrow kernels on that CPU
+    'avx2'
+    """
+    own = SET_OF_CPU.get(cpu)
+    return own[1] if own is not None and own[0] == isa else SET_OF_CLASS[isa]
+
+
 #: the shipped set of the kernels in force
-SHIPPED = SET_OF_CLASS[target().isa]
+SHIPPED = shipped_set(target().isa, target().cpu)
 DEFAULTS = SETS[SHIPPED]
 
 #: bytes of intermediates that stay in the last-level cache (order of magnitude)

@@ -121,7 +121,8 @@ def test_each_kernel_class_has_its_own_file_and_shipped_set():
         f"costs-v{_coefficients.FORMAT}-{isa}.json"
     assert _coefficients.machine()["isa"] == isa
     assert set(_coefficients.SET_OF_CLASS) == {"avx512", "avx2", "generic"}
-    assert _coefficients.DEFAULTS is _coefficients.SETS[_coefficients.SET_OF_CLASS[isa]]
+    assert _coefficients.DEFAULTS is _coefficients.SETS[
+        _coefficients.shipped_set(isa, target().cpu)]
     for name, table in _coefficients.SETS.items():
         _coefficients.validate(table, where=f"{name}.")
         _coefficients.validate(_coefficients.AVX512, like=table)    # one layout
@@ -132,6 +133,23 @@ def test_each_kernel_class_has_its_own_file_and_shipped_set():
     for key, rate in changed.items():
         assert 0.1 < rate / shipped[key] < 10, key
     assert dict(_flat(_coefficients.SETS["avx2"])) == {**shipped, **changed}
+
+
+def test_a_cpu_set_refines_only_its_own_class_and_the_fft_rates():
+    """The Ice Lake set is AVX512's with pocketfft's rates and the int64 kernels' changed
+    (each within a factor of 10), and it is chosen only for the 512-bit kernels on that CPU."""
+    assert _coefficients.shipped_set("avx512", "icelake-server") == "avx512-icelake"
+    assert _coefficients.shipped_set("avx2", "icelake-server") == "avx2"
+    assert _coefficients.shipped_set("avx512", "znver4") == "avx512"
+    assert _coefficients.shipped_set("generic", "icelake-server") == "avx2"
+    shipped = dict(_flat(_coefficients.AVX512))
+    changed = dict(_flat(_coefficients.ICELAKE_FITTED))
+    assert changed and all(key.startswith(("fft_", "direct_mac.i8")) for key in changed), changed
+    for key, rate in changed.items():
+        assert 0.1 < rate / shipped[key] < 10, key
+    assert dict(_flat(_coefficients.SETS["avx512-icelake"])) == {**shipped, **changed}
+    for cpu, (isa, name) in _coefficients.SET_OF_CPU.items():
+        assert isa in _coefficients.SET_OF_CLASS and name in _coefficients.SETS, cpu
 
 
 #: the coefficients of Numba's kernels: what the kernels' instruction set changes
