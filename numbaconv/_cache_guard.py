@@ -9,7 +9,8 @@ other's data file: Numba then returns code compiled for other argument types
 (a ``TypeError`` at the call).  :class:`GuardedCache` drops such an entry with
 a log line on the ``"numbaconv"`` logger and lets Numba compile; a cache that
 cannot be written is logged and skipped.  Entries are also keyed on the
-register-block sizes the kernels were built with (:meth:`GuardedCache._index_key`).
+register-block sizes the kernels were built with and on the sources of the
+helpers they compile in (:meth:`GuardedCache._index_key`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,28 @@ logger = logging.getLogger("numbaconv")
 #: what every kernel's code depends on besides its own source: the register-block sizes,
 #: set by :mod:`numbaconv._kernels.simd` when it is imported (before anything compiles)
 LAYOUT: tuple = ()
+
+
+def _shared_sources() -> str:
+    """A digest of the sources kernels compile in from other files than their own.
+
+    Numba keys a cache entry on the kernel's own file only, so a kernel that
+    inlines or calls a helper of :mod:`numbaconv._kernels` (or of another
+    backend) kept the helper's old code after the helper changed.
+    """
+    import hashlib
+    import pathlib
+    root = pathlib.Path(__file__).parent
+    digest = hashlib.sha1()
+    for path in sorted([*root.glob("_kernels/*.py"), *root.glob("_backends/*.py"),
+                        root / "_jit.py"]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+#: :func:`_shared_sources` of this installation
+SOURCES = _shared_sources()
 
 
 class GuardedCache(FunctionCache):
@@ -44,14 +67,15 @@ class GuardedCache(FunctionCache):
         return cres
 
     def _index_key(self, sig, codegen):
-        """Numba's key, plus :data:`LAYOUT`: the register-block sizes of the kernels.
+        """Numba's key, plus :data:`LAYOUT` (the register-block sizes of the kernels) and
+        :data:`SOURCES` (the shared helpers' sources).
 
-        The sizes are read when a kernel compiles but live in another file than the
+        Both are read when a kernel compiles but live in other files than the
         kernel, so Numba's key (the kernel's code and file, the target CPU) would not
-        see them change: code built for other block sizes must never load, since the
-        host code sizes its work to them.
+        see them change: code built for other block sizes or from older helpers must
+        never load, since the host code sizes its work to them.
         """
-        return super()._index_key(sig, codegen) + (LAYOUT,)
+        return super()._index_key(sig, codegen) + (LAYOUT, SOURCES)
 
     def save_overload(self, sig, data):
         try:

@@ -127,6 +127,22 @@ def test_stale_index_compiles(copy):
     assert NOTICE in run(copy)
 
 
+def test_entries_of_other_helper_sources_compile(copy):
+    """Entries keyed on other sources of the shared helpers (a kernel whose inlined helper
+    changed in another file) are not loaded: Numba's own key sees only the kernel's file."""
+    from numbaconv import _cache_guard
+    for path in cache_files(copy, ".nbi"):
+        with open(path, "rb") as fh:
+            version = pickle.load(fh)
+            stamp, overloads = pickle.loads(fh.read())
+        assert all(key[-1] == _cache_guard.SOURCES for key in overloads), overloads
+        moved = {key[:-1] + ("another digest",): name for key, name in overloads.items()}
+        with open(path, "wb") as fh:
+            pickle.dump(version, fh, protocol=-1)
+            fh.write(pickle.dumps((stamp, moved)))
+    assert NOTICE in run(copy)
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
                     reason="root writes through a read-only mode")
 def test_read_only_cache_still_runs(copy):
