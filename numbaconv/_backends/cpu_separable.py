@@ -128,59 +128,61 @@ COL_ROWS = 4
 
 
 @jit
-def _col_pass4(ring, cw, s0, u, out, r, c0):
-    """``out[r + i, c0 + j] = sum_p u[p] * ring[(s0 + i + p) % len(ring), j]`` for the four
-    output rows ``i < 4`` and ``j < cw``.
+def _col_pass4(rf, stride, nring, cw, s0, u, of, OW, r, c0):
+    """``out[r + i, c0 + j] = sum_p u[p] * ring[(s0 + i + p) % nring, j]`` for the four
+    output rows ``i < 4`` and ``j < cw``; ``rf``: the ring's rows, ``stride`` apart,
+    flat; ``of``: the output (rows of ``OW``), flat.
 
     Output row ``r + i`` needs ring rows ``s0 + i .. s0 + i + kh - 1``: each
     of the ``kh + 3`` ring rows is loaded once and feeds up to four
     accumulators (quarter blocks, 16 registers in all), so the pass makes
     about one load per four FMAs where row by row it made one per FMA.
+    Rows are flat offsets, not views: a view's reference count is a call,
+    which spilled the sixteen accumulators on every ring row.
     Callers guarantee ``kh >= 3`` and ``cw`` of at least a quarter block.
     """
     kh = u.shape[0]
-    nring = ring.shape[0]
-    nl = quarter_zeros(ring[0]).shape[0]
-    o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
+    nl = quarter_zeros(of).shape[0]
+    o0, o1, o2, o3 = r * OW + c0, (r + 1) * OW + c0, (r + 2) * OW + c0, (r + 3) * OW + c0
     j = 0
     while True:
-        a0 = quarter_zeros(o0)
-        a1 = quarter_zeros(o0)
-        a2 = quarter_zeros(o0)
-        a3 = quarter_zeros(o0)
+        a0 = quarter_zeros(of)
+        a1 = quarter_zeros(of)
+        a2 = quarter_zeros(of)
+        a3 = quarter_zeros(of)
         # ring rows s0, s0 + 1, s0 + 2: before output r + 3's first tap (straight-line:
         # branches in this loop cost more than its FMAs for kh ~ 15)
-        row = ring[s0]
-        quarter_fma_at(a0, u[0], row, j)
-        row = ring[(s0 + 1) % nring]
-        quarter_fma_at(a0, u[1], row, j)
-        quarter_fma_at(a1, u[0], row, j)
-        row = ring[(s0 + 2) % nring]
-        quarter_fma_at(a0, u[2], row, j)
-        quarter_fma_at(a1, u[1], row, j)
-        quarter_fma_at(a2, u[0], row, j)
+        row = s0 * stride + j
+        quarter_fma_at(a0, u[0], rf, row)
+        row = (s0 + 1) % nring * stride + j
+        quarter_fma_at(a0, u[1], rf, row)
+        quarter_fma_at(a1, u[0], rf, row)
+        row = (s0 + 2) % nring * stride + j
+        quarter_fma_at(a0, u[2], rf, row)
+        quarter_fma_at(a1, u[1], rf, row)
+        quarter_fma_at(a2, u[0], rf, row)
         slot = (s0 + 3) % nring
         for i in range(3, kh):                      # rows every output uses
-            row = ring[slot]
-            quarter_fma_at(a0, u[i], row, j)
-            quarter_fma_at(a1, u[i - 1], row, j)
-            quarter_fma_at(a2, u[i - 2], row, j)
-            quarter_fma_at(a3, u[i - 3], row, j)
+            row = slot * stride + j
+            quarter_fma_at(a0, u[i], rf, row)
+            quarter_fma_at(a1, u[i - 1], rf, row)
+            quarter_fma_at(a2, u[i - 2], rf, row)
+            quarter_fma_at(a3, u[i - 3], rf, row)
             slot = slot + 1 if slot + 1 < nring else 0
         # ring rows s0 + kh .. s0 + kh + 2: past output r's last tap
-        row = ring[slot]
-        quarter_fma_at(a1, u[kh - 1], row, j)
-        quarter_fma_at(a2, u[kh - 2], row, j)
-        quarter_fma_at(a3, u[kh - 3], row, j)
-        row = ring[(slot + 1) % nring]
-        quarter_fma_at(a2, u[kh - 1], row, j)
-        quarter_fma_at(a3, u[kh - 2], row, j)
-        row = ring[(slot + 2) % nring]
-        quarter_fma_at(a3, u[kh - 1], row, j)
-        quarter_store_at(a0, o0, c0 + j)
-        quarter_store_at(a1, o1, c0 + j)
-        quarter_store_at(a2, o2, c0 + j)
-        quarter_store_at(a3, o3, c0 + j)
+        row = slot * stride + j
+        quarter_fma_at(a1, u[kh - 1], rf, row)
+        quarter_fma_at(a2, u[kh - 2], rf, row)
+        quarter_fma_at(a3, u[kh - 3], rf, row)
+        row = (slot + 1) % nring * stride + j
+        quarter_fma_at(a2, u[kh - 1], rf, row)
+        quarter_fma_at(a3, u[kh - 2], rf, row)
+        row = (slot + 2) % nring * stride + j
+        quarter_fma_at(a3, u[kh - 1], rf, row)
+        quarter_store_at(a0, of, o0 + j)
+        quarter_store_at(a1, of, o1 + j)
+        quarter_store_at(a2, of, o2 + j)
+        quarter_store_at(a3, of, o3 + j)
         if j == cw - nl:
             break
         j = min(j + nl, cw - nl)
@@ -217,7 +219,9 @@ def _fused_item(a, v, u, out, oy, ox, nb, stride, prefetch, ncx, item):
     per_line = LINE_BYTES // out.itemsize
     raw = np.empty(nring * stride + per_line, out.dtype)
     skip = (-raw.ctypes.data % LINE_BYTES) // out.itemsize
-    ring = raw[skip:skip + nring * stride].reshape((nring, stride))
+    rf = raw[skip:skip + nring * stride]
+    ring = rf.reshape((nring, stride))
+    of = out.reshape(-1)
     y_next = r0 + oy                      # first input row not yet in the ring
     r = r0
     while r < r1:
@@ -230,7 +234,7 @@ def _fused_item(a, v, u, out, oy, ox, nb, stride, prefetch, ncx, item):
                 for j in range(cw):
                     row[j] = 0
             y_next += 1
-        _col_pass4(ring, cw, (r + oy) % nring, u, out, r, c0)
+        _col_pass4(rf, stride, nring, cw, (r + oy) % nring, u, of, OW, r, c0)
         r += COL_ROWS
 
 

@@ -65,10 +65,22 @@ def row_edges(orow, src, s0, n, kf, k0, kw, c0, c1, shift):
     for c in range(c0, c1):
         q0 = max(0, -(c + shift))
         q1 = min(kw, n - (c + shift))
-        acc = orow[c]
-        for q in range(q0, q1):
-            acc += kf[k0 + q] * src[s0 + c + shift + q]
-        orow[c] = acc
+        # four partial sums: one is a chain of dependent multiply-adds, whose latency
+        # bounded the loop (15 edge columns of a 31-tap row took longer than the row)
+        s = s0 + c + shift
+        acc0 = orow[c]
+        acc1 = acc2 = acc3 = acc0 - acc0
+        q = q0
+        while q + 4 <= q1:
+            acc0 += kf[k0 + q] * src[s + q]
+            acc1 += kf[k0 + q + 1] * src[s + q + 1]
+            acc2 += kf[k0 + q + 2] * src[s + q + 2]
+            acc3 += kf[k0 + q + 3] * src[s + q + 3]
+            q += 4
+        while q < q1:
+            acc0 += kf[k0 + q] * src[s + q]
+            q += 1
+        orow[c] = (acc0 + acc1) + (acc2 + acc3)
 
 
 #: vector accumulators of one output block of :func:`taps`
