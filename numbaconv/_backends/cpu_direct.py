@@ -28,7 +28,7 @@ import numpy as np
 from .. import _coefficients as coef
 from .._config import thread_count
 from .._jit import jit
-from .._kernels.blocks import (NACC, block_width, phase_slowdown, row_accumulate,
+from .._kernels.blocks import (NACC, block_width, dot_run, phase_slowdown, row_accumulate,
                                rows_slowdown, short_slowdown, store_block, taps, zero_block)
 from .._kernels.calls import run_items
 from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, parallel_pays,
@@ -125,30 +125,19 @@ def memory(problem: Problem, workers=None) -> int:
 def _edge_columns(orow, af, W, kf, kw, y, p0, p1, c0, lo, hi, c1, ox):
     """Fill the edge columns ``[c0, lo)`` and ``[hi, c1)`` (bounds-checked) of the output
     row whose window starts at input row ``y``; ``af``, ``kf``: the flat input (rows of
-    ``W``) and kernel (rows of ``kw``).  Each output sums its window in four partial
-    sums: one running sum is a chain of dependent multiply-adds, whose latency bounds
-    a loop this short."""
+    ``W``) and kernel (rows of ``kw``), each kernel row's part in four partial sums
+    (:func:`numbaconv._kernels.blocks.dot_run`)."""
     for side in range(2):
         e0, e1 = (c0, lo) if side == 0 else (hi, c1)
         for c in range(e0, e1):
             x = c + ox
             q0 = max(0, -x)
             q1 = min(kw, W - x)
-            s0 = s1 = s2 = s3 = orow.dtype.type(0)
-            for p in range(p0, p1):
-                src = (y + p) * W + x
-                kr = p * kw
-                q = q0
-                while q + 4 <= q1:
-                    s0 += kf[kr + q] * af[src + q]
-                    s1 += kf[kr + q + 1] * af[src + q + 1]
-                    s2 += kf[kr + q + 2] * af[src + q + 2]
-                    s3 += kf[kr + q + 3] * af[src + q + 3]
-                    q += 4
-                while q < q1:
-                    s0 += kf[kr + q] * af[src + q]
-                    q += 1
-            orow[c] = (s0 + s1) + (s2 + s3)
+            acc = orow.dtype.type(0)
+            if q1 > q0:
+                for p in range(p0, p1):
+                    acc = dot_run(kf, p * kw + q0, af, (y + p) * W + x + q0, q1 - q0, acc)
+            orow[c] = acc
 
 
 @jit

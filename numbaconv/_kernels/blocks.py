@@ -58,6 +58,25 @@ def row_accumulate(ov, av, krow):
 
 
 @jit
+def dot_run(kf, k0, src, s0, n, acc):
+    """``acc + sum_{q < n} kf[k0 + q] * src[s0 + q]`` in four partial sums: one running
+    sum is a chain of dependent multiply-adds, whose latency bounds a loop this short (15
+    edge columns of a 31-tap row took longer than the row)."""
+    acc1 = acc2 = acc3 = src.dtype.type(0)     # not acc - acc: NaN where acc is infinite
+    q = 0
+    while q + 4 <= n:
+        acc += kf[k0 + q] * src[s0 + q]
+        acc1 += kf[k0 + q + 1] * src[s0 + q + 1]
+        acc2 += kf[k0 + q + 2] * src[s0 + q + 2]
+        acc3 += kf[k0 + q + 3] * src[s0 + q + 3]
+        q += 4
+    while q < n:
+        acc += kf[k0 + q] * src[s0 + q]
+        q += 1
+    return (acc + acc1) + (acc2 + acc3)
+
+
+@jit
 def row_edges(orow, src, s0, n, kf, k0, kw, c0, c1, shift):
     """Bounds-checked version of :func:`row_accumulate` for edge columns, on the input row
     ``src[s0 : s0 + n]`` and the kernel row ``kf[k0 : k0 + kw]`` (flat offsets, as in
@@ -65,22 +84,8 @@ def row_edges(orow, src, s0, n, kf, k0, kw, c0, c1, shift):
     for c in range(c0, c1):
         q0 = max(0, -(c + shift))
         q1 = min(kw, n - (c + shift))
-        # four partial sums: one is a chain of dependent multiply-adds, whose latency
-        # bounded the loop (15 edge columns of a 31-tap row took longer than the row)
-        s = s0 + c + shift
-        acc0 = orow[c]
-        acc1 = acc2 = acc3 = acc0 - acc0
-        q = q0
-        while q + 4 <= q1:
-            acc0 += kf[k0 + q] * src[s + q]
-            acc1 += kf[k0 + q + 1] * src[s + q + 1]
-            acc2 += kf[k0 + q + 2] * src[s + q + 2]
-            acc3 += kf[k0 + q + 3] * src[s + q + 3]
-            q += 4
-        while q < q1:
-            acc0 += kf[k0 + q] * src[s + q]
-            q += 1
-        orow[c] = (acc0 + acc1) + (acc2 + acc3)
+        if q1 > q0:
+            orow[c] = dot_run(kf, k0 + q0, src, s0 + c + shift + q0, q1 - q0, orow[c])
 
 
 #: vector accumulators of one output block of :func:`taps`
