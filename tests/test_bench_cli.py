@@ -341,3 +341,17 @@ def test_peak_table_times_direct_alone():
     small = _bench.bench_cell(grids.Cell(1, 2000, 7, "float64", "full"), repeat=1,
                               max_time=0.05, methods=True)
     assert "t_direct_alone" not in small
+
+
+@pytest.mark.parametrize("separable", [False, True], ids=["random", "rank-1"])
+def test_methods_of_a_2d_cell_time_separable_only_for_rank_1_kernels(separable):
+    """A 2-D cell's methods round-robin times 'separable' where the kernel is rank 1 and
+    skips it (with the reason) where it is not, instead of failing the whole row."""
+    row = _bench.bench_cell(grids.Cell(2, 48, 5, "float64", "same", separable=separable),
+                            repeat=1, max_time=0.05, methods=True)
+    assert row["agree"] and not row.get("error"), row.get("error")
+    assert all(row["methods"][m] > 0 for m in ("direct", "fft", "oa"))
+    if separable:
+        assert row["methods"]["separable"] > 0
+    else:
+        assert row["methods"]["separable"] == "skipped: the kernel is not rank 1"

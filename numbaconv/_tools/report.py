@@ -28,6 +28,7 @@ import numpy as np
 from .. import _api
 from .._config import numba_threads, resolve_workers
 from .._kernels.simd import lanes
+from .._probes import is_separable
 from .._problem import build_problem
 from .._timing import sample
 from .formatting import percent, seconds
@@ -136,7 +137,10 @@ def time_methods(cell, a, kern, *, repeat, max_time, workers=None, predicted=Non
     ours, theirs = {}, {}
     methods = ["direct", "fft", "oa"]
     if cell.ndim == 2 and cell.dtype.startswith(("float", "complex")):
-        methods.append("separable")
+        if is_separable(kern):
+            methods.append("separable")
+        else:      # method='separable' refuses a kernel of higher rank (a ValueError)
+            ours["separable"] = "skipped: the kernel is not rank 1"
     predicted = predicted or {}
     best_pred = min([v for v in predicted.values() if v], default=None)
     auto_fn = lambda: _api.convolve(a, kern, mode=mode, method="auto", **kwargs)  # noqa: E731
