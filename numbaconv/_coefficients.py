@@ -114,14 +114,17 @@ AVX2_FITTED = {
 
 #: Intel's AVX-512 server cores, as measured on a 2-core Ice Lake server VM (medians of three
 #: full calibrations): pocketfft ran 1.5-2.5x slower per N log N there than the Zen 4 fits
-#: of :data:`AVX512`, and the int64 kernels 1.6x slower (a 64-bit vector multiply is three
-#: micro-ops on Intel, one on Zen 4); the float kernels' rates were within their noise of
-#: Zen 4's.  With Zen 4's rates the dispatcher chose FFT or overlap-add for random
-#: 15x15-31x31 kernels on 1024²-4096² images where the direct kernel was 1.5-2.6x faster.
+#: of :data:`AVX512`, the int64 kernels 1.6x slower (a 64-bit vector multiply is three
+#: micro-ops on Intel, one on Zen 4) and the layer's direct kernel 1.4x (float64) and 2x
+#: (float32) slower; the signal kernels' float rates were within their noise of Zen 4's.
+#: With Zen 4's rates the dispatcher chose FFT or overlap-add for random 15x15-31x31
+#: kernels on 1024²-4096² images where the direct kernel was 1.5-2.6x faster, and the
+#: layer's direct kernel for a 257-tap 1-D layer where its FFT was 1.45x faster.
 ICELAKE_FITTED = {
     "fft_nlogn": {"f4": 7.5e-10, "f8": 8.5e-10, "c16": 1.7e-9},
     "fft_overhead": 7.0e-5,
     "direct_mac": {"i8": 1.1e-10},
+    "layer": {"direct_mac": {"f4": 2.2e-11, "f8": 3.3e-11}},
 }
 
 
