@@ -48,7 +48,6 @@ def shared_sources() -> str:
     return digest.hexdigest()[:16]
 
 
-
 class GuardedCache(FunctionCache):
     """Numba's per-function cache, with unreadable or mismatched entries dropped."""
 

@@ -41,9 +41,9 @@ AVX512 = {
     "direct_short": 2.5,         # rows shorter than 8 taps (cpu_direct.short_slowdown)
     "direct_kernel_row": 0.015,  # per kernel row beyond the first: input rows leave L1
     # 2-D kernels of 3+ rows, four output rows per step (cpu_direct): 1 + direct_quad / kw
-    # times the long-row rate (fitted on 3x3-31x31 at 1024², float32 and float64, within
-    # 30%, on an Ice Lake server after the kernel's per-row overhead was cut; Zen 4 not
-    # measured since)
+    # times the long-row rate (fitted on 3x3-31x31 at 1024², float32 and float64, on an Ice
+    # Lake server after the kernel's per-row overhead was cut: 0.73-1.54x the measured
+    # slow-downs; Zen 4 not measured since)
     "direct_quad": 13.0,
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,        # seconds per byte streamed in + out by one pass, one thread

@@ -130,8 +130,8 @@ def cpu_steps(quick: bool = False) -> list:
             repeat=3)
 
     def quad_rows(c, rng):
-        # the median of four fits: the slow-down's 1 / kw form is within 30% of the
-        # four-row kernel from 3x3 to 31x31, not closer, and float32 and float64 differ
+        # the median of four fits: the slow-down's 1 / kw form is 0.73-1.54x the four-row
+        # kernel's from 3x3 to 31x31, and float32 and float64 differ
         fits = []
         for kh in (7, 15):
             for dtype in (np.float32, np.float64):
