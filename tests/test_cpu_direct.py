@@ -202,14 +202,17 @@ def test_parallel_kernels(shapes, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64], ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("kshape", [(3, 3), (5, 5), (7, 7), (9, 4), (6, 13)],
+@pytest.mark.parametrize("kshape", [(3, 3), (5, 5), (7, 7), (4, 3), (11, 5), (9, 4), (6, 13)],
                          ids=lambda s: f"k{s[0]}x{s[1]}")
 def test_four_row_kernel_edges_and_chunks(dtype, kshape, rng):
-    """The four-row kernel (kernels of three or more rows): edge columns, rows not a
-    multiple of four, chunks that end inside a quarter block or hold no whole one, on 1
-    and 2 threads, and a non-finite tap (whose products outside the signal SciPy leaves
-    out), against SciPy's direct sum."""
+    """The four-row kernel (kernels of three or more rows; widths 3, 5 and 7 each have
+    their own item, the others share one): edge columns, rows not a multiple of four,
+    chunks that end inside a quarter block or hold no whole one, on 1 and 2 threads, and
+    a non-finite tap (whose products outside the signal SciPy leaves out), against
+    SciPy's direct sum."""
     kh, kw = kshape
+    assert (cpu_direct.quads_item(kw) is cpu_direct._item_quads) == (
+        kw not in cpu_direct.QUAD_WIDTHS)
     quarter = cpu_direct.quad_lanes(kh, (8, 1 << 12), np.dtype(dtype))
     assert quarter, "the four-row kernel runs these kernels"
     for H, W in [(kh + 5, 2 * quarter + kw), (kh + 2, 3 * quarter - 1), (13, 5 * quarter + 3)]:

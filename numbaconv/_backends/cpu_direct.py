@@ -34,7 +34,7 @@ from .._kernels.calls import run_items
 from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, parallel_pays,
                                work_dtype)
 from .._kernels.simd import (BLOCK_BYTES, lanes, quarter_fma_at, quarter_store_at, quarter_zeros,
-                             vec_fma_at, vec_store_at, vec_zeros)
+                             tap_at, vec_fma_at, vec_store_at, vec_zeros)
 from .._problem import Problem
 
 NAME = "cpu_direct"
@@ -122,22 +122,28 @@ def memory(problem: Problem, workers=None) -> int:
 
 
 @jit
-def _edge_columns(orow, af, W, kf, kw, y, p0, p1, c0, lo, hi, c1, ox):
+def _edge_columns(of, o, af, W, kf, kw, y, p0, p1, c0, lo, hi, c1, ox):
     """Fill the edge columns ``[c0, lo)`` and ``[hi, c1)`` (bounds-checked) of the output
-    row whose window starts at input row ``y``; ``af``, ``kf``: the flat input (rows of
-    ``W``) and kernel (rows of ``kw``), each kernel row's part in four partial sums
-    (:func:`numbaconv._kernels.blocks.dot_run`)."""
+    row at ``of[o:]`` whose window starts at input row ``y``, kernel rows ``[p0, p1)``;
+    ``of``, ``af``, ``kf``: the flat output, input (rows of ``W``) and kernel (rows of
+    ``kw``).  Runs of up to four taps are summed in line; longer ones in four partial
+    sums (:func:`numbaconv._kernels.blocks.dot_run`)."""
     for side in range(2):
         e0, e1 = (c0, lo) if side == 0 else (hi, c1)
         for c in range(e0, e1):
             x = c + ox
             q0 = max(0, -x)
             q1 = min(kw, W - x)
-            acc = orow.dtype.type(0)
-            if q1 > q0:
+            acc = of.dtype.type(0)
+            if q1 - q0 > 4:
                 for p in range(p0, p1):
                     acc = dot_run(kf, p * kw + q0, af, (y + p) * W + x + q0, q1 - q0, acc)
-            orow[c] = acc
+            elif q1 > q0:
+                for p in range(p0, p1):
+                    s0 = (y + p) * W + x
+                    for q in range(q0, q1):
+                        acc += tap_at(kf, p * kw + q) * tap_at(af, s0 + q)
+            of[o + c] = acc
 
 
 @jit
@@ -159,7 +165,8 @@ def _item_rows(a, k, out, oy, ox, chunk, ncx, item):
     if lo < hi:
         for p in range(p0, p1):
             row_accumulate(orow[lo:hi], a[y + p][lo + ox:], k[p])
-    _edge_columns(orow, a.reshape(-1), W, k.reshape(-1), kw, y, p0, p1, c0, lo, hi, c1, ox)
+    _edge_columns(out.reshape(-1), r * out.shape[1], a.reshape(-1), W, k.reshape(-1), kw, y, p0,
+                  p1, c0, lo, hi, c1, ox)
 
 
 
@@ -212,7 +219,8 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
             c = min(c + nv, hi - nv)
     else:
         hi = lo                    # shorter than a vector: every column bounds-checked
-    _edge_columns(orow, af, W, kf, kw, y, p0, p1, c0, lo, hi, c1, ox)
+    _edge_columns(out.reshape(-1), r * out.shape[1], af, W, kf, kw, y, p0, p1, c0, lo, hi, c1,
+                  ox)
 
 
 #: output rows of one step of :func:`_item_quads`
@@ -222,103 +230,126 @@ QUAD_ROWS = 4
 QUAD_MIN_ROWS = 3
 
 
-@jit
-def _item_quads(a, k, out, oy, ox, chunk, ncx, item):
-    """Output rows ``4g .. 4g + 3`` (those below ``OH``) x one column chunk, for kernels
-    of at least :data:`QUAD_MIN_ROWS` rows: every input load feeds the four rows'
-    accumulators.
+#: kernel widths whose four-row item is compiled with the width as a constant, so that
+#: the tap loops unroll (1.3-1.9x faster on 3-7 taps; docs/performance.md); other
+#: widths share one item
+QUAD_WIDTHS = (3, 5, 7)
 
-    Input row ``y = 4g + oy + t`` adds its tap ``q`` to output row ``4g + i``
-    with ``k[t - i, q]``, for the ``i`` with ``0 <= t - i < kh``: one load of a
-    quarter block feeds up to four quarter blocks of accumulators (16
-    registers), where :func:`_item_blocks` loads every input vector once per
-    output row.  Rows outside ``a`` add nothing (zero fill); the last column
-    block is moved back to end at the interior's end, and the edge columns
-    take the bounds-checked loop.
-    """
-    H, W = a.shape
-    kh, kw = k.shape
-    OH = out.shape[0]
-    g = item // ncx
-    r = g * QUAD_ROWS
-    c0 = (item - g * ncx) * chunk
-    c1 = min(c0 + chunk, out.shape[1])
-    lo = min(max(-ox, c0), c1)
-    hi = max(min(W - kw + 1 - ox, c1), lo)
-    rows = min(QUAD_ROWS, OH - r)
-    # flat arrays and offsets, no row views: a view's reference count is a call, and
-    # the calls spill the sixteen accumulators
-    of = out.reshape(-1)
-    OW = out.shape[1]
-    o0 = r * OW
-    o1 = min(r + 1, OH - 1) * OW
-    o2 = min(r + 2, OH - 1) * OW
-    o3 = min(r + 3, OH - 1) * OW
-    nl = quarter_zeros(of).shape[0]
-    af = a.reshape(-1)
-    kf = k.reshape(-1)
-    t0 = max(0, -(r + oy))                      # input rows inside a only
-    t1 = min(kh + QUAD_ROWS - 1, H - r - oy)
-    if hi - lo >= nl:
-        c = lo
-        while True:
-            a0 = quarter_zeros(of)
-            a1 = quarter_zeros(of)
-            a2 = quarter_zeros(of)
-            a3 = quarter_zeros(of)
-            for t in range(t0, t1):
-                # output row i takes kernel row t - i where 0 <= t - i < kh: one branch
-                # per input row, none per tap.  Written out here, not in a helper: an
-                # inlined helper's array arguments are reference-counted copies, calls
-                # that spill the sixteen accumulators on every row.
-                base = (r + oy + t) * W + c + ox
-                k0 = t * kw
-                if QUAD_ROWS - 1 <= t < kh:        # a row every output uses
-                    for q in range(kw):
-                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
-                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
-                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
-                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
-                elif t == 0:                         # the window's first rows
-                    for q in range(kw):
-                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
-                elif t == 1:
-                    for q in range(kw):
-                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
-                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
-                elif t == 2:
-                    for q in range(kw):
-                        quarter_fma_at(a0, kf[k0 + q], af, base + q)
-                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
-                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
-                elif t == kh:                        # and its last rows
-                    for q in range(kw):
-                        quarter_fma_at(a1, kf[k0 - kw + q], af, base + q)
-                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
-                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
-                elif t == kh + 1:
-                    for q in range(kw):
-                        quarter_fma_at(a2, kf[k0 - 2 * kw + q], af, base + q)
-                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
-                else:
-                    for q in range(kw):
-                        quarter_fma_at(a3, kf[k0 - 3 * kw + q], af, base + q)
-            quarter_store_at(a0, of, o0 + c)
-            if rows > 1:
-                quarter_store_at(a1, of, o1 + c)
-            if rows > 2:
-                quarter_store_at(a2, of, o2 + c)
-            if rows > 3:
-                quarter_store_at(a3, of, o3 + c)
-            if c == hi - nl:
-                break
-            c = min(c + nl, hi - nl)
-    else:
-        hi = lo                    # shorter than a quarter block: every column bounds-checked
-    for i in range(rows):
-        y = r + i + oy
-        _edge_columns(out[r + i], af, W, kf, kw, y, max(0, -y), min(kh, H - y), c0,
-                      lo, hi, c1, ox)
+
+def _quads_factory(KW):
+    """:func:`_item_quads` with ``KW`` taps per row (0: any width).  A constant width lets
+    LLVM unroll the tap loops and keep the taps' addresses in registers; Numba keys the
+    cache entries on ``KW`` (a closure variable)."""
+
+    def item_quads(a, k, out, oy, ox, chunk, ncx, item):
+        """Output rows ``4g .. 4g + 3`` (those below ``OH``) x one column chunk, for kernels
+        of at least :data:`QUAD_MIN_ROWS` rows: every input load feeds the four rows'
+        accumulators.
+
+        Input row ``y = 4g + oy + t`` adds its tap ``q`` to output row ``4g + i``
+        with ``k[t - i, q]``, for the ``i`` with ``0 <= t - i < kh``: one load of a
+        quarter block feeds up to four quarter blocks of accumulators (16
+        registers), where :func:`_item_blocks` loads every input vector once per
+        output row.  Rows outside ``a`` add nothing (zero fill); the last column
+        block is moved back to end at the interior's end, and the edge columns
+        take the bounds-checked loop.
+        """
+        H, W = a.shape
+        kh = k.shape[0]
+        kw = k.shape[1] if KW == 0 else KW      # a constant in a width's own item
+        OH = out.shape[0]
+        g = item // ncx
+        r = g * QUAD_ROWS
+        c0 = (item - g * ncx) * chunk
+        c1 = min(c0 + chunk, out.shape[1])
+        lo = min(max(-ox, c0), c1)
+        hi = max(min(W - kw + 1 - ox, c1), lo)
+        rows = min(QUAD_ROWS, OH - r)
+        # flat arrays and offsets, no row views: a view's reference count is a call, and
+        # the calls spill the sixteen accumulators
+        of = out.reshape(-1)
+        OW = out.shape[1]
+        o0 = r * OW
+        o1 = min(r + 1, OH - 1) * OW
+        o2 = min(r + 2, OH - 1) * OW
+        o3 = min(r + 3, OH - 1) * OW
+        nl = quarter_zeros(of).shape[0]
+        af = a.reshape(-1)
+        kf = k.reshape(-1)
+        t0 = max(0, -(r + oy))                      # input rows inside a only
+        t1 = min(kh + QUAD_ROWS - 1, H - r - oy)
+        if hi - lo >= nl:
+            c = lo
+            while True:
+                a0 = quarter_zeros(of)
+                a1 = quarter_zeros(of)
+                a2 = quarter_zeros(of)
+                a3 = quarter_zeros(of)
+                for t in range(t0, t1):
+                    # output row i takes kernel row t - i where 0 <= t - i < kh: one branch
+                    # per input row, none per tap, and no negative-index test (tap_at).
+                    # Written out here, not in a helper: an inlined helper's array arguments
+                    # are reference-counted copies, calls that spill the sixteen accumulators.
+                    base = (r + oy + t) * W + c + ox
+                    k0 = t * kw
+                    if QUAD_ROWS - 1 <= t < kh:        # a row every output uses
+                        for q in range(kw):
+                            quarter_fma_at(a0, tap_at(kf, k0 + q), af, base + q)
+                            quarter_fma_at(a1, tap_at(kf, k0 - kw + q), af, base + q)
+                            quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), af, base + q)
+                            quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), af, base + q)
+                    elif t == 0:                         # the window's first rows
+                        for q in range(kw):
+                            quarter_fma_at(a0, tap_at(kf, k0 + q), af, base + q)
+                    elif t == 1:
+                        for q in range(kw):
+                            quarter_fma_at(a0, tap_at(kf, k0 + q), af, base + q)
+                            quarter_fma_at(a1, tap_at(kf, k0 - kw + q), af, base + q)
+                    elif t == 2:
+                        for q in range(kw):
+                            quarter_fma_at(a0, tap_at(kf, k0 + q), af, base + q)
+                            quarter_fma_at(a1, tap_at(kf, k0 - kw + q), af, base + q)
+                            quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), af, base + q)
+                    elif t == kh:                        # and its last rows
+                        for q in range(kw):
+                            quarter_fma_at(a1, tap_at(kf, k0 - kw + q), af, base + q)
+                            quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), af, base + q)
+                            quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), af, base + q)
+                    elif t == kh + 1:
+                        for q in range(kw):
+                            quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), af, base + q)
+                            quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), af, base + q)
+                    else:
+                        for q in range(kw):
+                            quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), af, base + q)
+                quarter_store_at(a0, of, o0 + c)
+                if rows > 1:
+                    quarter_store_at(a1, of, o1 + c)
+                if rows > 2:
+                    quarter_store_at(a2, of, o2 + c)
+                if rows > 3:
+                    quarter_store_at(a3, of, o3 + c)
+                if c == hi - nl:
+                    break
+                c = min(c + nl, hi - nl)
+        else:
+            hi = lo                    # shorter than a quarter block: every column bounds-checked
+        for i in range(rows):
+            y = r + i + oy
+            _edge_columns(of, (r + i) * OW, af, W, kf, kw, y, max(0, -y), min(kh, H - y), c0,
+                          lo, hi, c1, ox)
+
+    item_quads.__name__ = item_quads.__qualname__ = f"_item_quads{KW or ''}"
+    return jit(item_quads)
+
+
+_item_quads = _quads_factory(0)
+_QUAD_ITEMS = {kw: _quads_factory(kw) for kw in QUAD_WIDTHS}
+
+
+def quads_item(kw):
+    """The four-row item for kernels of ``kw`` taps per row (its own for :data:`QUAD_WIDTHS`)."""
+    return _QUAD_ITEMS.get(kw, _item_quads)
 
 
 @jit
@@ -367,7 +398,8 @@ def _corr2d(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi):
     if quad_lanes(k.shape[0], out.shape, out.dtype):
         # four output rows per step (work items: groups of four rows x column chunks)
         groups = -(-OH // QUAD_ROWS)
-        run_items(_item_quads, (a, k, out, oy, ox, chunk, ncx), groups * ncx, threads)
+        run_items(quads_item(k.shape[1]), (a, k, out, oy, ox, chunk, ncx), groups * ncx,
+                  threads)
         return
     item = _item_blocks if block_width(out.dtype) else _item_rows
     run_items(item, (a, k, out, oy, ox, chunk, ncx), OH * ncx, threads)
