@@ -30,7 +30,7 @@ from ._config import resolve_workers
 from ._jit import target
 
 #: version of the coefficient layout and of the calibration file; part of the file's name
-FORMAT = 8
+FORMAT = 9
 
 #: the set of the AVX-512 kernels (512-bit blocks), fitted on a 2-core Zen 4 VM
 AVX512 = {
@@ -45,6 +45,9 @@ AVX512 = {
     # Lake server after the kernel's per-row overhead was cut: 0.73-1.54x the measured
     # slow-downs; Zen 4 not measured since)
     "direct_quad": 13.0,
+    # the same for the widths compiled with their width as a constant (cpu_direct.QUAD_WIDTHS:
+    # 3, 5, 7 taps), whose tap loops unroll
+    "direct_quad_unrolled": 13.0,
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,        # seconds per byte streamed in + out by one pass, one thread
     "direct_stream": 0.25,       # share of pass_byte a direct kernel pays (prefetch overlaps it)
@@ -58,6 +61,9 @@ AVX512 = {
     "oa_spill": 0.13,            # slow-down per doubling of a batch's buffers past 1 MiB
     "oa_byte": 3.0e-10,          # per byte of blocks (1-D) or block spectra (N-D)
     "oa_thread_sync": 4.0e-4,    # hand-off to the block-group threads
+    # the fused separable passes' multiply-adds against the direct rate (row views,
+    # bounds-checked row edges and the ring's traffic per row)
+    "separable_slowdown": 1.0,
     "oa_tile": 0.56,             # a 2-D tile's transforms against fft_nlogn's rate
     "oa_tile_call": 5.8e-5,      # a tile's Python-level calls
     "parallel_efficiency": 0.9,
@@ -125,6 +131,9 @@ ICELAKE_FITTED = {
     "fft_overhead": 7.0e-5,
     "direct_mac": {"i8": 1.1e-10},
     "layer": {"direct_mac": {"f4": 2.2e-11, "f8": 3.3e-11}},
+    "direct_quad": 17.0,
+    "direct_quad_unrolled": 6.0,
+    "separable_slowdown": 2.9,
 }
 
 

@@ -136,16 +136,17 @@ def test_each_kernel_class_has_its_own_file_and_shipped_set():
 
 
 def test_a_cpu_set_refines_only_its_own_class_and_the_fft_rates():
-    """The Ice Lake set is AVX512's with pocketfft's rates, the int64 kernels' and the
-    layer kernel's changed (each within a factor of 10), and it is chosen only for the
-    512-bit kernels on that CPU."""
+    """The Ice Lake set is AVX512's with pocketfft's rates, the int64 kernels', the layer
+    kernel's and the 2-D kernels' slow-downs changed (each within a factor of 10), and it is
+    chosen only for the 512-bit kernels on that CPU."""
     assert _coefficients.shipped_set("avx512", "icelake-server") == "avx512-icelake"
     assert _coefficients.shipped_set("avx2", "icelake-server") == "avx2"
     assert _coefficients.shipped_set("avx512", "znver4") == "avx512"
     assert _coefficients.shipped_set("generic", "icelake-server") == "avx2"
     shipped = dict(_flat(_coefficients.AVX512))
     changed = dict(_flat(_coefficients.ICELAKE_FITTED))
-    assert changed and all(key.startswith(("fft_", "direct_mac.i8", "layer.direct_mac."))
+    assert changed and all(key.startswith(("fft_", "direct_mac.i8", "layer.direct_mac.",
+                                           "direct_quad", "separable_slowdown"))
                            for key in changed), changed
     for key, rate in changed.items():
         assert 0.1 < rate / shipped[key] < 10, key

@@ -311,10 +311,15 @@ def probe_log(monkeypatch):
                         counted("separable_factors", _probes.separable_factors))
     _plans.forget()
 
-    def reset():
+    def reset(kernel_facts=True):
+        """Clear the log; and the small kernels' memoised facts, unless ``kernel_facts`` is
+        False, so that every call counts its own scans."""
         log["asked"].clear()
         log["scans"].clear()
+        if kernel_facts:
+            _probes._KERNEL_FACTS.clear()
     log["reset"] = reset
+    reset()
     yield log
     _plans.forget()
 
@@ -368,6 +373,27 @@ def test_separable_choice_asks_rank_once(probe_log):
         names = _asked(probe_log)
         assert "rank1" in names and probe_log["scans"]["separable_factors"] == 1
     assert numbaconv.explain(img, g, "same").backend == "cpu_separable"
+
+
+def test_small_kernels_facts_are_memoised_on_their_values(probe_log):
+    """A small kernel's finiteness and rank are computed once per distinct value, in a new
+    shape's call too; a kernel whose values changed in place is scanned again."""
+    rng = np.random.default_rng(5)
+    img, g = rng.standard_normal((300, 300)), gaussian((15, 15))
+    numbaconv.convolve(img, g, "same")
+    assert probe_log["scans"]["separable_factors"] == 1
+    probe_log["reset"](kernel_facts=False)
+    out = numbaconv.convolve(img[:280], g, "same")       # another shape: the full path
+    assert "rank1" in _asked(probe_log) and probe_log["scans"]["separable_factors"] == 0
+    np.testing.assert_allclose(out, ss.convolve(img[:280], g, "same"), rtol=1e-12, atol=1e-12)
+    g2 = g.copy()
+    g2[0, 0] = np.nan                                     # same shape, other values
+    probe_log["reset"](kernel_facts=False)
+    with np.errstate(invalid="ignore"):
+        out = numbaconv.convolve(img, g2, "same")
+    assert probe_log["scans"]["all_finite"] >= 1
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ss.convolve(img, g2, "same",
+                                                                     method="direct")))
 
 
 def test_full_rank_kernel_asks_rank_once_and_runs_direct(probe_log):

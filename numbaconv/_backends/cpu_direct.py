@@ -63,7 +63,7 @@ def cost(problem: Problem, workers=None) -> float:
     stream = ((math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
               * c["direct_stream"])
     if _takes_quads(problem):       # four rows per step: each input row's overhead over kw taps
-        slowdown = 1.0 + c["direct_quad"] / kw
+        slowdown = 1.0 + c["direct_quad_unrolled" if kw in QUAD_WIDTHS else "direct_quad"] / kw
     else:
         slowdown = (phase_slowdown(c, key, kw) * short_slowdown(c, kw)
                     * rows_slowdown(c, problem.shape_k))

@@ -58,7 +58,8 @@ def cost(problem: Problem, workers=None) -> float:
     # arithmetic as the direct kernel's do
     stream = ((math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
               * c["direct_stream"])
-    return 2 * c["direct_overhead"] + (row + col + stream) / coef.effective_threads(workers)
+    return (2 * c["direct_overhead"]
+            + ((row + col) * c["separable_slowdown"] + stream) / coef.effective_threads(workers))
 
 
 def memory(problem: Problem, workers=None) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _api
 from .. import _coefficients as coef
-from .._backends import REGISTRY, cpu_direct, cpu_fft
+from .._backends import REGISTRY, cpu_direct, cpu_fft, cpu_separable
 from .._config import resolve_workers
 from .._problem import LayerProblem, build_problem
 from .._timing import median_time
@@ -130,16 +130,31 @@ def cpu_steps(quick: bool = False) -> list:
             repeat=3)
 
     def quad_rows(c, rng):
-        # the median of four fits: the slow-down's 1 / kw form is 0.73-1.54x the four-row
-        # kernel's from 3x3 to 31x31, and float32 and float64 differ
+        # medians of four and six fits: the slow-down's 1 / kw form is 0.73-1.54x the
+        # four-row kernel's from 3x3 to 31x31, and float32 and float64 differ; the widths
+        # compiled as constants (cpu_direct.QUAD_WIDTHS) have their own
+        for key, widths in (("direct_quad", (9, 15)),
+                            ("direct_quad_unrolled", cpu_direct.QUAD_WIDTHS)):
+            fits = []
+            for kh in widths:
+                for dtype in (np.float32, np.float64):
+                    a = rng.standard_normal((side, side)).astype(dtype)
+                    b = rng.standard_normal((kh, kh)).astype(dtype)
+                    fit(c, (key,), cpu_direct, a, b, "same", "direct", lo=0.0, hi=200.0)
+                    fits.append(c[key])
+            c[key] = float(np.median(fits))
+
+    def separable(c, rng):
+        # Gaussians of 7 and 9 taps, where the separable path starts to beat the direct one
         fits = []
-        for kh in (7, 15):
+        for kh in (7, 9):
+            g = np.exp(-0.5 * ((np.arange(kh) - kh // 2) / (kh / 6)) ** 2)
             for dtype in (np.float32, np.float64):
                 a = rng.standard_normal((side, side)).astype(dtype)
-                b = rng.standard_normal((kh, kh)).astype(dtype)
-                fit(c, ("direct_quad",), cpu_direct, a, b, "same", "direct", lo=0.0, hi=200.0)
-                fits.append(c["direct_quad"])
-        c["direct_quad"] = float(np.median(fits))
+                fit(c, ("separable_slowdown",), cpu_separable, a, np.outer(g, g).astype(dtype),
+                    "same", "separable", lo=0.2, hi=20.0)
+                fits.append(c["separable_slowdown"])
+        c["separable_slowdown"] = float(np.median(fits))
 
     def fft_nlogn(key, dtype):
         def step(c, rng):
@@ -151,7 +166,8 @@ def cpu_steps(quick: bool = False) -> list:
     steps += [(f"direct {key}", direct_mac(key, dt)) for key, dt in
               (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
                ("c16", np.complex128), ("i8", np.int64))]
-    steps += [("short rows", short_rows), ("kernel rows", kernel_rows), ("four-row steps", quad_rows)]
+    steps += [("short rows", short_rows), ("kernel rows", kernel_rows), ("four-row steps", quad_rows),
+              ("separable passes", separable)]
     steps += [(f"fft {key}", fft_nlogn(key, dt)) for key, dt in
               (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
                ("c16", np.complex128))]
