@@ -51,6 +51,10 @@ WRITES_OUT = True
 #: items per thread (only planes that are few and large are cut at all)
 ITEMS_PER_THREAD = 4
 
+#: work items per thread: plane tiles run in groups of ``tiles / (this x threads)``,
+#: each group in one work item with one phase buffer
+GROUPS_PER_THREAD = 8
+
 #: output rows of a band (:func:`_band` names one accumulator per row and vector)
 BAND_ROWS = 4
 
@@ -303,24 +307,24 @@ def _split(x, src, xs, geom):
 
 
 @jit
-def _plane(x, geom, tiles, rows_per_tile, item):
-    """Work item ``item``'s plane: ``(xs, src, dst, r0, r1, o)``, its input (``xs`` from
+def _plane(x, geom, tiles, rows_per_tile, item, buf):
+    """Plane tile ``item``: ``(xs, src, dst, r0, r1, o)``, its input (``xs`` from
     ``src``), its output plane's start ``dst`` in ``out``, its output rows ``[r0, r1)``
     and output channel ``o``.
 
     A strided problem, or one whose zero padding is left to the kernel
-    (``geom[10]``), first builds the item's padded input plane, split into its
-    phases (:func:`_split`), in a buffer of the item's own.
+    (``geom[10]``), first builds the tile's padded input plane, split into its
+    phases (:func:`_split`), in ``buf`` (its work item's own).
     """
-    Wo, planes, m, S, P = geom[1], geom[5], geom[6], geom[7], geom[8]
+    Wo, planes, m, P = geom[1], geom[5], geom[6], geom[8]
     plane = item // tiles
     tile = item - plane * tiles
     n = plane // planes
     o = plane - n * planes
     src = (n * (planes // m) + o // m) * geom[18]   # the input plane's start in x
     if geom[10]:
-        xs = np.empty(S, x.dtype)
-        _split(x, src, xs, geom)
+        _split(x, src, buf, geom)
+        xs = buf
         src = 0
     else:
         xs = x
@@ -329,41 +333,49 @@ def _plane(x, geom, tiles, rows_per_tile, item):
 
 
 @jit
-def _item_bands(x, wsch, ent_u, ent_mask, out, geom, tiles, rows_per_tile, item):
-    """One work item: output rows ``[r0, r1)`` of one plane, in bands (:func:`_band`)."""
+def _item_bands(x, wsch, ent_u, ent_mask, out, geom, tiles, rows_per_tile, group, total, item):
+    """Work item ``item``: plane tiles ``[group item, group (item + 1))`` (those below
+    ``total``), each one's output rows ``[r0, r1)`` in bands (:func:`_band`).  The item
+    allocates one phase buffer for all its tiles: one a tile made two threads contend
+    in the allocator."""
     Ho, Wo, Hq, Wq = geom[0], geom[1], geom[2], geom[3]
-    xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, item)
-    wbase = o * ent_u.shape[0] * BAND_ROWS
-    while r < r1:
-        z = r // Ho
-        ya = r - z * Ho
-        yb = min(Ho, ya + r1 - r)      # this tile's rows in depth slice z
-        y = ya
-        while y < yb:
-            nr = min(BAND_ROWS, yb - y)
-            if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
-                y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
-                nr = BAND_ROWS
-            _band(xs, wsch, wbase, ent_u, ent_mask, out, src + (z * Hq + y) * Wq,
-                  dst + (z * Ho + y) * Wo, nr, Wo)
-            y += nr
-        r += yb - ya
+    buf = np.empty(geom[7] if geom[10] else 0, x.dtype)
+    for it in range(item * group, min(total, (item + 1) * group)):
+        xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf)
+        wbase = o * ent_u.shape[0] * BAND_ROWS
+        while r < r1:
+            z = r // Ho
+            ya = r - z * Ho
+            yb = min(Ho, ya + r1 - r)      # this tile's rows in depth slice z
+            y = ya
+            while y < yb:
+                nr = min(BAND_ROWS, yb - y)
+                if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
+                    y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
+                    nr = BAND_ROWS
+                _band(xs, wsch, wbase, ent_u, ent_mask, out, src + (z * Hq + y) * Wq,
+                      dst + (z * Ho + y) * Wo, nr, Wo)
+                y += nr
+            r += yb - ya
 
 
 @jit
-def _item_runs(x, wt, offs, out, geom, tiles, rows_per_tile, item):
-    """One work item: output rows ``[r0, r1)`` of one plane, in flat runs (:func:`_group`)."""
+def _item_runs(x, wt, offs, out, geom, tiles, rows_per_tile, group, total, item):
+    """Work item ``item``: plane tiles ``[group item, group (item + 1))`` (those below
+    ``total``), each one's output rows ``[r0, r1)`` in flat runs (:func:`_group`)."""
     Ho, Wo, Hq, Wq = geom[0], geom[1], geom[2], geom[3]
-    xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, item)
-    wbase = o * offs.shape[0]
-    limit = dst + r1 * Wo
-    while r < r1:
-        z = r // Ho
-        y = r - z * Ho
-        nr = min(r1 - r, Ho - y)          # rows left in this depth slice
-        _group(xs, wt, wbase, offs, out, src + (z * Hq + y) * Wq, (nr - 1) * Wq + Wo,
-               dst + r * Wo, Wq, Wo, limit, geom[9])
-        r += nr
+    buf = np.empty(geom[7] if geom[10] else 0, x.dtype)
+    for it in range(item * group, min(total, (item + 1) * group)):
+        xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf)
+        wbase = o * offs.shape[0]
+        limit = dst + r1 * Wo
+        while r < r1:
+            z = r // Ho
+            y = r - z * Ho
+            nr = min(r1 - r, Ho - y)          # rows left in this depth slice
+            _group(xs, wt, wbase, offs, out, src + (z * Hq + y) * Wq, (nr - 1) * Wq + Wo,
+                   dst + r * Wo, Wq, Wo, limit, geom[9])
+            r += nr
 
 
 def _band_weights(wt, taps, ent_t):
@@ -391,13 +403,17 @@ def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, r
     the size of an input plane of ``x``, and the padding before each axis
     ``(ld, lh, lw)`` and shape ``(D, H, W)`` of that plane (see :func:`_fused`).
     """
-    n = out.shape[0] // geom[8] * tiles
+    total = out.shape[0] // geom[8] * tiles
+    # tiles in groups: about GROUPS_PER_THREAD work items a thread
+    group = max(1, total // (GROUPS_PER_THREAD * threads))
+    n = -(-total // group)
     if geom[4]:                        # one kernel per layout: a call compiles only its own
         wsch = _band_weights(wt, offs.shape[0], ent_t)
-        run_items(_item_bands, (x, wsch, ent_u, ent_mask, out, geom, tiles, rows_per_tile), n,
-                  threads)
+        run_items(_item_bands, (x, wsch, ent_u, ent_mask, out, geom, tiles, rows_per_tile,
+                                group, total), n, threads)
     else:
-        run_items(_item_runs, (x, wt, offs, out, geom, tiles, rows_per_tile), n, threads)
+        run_items(_item_runs, (x, wt, offs, out, geom, tiles, rows_per_tile, group, total), n,
+                  threads)
 
 
 # ---------------------------------------------------------------- layout
