@@ -38,6 +38,9 @@ DEFAULT_NDIMS = (1, 2, 3)
 _SIGNAL = {1: [((64,), (5,)), ((40_000,), (65,))],
            2: [((16, 16), (3, 3)), ((192, 192), (5, 5))],
            3: [((6, 6, 6), (2, 2, 2)), ((24, 24, 24), (3, 3, 3))]}
+# the 2-D four-row kernel has an item of its own per width in cpu_direct.QUAD_WIDTHS and
+# one shared by the other widths: one small call each (3 kernel rows, 96 columns)
+_QUAD_WIDTHS = (3, 5, 7, 9)
 _SEPARABLE = [((32, 32), (5, 5)), ((384, 384), (9, 9))]
 # (input, weight) of a layer per rank: (batch, channels, *size), (out, in, *kernel)
 _LAYER = {1: [((1, 2, 24), (3, 2, 3)), ((4, 16, 4096), (16, 16, 3))],
@@ -66,6 +69,10 @@ def _signal_steps(path, dtype, ndims):
             for sa, sk in _sizes(_SIGNAL[n]):
                 steps.append((f"convolve {n}-D {sa}", lambda sa=sa, sk=sk: numbaconv.convolve(
                     _ones(sa, dtype), _ones(sk, dtype), method="direct")))
+        if 2 in ndims:
+            for kw in _QUAD_WIDTHS:
+                steps.append((f"convolve 2-D (8, 96) * (3, {kw})", lambda kw=kw: numbaconv.convolve(
+                    _ones((8, 96), dtype), _ones((3, kw), dtype), method="direct")))
     elif path == "separable" and 2 in ndims:
         for sa, sk in _sizes(_SEPARABLE):
             steps.append((f"convolve separable {sa}", lambda sa=sa, sk=sk: numbaconv.convolve(

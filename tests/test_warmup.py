@@ -10,6 +10,7 @@ import pytest
 
 import numbaconv
 from numbaconv import cli
+from numbaconv._backends import cpu_direct
 from numbaconv._warmup import PATHS, plan
 
 
@@ -34,7 +35,10 @@ def test_plan_covers_dtypes_ranks_and_both_kernel_sizes():
     labels = [label for p, d, label, _ in steps if p == "convolve2d" and str(d) == "int16"]
     assert {lab.split()[1] for lab in labels} == {"fill", "wrap", "symm"}
     direct = [label for p, d, label, _ in steps if p == "direct" and str(d) == "float32"]
-    assert len(direct) == (6 if numbaconv._config.cpu_count() > 1 else 3)
+    # the four-row kernel's items: one per width of cpu_direct.QUAD_WIDTHS, one for the rest
+    widths = {int(lab.split("* (3, ")[1].rstrip(")")) for lab in direct if "* (3, " in lab}
+    assert set(cpu_direct.QUAD_WIDTHS) < widths
+    assert len(direct) == (6 if numbaconv._config.cpu_count() > 1 else 3) + len(widths)
 
 
 def test_summary_counts_calls_and_skips():
