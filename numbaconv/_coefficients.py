@@ -125,7 +125,11 @@ AVX2_FITTED = {
 #: (float32) slower; the signal kernels' float rates were within their noise of Zen 4's.
 #: With Zen 4's rates the dispatcher chose FFT or overlap-add for random 15x15-31x31
 #: kernels on 1024²-4096² images where the direct kernel was 1.5-2.6x faster, and the
-#: layer's direct kernel for a 257-tap 1-D layer where its FFT was 1.45x faster.
+#: layer's direct kernel for a 257-tap 1-D layer where its FFT was 1.45x faster.  The
+#: four-row and separable slow-downs are medians of three fits of their own steps there
+#: (the other sets keep 13, 13 and 1, not measured since the kernels changed): with no
+#: separable slow-down, 3x3 and 5x5 Gaussians went to the separable path where direct
+#: was 1.1-2x faster.
 ICELAKE_FITTED = {
     "fft_nlogn": {"f4": 7.5e-10, "f8": 8.5e-10, "c16": 1.7e-9},
     "fft_overhead": 7.0e-5,
