@@ -251,7 +251,7 @@ QUAD_MIN_ROWS = 3
 
 
 #: kernel widths whose four-row item is compiled with the width as a constant, so that
-#: the tap loops unroll (1.3-1.9x faster on 3-7 taps; docs/performance.md); other
+#: the tap loops unroll (1.45-1.96x faster serially on 3-7 taps; docs/performance.md); other
 #: widths share one item
 QUAD_WIDTHS = (3, 5, 7)
 
