@@ -132,10 +132,13 @@ class Problem:
         kernels skip them), so 'full' and 'same' edges count less than
         ``outputs * taps``.
         """
-        total = 1.0
-        for ax, lo in zip(self.axes, (self.offsets[ax] for ax in self.axes)):
-            total *= _overlap_count(self.shape_a[ax], self.shape_k[ax], self.out_shape[ax], lo)
-        return total
+        return float(math.prod(self.macs_along(ax) for ax in self.axes))
+
+    def macs_along(self, ax: int) -> float:
+        """Pairs (output index, tap) along axis ``ax`` whose input lies inside the signal:
+        :attr:`macs` is their product over the correlated axes."""
+        return _overlap_count(self.shape_a[ax], self.shape_k[ax], self.out_shape[ax],
+                              self.offsets[ax])
 
     @property
     def kind(self) -> str:

@@ -35,7 +35,7 @@ from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, pa
                                work_dtype)
 from .._kernels.simd import (BLOCK_BYTES, lanes, quarter_fma_at, quarter_store_at, quarter_zeros,
                              tap_at, vec_fma_at, vec_store_at, vec_zeros)
-from .._problem import Problem, _overlap_count
+from .._problem import Problem
 
 NAME = "cpu_direct"
 DEVICE = "cpu"
@@ -85,7 +85,7 @@ def _computed_macs(problem: Problem, workers=None) -> float:
     ox = problem.offsets[-1]
     pad_lo, pad_hi, _, _ = _corr2d_layout(a2, k2, o2, ox, wt.itemsize, workers or 1,
                                           block_width(wt))
-    cols = _overlap_count(a2[1], k2[1], o2[1], ox)
+    cols = problem.macs_along(problem.ndim - 1)
     if not (pad_lo or pad_hi) or not cols:
         return problem.macs
     return problem.macs / cols * o2[1] * k2[1]
