@@ -130,11 +130,13 @@ def cpu_steps(quick: bool = False) -> list:
             repeat=3)
 
     def quad_rows(c, rng):
-        # medians of four and six fits: the slow-down's 1 / kw form is 0.73-1.54x the
-        # four-row kernel's from 3x3 to 31x31, and float32 and float64 differ; the widths
-        # compiled as constants (cpu_direct.QUAD_WIDTHS) have their own
-        for key, widths in (("direct_quad", (9, 15)),
-                            ("direct_quad_unrolled", cpu_direct.QUAD_WIDTHS)):
+        # medians of four and six fits (two and four in a quick run): the slow-down's
+        # 1 / kw form is 0.73-1.54x the four-row kernel's from 3x3 to 31x31, and float32
+        # and float64 differ; the widths compiled as constants (cpu_direct.QUAD_WIDTHS)
+        # have their own
+        own = cpu_direct.QUAD_WIDTHS
+        for key, widths in (("direct_quad", (15,) if quick else (9, 15)),
+                            ("direct_quad_unrolled", (own[0], own[-1]) if quick else own)):
             fits = []
             for kh in widths:
                 for dtype in (np.float32, np.float64):
@@ -145,9 +147,10 @@ def cpu_steps(quick: bool = False) -> list:
             c[key] = float(np.median(fits))
 
     def separable(c, rng):
-        # Gaussians of 7 and 9 taps, where the separable path starts to beat the direct one
+        # Gaussians of 7 and 9 taps (7 in a quick run), where the separable path starts to
+        # beat the direct one
         fits = []
-        for kh in (7, 9):
+        for kh in (7,) if quick else (7, 9):
             g = np.exp(-0.5 * ((np.arange(kh) - kh // 2) / (kh / 6)) ** 2)
             for dtype in (np.float32, np.float64):
                 a = rng.standard_normal((side, side)).astype(dtype)
