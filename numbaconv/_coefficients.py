@@ -48,6 +48,10 @@ AVX512 = {
     # the same for the widths compiled with their width as a constant (cpu_direct.QUAD_WIDTHS:
     # 3, 5, 7 taps), whose tap loops unroll
     "direct_quad_unrolled": 13.0,
+    # the fused separable passes' multiply-adds against the direct rate: the row pass loads
+    # an input vector per tap, and each row goes through the ring (and, at the edges, a
+    # zero-padded copy)
+    "separable_slowdown": 1.0,
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,        # seconds per byte streamed in + out by one pass, one thread
     "direct_stream": 0.25,       # share of pass_byte a direct kernel pays (prefetch overlaps it)
@@ -61,9 +65,6 @@ AVX512 = {
     "oa_spill": 0.13,            # slow-down per doubling of a batch's buffers past 1 MiB
     "oa_byte": 3.0e-10,          # per byte of blocks (1-D) or block spectra (N-D)
     "oa_thread_sync": 4.0e-4,    # hand-off to the block-group threads
-    # the fused separable passes' multiply-adds against the direct rate (row views,
-    # bounds-checked row edges and the ring's traffic per row)
-    "separable_slowdown": 1.0,
     "oa_tile": 0.56,             # a 2-D tile's transforms against fft_nlogn's rate
     "oa_tile_call": 5.8e-5,      # a tile's Python-level calls
     "parallel_efficiency": 0.9,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _compile_notice
+from ._backends import cpu_direct
 from ._config import cpu_count
 
 #: path name -> what it warms
@@ -40,7 +41,7 @@ _SIGNAL = {1: [((64,), (5,)), ((40_000,), (65,))],
            3: [((6, 6, 6), (2, 2, 2)), ((24, 24, 24), (3, 3, 3))]}
 # the 2-D four-row kernel has an item of its own per width in cpu_direct.QUAD_WIDTHS and
 # one shared by the other widths: one small call each (3 kernel rows, 96 columns)
-_QUAD_WIDTHS = (3, 5, 7, 9)
+_QUAD_WIDTHS = (*cpu_direct.QUAD_WIDTHS, max(cpu_direct.QUAD_WIDTHS) + 2)
 _SEPARABLE = [((32, 32), (5, 5)), ((384, 384), (9, 9))]
 # (input, weight) of a layer per rank: (batch, channels, *size), (out, in, *kernel)
 _LAYER = {1: [((1, 2, 24), (3, 2, 3)), ((4, 16, 4096), (16, 16, 3))],

@@ -78,17 +78,25 @@ def _computed_macs(problem: Problem, workers=None) -> float:
     if (problem.ndim not in (1, 2) or not problem.zero_fill or not problem.all_axes
             or problem.outputs == 0):
         return problem.macs
-    a2 = (1,) * (2 - problem.ndim) + tuple(problem.shape_a)
-    k2 = (1,) * (2 - problem.ndim) + tuple(problem.shape_k)
-    o2 = (1,) * (2 - problem.ndim) + tuple(problem.out_shape)
-    wt = work_dtype(problem.dtype)
-    ox = problem.offsets[-1]
-    pad_lo, pad_hi, _, _ = _corr2d_layout(a2, k2, o2, ox, wt.itemsize, workers or 1,
-                                          block_width(wt))
+    pad_lo, pad_hi, _, _ = _layout_of(problem, workers)
     cols = problem.macs_along(problem.ndim - 1)
     if not (pad_lo or pad_hi) or not cols:
         return problem.macs
-    return problem.macs / cols * o2[1] * k2[1]
+    return problem.macs / cols * problem.out_shape[-1] * problem.shape_k[-1]
+
+
+def _as_rows(problem: Problem) -> tuple:
+    """``(shape_a, shape_k, out_shape)`` of a 1-D or 2-D problem as 2-D (1-D: one row)."""
+    lead = (1,) * (2 - problem.ndim)
+    return tuple(lead + tuple(s) for s in (problem.shape_a, problem.shape_k, problem.out_shape))
+
+
+def _layout_of(problem: Problem, workers=None) -> tuple:
+    """:func:`_corr2d_layout` of a 1-D or 2-D zero-fill problem:
+    ``(pad_lo, pad_hi, chunk, threads)``."""
+    wt = work_dtype(problem.dtype)
+    return _corr2d_layout(*_as_rows(problem), problem.offsets[-1], wt.itemsize, workers or 1,
+                          block_width(wt))
 
 
 def _takes_quads(problem: Problem) -> bool:
@@ -126,12 +134,9 @@ def memory(problem: Problem, workers=None) -> int:
     if not problem.zero_fill or problem.ndim > 2:
         padded = math.prod(n + a + b for n, a, b in zip(problem.shape_a, lo, hi))
     else:                              # the 2-D kernel pads columns only, when it pays
-        a2 = (1,) * (2 - problem.ndim) + tuple(problem.shape_a)
-        k2 = (1,) * (2 - problem.ndim) + tuple(problem.shape_k)
-        o2 = (1,) * (2 - problem.ndim) + tuple(problem.out_shape)
-        pad_lo, pad_hi, _, _ = _corr2d_layout(a2, k2, o2, offs[-1], item, workers or 1,
-                                              block_width(work_dtype(problem.dtype)))
-        padded = a2[0] * (a2[1] + pad_lo + pad_hi) if pad_lo or pad_hi else 0
+        rows, cols = _as_rows(problem)[0]
+        pad_lo, pad_hi, _, _ = _layout_of(problem, workers)
+        padded = rows * (cols + pad_lo + pad_hi) if pad_lo or pad_hi else 0
     result = problem.outputs * problem.dtype.itemsize if item != problem.dtype.itemsize else 0
     return int(peak + padded * item + result)
 
@@ -633,12 +638,10 @@ def prepare(problem: Problem, *, workers: int):
             or 0 in problem.shape_a or 0 in problem.shape_k):
         return functools.partial(run, problem, workers=workers)
     out_shape = problem.out_shape
-    shape2 = lambda s: (1,) + s if len(s) == 1 else s   # noqa: E731 - 1-D as one row
-    a2, k2, o2 = shape2(problem.shape_a), shape2(problem.shape_k), shape2(out_shape)
+    a2, k2, o2 = _as_rows(problem)
     offs = problem.offsets
     oy, ox = (0, offs[0]) if problem.ndim == 1 else offs
-    pad_lo, pad_hi, chunk, threads = _corr2d_layout(a2, k2, o2, ox, wt.itemsize, workers,
-                                                    block_width(wt))
+    pad_lo, pad_hi, chunk, threads = _layout_of(problem, workers)
     def call(a, k, out=None):
         out = destination(out, out_shape, wt)
         _corr2d(threads, as_work(a, wt).reshape(a2), as_work(k, wt).reshape(k2),
