@@ -30,7 +30,7 @@ from ._config import resolve_workers
 from ._jit import target
 
 #: version of the coefficient layout and of the calibration file; part of the file's name
-FORMAT = 9
+FORMAT = 10
 
 #: the set of the AVX-512 kernels (512-bit blocks), fitted on a 2-core Zen 4 VM
 AVX512 = {
@@ -74,6 +74,10 @@ AVX512 = {
         "gemm_mac": {"f4": 1.4e-11, "f8": 4.3e-11},   # BLAS on large, square-ish products
         "gemm_thin": 64.0,               # a contraction of length L runs (1 + thin / L) slower
         "column_byte": 1.0e-9,           # im2col: per byte of columns gathered (one thread)
+        # per byte of the direct, depthwise and FFT layers' copies (padding, phase planes, the
+        # output from register blocks): the signal kernels' pass_byte when these were fitted,
+        # which carried their per-output loops too; not refitted with pass_byte
+        "copy_byte": 2.5e-10,
         "direct_mac": {"f4": 1.1e-11, "f8": 2.4e-11},  # the Numba kernel, per thread
         # per thread, recomputed columns and rows included (fitted on 11 layers, within 15%)
         "depthwise_mac": {"f4": 2.4e-11, "f8": 4.8e-11},
@@ -142,6 +146,30 @@ ICELAKE_FITTED = {
 }
 
 
+#: AMD's Zen 5 cores (full 512-bit FMA units), as measured on a 2-core EPYC VM: medians of
+#: eight calibrations on a shared host (each coefficient's runs spread 1.2-3x; the parallel
+#: efficiency's 0.09-1.0, so AVX512's 0.9 stays).  A one-thread copy streams at 1.2e-11 s
+#: a byte here, a twentieth of AVX512's 2.5e-10, which had priced a 3x3 direct pass over a
+#: 256² image above its measured time; the slow-downs below were fitted with the measured
+#: rate in force.  The long-row rates of Numba's float kernels and the layer kernels were
+#: within their noise of Zen 4's and stay.  With Zen 4's set the dispatcher sent random
+#: 31x31 kernels on 1024² float32 to FFT (17.3 ms; direct about 5 ms) and 15x15 on 4096²
+#: float64 to overlap-add (112 ms; direct about 45 ms).
+ZEN5_FITTED = {
+    "pass_byte": 1.2e-11,
+    "fft_nlogn": {"f4": 3.6e-10, "f8": 4.5e-10, "c8": 8.5e-10, "c16": 1.3e-9},
+    "fft_overhead": 5.3e-5,
+    "direct_mac": {"c8": 2.1e-10, "c16": 2.1e-10, "i8": 2.8e-11},
+    "direct_phase": 1.7,
+    "direct_short": 1.9,
+    "direct_kernel_row": 0.08,
+    "direct_quad": 1.8,
+    "direct_quad_unrolled": 2.8,
+    "separable_slowdown": 1.1,
+    "layer": {"column_byte": 4.6e-10},
+}
+
+
 def _merged(table, changes):
     """A deep copy of ``table`` with the entries of ``changes`` (nested dicts merged)."""
     out = copy.deepcopy(table)
@@ -152,14 +180,16 @@ def _merged(table, changes):
 
 #: the shipped sets, by name
 SETS = {"avx512": AVX512, "avx2": _merged(AVX512, AVX2_FITTED),
-        "avx512-icelake": _merged(AVX512, ICELAKE_FITTED)}
+        "avx512-icelake": _merged(AVX512, ICELAKE_FITTED),
+        "avx512-zen5": _merged(AVX512, ZEN5_FITTED)}
 
 #: the shipped set of each kernel class (the generic kernels' is the narrowest measured)
 SET_OF_CLASS = {"avx512": "avx512", "avx2": "avx2", "generic": "avx2"}
 
 #: CPUs (Numba's target names) whose kernels of one class run with a set of their own:
 #: ``(class, set)``.  Only measured CPUs are named; the others take their class's set.
-SET_OF_CPU = {"icelake-server": ("avx512", "avx512-icelake")}
+SET_OF_CPU = {"icelake-server": ("avx512", "avx512-icelake"),
+              "znver5": ("avx512", "avx512-zen5")}
 
 
 def shipped_set(isa: str, cpu: str) -> str:

@@ -155,6 +155,25 @@ def test_a_cpu_set_refines_only_its_own_class_and_the_fft_rates():
         assert isa in _coefficients.SET_OF_CLASS and name in _coefficients.SETS, cpu
 
 
+def test_the_zen5_set_refines_the_rates_a_calibration_fits():
+    """The Zen 5 set is AVX512's with the rates and slow-downs a calibration fits there
+    (each within a factor of 10 of Zen 4's) and the measured copy rate; chosen only for
+    the 512-bit kernels on that CPU."""
+    assert _coefficients.shipped_set("avx512", "znver5") == "avx512-zen5"
+    assert _coefficients.shipped_set("avx2", "znver5") == "avx2"
+    shipped = dict(_flat(_coefficients.AVX512))
+    changed = dict(_flat(_coefficients.ZEN5_FITTED))
+    assert changed and all(key.startswith(("fft_", "direct_", "separable_slowdown", "pass_byte",
+                                           "layer.column_byte"))
+                           for key in changed), changed
+    for key, rate in changed.items():
+        if key == "pass_byte":      # a one-thread copy: between 1 and 100 GB/s
+            assert 1.0 <= 1.0 / (rate * 1e9) <= 100.0, rate
+            continue
+        assert 0.1 < rate / shipped[key] < 10, key
+    assert dict(_flat(_coefficients.SETS["avx512-zen5"])) == {**shipped, **changed}
+
+
 #: the coefficients of Numba's kernels: what the kernels' instruction set changes
 KERNEL_RATES = ("direct_mac.", "direct_short", "direct_kernel_row", "layer.direct_mac.",
                 "layer.depthwise_mac.")
@@ -246,10 +265,13 @@ def test_calibrate_fits_each_backend_formula_and_saves(cache, monkeypatch):
     n1 = int(2 ** 18 * 0.25)
     for dtype, backend, shape_a, shape_k, mode in [
             (np.float64, cpu_direct, (n1,), (64,), "valid"),
+            (np.float32, cpu_direct, (n1,), (64,), "valid"),      # refitted after the phases
             (np.complex64, cpu_direct, (n1,), (64,), "valid"),
             (np.float32, cpu_fft, (n1,), (n1 // 2,), "full")]:
         problem = build_problem(shape_a, shape_k, mode, np.dtype(dtype))
         assert backend.cost(problem, workers) == pytest.approx(2e-3, rel=1e-6)
+    # the copy: 2 ms for a one-thread pass over 2**17 float64 in and out
+    assert coeffs["pass_byte"] == pytest.approx(2e-3 / (2 * 8 * 2 ** 17))
     with open(_coefficients.cache_path()) as f:
         assert json.load(f)["coefficients"] == json.loads(json.dumps(coeffs))
     in_force, seen = reload()

@@ -61,7 +61,7 @@ BAND_ROWS = 4
 #: unsigned offsets of a band's rows in the weight schedule
 ONE, TWO, THREE = np.uint64(1), np.uint64(2), np.uint64(3)
 
-#: what splitting the input into stride phases costs, as a share of ``pass_byte`` per
+#: what splitting the input into stride phases costs, as a share of ``copy_byte`` per
 #: byte of input split (5.1 ms of 6.4 ms for 8 x 64 planes of 114^2 float32, stride 2)
 SPLIT_SHARE = 0.75
 
@@ -529,7 +529,7 @@ def _layout(problem: LayerProblem, workers: int):
 def cost(problem: LayerProblem, workers=None) -> float:
     """Predicted seconds: the kernel's multiply-adds at ``depthwise_mac`` a thread, a start-up
     per work item, the input and output streamed once at a direct kernel's share of
-    ``pass_byte``, and the phase split of strided layers (each plane once per output
+    the layer's ``copy_byte``, and the phase split of strided layers (each plane once per output
     channel reading it)."""
     top = coef.coefficients()
     c = top["layer"]
@@ -538,10 +538,10 @@ def cost(problem: LayerProblem, workers=None) -> float:
     items = problem.batch * problem.out_channels * tiles
     moved = (problem.batch * problem.channels * math.prod(problem.shape)
              + problem.batch * problem.out_channels * math.prod(problem.out_shape))
-    stream = moved * problem.dtype.itemsize * top["pass_byte"] * top["direct_stream"]
+    stream = moved * problem.dtype.itemsize * c["copy_byte"] * top["direct_stream"]
     if any(s > 1 for s in problem.stride):      # the phase split reads the input once more
         stream += (problem.batch * problem.out_channels * math.prod(problem.shape)
-                   * problem.dtype.itemsize * top["pass_byte"] * SPLIT_SHARE)
+                   * problem.dtype.itemsize * c["copy_byte"] * SPLIT_SHARE)
     rate = c["depthwise_mac"][coef.direct_key(problem.dtype)]
     return c["overhead"] + ((_work(problem) + ITEM_MACS * items) * rate + stream) / par
 

@@ -71,7 +71,8 @@ def cost(problem: LayerProblem, workers=None) -> float:
     """Predicted seconds: the kernel's multiply-adds on its threads, plus its copies.
 
     The input is copied once into flat phase planes (and the weight into
-    panels); the copies stream at ``pass_byte`` on one thread.
+    panels), and every output goes through a register block's scratch row; both are
+    priced at the layer's ``copy_byte`` a byte.
     """
     c = coef.coefficients()
     lay = c["layer"]
@@ -81,7 +82,7 @@ def cost(problem: LayerProblem, workers=None) -> float:
     shape, _ = _lowered(problem)
     moved = problem.batch * (problem.channels * math.prod(shape)
                              + problem.out_channels * math.prod(problem.out_shape))
-    return lay["overhead"] + compute + moved * problem.dtype.itemsize * c["pass_byte"]
+    return lay["overhead"] + compute + moved * problem.dtype.itemsize * lay["copy_byte"]
 
 
 def memory(problem: LayerProblem, workers=None) -> int:

@@ -257,7 +257,7 @@ def cost(problem: LayerProblem, workers=None) -> float:
     contract = _cmacs(problem) * lay["fft_cmac"][coef.direct_key(problem.dtype)]
     moved = n_out * math.prod(problem.out_shape) * problem.dtype.itemsize
     return (lay["overhead"] + c["fft_overhead"] + fft + contract
-            + moved * c["pass_byte"])
+            + moved * lay["copy_byte"])
 
 
 def memory(problem: LayerProblem, workers=None) -> int:

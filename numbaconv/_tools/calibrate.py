@@ -3,8 +3,8 @@
 :func:`calibrate` times each CPU backend on a small set of problems and
 solves that backend's own ``cost()`` formula for the coefficient the
 problem exercises (seconds per multiply-add of the direct kernel per type,
-per ``N log N`` of the FFT, the fixed overheads, the short-row and
-kernel-row slow-downs, the parallel efficiency); with a CUDA GPU the steps
+per ``N log N`` of the FFT, the fixed overheads, the rate of a copy, the
+phase, short-row and kernel-row slow-downs, the parallel efficiency); with a CUDA GPU the steps
 of :mod:`numbaconv._tools.calibrate_cuda` fit the ``"cuda"`` section too.
 The table's layout, its validation and the calibration file belong to
 :mod:`numbaconv._coefficients`, which :func:`calibrate` hands the result to.
@@ -20,6 +20,8 @@ from .. import _api
 from .. import _coefficients as coef
 from .._backends import REGISTRY, cpu_direct, cpu_fft, cpu_separable
 from .._config import resolve_workers
+from .._kernels import columns
+from .._kernels.simd import VEC_BYTES, lanes
 from .._problem import LayerProblem, build_problem
 from .._timing import median_time
 from . import calibrate_cuda
@@ -88,9 +90,14 @@ def cpu_steps(quick: bool = False) -> list:
     side = int(512 * math.sqrt(scale))
 
     def fit(c, path, backend, a, b, mode, method, lo=0.0, hi=math.inf, repeat=5):
+        """Time one problem, solve ``backend.cost`` for the coefficient at ``path``;
+        return ``(problem, seconds)`` for a later refit."""
         t = median_time(lambda: _api.convolve(a, b, mode, method=method), repeat=repeat)
         problem = build_problem(a.shape, b.shape, mode, np.result_type(a, b))
         solve(c, path, lambda: backend.cost(problem, workers), t, lo, hi)
+        return problem, t
+
+    long_rows = {}          # float type -> (problem, seconds) of its direct_mac fit
 
     def overheads(c, rng):
         a, b = np.ones(16), np.ones(3)
@@ -112,10 +119,18 @@ def cpu_steps(quick: bool = False) -> list:
         c["parallel_efficiency"] = float(np.clip((np.median(ratios) - 1) / (workers - 1),
                                                  0.05, 1.0))
 
+    def passes(c, rng):
+        # one thread streaming a few MiB in and out (np.copyto), the rate every copy and
+        # padding pass is priced at; a fixed 2.5e-10 was 10-25x a Zen 5 core's
+        a = rng.standard_normal(int(2 ** 19 * scale))
+        b = np.empty_like(a)
+        t = median_time(lambda: np.copyto(b, a), repeat=9)
+        c["pass_byte"] = float(max(t, FLOOR) / (2 * a.nbytes))
+
     def direct_mac(key, dtype):
         def step(c, rng):
-            fit(c, ("direct_mac", key), cpu_direct, draw(rng, n1, dtype),
-                draw(rng, 64, dtype), "valid", "direct")
+            long_rows[key] = fit(c, ("direct_mac", key), cpu_direct, draw(rng, n1, dtype),
+                                 draw(rng, 64, dtype), "valid", "direct")
         return step
 
     # short rows and extra kernel rows are priced where the four-row kernel does not run:
@@ -123,6 +138,20 @@ def cpu_steps(quick: bool = False) -> list:
     def short_rows(c, rng):
         a, b = rng.standard_normal(side * side), rng.standard_normal(3)
         fit(c, ("direct_short",), cpu_direct, a, b, "same", "direct", lo=1.0, hi=50.0)
+
+    def row_phases(c, rng):
+        # rows of one vector of taps share no input load (cpu_direct's phase slow-down at
+        # its largest); the mean of float32 and float64.  The 64-tap rows of the long-row
+        # rates pay a little of it too, so the two are solved again in turn from their times
+        short = [fit(c, ("direct_phase",), cpu_direct, draw(rng, n1, dtype),
+                     draw(rng, lanes(dtype, VEC_BYTES), dtype), "valid", "direct")
+                 for dtype in (np.float32, np.float64)]
+        for _ in range(4):
+            fits = [solve(c, ("direct_phase",), lambda p=p: cpu_direct.cost(p, workers), t,
+                          0.0, 20.0) for p, t in short]
+            c["direct_phase"] = float(np.mean(fits))
+            for key, (p, t) in long_rows.items():
+                solve(c, ("direct_mac", key), lambda p=p: cpu_direct.cost(p, workers), t)
 
     def kernel_rows(c, rng):
         a, b = rng.standard_normal((side, side)), rng.standard_normal((2, 31))
@@ -165,11 +194,13 @@ def cpu_steps(quick: bool = False) -> list:
             fit(c, ("fft_nlogn", key), cpu_fft, a, a[: n1 // 2], "full", "fft")
         return step
 
-    steps = [("overheads", overheads), ("parallel efficiency", parallel)]
+    steps = [("overheads", overheads), ("memory passes", passes),
+             ("parallel efficiency", parallel)]
     steps += [(f"direct {key}", direct_mac(key, dt)) for key, dt in
               (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
                ("c16", np.complex128), ("i8", np.int64))]
-    steps += [("short rows", short_rows), ("kernel rows", kernel_rows), ("four-row steps", quad_rows),
+    steps += [("row phases", row_phases), ("short rows", short_rows),
+              ("kernel rows", kernel_rows), ("four-row steps", quad_rows),
               ("separable passes", separable)]
     steps += [(f"fft {key}", fft_nlogn(key, dt)) for key, dt in
               (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
@@ -207,6 +238,13 @@ def layer_steps(quick: bool = False) -> list:
                                    (1, 1), (1, 1), (side, side), np.dtype(dtype))
             if not backend.supports(problem):
                 return
+            if name == "cpu_layer_gemm" and tkey == "f4":
+                # the im2col gather alone first: the rate of the bytes its cost charges
+                k2 = (kernel, kernel)
+                tc = median_time(lambda: columns.columns(xp, k2, (1, 1), (1, 1), groups),
+                                 repeat=5)
+                gathered = batch * side * side * cin * kernel * kernel * xp.itemsize
+                c["layer"]["column_byte"] = float(max(tc, FLOOR) / gathered)
             t = median_time(lambda: backend.run(problem, xp, w, workers=workers), repeat=5)
             solve(c, ("layer", key, tkey), lambda: backend.cost(problem, workers), t,
                   lo=1e-14, hi=1e-6)
