@@ -86,6 +86,11 @@ def writes_out(module) -> bool:
     return getattr(module, "WRITES_OUT", False)
 
 
+def adds_bias(module) -> bool:
+    """Whether a layer backend's ``run`` adds a ``bias=`` itself (else its caller does)."""
+    return getattr(module, "ADDS_BIAS", False)
+
+
 def key(op, in1, in2, mode, method, axes, device, workers):
     """The memo key of a host call, or None when the call cannot be memoised."""
     if (axes is not None or type(in1) is not np.ndarray or type(in2) is not np.ndarray

@@ -63,14 +63,19 @@ def problem_for(x, w, stride, dilation):
                         out_shape(x.shape[2:], kernel, stride, dilation), np.dtype(x.dtype))
 
 
-def check(x, w, stride, dilation, workers=None):
-    """``run()`` against :func:`reference`: dtype, shape, and within the dtype's tolerance."""
+def check(x, w, stride, dilation, workers=None, bias=None):
+    """``run()`` against :func:`reference` (plus ``bias`` per output channel, which the
+    kernel adds itself): dtype, shape, and within the dtype's tolerance."""
     problem = problem_for(x, w, stride, dilation)
     assert dw.supports(problem)
-    got = dw.run(problem, x, w, workers=workers)
+    got = dw.run(problem, x, w, workers=workers, bias=bias)
     want = reference(x, w, stride, dilation)
-    assert got.dtype == x.dtype and got.shape == want.shape
     scale = reference(np.abs(x), np.abs(w), stride, dilation)
+    if bias is not None:
+        per_channel = (1, -1) + (1,) * (x.ndim - 2)
+        want = want + bias.astype(np.float64).reshape(per_channel)
+        scale = scale + np.abs(bias.astype(np.float64)).reshape(per_channel)
+    assert got.dtype == x.dtype and got.shape == want.shape
     bound = tolerance.allowed_error(scale, tolerance.eps(x.dtype), problem.taps, 2, top=0.0)
     err = np.abs(got - want)
     assert np.all(err <= bound), f"max error {err.max()} (allowed {bound.max()})"
@@ -110,7 +115,9 @@ def test_matches_reference(dtype, ndim, steps, m, kind, width, rng):
     batch = 1 + (s + d + m) % 3
     x, w = arrays(rng, batch, 3, m, SIZES[ndim][width], kernel, (s,) * ndim, (d,) * ndim,
                   dtype, extra=s - 1)
-    check(x, w, (s,) * ndim, (d,) * ndim)
+    # a bias where output channels outnumber input channels: each takes its own
+    bias = 10 + rng.standard_normal(w.shape[0]).astype(dtype) if m == 2 else None
+    check(x, w, (s,) * ndim, (d,) * ndim, bias=bias)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
@@ -120,6 +127,8 @@ def test_every_row_width(dtype, cols, rng):
     the flat runs below a vector's width, the bands (and their last blocks) above it."""
     x, w = arrays(rng, 2, 2, 1, (9, cols), (3, 3), (1, 1), (1, 1), dtype)
     check(x, w, (1, 1), (1, 1))
+    # the bias starts every accumulator: bands, flat runs, their tails and scalars
+    check(x, w, (1, 1), (1, 1), bias=np.array([3.0, -7.0], dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)

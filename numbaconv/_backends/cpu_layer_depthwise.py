@@ -35,9 +35,9 @@ from .._jit import jit
 from .._kernels import padding
 from .._kernels.calls import run_items
 from .._kernels.layout import destination, parallel_pays
-from .._kernels.simd import (VEC_BYTES, block_zeros, fma_at, lanes, quarter_fma_at,
-                             quarter_store_at, quarter_zeros, store_at, vec_fma_at,
-                             vec_load_at, vec_store_at, vec_zeros)
+from .._kernels.simd import (VEC_BYTES, block_load_at, block_zeros, fma_at, lanes,
+                             quarter_fma_at, quarter_load_at, quarter_store_at, quarter_zeros,
+                             store_at, vec_fma_at, vec_load_at, vec_store_at, vec_zeros)
 from .._problem import LayerProblem
 
 NAME = "cpu_layer_depthwise"
@@ -46,6 +46,8 @@ METHOD = "direct"
 OPERATION = "layer"
 #: run() takes the caller's ``out=`` (see :func:`run`)
 WRITES_OUT = True
+#: run() adds the bias itself (``bias=``): the accumulators start from it
+ADDS_BIAS = True
 
 #: output rows per work item are cut so that there are at least this many
 #: items per thread (only planes that are few and large are cut at all)
@@ -125,8 +127,9 @@ def _copy_out(buf, n, out, k, dbase, Wq, Wo, limit):
 
 
 @jit(inline=True)
-def _tail(x, wt, wbase, offs, buf, p, n, reach):
-    """``buf[:n]`` = the ``n`` outputs (fewer than a block) whose run starts at ``x[p]``.
+def _tail(x, wt, wbase, offs, buf, bb, p, n, reach):
+    """``buf[:n]`` = the ``n`` outputs (fewer than a block) whose run starts at ``x[p]``,
+    each from the bias (``bb``: a block of the plane's bias).
 
     Quarter blocks; the rest as one more quarter block where its reads
     (``reach`` past its end) stay inside ``x`` -- the lanes past ``n`` read the
@@ -139,6 +142,7 @@ def _tail(x, wt, wbase, offs, buf, p, n, reach):
     q = 0
     while q < n and (q + qw <= n or p + q + qw + reach <= x.shape[0]):
         acc = quarter_zeros(buf)
+        quarter_load_at(acc, bb, 0)
         for t in range(taps):
             quarter_fma_at(acc, wt[wbase + t], x, p + q + offs[t])
         quarter_store_at(acc, buf, q)
@@ -146,13 +150,14 @@ def _tail(x, wt, wbase, offs, buf, p, n, reach):
     while q < n:
         if n < vl:              # the whole group is shorter than a vector
             for e in range(q, n):
-                acc0 = buf.dtype.type(0)
+                acc0 = bb[0]
                 for t in range(taps):
                     acc0 += wt[wbase + t] * x[p + e + offs[t]]
                 buf[e] = acc0
             return
         q = min(q, n - vl)
         acc = vec_zeros(buf)
+        vec_load_at(acc, bb, 0)
         for t in range(taps):
             vec_fma_at(acc, wt[wbase + t], x, p + q + offs[t])
         vec_store_at(acc, buf, q)
@@ -160,11 +165,11 @@ def _tail(x, wt, wbase, offs, buf, p, n, reach):
 
 
 @jit
-def _group(x, wt, wbase, offs, out, pbase, span, dbase, Wq, Wo, limit, reach):
+def _group(x, wt, wbase, offs, out, bb, pbase, span, dbase, Wq, Wo, limit, reach):
     """The outputs of one flat run of ``span`` positions starting at ``x[pbase]``.
 
-    ``limit`` is the end of this work item's rows in ``out``, ``reach`` the
-    farthest tap offset (see :func:`_tail`).
+    ``bb`` is a block of the plane's bias, ``limit`` the end of this work item's
+    rows in ``out``, ``reach`` the farthest tap offset (see :func:`_tail`).
     """
     buf = block_zeros(out)      # on the stack: where blocks that cross rows land
     W = buf.shape[0]
@@ -173,10 +178,11 @@ def _group(x, wt, wbase, offs, out, pbase, span, dbase, Wq, Wo, limit, reach):
     while k < span:
         n = min(W, span - k)
         if n < W:
-            _tail(x, wt, wbase, offs, buf, pbase + k, n, reach)
+            _tail(x, wt, wbase, offs, buf, bb, pbase + k, n, reach)
             _copy_out(buf, n, out, k, dbase, Wq, Wo, limit)
             break
         acc = block_zeros(out)
+        block_load_at(acc, bb, 0)
         for t in range(taps):
             fma_at(acc, wt[wbase + t], x, pbase + k + offs[t])
         row = k // Wq
@@ -215,8 +221,9 @@ def _store_row(out, d, c0, c1, c2, c3, a0, a1, a2, a3):
 
 
 @jit
-def _band(x, wsch, wbase, ent_u, ent_mask, out, base, dbase, rows, Wo):
-    """Output rows ``rows`` (at most four) of one band, four vectors of each row at a time.
+def _band(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
+    """Output rows ``rows`` (at most four) of one band, four vectors of each row at a time,
+    each from the bias (``bb``: a block of the plane's bias).
 
     Entry ``e`` of the schedule is one input vector at ``x[base + ent_u[e]]`` (from
     the band's first output row) and the band rows it feeds (bit ``r`` of
@@ -237,6 +244,10 @@ def _band(x, wsch, wbase, ent_u, ent_mask, out, base, dbase, rows, Wo):
         a10, a11, a12, a13 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
         a20, a21, a22, a23 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
         a30, a31, a32, a33 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
+        _load4(bb, 0, 0, 0, 0, 0, a00, a01, a02, a03)
+        _load4(bb, 0, 0, 0, 0, 0, a10, a11, a12, a13)
+        _load4(bb, 0, 0, 0, 0, 0, a20, a21, a22, a23)
+        _load4(bb, 0, 0, 0, 0, 0, a30, a31, a32, a33)
         for e in range(ent_u.shape[0]):
             mask = ent_mask[e] & live
             if mask == 0:       # feeds only rows past a short band's end: never read it
@@ -333,15 +344,19 @@ def _plane(x, geom, tiles, rows_per_tile, item, buf):
 
 
 @jit
-def _item_bands(x, wsch, ent_u, ent_mask, out, geom, tiles, rows_per_tile, group, total, item):
+def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile, group, total,
+                item):
     """Work item ``item``: plane tiles ``[group item, group (item + 1))`` (those below
     ``total``), each one's output rows ``[r0, r1)`` in bands (:func:`_band`).  The item
     allocates one phase buffer for all its tiles: with one a tile, 8 x 64 planes of 56²
     (3 x 3, float32, 2 threads) took 1.83 ms, with one a group 0.66 ms."""
     Ho, Wo, Hq, Wq = geom[0], geom[1], geom[2], geom[3]
     buf = np.empty(geom[7] if geom[10] else 0, x.dtype)
+    bb = block_zeros(out)              # the plane's bias, a block of it
     for it in range(item * group, min(total, (item + 1) * group)):
         xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf)
+        for j in range(bb.shape[0]):
+            bb[j] = bias[o]
         wbase = o * ent_u.shape[0] * BAND_ROWS
         while r < r1:
             z = r // Ho
@@ -353,27 +368,30 @@ def _item_bands(x, wsch, ent_u, ent_mask, out, geom, tiles, rows_per_tile, group
                 if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
                     y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
                     nr = BAND_ROWS
-                _band(xs, wsch, wbase, ent_u, ent_mask, out, src + (z * Hq + y) * Wq,
+                _band(xs, wsch, wbase, ent_u, ent_mask, out, bb, src + (z * Hq + y) * Wq,
                       dst + (z * Ho + y) * Wo, nr, Wo)
                 y += nr
             r += yb - ya
 
 
 @jit
-def _item_runs(x, wt, offs, out, geom, tiles, rows_per_tile, group, total, item):
+def _item_runs(x, wt, offs, out, bias, geom, tiles, rows_per_tile, group, total, item):
     """Work item ``item``: plane tiles ``[group item, group (item + 1))`` (those below
     ``total``), each one's output rows ``[r0, r1)`` in flat runs (:func:`_group`)."""
     Ho, Wo, Hq, Wq = geom[0], geom[1], geom[2], geom[3]
     buf = np.empty(geom[7] if geom[10] else 0, x.dtype)
+    bb = block_zeros(out)              # the plane's bias, a block of it
     for it in range(item * group, min(total, (item + 1) * group)):
         xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf)
+        for j in range(bb.shape[0]):
+            bb[j] = bias[o]
         wbase = o * offs.shape[0]
         limit = dst + r1 * Wo
         while r < r1:
             z = r // Ho
             y = r - z * Ho
             nr = min(r1 - r, Ho - y)          # rows left in this depth slice
-            _group(xs, wt, wbase, offs, out, src + (z * Hq + y) * Wq, (nr - 1) * Wq + Wo,
+            _group(xs, wt, wbase, offs, out, bb, src + (z * Hq + y) * Wq, (nr - 1) * Wq + Wo,
                    dst + r * Wo, Wq, Wo, limit, geom[9])
             r += nr
 
@@ -387,8 +405,9 @@ def _band_weights(wt, taps, ent_t):
     return np.ascontiguousarray(np.where(ent_t >= 0, vals, 0).astype(wt.dtype).reshape(-1))
 
 
-def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, rows_per_tile):
-    """``out[(n, o), r Wo + c] = sum_t wt[o, t] x[(n, o // m), base(r) + c + offs[t]]``.
+def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, bias, geom, tiles,
+               rows_per_tile):
+    """``out[(n, o), r Wo + c] = bias[o] + sum_t wt[o, t] x[(n, o // m), base(r) + c + offs[t]]``.
 
     ``x``, ``wt`` and ``out`` are the flat input (``N * C`` planes), weights
     (``C_out`` rows of ``T`` taps) and result (``N * C_out`` planes); ``geom``
@@ -409,11 +428,11 @@ def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, geom, tiles, r
     n = -(-total // group)
     if geom[4]:                        # one kernel per layout: a call compiles only its own
         wsch = _band_weights(wt, offs.shape[0], ent_t)
-        run_items(_item_bands, (x, wsch, ent_u, ent_mask, out, geom, tiles, rows_per_tile,
-                                group, total), n, threads)
+        run_items(_item_bands, (x, wsch, ent_u, ent_mask, out, bias, geom, tiles,
+                                rows_per_tile, group, total), n, threads)
     else:
-        run_items(_item_runs, (x, wt, offs, out, geom, tiles, rows_per_tile, group, total), n,
-                  threads)
+        run_items(_item_runs, (x, wt, offs, out, bias, geom, tiles, rows_per_tile, group,
+                               total), n, threads)
 
 
 # ---------------------------------------------------------------- layout
@@ -574,10 +593,11 @@ def describe(problem: LayerProblem, workers=None) -> str:
             f"{split}, {threads} thread(s)")
 
 
-def run(problem: LayerProblem, x, w, *, workers=None, out=None):
+def run(problem: LayerProblem, x, w, *, workers=None, out=None, bias=None):
     """Correlate ``x``, padded as ``problem`` says, with the depthwise ``w``.
 
-    Returns ``(N, C_out, *out_shape)``, no bias: ``out`` itself when it is
+    Returns ``(N, C_out, *out_shape)``, plus ``bias`` (one value per output
+    channel) where given: ``out`` itself when it is
     C-contiguous in the compute dtype (:func:`numbaconv._kernels.layout.destination`).
     """
     dtype = problem.dtype
@@ -595,6 +615,8 @@ def run(problem: LayerProblem, x, w, *, workers=None, out=None):
     if not xf.flags.writeable:          # one array type for the input and the phase buffers
         xf = xf.copy()
     wt = np.ascontiguousarray(np.asarray(w, dtype=dtype)).reshape(-1)
-    _depthwise(threads, xf.reshape(-1), wt, offs, ent_u, ent_t, ent_mask, out.reshape(-1), geom,
-               tiles, per)
+    bias = (np.zeros(problem.out_channels, dtype) if bias is None
+            else np.ascontiguousarray(bias, dtype=dtype).reshape(-1))
+    _depthwise(threads, xf.reshape(-1), wt, offs, ent_u, ent_t, ent_mask, out.reshape(-1), bias,
+               geom, tiles, per)
     return out

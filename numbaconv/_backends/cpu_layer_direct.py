@@ -29,6 +29,8 @@ METHOD = "direct"
 OPERATION = "layer"
 #: run() takes the caller's ``out=`` (see :func:`run`)
 WRITES_OUT = True
+#: run() adds the bias itself (``bias=``), as the result leaves the registers
+ADDS_BIAS = True
 
 
 def available() -> bool:
@@ -125,8 +127,8 @@ def describe(problem: LayerProblem, workers=None) -> str:
             f"{waste:.2f}x the layer's multiply-adds")
 
 
-def run(problem: LayerProblem, x, w, *, workers=None, out=None):
-    """Run the forward correlation of ``x``, or the transposed operation; no bias.
+def run(problem: LayerProblem, x, w, *, workers=None, out=None, bias=None):
+    """Run the forward correlation of ``x``, or the transposed operation, plus ``bias``.
 
     ``x`` is padded on the way into the kernel's flat layout.  The result is
     written into ``out`` (and ``out`` returned) when it is C-contiguous in
@@ -137,10 +139,10 @@ def run(problem: LayerProblem, x, w, *, workers=None, out=None):
         if not problem.transposed:
             return layer.correlate(x, np.ascontiguousarray(w), problem.stride, problem.dilation,
                                    problem.groups, problem.out_shape, threads, problem.pad,
-                                   problem.padding_mode, out=out)
+                                   problem.padding_mode, out=out, bias=bias)
         return layer.correlate(*_transposed_inputs(problem, x, w), (1,) * problem.ndim,
                                problem.dilation, problem.groups, problem.out_shape, threads,
-                               out=out)
+                               out=out, bias=bias)
 
 
 def _transposed_inputs(problem: LayerProblem, y, w):

@@ -42,10 +42,10 @@ def quarter(dtype) -> int:
     return lanes(dtype, BLOCK_BYTES // 4)
 
 
-def _body(xf, wt, out, dest, scratch, bases, x0, w0, o0, valid, cg, chan, taps, outputs,
-          q_lo, q_hi, step):
-    """One output block (six channels, the first at ``out[o0]``) over the flat positions
-    ``[q_lo, q_hi)`` (multiples of ``step``).
+def _body(xf, wt, out, dest, scratch, bias, bases, x0, w0, o0, ch0, valid, cg, chan, taps,
+          outputs, q_lo, q_hi, step):
+    """One output block (six channels, the first at ``out[o0]``, channel ``ch0`` of
+    ``bias``) over the flat positions ``[q_lo, q_hi)`` (multiples of ``step``).
 
     Every array is flat and addressed by absolute position: views made in the
     loops would each cost an atomic reference count, which threads contend
@@ -53,7 +53,8 @@ def _body(xf, wt, out, dest, scratch, bases, x0, w0, o0, valid, cg, chan, taps, 
     (channels ``chan`` apart), ``w0`` where the block's contiguous weight panel
     starts in ``wt`` (six weights per channel and tap).  Each register block
     goes to ``scratch`` and from there to the positions ``dest`` names (``-1``:
-    not an output), so no padded result is written.
+    not an output), so no padded result is written; the bias is added on the way (a
+    pass of its own over the result took as long as a depthwise layer).
     """
     for q0 in range(q_lo, q_hi, step):
         a0 = quarter_zeros(out)
@@ -83,23 +84,25 @@ def _body(xf, wt, out, dest, scratch, bases, x0, w0, o0, valid, cg, chan, taps, 
         quarter_store_at(a5, scratch, 5 * step)
         for b in range(valid):
             row = o0 + b * outputs
+            add = bias[ch0 + b]
             for j in range(step):
                 d = dest[q0 + j]
                 if d >= 0:
-                    out[row + d] = scratch[b * step + j]
+                    out[row + d] = scratch[b * step + j] + add
 
 
 _body_inline = jit(_body, inline=True)
 
 
 @jit
-def _tile(xf, wt, out, dest, bases, channels, out_ch, groups, chan, outputs, item, step,
+def _tile(xf, wt, out, dest, bias, bases, channels, out_ch, groups, chan, outputs, item, step,
           per_image, it):
     """Work item ``it``: one image's flat positions ``[q_lo, q_hi)``, all groups and blocks.
 
     ``xf`` holds ``batch * channels`` flat inputs of ``chan`` elements, ``out``
     ``batch * out_ch`` outputs of ``outputs``; ``dest`` maps each flat position
-    to its output index or ``-1``; ``wt`` is the weight panels of every group
+    to its output index or ``-1``; ``bias`` has one value per output channel; ``wt`` is
+    the weight panels of every group
     and output block, one after the other.
     """
     cg = channels // groups
@@ -117,8 +120,9 @@ def _tile(xf, wt, out, dest, bases, channels, out_ch, groups, chan, outputs, ite
         for b in range(nblocks):
             o0 = (n * out_ch + g * og + b * OUT_BLOCK) * outputs
             valid = min(OUT_BLOCK, og - b * OUT_BLOCK)
-            _body_inline(xf, wt, out, dest, scratch, bases, x0, (g * nblocks + b) * panel, o0,
-                         valid, cg, chan, taps, outputs, q_lo, q_hi, step)
+            _body_inline(xf, wt, out, dest, scratch, bias, bases, x0, (g * nblocks + b) * panel,
+                         o0, g * og + b * OUT_BLOCK, valid, cg, chan, taps, outputs, q_lo, q_hi,
+                         step)
 
 
 @functools.lru_cache(maxsize=256)
@@ -165,8 +169,8 @@ def destinations(out_shape, phase_shape, length):
 
 
 def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mode="zeros",
-              out=None):
-    """The forward layer: ``(N, O, *out_shape)`` from ``x``, padded, and ``w`` (no bias).
+              out=None, bias=None):
+    """The forward layer: ``(N, O, *out_shape)`` from ``x``, padded, and ``w``, plus ``bias``.
 
     Parameters
     ----------
@@ -185,6 +189,8 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
     out : ndarray, optional
         ``(N, O, *out_shape)``: written and returned when it is C-contiguous
         of ``x``'s dtype (:func:`numbaconv._kernels.layout.destination`).
+    bias : ndarray, optional
+        ``(O,)``, added to every output of its channel (default none).
     """
     n = x.ndim - 2
     pairs = tuple(pairs) if pairs else ((0, 0),) * n
@@ -215,7 +221,9 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
         # work items: (image, range of flat positions), every group and output block
         item = step * ITEM_BLOCKS
         per_image = -(-dest.shape[0] // item)
-        run_items(_tile, (flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, bases,
-                          x.shape[1], out_ch, groups, flat.shape[2], outputs, item, step,
+        bias = (np.zeros(out_ch, dtype) if bias is None
+                else np.ascontiguousarray(bias, dtype=dtype).reshape(-1))
+        run_items(_tile, (flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, bias,
+                          bases, x.shape[1], out_ch, groups, flat.shape[2], outputs, item, step,
                           per_image), batch * per_image, threads)
     return result

@@ -271,12 +271,12 @@ def tap_at(typingctx, arr, i):
 #: block of ``W`` elements of ``like``'s dtype (a 1-D array);
 #: ``fma_at(acc, kj, src, start)`` does ``acc[:W] += kj * src[start : start + W]``
 #: as one vector operation; ``store_at(acc, dst, start)`` does
-#: ``dst[start : start + W] = acc[:W]``
-block_zeros, fma_at, store_at, _, _ = _block_ops(BLOCK_BYTES)
+#: ``dst[start : start + W] = acc[:W]``; ``block_load_at(acc, src, start)`` the reverse
+block_zeros, fma_at, store_at, block_load_at, _ = _block_ops(BLOCK_BYTES)
 
 #: quarter blocks (``W / 4`` elements), for kernels that keep four blocks in
 #: registers at once (the separable column pass: four output rows per load)
-quarter_zeros, quarter_fma_at, quarter_store_at, _, _ = _block_ops(BLOCK_BYTES // 4)
+quarter_zeros, quarter_fma_at, quarter_store_at, quarter_load_at, _ = _block_ops(BLOCK_BYTES // 4)
 
 #: pair blocks (two vector registers on AVX-512, one on AVX2: ``W / 8`` elements), for
 #: kernels that keep a dozen blocks in registers (the folded separable column pass);

@@ -211,11 +211,12 @@ class _Call:
             check_out(out, shape[1:] if self.unbatched else shape, self.dtype, inputs, self.name)
             if _plans.writes_out(choice.module):
                 dest = out[None] if self.unbatched else out
-        if dest is None:
-            res = choice.module.run(problem, self.x, self.w)
-        else:
-            res = choice.module.run(problem, self.x, self.w, out=dest)
-        if self.bias is not None:
+        extra = {} if dest is None else {"out": dest}
+        fused = self.bias is not None and _plans.adds_bias(choice.module)
+        if fused:                   # added as the result leaves the kernel's registers
+            extra["bias"] = self.bias
+        res = choice.module.run(problem, self.x, self.w, **extra)
+        if self.bias is not None and not fused:
             res += self.bias.reshape((1, -1) + (1,) * problem.ndim)
         if res is dest:
             return out
