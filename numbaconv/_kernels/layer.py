@@ -42,8 +42,8 @@ def quarter(dtype) -> int:
     return lanes(dtype, BLOCK_BYTES // 4)
 
 
-def _body(xf, wt, out, dest, scratch, bias, bases, x0, w0, o0, ch0, valid, cg, chan, taps,
-          outputs, q_lo, q_hi, step):
+def _body(xf, wt, out, dest, runs, scratch, bias, bases, x0, w0, o0, ch0, valid, cg, chan,
+          taps, outputs, q_lo, q_hi, step):
     """One output block (six channels, the first at ``out[o0]``, channel ``ch0`` of
     ``bias``) over the flat positions ``[q_lo, q_hi)`` (multiples of ``step``).
 
@@ -53,8 +53,10 @@ def _body(xf, wt, out, dest, scratch, bias, bases, x0, w0, o0, ch0, valid, cg, c
     (channels ``chan`` apart), ``w0`` where the block's contiguous weight panel
     starts in ``wt`` (six weights per channel and tap).  Each register block
     goes to ``scratch`` and from there to the positions ``dest`` names (``-1``:
-    not an output), so no padded result is written; the bias is added on the way (a
-    pass of its own over the result took as long as a depthwise layer).
+    not an output), so no padded result is written: by runs of consecutive outputs
+    (``runs[q]`` long from position ``q``), each a loop LLVM vectorises.  The bias is
+    added on the way (a pass of its own over the result took as long as a depthwise
+    layer).
     """
     for q0 in range(q_lo, q_hi, step):
         a0 = quarter_zeros(out)
@@ -85,23 +87,31 @@ def _body(xf, wt, out, dest, scratch, bias, bases, x0, w0, o0, ch0, valid, cg, c
         for b in range(valid):
             row = o0 + b * outputs
             add = bias[ch0 + b]
-            for j in range(step):
-                d = dest[q0 + j]
-                if d >= 0:
-                    out[row + d] = scratch[b * step + j] + add
+            src = b * step
+            j = 0
+            while j < step:
+                n = min(runs[q0 + j], step - j)
+                if n == 0:                      # a padded column: not an output
+                    j += 1
+                    continue
+                d = row + dest[q0 + j]          # unsigned: no negative-index test
+                for e in range(n):
+                    out[np.uint64(d + e)] = scratch[np.uint64(src + j + e)] + add
+                j += n
 
 
 _body_inline = jit(_body, inline=True)
 
 
 @jit
-def _tile(xf, wt, out, dest, bias, bases, channels, out_ch, groups, chan, outputs, item, step,
-          per_image, it):
+def _tile(xf, wt, out, dest, runs, bias, bases, channels, out_ch, groups, chan, outputs, item,
+          step, per_image, it):
     """Work item ``it``: one image's flat positions ``[q_lo, q_hi)``, all groups and blocks.
 
     ``xf`` holds ``batch * channels`` flat inputs of ``chan`` elements, ``out``
     ``batch * out_ch`` outputs of ``outputs``; ``dest`` maps each flat position
-    to its output index or ``-1``; ``bias`` has one value per output channel; ``wt`` is
+    to its output index or ``-1`` (``runs``: see :func:`destinations`); ``bias`` has one
+    value per output channel; ``wt`` is
     the weight panels of every group
     and output block, one after the other.
     """
@@ -120,9 +130,9 @@ def _tile(xf, wt, out, dest, bias, bases, channels, out_ch, groups, chan, output
         for b in range(nblocks):
             o0 = (n * out_ch + g * og + b * OUT_BLOCK) * outputs
             valid = min(OUT_BLOCK, og - b * OUT_BLOCK)
-            _body_inline(xf, wt, out, dest, scratch, bias, bases, x0, (g * nblocks + b) * panel,
-                         o0, g * og + b * OUT_BLOCK, valid, cg, chan, taps, outputs, q_lo, q_hi,
-                         step)
+            _body_inline(xf, wt, out, dest, runs, scratch, bias, bases, x0,
+                         (g * nblocks + b) * panel, o0, g * og + b * OUT_BLOCK, valid, cg, chan,
+                         taps, outputs, q_lo, q_hi, step)
 
 
 @functools.lru_cache(maxsize=256)
@@ -154,7 +164,8 @@ def plan(shape, kernel, stride, dilation):
 
 @functools.lru_cache(maxsize=256)
 def destinations(out_shape, phase_shape, length):
-    """Per flat position (row widths of the phase plane), its flat output index or -1."""
+    """Per flat position (row widths of the phase plane), its flat output index or -1, and
+    how many consecutive outputs start there (0 where it is not an output)."""
     grids = np.meshgrid(*[np.arange(m) for m in (out_shape[0],) + tuple(phase_shape[1:])],
                         indexing="ij")
     inside = np.ones(grids[0].shape, dtype=bool)
@@ -164,8 +175,15 @@ def destinations(out_shape, phase_shape, length):
                                  out_shape)
     dest = np.full(length, -1, dtype=np.int64)
     dest[:inside.size] = np.where(inside, index, -1).ravel()
-    dest.flags.writeable = False            # memoised: shared by every call of this shape
-    return dest
+    valid = dest >= 0
+    # a run ends where the next position is not the next output
+    ends = valid & ~np.append(valid[1:] & (dest[1:] == dest[:-1] + 1), False)
+    at = np.arange(length)
+    last = np.minimum.accumulate(np.where(ends, at, length)[::-1])[::-1]
+    runs = np.where(valid, last - at + 1, 0).astype(np.int64)
+    for a in (dest, runs):
+        a.flags.writeable = False           # memoised: shared by every call of this shape
+    return dest, runs
 
 
 def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mode="zeros",
@@ -217,13 +235,13 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
     outputs = math.prod(out_shape)
     result = destination(out, (batch, out_ch) + tuple(out_shape), dtype)
     if batch and result.size:
-        dest = destinations(tuple(out_shape), phase_shape, length)
+        dest, runs = destinations(tuple(out_shape), phase_shape, length)
         # work items: (image, range of flat positions), every group and output block
         item = step * ITEM_BLOCKS
         per_image = -(-dest.shape[0] // item)
         bias = (np.zeros(out_ch, dtype) if bias is None
                 else np.ascontiguousarray(bias, dtype=dtype).reshape(-1))
-        run_items(_tile, (flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, bias,
+        run_items(_tile, (flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, runs, bias,
                           bases, x.shape[1], out_ch, groups, flat.shape[2], outputs, item, step,
                           per_image), batch * per_image, threads)
     return result
