@@ -318,10 +318,10 @@ def _split(x, src, xs, geom):
 
 
 @jit
-def _plane(x, geom, tiles, rows_per_tile, item, buf):
+def _plane(x, geom, tiles, rows_per_tile, item, buf, bias, bb):
     """Plane tile ``item``: ``(xs, src, dst, r0, r1, o)``, its input (``xs`` from
     ``src``), its output plane's start ``dst`` in ``out``, its output rows ``[r0, r1)``
-    and output channel ``o``.
+    and output channel ``o``, whose bias fills the block ``bb``.
 
     A strided problem, or one whose zero padding is left to the kernel
     (``geom[10]``), first builds the tile's padded input plane, split into its
@@ -332,6 +332,8 @@ def _plane(x, geom, tiles, rows_per_tile, item, buf):
     tile = item - plane * tiles
     n = plane // planes
     o = plane - n * planes
+    for j in range(bb.shape[0]):
+        bb[j] = bias[o]
     src = (n * (planes // m) + o // m) * geom[18]   # the input plane's start in x
     if geom[10]:
         _split(x, src, buf, geom)
@@ -354,9 +356,7 @@ def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile,
     buf = np.empty(geom[7] if geom[10] else 0, x.dtype)
     bb = block_zeros(out)              # the plane's bias, a block of it
     for it in range(item * group, min(total, (item + 1) * group)):
-        xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf)
-        for j in range(bb.shape[0]):
-            bb[j] = bias[o]
+        xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf, bias, bb)
         wbase = o * ent_u.shape[0] * BAND_ROWS
         while r < r1:
             z = r // Ho
@@ -382,9 +382,7 @@ def _item_runs(x, wt, offs, out, bias, geom, tiles, rows_per_tile, group, total,
     buf = np.empty(geom[7] if geom[10] else 0, x.dtype)
     bb = block_zeros(out)              # the plane's bias, a block of it
     for it in range(item * group, min(total, (item + 1) * group)):
-        xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf)
-        for j in range(bb.shape[0]):
-            bb[j] = bias[o]
+        xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf, bias, bb)
         wbase = o * offs.shape[0]
         limit = dst + r1 * Wo
         while r < r1:
