@@ -147,8 +147,9 @@ ICELAKE_FITTED = {
 
 
 #: AMD's Zen 5 cores (full 512-bit FMA units), as measured on a 2-core EPYC VM: medians of
-#: eight calibrations on a shared host (each coefficient's runs spread 1.2-3x; the parallel
-#: efficiency's 0.09-1.0, so AVX512's 0.9 stays).  A one-thread copy streams at 1.2e-11 s
+#: eight calibrations on a shared host (the copy and FFT rates' runs spread 1.1-1.4x, the
+#: float kernels' 2-4x, the four-row slow-downs' from near 0 to 5; the parallel efficiency's
+#: 0.09-1.0, so AVX512's 0.9 stays).  A one-thread copy streams at 1.2e-11 s
 #: a byte here, a twentieth of AVX512's 2.5e-10, which had priced a 3x3 direct pass over a
 #: 256² image above its measured time; the slow-downs below were fitted with the measured
 #: rate in force.  The long-row rates of Numba's float kernels and the layer kernels were

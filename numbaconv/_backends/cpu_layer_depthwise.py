@@ -34,7 +34,7 @@ from .._config import resolve_workers, thread_count
 from .._jit import jit
 from .._kernels import padding
 from .._kernels.calls import run_items
-from .._kernels.layout import destination, parallel_pays
+from .._kernels.layout import destination, parallel_pays, per_channel
 from .._kernels.simd import (VEC_BYTES, block_load_at, block_zeros, fma_at, lanes,
                              quarter_fma_at, quarter_load_at, quarter_store_at, quarter_zeros,
                              store_at, vec_fma_at, vec_load_at, vec_store_at, vec_zeros)
@@ -244,6 +244,7 @@ def _band(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
         a10, a11, a12, a13 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
         a20, a21, a22, a23 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
         a30, a31, a32, a33 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
+        # every accumulator starts from the plane's bias (the same vector four times a row)
         _load4(bb, 0, 0, 0, 0, 0, a00, a01, a02, a03)
         _load4(bb, 0, 0, 0, 0, 0, a10, a11, a12, a13)
         _load4(bb, 0, 0, 0, 0, 0, a20, a21, a22, a23)
@@ -613,8 +614,6 @@ def run(problem: LayerProblem, x, w, *, workers=None, out=None, bias=None):
     if not xf.flags.writeable:          # one array type for the input and the phase buffers
         xf = xf.copy()
     wt = np.ascontiguousarray(np.asarray(w, dtype=dtype)).reshape(-1)
-    bias = (np.zeros(problem.out_channels, dtype) if bias is None
-            else np.ascontiguousarray(bias, dtype=dtype).reshape(-1))
-    _depthwise(threads, xf.reshape(-1), wt, offs, ent_u, ent_t, ent_mask, out.reshape(-1), bias,
-               geom, tiles, per)
+    _depthwise(threads, xf.reshape(-1), wt, offs, ent_u, ent_t, ent_mask, out.reshape(-1),
+               per_channel(bias, problem.out_channels, dtype), geom, tiles, per)
     return out

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._jit import jit
 from .calls import run_items
-from .layout import destination
+from .layout import destination, per_channel
 from .padding import phase_planes
 from .simd import BLOCK_BYTES, lanes, quarter_fma_at, quarter_store_at, quarter_zeros
 
@@ -94,8 +94,8 @@ def _body(xf, wt, out, dest, runs, scratch, bias, bases, x0, w0, o0, ch0, valid,
                 if n == 0:                      # a padded column: not an output
                     j += 1
                     continue
-                d = row + dest[q0 + j]          # unsigned: no negative-index test
-                for e in range(n):
+                d = row + dest[q0 + j]
+                for e in range(n):              # unsigned: no negative-index test
                     out[np.uint64(d + e)] = scratch[np.uint64(src + j + e)] + add
                 j += n
 
@@ -110,10 +110,9 @@ def _tile(xf, wt, out, dest, runs, bias, bases, channels, out_ch, groups, chan, 
 
     ``xf`` holds ``batch * channels`` flat inputs of ``chan`` elements, ``out``
     ``batch * out_ch`` outputs of ``outputs``; ``dest`` maps each flat position
-    to its output index or ``-1`` (``runs``: see :func:`destinations`); ``bias`` has one
-    value per output channel; ``wt`` is
-    the weight panels of every group
-    and output block, one after the other.
+    to its output index or ``-1`` (``runs``: see :func:`destinations`); ``bias`` has
+    one value per output channel; ``wt`` is the weight panels of every group and
+    output block, one after the other.
     """
     cg = channels // groups
     og = out_ch // groups
@@ -239,9 +238,8 @@ def correlate(x, w, stride, dilation, groups, out_shape, threads, pairs=None, mo
         # work items: (image, range of flat positions), every group and output block
         item = step * ITEM_BLOCKS
         per_image = -(-dest.shape[0] // item)
-        bias = (np.zeros(out_ch, dtype) if bias is None
-                else np.ascontiguousarray(bias, dtype=dtype).reshape(-1))
-        run_items(_tile, (flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, runs, bias,
+        run_items(_tile, (flat.reshape(-1), wt.reshape(-1), result.reshape(-1), dest, runs,
+                          per_channel(bias, out_ch, dtype),
                           bases, x.shape[1], out_ch, groups, flat.shape[2], outputs, item, step,
                           per_image), batch * per_image, threads)
     return result

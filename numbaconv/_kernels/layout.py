@@ -107,3 +107,18 @@ def destination(out, shape, dtype) -> np.ndarray:
     if out is not None and out.dtype == dtype and out.flags.c_contiguous:
         return out
     return np.empty(shape, dtype)
+
+
+def per_channel(bias, channels: int, dtype) -> np.ndarray:
+    """A layer kernel's bias: ``channels`` contiguous values of ``dtype`` (zeros for None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv._kernels.layout import per_channel
+    >>> per_channel(None, 2, np.float32), per_channel([1, 2], 2, np.float64)
+    (array([0., 0.], dtype=float32), array([1., 2.]))
+    """
+    if bias is None:
+        return np.zeros(channels, dtype)
+    return np.ascontiguousarray(bias, dtype=dtype).reshape(-1)

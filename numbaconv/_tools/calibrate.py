@@ -4,8 +4,9 @@
 solves that backend's own ``cost()`` formula for the coefficient the
 problem exercises (seconds per multiply-add of the direct kernel per type,
 per ``N log N`` of the FFT, the fixed overheads, the rate of a copy, the
-phase, short-row and kernel-row slow-downs, the parallel efficiency); with a CUDA GPU the steps
-of :mod:`numbaconv._tools.calibrate_cuda` fit the ``"cuda"`` section too.
+phase, short-row and kernel-row slow-downs, the parallel efficiency); with a
+CUDA GPU the steps of :mod:`numbaconv._tools.calibrate_cuda` fit the
+``"cuda"`` section too.
 The table's layout, its validation and the calibration file belong to
 :mod:`numbaconv._coefficients`, which :func:`calibrate` hands the result to.
 """
@@ -97,7 +98,7 @@ def cpu_steps(quick: bool = False) -> list:
         solve(c, path, lambda: backend.cost(problem, workers), t, lo, hi)
         return problem, t
 
-    long_rows = {}          # float type -> (problem, seconds) of its direct_mac fit
+    long_rows = {}          # "f4" / "f8" -> (problem, seconds) of its direct_mac fit
 
     def overheads(c, rng):
         a, b = np.ones(16), np.ones(3)
@@ -129,8 +130,10 @@ def cpu_steps(quick: bool = False) -> list:
 
     def direct_mac(key, dtype):
         def step(c, rng):
-            long_rows[key] = fit(c, ("direct_mac", key), cpu_direct, draw(rng, n1, dtype),
-                                 draw(rng, 64, dtype), "valid", "direct")
+            timed = fit(c, ("direct_mac", key), cpu_direct, draw(rng, n1, dtype),
+                        draw(rng, 64, dtype), "valid", "direct")
+            if key in ("f4", "f8"):     # the rates the phase slow-down applies to
+                long_rows[key] = timed
         return step
 
     # short rows and extra kernel rows are priced where the four-row kernel does not run:
