@@ -150,9 +150,9 @@ ICELAKE_FITTED = {
 #: eight calibrations on a shared host (the copy and FFT rates' runs spread 1.1-1.4x, the
 #: float kernels' 2-4x, the four-row slow-downs' from near 0 to 5; the parallel efficiency's
 #: 0.09-1.0, so AVX512's 0.9 stays).  A one-thread copy streams at 1.2e-11 s
-#: a byte here, a twentieth of AVX512's 2.5e-10, which had priced a 3x3 direct pass over a
-#: 256² image above its measured time; the slow-downs below were fitted with the measured
-#: rate in force.  The long-row rates of Numba's float kernels and the layer kernels were
+#: a byte here, a twentieth of AVX512's 2.5e-10, which had priced the streams of a 3x3
+#: direct pass over a 256² image at 17 of its 22 measured µs; the slow-downs below were
+#: fitted with the measured rate in force.  The long-row rates of Numba's float kernels and the layer kernels were
 #: within their noise of Zen 4's and stay.  With Zen 4's set the dispatcher sent random
 #: 31x31 kernels on 1024² float32 to FFT (17.3 ms; direct about 5 ms) and 15x15 on 4096²
 #: float64 to overlap-add (112 ms; direct about 45 ms).
