@@ -140,6 +140,10 @@ def test_a_cpu_set_refines_only_its_own_class_and_the_fft_rates():
     kernel's and the 2-D kernels' slow-downs changed (each within a factor of 10), and it is
     chosen only for the 512-bit kernels on that CPU."""
     assert _coefficients.shipped_set("avx512", "icelake-server") == "avx512-icelake"
+    for later in ("sapphirerapids", "emeraldrapids"):       # Intel's later server cores
+        assert _coefficients.shipped_set("avx512", later) == "avx512-icelake"
+        assert _coefficients.shipped_set("avx2", later) == "avx2"
+    assert _coefficients.shipped_set("avx512", "skylake-avx512") == "avx512"   # not measured
     assert _coefficients.shipped_set("avx2", "icelake-server") == "avx2"
     assert _coefficients.shipped_set("avx512", "znver4") == "avx512"
     assert _coefficients.shipped_set("generic", "icelake-server") == "avx2"
