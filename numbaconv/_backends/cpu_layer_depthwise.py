@@ -35,9 +35,10 @@ from .._jit import jit
 from .._kernels import padding
 from .._kernels.calls import run_items
 from .._kernels.layout import destination, parallel_pays, per_channel
-from .._kernels.simd import (VEC_BYTES, block_load_at, block_zeros, fma_at, lanes,
-                             quarter_fma_at, quarter_load_at, quarter_store_at, quarter_zeros,
-                             store_at, vec_fma_at, vec_load_at, vec_store_at, vec_zeros)
+from .._kernels.simd import (LINE_BYTES, VEC_BYTES, block_load_at, block_zeros, fma_at, lanes,
+                             prefetch_at, quarter_fma_at, quarter_load_at, quarter_store_at,
+                             quarter_zeros, store_at, vec_fma_at, vec_load_at, vec_store_at,
+                             vec_zeros)
 from .._problem import LayerProblem
 
 NAME = "cpu_layer_depthwise"
@@ -318,6 +319,15 @@ def _split(x, src, xs, geom):
                         i += Wq
 
 
+@jit(inline=True)
+def _source(geom, tiles, item):
+    """Where plane tile ``item``'s input plane starts in ``x``."""
+    plane = item // tiles
+    n = plane // geom[5]
+    o = plane - n * geom[5]
+    return (n * (geom[5] // geom[6]) + o // geom[6]) * geom[18]
+
+
 @jit
 def _plane(x, geom, tiles, rows_per_tile, item, buf, bias, bb):
     """Plane tile ``item``: ``(xs, src, dst, r0, r1, o)``, its input (``xs`` from
@@ -328,14 +338,14 @@ def _plane(x, geom, tiles, rows_per_tile, item, buf, bias, bb):
     (``geom[10]``), first builds the tile's padded input plane, split into its
     phases (:func:`_split`), in ``buf`` (its work item's own).
     """
-    Wo, planes, m, P = geom[1], geom[5], geom[6], geom[8]
+    Wo, planes, P = geom[1], geom[5], geom[8]
     plane = item // tiles
     tile = item - plane * tiles
     n = plane // planes
     o = plane - n * planes
     for j in range(bb.shape[0]):
         bb[j] = bias[o]
-    src = (n * (planes // m) + o // m) * geom[18]   # the input plane's start in x
+    src = _source(geom, tiles, item)                # the input plane's start in x
     if geom[10]:
         _split(x, src, buf, geom)
         xs = buf
@@ -344,6 +354,14 @@ def _plane(x, geom, tiles, rows_per_tile, item, buf, bias, bb):
         xs = x
     r0 = tile * rows_per_tile
     return xs, src, plane * P, r0, min(P // Wo, r0 + rows_per_tile), o
+
+
+@jit(inline=True)
+def _prefetch(x, start, stop):
+    """Hint that ``x[start:stop]`` is read soon (a line at a time, within ``x``)."""
+    step = LINE_BYTES // x.itemsize
+    for i in range(max(start, 0), min(stop, x.shape[0]), step):
+        prefetch_at(x, i)
 
 
 @jit
@@ -356,9 +374,15 @@ def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile,
     Ho, Wo, Hq, Wq = geom[0], geom[1], geom[2], geom[3]
     buf = np.empty(geom[7] if geom[10] else 0, x.dtype)
     bb = block_zeros(out)              # the plane's bias, a block of it
-    for it in range(item * group, min(total, (item + 1) * group)):
+    last = min(total, (item + 1) * group)
+    for it in range(item * group, last):
         xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf, bias, bb)
         wbase = o * ent_u.shape[0] * BAND_ROWS
+        # the next tile's input plane is fetched a share per band, while this one computes:
+        # read plane by plane, a core's memory latency left a 3 x 3 layer's copies waiting
+        nxt = _source(geom, tiles, it + 1) if it + 1 < last else x.shape[0]
+        share = -(-geom[18] // max(1, -(-(r1 - r) // BAND_ROWS)))
+        ahead = nxt
         while r < r1:
             z = r // Ho
             ya = r - z * Ho
@@ -369,6 +393,8 @@ def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile,
                 if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
                     y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
                     nr = BAND_ROWS
+                _prefetch(x, ahead, min(ahead + share, nxt + geom[18]))
+                ahead += share
                 _band(xs, wsch, wbase, ent_u, ent_mask, out, bb, src + (z * Hq + y) * Wq,
                       dst + (z * Ho + y) * Wo, nr, Wo)
                 y += nr
