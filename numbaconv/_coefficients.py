@@ -188,12 +188,12 @@ SETS = {"avx512": AVX512, "avx2": _merged(AVX512, AVX2_FITTED),
 SET_OF_CLASS = {"avx512": "avx512", "avx2": "avx2", "generic": "avx2"}
 
 #: CPUs (Numba's target names) whose kernels of one class run with a set of their own:
-#: ``(class, set)``.  Only measured CPUs are named; the others take their class's set.
-#: Emerald Rapids (measured on a 2-core VM) runs pocketfft as slowly as Ice Lake server
-#: and its direct kernels as Ice Lake's set prices them: over the 48 OpenCV-grid cells the
-#: Ice Lake set's choices were within 1% of the fastest method (geometric mean of the
-#: chosen / fastest times), Zen 4's 7% (1024² 31x31 float32 to FFT at 1.36x, 4096² 15x15
-#: float64 to overlap-add at 2.2x).  Sapphire Rapids has the same core.
+#: ``(class, set)``.  Only measured CPUs, and Sapphire Rapids (Emerald Rapids' core), are
+#: named; the others take their class's set.  Emerald Rapids (measured on a 2-core VM)
+#: runs pocketfft as slowly as Ice Lake server and its direct kernels as Ice Lake's set
+#: prices them: over the 48 OpenCV-grid cells the Ice Lake set's choices were within 1% of
+#: the fastest method (geometric mean of the chosen / fastest times), Zen 4's 7% (1024²
+#: 31x31 float32 to FFT at 1.36x, 4096² 15x15 float64 to overlap-add at 2.2x).
 SET_OF_CPU = {"icelake-server": ("avx512", "avx512-icelake"),
               "sapphirerapids": ("avx512", "avx512-icelake"),
               "emeraldrapids": ("avx512", "avx512-icelake"),

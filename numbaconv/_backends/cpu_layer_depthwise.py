@@ -378,8 +378,9 @@ def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile,
     for it in range(item * group, last):
         xs, src, dst, r, r1, o = _plane(x, geom, tiles, rows_per_tile, it, buf, bias, bb)
         wbase = o * ent_u.shape[0] * BAND_ROWS
-        # the next tile's input plane is fetched a share per band, while this one computes:
-        # read plane by plane, a core's memory latency left a 3 x 3 layer's copies waiting
+        # each band prefetches a share of the next tile's input plane, so that it arrives
+        # while this one computes (read only when its tile began, a 3 x 3 layer's copies
+        # waited on one core's memory latency)
         nxt = _source(geom, tiles, it + 1) if it + 1 < last else x.shape[0]
         share = -(-geom[18] // max(1, -(-(r1 - r) // BAND_ROWS)))
         ahead = nxt
