@@ -320,9 +320,8 @@ def _split(x, src, xs, geom):
 
 
 @jit(inline=True)
-def _source(geom, tiles, item):
-    """Where plane tile ``item``'s input plane starts in ``x``."""
-    plane = item // tiles
+def _source(geom, plane):
+    """Where the input plane of output plane ``plane`` (image, output channel) starts in ``x``."""
     n = plane // geom[5]
     o = plane - n * geom[5]
     return (n * (geom[5] // geom[6]) + o // geom[6]) * geom[18]
@@ -345,7 +344,7 @@ def _plane(x, geom, tiles, rows_per_tile, item, buf, bias, bb):
     o = plane - n * planes
     for j in range(bb.shape[0]):
         bb[j] = bias[o]
-    src = _source(geom, tiles, item)                # the input plane's start in x
+    src = _source(geom, plane)                      # the input plane's start in x
     if geom[10]:
         _split(x, src, buf, geom)
         xs = buf
@@ -381,7 +380,7 @@ def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile,
         # each band prefetches a share of the next tile's input plane, so that it arrives
         # while this one computes (read only when its tile began, a 3 x 3 layer's copies
         # waited on one core's memory latency)
-        nxt = _source(geom, tiles, it + 1) if it + 1 < last else x.shape[0]
+        nxt = _source(geom, (it + 1) // tiles) if it + 1 < last else x.shape[0]
         share = -(-geom[18] // max(1, -(-(r1 - r) // BAND_ROWS)))
         ahead = nxt
         while r < r1:
