@@ -22,11 +22,13 @@ def batch(fn, min_time: float = 0.02, max_calls: int = 1 << 12):
     """Size a batch: ``(number, seconds per call)`` of back-to-back calls of ``fn``.
 
     ``number`` is the smallest power of two of calls that lasts ``min_time``
-    (at most ``max_calls``); the seconds per call are those it measured.
+    (at most ``max_calls``) at the fastest rate any of the doubling samples
+    measured, which is the seconds per call returned: one sample slowed by a
+    busy machine must not end the doubling early and shrink every later sample.
     """
-    number = 1
+    number, per_call = 1, float("inf")
     while True:
-        per_call = sample(fn, number)
+        per_call = min(per_call, sample(fn, number))
         if per_call * number >= min_time or number >= max_calls:
             return number, per_call
         number *= 2

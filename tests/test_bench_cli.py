@@ -114,6 +114,24 @@ def test_measure_batches_short_calls_to_min_sample():
     assert t.number >= 2 and t.number * t.median >= 2.5e-3
 
 
+def test_batch_is_not_shrunk_by_one_slow_sample(monkeypatch):
+    """A busy moment during the doubling (the 8-call sample at 1 ms a call) does not
+    end it: the batch is sized on the fastest rate seen, 0.2 ms, so 32 calls for 5 ms."""
+    from numbaconv import _timing
+
+    per_call = {1: 2e-4, 2: 2e-4, 4: 2e-4, 8: 1e-3, 16: 2e-4, 32: 2e-4, 64: 2e-4}
+    seen = []
+
+    def fake_sample(fn, number):
+        seen.append(number)
+        return per_call[number]
+
+    monkeypatch.setattr(_timing, "sample", fake_sample)
+    number, est = _timing.batch(lambda: None, 5e-3)
+    assert (number, est) == (32, 2e-4)
+    assert seen == [1, 2, 4, 8, 16, 32]
+
+
 @pytest.mark.parametrize("repeat", [2, 15])
 def test_interleaved_keeps_min_rounds_past_the_budget(repeat, monkeypatch):
     """A budget far below one round still takes min(repeat, MIN_ROUNDS) rounds,
