@@ -33,8 +33,8 @@ from .._kernels.blocks import (NACC, block_width, dot_run, phase_slowdown, row_a
 from .._kernels.calls import run_items
 from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, parallel_pays,
                                work_dtype)
-from .._kernels.simd import (BLOCK_BYTES, lanes, quarter_fma_at, quarter_store_at, quarter_zeros,
-                             tap_at, vec_fma_at, vec_store_at, vec_zeros)
+from .._kernels.simd import (BLOCK_BYTES, flat, lanes, quarter_fma_at, quarter_store_at,
+                             quarter_zeros, row, tap_at, vec_fma_at, vec_store_at, vec_zeros)
 from .._problem import Problem
 
 NAME = "cpu_direct"
@@ -179,7 +179,7 @@ def _item_rows(a, k, out, oy, ox, chunk, ncx, item):
     r = item // ncx
     c0 = (item - r * ncx) * chunk
     c1 = min(c0 + chunk, out.shape[1])
-    orow = out[r]
+    orow = row(out, r)
     lo = min(max(-ox, c0), c1)                 # first column whose window starts inside a
     hi = max(min(W - kw + 1 - ox, c1), lo)     # one past the last whose window ends inside
     y = r + oy
@@ -189,9 +189,9 @@ def _item_rows(a, k, out, oy, ox, chunk, ncx, item):
         orow[c] = 0
     if lo < hi:
         for p in range(p0, p1):
-            row_accumulate(orow[lo:hi], a[y + p][lo + ox:], k[p])
-    _edge_columns(out.reshape(-1), r * out.shape[1], a.reshape(-1), W, k.reshape(-1), kw, y, p0,
-                  p1, c0, lo, hi, c1, ox)
+            row_accumulate(orow[lo:hi], row(a, y + p)[lo + ox:], row(k, p))
+    _edge_columns(flat(out), r * out.shape[1], flat(a), W, flat(k), kw, y, p0, p1, c0, lo, hi,
+                  c1, ox)
 
 
 
@@ -209,7 +209,7 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
     r = item // ncx
     c0 = (item - r * ncx) * chunk
     c1 = min(c0 + chunk, out.shape[1])
-    orow = out[r]
+    orow = row(out, r)        # borrowed views: no reference count per item
     lo = min(max(-ox, c0), c1)
     hi = max(min(W - kw + 1 - ox, c1), lo)
     y = r + oy
@@ -217,8 +217,8 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
     p1 = min(kh, H - y)
     nv = vec_zeros(orow).shape[0]
     nl = NACC * nv
-    af = a.reshape(-1)
-    kf = k.reshape(-1)
+    af = flat(a)
+    kf = flat(k)
     if hi - lo >= nl:
         c = lo
         while True:
@@ -244,8 +244,7 @@ def _item_blocks(a, k, out, oy, ox, chunk, ncx, item):
             c = min(c + nv, hi - nv)
     else:
         hi = lo                    # shorter than a vector: every column bounds-checked
-    _edge_columns(out.reshape(-1), r * out.shape[1], af, W, kf, kw, y, p0, p1, c0, lo, hi, c1,
-                  ox)
+    _edge_columns(flat(out), r * out.shape[1], af, W, kf, kw, y, p0, p1, c0, lo, hi, c1, ox)
 
 
 #: output rows of one step of :func:`_item_quads`
@@ -290,17 +289,17 @@ def _quads_factory(KW):
         lo = min(max(-ox, c0), c1)
         hi = max(min(W - kw + 1 - ox, c1), lo)
         rows = min(QUAD_ROWS, OH - r)
-        # flat arrays and offsets, no row views: a view's reference count is a call, and
-        # the calls spill the sixteen accumulators
-        of = out.reshape(-1)
+        # flat borrowed views and offsets, no row views: a view's reference count is a
+        # call, and the calls spill the sixteen accumulators
+        of = flat(out)
         OW = out.shape[1]
         o0 = r * OW
         o1 = min(r + 1, OH - 1) * OW
         o2 = min(r + 2, OH - 1) * OW
         o3 = min(r + 3, OH - 1) * OW
         nl = quarter_zeros(of).shape[0]
-        af = a.reshape(-1)
-        kf = k.reshape(-1)
+        af = flat(a)
+        kf = flat(k)
         t0 = max(0, -(r + oy))                      # input rows inside a only
         t1 = min(kh + QUAD_ROWS - 1, H - r - oy)
         if hi - lo >= nl:
@@ -436,7 +435,7 @@ def _nd_item_rows(aflat, k2, kofs, out2, obase, chunk, ncx, item):
     r = item // ncx
     c0 = (item - r * ncx) * chunk
     c1 = min(c0 + chunk, out2.shape[1])
-    orow = out2[r]
+    orow = row(out2, r)
     for c in range(c0, c1):
         orow[c] = 0
     for t in range(k2.shape[0]):
@@ -474,14 +473,14 @@ def _nd_item_blocks(aflat, k2, kofs, out2, obase, chunk, ncx, item):
     r = item // ncx
     c0 = (item - r * ncx) * chunk
     c1 = min(c0 + chunk, out2.shape[1])
-    orow = out2[r]
+    orow = row(out2, r)
     nv = vec_zeros(orow).shape[0]
     nl = NACC * nv
     if c1 - c0 < nl:
         _nd_short_run(aflat, k2, kofs, orow, obase[r], c0, c1, nv)
         return
     kw = k2.shape[1]
-    k2f = k2.reshape(-1)
+    k2f = flat(k2)
     c = c0
     while True:
         a0, a1, a2, a3, a4, a5, a6, a7 = zero_block(orow)
