@@ -145,12 +145,15 @@ def test_wide_kernel_short_rows_padded(dtype, mode, rng):
 # --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape_a, shape_k, itemsize, parallel", [
-    ((1, 1000), (1, 301), 4, False),     # long rows: a launch costs more than 301k MACs
+    ((1, 1000), (1, 301), 4, False),     # a launch costs more than 1.2 MB of multiply-adds
     ((1, 10000), (1, 31), 8, False),
-    ((1, 30000), (1, 31), 4, True),
+    ((1, 30000), (1, 31), 4, True),      # and less than 3.2 MB, whatever the row's length
     ((1, 20000), (1, 31), 8, True),
-    ((1, 100000), (1, 3), 4, True),      # short rows and 2-D kernels: from 200k MACs
-    ((64, 64), (7, 7), 4, True),
+    ((1, 100000), (1, 3), 4, False),     # 1.2 MB: 31 µs serially, 34 µs on 2 threads
+    ((1, 300000), (1, 3), 4, True),
+    ((64, 64), (7, 7), 4, False),
+    ((256, 256), (3, 3), 4, False),      # 2.4 MB: 27 µs serially, 33 µs on 2 threads
+    ((512, 512), (3, 3), 4, True),
     ((1, 30000), (1, 3), 4, False),
 ])
 def test_direct_parallel_threshold(shape_a, shape_k, itemsize, parallel):

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 from .. import _coefficients as coef
-from .._config import thread_count
+from .._config import resolve_workers, thread_count
 from .._jit import jit
 from .._kernels.blocks import (NACC, block_width, dot_run, phase_slowdown, row_accumulate,
                                rows_slowdown, short_slowdown, store_block, taps, zero_block)
@@ -68,7 +68,16 @@ def cost(problem: Problem, workers=None) -> float:
         slowdown = (phase_slowdown(c, key, kw) * short_slowdown(c, kw)
                     * rows_slowdown(c, problem.shape_k))
     compute = _computed_macs(problem, workers) * c["direct_mac"][key] * slowdown
-    return c["direct_overhead"] + (compute + stream) / coef.effective_threads(workers)
+    threads = workers if _runs_parallel(problem, workers) else 1
+    return c["direct_overhead"] + (compute + stream) / coef.effective_threads(threads)
+
+
+def _runs_parallel(problem: Problem, workers=None) -> bool:
+    """Whether :func:`run` takes the parallel kernel for ``problem`` (below
+    :func:`numbaconv._kernels.layout.parallel_pays`'s threshold it runs on one thread)."""
+    if problem.ndim in (1, 2) and problem.zero_fill and problem.all_axes:
+        return _layout_of(problem, resolve_workers(workers))[3] > 1
+    return parallel_pays(problem.macs, work_dtype(problem.dtype).itemsize)
 
 
 def _computed_macs(problem: Problem, workers=None) -> float:
@@ -530,7 +539,7 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
     if not (edges and kw > 1 and wide and blocks):
         pad_lo = pad_hi = 0
     macs = out_shape[0] * OW * shape_k[0] * kw
-    threads = thread_count(workers) if parallel_pays(macs, shape_k, itemsize) else 1
+    threads = thread_count(workers) if parallel_pays(macs, itemsize) else 1
     # blocks: a real float or int64 work dtype, whose lanes depend on its itemsize only
     quarter = quad_lanes(kh, out_shape, np.dtype(f"f{itemsize}")) if blocks else 0
     if quarter:        # _item_quads: groups of four rows, chunks of two quarter blocks or more
@@ -568,7 +577,7 @@ def _run_nd(a, k, out, offs, workers):
     lead_out, lead_k = out.shape[:-1], k.shape[:-1]
     obase = base0 + np.indices(lead_out).reshape(len(lead_out), -1).T @ st[:-1]
     kofs = np.indices(lead_k).reshape(len(lead_k), -1).T @ st[:-1]
-    threads = (thread_count(workers) if parallel_pays(out.size * k.size, k.shape, out.itemsize)
+    threads = (thread_count(workers) if parallel_pays(out.size * k.size, out.itemsize)
                else 1)
     out2 = out.reshape(-1, out.shape[-1])
     _corr_rows(threads, ap.reshape(-1), np.ascontiguousarray(k.reshape(-1, k.shape[-1])),

@@ -555,7 +555,7 @@ def _layout(problem: LayerProblem, workers: int):
     planes are cut (each tile would pad the whole plane again).
     """
     threads = (thread_count(workers)
-               if parallel_pays(problem.macs, problem.kernel, problem.dtype.itemsize) else 1)
+               if parallel_pays(problem.macs, problem.dtype.itemsize) else 1)
     rows = math.prod(problem.out_shape[:-1])
     planes = problem.batch * problem.out_channels
     want = ITEMS_PER_THREAD * threads if threads > 1 else 1

@@ -64,7 +64,7 @@ def _work(problem: LayerProblem) -> float:
 
 def _threads(problem: LayerProblem, workers) -> int:
     workers = resolve_workers(workers)
-    if workers > 1 and parallel_pays(_work(problem), problem.kernel, problem.dtype.itemsize):
+    if workers > 1 and parallel_pays(_work(problem), problem.dtype.itemsize):
         return workers
     return 1
 

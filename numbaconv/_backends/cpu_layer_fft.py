@@ -53,7 +53,7 @@ from .._config import resolve_workers
 from .._jit import jit
 from .._kernels import padding
 from .._kernels.calls import run_items
-from .._kernels.layout import PARALLEL_MIN_MACS
+from .._kernels.layout import parallel_pays
 from .._problem import LayerProblem
 from .cpu_fft import FFT_PARALLEL_MIN
 
@@ -218,7 +218,8 @@ def _fft_threads(problem: LayerProblem, workers: int) -> int:
 
 def _contract_threads(problem: LayerProblem, workers: int) -> int:
     """Threads of the channel sums: one below Numba's launch break-even."""
-    return workers if _cmacs(problem) >= PARALLEL_MIN_MACS else 1
+    # a complex multiply-add is four real ones on items of the real dtype
+    return workers if parallel_pays(4 * _cmacs(problem), problem.dtype.itemsize) else 1
 
 
 def _cmacs(problem: LayerProblem) -> float:

@@ -22,8 +22,8 @@ from .._jit import jit
 from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, store_block, taps,
                                zero_block)
 from .._kernels.calls import run_items
-from .._kernels.layout import PARALLEL_MIN_MACS, pad_boundary, work_dtype
-from .._kernels.simd import (BLOCK_BYTES, LINE_BYTES, lanes, prefetch_at, quarter_fma_at,
+from .._kernels.layout import pad_boundary, parallel_pays, work_dtype
+from .._kernels.simd import (BLOCK_BYTES, LINE_BYTES, flat, lanes, prefetch_at, quarter_fma_at,
                              quarter_store_at, quarter_zeros, vec_zeros)
 from .._probes import separable_factors
 from .._problem import Problem
@@ -58,8 +58,16 @@ def cost(problem: Problem, workers=None) -> float:
     # arithmetic as the direct kernel's do
     stream = ((math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
               * c["direct_stream"])
+    threads = _threads(problem.out_shape, problem.shape_k, item, resolve_workers(workers))
     return (2 * c["direct_overhead"]
-            + ((row + col) * c["separable_slowdown"] + stream) / coef.effective_threads(workers))
+            + ((row + col) * c["separable_slowdown"] + stream) / coef.effective_threads(threads))
+
+
+def _threads(out_shape, shape_k, itemsize, workers) -> int:
+    """``workers``, or 1 where the two passes' multiply-adds do not pay for a launch
+    (:func:`numbaconv._kernels.layout.parallel_pays`)."""
+    macs = math.prod(out_shape) * sum(shape_k)
+    return workers if workers > 1 and parallel_pays(macs, itemsize) else 1
 
 
 def memory(problem: Problem, workers=None) -> int:
@@ -246,8 +254,8 @@ def _fused_item(a, v, u, out, oy, ox, nb, stride, prefetch, ncx, item):
     skip = (-raw.ctypes.data % LINE_BYTES) // out.itemsize
     rf = raw[skip:skip + nring * stride]
     H, W = a.shape
-    af = a.reshape(-1)
-    of = out.reshape(-1)
+    af = flat(a)          # borrowed views: no reference count per item
+    of = flat(out)
     y_next = r0 + oy                      # first input row not yet in the ring
     r = r0
     while r < r1:
@@ -345,8 +353,7 @@ def run(problem: Problem, a, k, *, workers: int):
         return out
     u = np.ascontiguousarray(u, wt)
     v = np.ascontiguousarray(v, wt)
-    if workers > 1 and out.size * (len(u) + len(v)) < PARALLEL_MIN_MACS:
-        workers = 1
+    workers = _threads(out.shape, (len(u), len(v)), out.itemsize, workers)
     with numba_threads(workers):
         if not lanes(wt):  # complex: no register blocks, two passes of the 2-D kernel
             tmp = np.empty((a.shape[0], OW), wt)

@@ -7,7 +7,6 @@ Every serial/parallel choice of a direct kernel goes through
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
@@ -36,23 +35,20 @@ def chunk_for(width: int, itemsize: int, rows: int = 1, threads: int = 1) -> int
     return max(1, -(-width // pieces))
 
 
-#: below this many multiply-adds a thread launch costs more than it saves
-PARALLEL_MIN_MACS = 200_000
+#: a direct kernel goes parallel from this many bytes of multiply-adds (``macs x
+#: itemsize``): below it, a thread launch and the second thread's start cost more than
+#: the half of the work they take.  Measured (1 against 2 threads, interleaved minima, on
+#: 1-D rows of 3-15 taps and 3x3-7x7 images; docs/performance.md): the serial kernel is
+#: faster up to 1.2-3.6 MB of float32 and 0.7-3.6 MB of float64 work, about 30-50 µs
+#: serially.  One rule for every kernel shape: long rows, which run near the FMA peak,
+#: and short ones, whose serial work items are cheap since they take no reference counts.
+PARALLEL_MIN_BYTES = 3_200_000
 
-#: rows of at least this many taps run near the FMA peak (one load per eight FMAs in
-#: :func:`numbaconv._kernels.blocks.taps`), so a thread launch pays only for more
-#: work: such a single-row kernel goes parallel from ``PARALLEL_MIN_ROW_BYTES /
-#: itemsize`` multiply-adds (the 1-thread/2-thread timings are in docs/performance.md)
-LONG_ROW_TAPS = 31
-PARALLEL_MIN_ROW_BYTES = 3_200_000
 
-
-def parallel_pays(macs, kshape, itemsize) -> bool:
-    """Whether a kernel of shape ``kshape`` doing ``macs`` multiply-adds gains from threads
-    (every direct kernel's serial/parallel choice goes through here)."""
-    if math.prod(kshape[:-1]) == 1 and kshape[-1] >= LONG_ROW_TAPS:
-        return macs * itemsize >= PARALLEL_MIN_ROW_BYTES
-    return macs >= PARALLEL_MIN_MACS
+def parallel_pays(macs, itemsize) -> bool:
+    """Whether a direct kernel doing ``macs`` multiply-adds on items of ``itemsize`` bytes
+    gains from threads (every direct kernel's serial/parallel choice goes through here)."""
+    return macs * itemsize >= PARALLEL_MIN_BYTES
 
 
 @functools.lru_cache(maxsize=None)
