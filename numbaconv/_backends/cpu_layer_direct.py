@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .. import _coefficients as coef
-from .._config import numba_threads, resolve_workers
+from .._config import resolve_workers
 from .._kernels import layer
 from .._kernels.layout import parallel_pays
 from .._problem import LayerProblem
@@ -134,15 +134,14 @@ def run(problem: LayerProblem, x, w, *, workers=None, out=None, bias=None):
     written into ``out`` (and ``out`` returned) when it is C-contiguous in
     the compute dtype.
     """
-    threads = _threads(problem, workers)
-    with numba_threads(threads):
-        if not problem.transposed:
-            return layer.correlate(x, np.ascontiguousarray(w), problem.stride, problem.dilation,
-                                   problem.groups, problem.out_shape, threads, problem.pad,
-                                   problem.padding_mode, out=out, bias=bias)
-        return layer.correlate(*_transposed_inputs(problem, x, w), (1,) * problem.ndim,
-                               problem.dilation, problem.groups, problem.out_shape, threads,
-                               out=out, bias=bias)
+    threads = _threads(problem, workers)     # the kernels' run_items sets Numba's threads
+    if not problem.transposed:
+        return layer.correlate(x, np.ascontiguousarray(w), problem.stride, problem.dilation,
+                               problem.groups, problem.out_shape, threads, problem.pad,
+                               problem.padding_mode, out=out, bias=bias)
+    return layer.correlate(*_transposed_inputs(problem, x, w), (1,) * problem.ndim,
+                           problem.dilation, problem.groups, problem.out_shape, threads,
+                           out=out, bias=bias)
 
 
 def _transposed_inputs(problem: LayerProblem, y, w):

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 from .. import _coefficients as coef
-from .._config import numba_threads, resolve_workers
+from .._config import resolve_workers
 from .._jit import jit
 from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, store_block, taps,
                                zero_block)
@@ -353,15 +353,15 @@ def run(problem: Problem, a, k, *, workers: int):
         return out
     u = np.ascontiguousarray(u, wt)
     v = np.ascontiguousarray(v, wt)
+    # run_items sets Numba's threads for the parallel kernels: setting them here too cost
+    # 3-5 µs a call
     workers = _threads(out.shape, (len(u), len(v)), out.itemsize, workers)
-    with numba_threads(workers):
-        if not lanes(wt):  # complex: no register blocks, two passes of the 2-D kernel
-            tmp = np.empty((a.shape[0], OW), wt)
-            cpu_direct.corr2d(a, v[None, :], tmp, 0, ox, workers)
-            cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None]), out, oy, 0, workers)
-            return out
-        nb, ncx, stride = _split(OH, OW, len(u), out.itemsize, workers)
-        prefetch = a.nbytes >= PREFETCH_MIN_BYTES
-        run_items(_fused_item, (a, v, u, out, oy, ox, nb, stride, prefetch, ncx), nb * ncx,
-                  workers)
+    if not lanes(wt):  # complex: no register blocks, two passes of the 2-D kernel
+        tmp = np.empty((a.shape[0], OW), wt)
+        cpu_direct.corr2d(a, v[None, :], tmp, 0, ox, workers)
+        cpu_direct.corr2d(tmp, np.ascontiguousarray(u[:, None]), out, oy, 0, workers)
+        return out
+    nb, ncx, stride = _split(OH, OW, len(u), out.itemsize, workers)
+    prefetch = a.nbytes >= PREFETCH_MIN_BYTES
+    run_items(_fused_item, (a, v, u, out, oy, ox, nb, stride, prefetch, ncx), nb * ncx, workers)
     return out
