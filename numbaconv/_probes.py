@@ -202,11 +202,17 @@ _KERNEL_FACTS: dict = {}
 KERNEL_FACTS = ("kernel_finite", "rank1")
 
 
-def _kernel_key(k):
-    """The memo key of a small host kernel's values, or None."""
+def kernel_bytes(k):
+    """The bytes of a small host kernel (at most :data:`MEMO_KERNEL` elements), or None."""
     if type(k) is not np.ndarray or k.size > MEMO_KERNEL:
         return None
-    return (k.shape, k.dtype.str, k.tobytes())
+    return k.tobytes()
+
+
+def _kernel_key(k):
+    """The memo key of a small host kernel's values, or None."""
+    values = kernel_bytes(k)
+    return None if values is None else (k.shape, k.dtype.str, values)
 
 
 class Probes:

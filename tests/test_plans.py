@@ -162,6 +162,32 @@ def test_plan_declines_when_a_kernel_turns_nonfinite():
                              "convolve", mode)
 
 
+def test_a_plan_asks_again_only_for_new_kernel_bytes(monkeypatch):
+    """A plan whose questions were about the kernel alone skips them for the kernel bytes
+    it last answered for, and asks again when the same array is changed in place."""
+    from numbaconv import _probes
+    replays = []
+    replay = _probes.Probes.replay
+
+    def spy(self, asked):
+        replays.append(asked)
+        return replay(self, asked)
+
+    monkeypatch.setattr(_probes.Probes, "replay", spy)
+    rng = np.random.default_rng(6)
+    a, k = rng.standard_normal((30, 50)), rng.standard_normal((5, 7))
+    for _ in range(4):
+        assert_matches_scipy(numbaconv.convolve(a, k, "same"), ss.convolve(a, k, "same"), a, k,
+                             "convolve", "same")
+    assert replays == [(("kernel_finite", True),)]     # the first memoised call only
+    k[2, 3] = np.nan                                     # same array, new values
+    got = numbaconv.convolve(a, k, "same")
+    ref = ss.convolve(a, k, "same", method="direct")
+    assert len(replays) == 2
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    assert_matches_scipy(got, ref, a, k, "convolve", "same")
+
+
 def test_a_plan_follows_new_coefficients(monkeypatch):
     """A memoised call shape is decided again when other coefficients are put in force."""
     import copy

@@ -414,28 +414,32 @@ def _padded(a, k, pad_lo, pad_hi):
     return padded, pad_lo
 
 
-def _corr2d(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi):
+def _corr2d(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi, pick=None):
     """out[r, c] = sum_{p,q} k[p, q] * a[r + oy + p, c + ox + q], zero outside a.
 
     ``a`` is first zero-padded by ``pad_lo``/``pad_hi`` columns (see
     :func:`_padded`): one compiled call instead of NumPy's pad and a
     separate finiteness scan.  Work items are (output row, column chunk), or
     (four output rows, column chunk) for kernels of :data:`QUAD_MIN_ROWS` or more
-    rows (:func:`_item_quads`).
+    rows (:func:`_item_quads`); ``pick``: :func:`_pick_item`'s answer, where the caller
+    has it.
     """
     if pad_lo or pad_hi:
         a, shift = _padded(a, k, pad_lo, pad_hi)
         ox += shift
-    OH, OW = out.shape
+    item, items, ncx = pick or _pick_item(k.shape, out.shape, out.dtype, chunk)
+    run_items(item, (a, k, out, oy, ox, chunk, ncx), items, threads)
+
+
+def _pick_item(shape_k, out_shape, dtype, chunk) -> tuple:
+    """``(work item, how many, column chunks per row)`` of :func:`_corr2d`: four output
+    rows per step where :func:`quad_lanes` allows (groups of four rows x column chunks),
+    else one row (register blocks for the dtypes that have them)."""
+    OH, OW = out_shape
     ncx = -(-OW // chunk)
-    if quad_lanes(k.shape[0], out.shape, out.dtype):
-        # four output rows per step (work items: groups of four rows x column chunks)
-        groups = -(-OH // QUAD_ROWS)
-        run_items(quads_item(k.shape[1]), (a, k, out, oy, ox, chunk, ncx), groups * ncx,
-                  threads)
-        return
-    item = _item_blocks if block_width(out.dtype) else _item_rows
-    run_items(item, (a, k, out, oy, ox, chunk, ncx), OH * ncx, threads)
+    if quad_lanes(shape_k[0], out_shape, dtype):
+        return quads_item(shape_k[1]), -(-OH // QUAD_ROWS) * ncx, ncx
+    return (_item_blocks if block_width(dtype) else _item_rows), OH * ncx, ncx
 
 
 @jit
@@ -650,10 +654,12 @@ def prepare(problem: Problem, *, workers: int):
     offs = problem.offsets
     oy, ox = (0, offs[0]) if problem.ndim == 1 else offs
     pad_lo, pad_hi, chunk, threads = _layout_of(problem, workers)
+    pick = _pick_item(k2, o2, wt, chunk)
+
     def call(a, k, out=None):
         out = destination(out, out_shape, wt)
         _corr2d(threads, as_work(a, wt).reshape(a2), as_work(k, wt).reshape(k2),
-                out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi)
+                out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi, pick)
         return out
 
     return call
