@@ -114,6 +114,39 @@ def test_measure_batches_short_calls_to_min_sample():
     assert t.number >= 2 and t.number * t.median >= 2.5e-3
 
 
+def _spinner(seconds):
+    """A thread that burns CPU for ``seconds`` (as a peer's pool does after a call)."""
+    import threading
+    import time
+
+    started = threading.Event()
+
+    def spin():
+        started.set()
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    started.wait()
+    return thread
+
+
+def test_quiesce_waits_for_spinning_threads():
+    """A sample starts only once the process's other threads stop burning CPU, and the
+    wait is bounded."""
+    thread = _spinner(0.06)
+    waited = timing.quiesce(step=2e-3, limit=1.0)
+    thread.join()
+    assert 0.05 <= waited < 0.5
+    thread = _spinner(0.5)
+    waited = timing.quiesce(step=2e-3, limit=0.05)
+    thread.join()
+    assert 0.05 <= waited < 0.3
+    assert timing.quiesce(step=2e-3, limit=1.0) < 0.2     # idle: a step or a few
+
+
 def test_batch_is_not_shrunk_by_one_slow_sample(monkeypatch):
     """A busy moment during the doubling (the 8-call sample at 1 ms a call) does not
     end it: the batch is sized on the fastest rate seen, 0.2 ms, so 32 calls for 5 ms."""

@@ -22,6 +22,9 @@ MIN_SAMPLE = 2e-3
 MAX_CALLS = 10_000
 #: rounds :func:`interleaved` takes whatever its time budget (at most ``repeat``)
 MIN_ROUNDS = 5
+#: :func:`quiesce` sleeps in steps of this many seconds, for at most QUIET_LIMIT
+QUIET_STEP = 2e-3
+QUIET_LIMIT = 0.1
 
 
 @dataclasses.dataclass
@@ -64,6 +67,31 @@ def measure(fn: Callable[[], object], repeat: int = 5, *, min_sample: float = MI
     return Timing(statistics.median(samples), min(samples), first, number, samples), out
 
 
+def quiesce(step: float = QUIET_STEP, limit: float = QUIET_LIMIT) -> float:
+    """Sleep until this process's other threads are idle; return the seconds waited.
+
+    Thread pools keep spinning after their work: after a call, torch's OpenMP
+    threads were measured to burn 6-8 ms of CPU, OpenCV's 20-28 ms, numbaconv's
+    1 ms.  On a machine of a few cores, a sample started meanwhile shares a
+    core with them, so whatever follows a peer in a round-robin ran slower.
+    Idle means that the process's CPU time advanced by less than a tenth of a
+    ``step`` while it slept one; the wait ends after ``limit`` seconds anyway.
+
+    Examples
+    --------
+    >>> from numbaconv._tools.timing import quiesce
+    >>> quiesce() < 0.1 + 0.05      # nothing spins here: about one step
+    True
+    """
+    t0 = time.perf_counter()
+    while True:
+        c0 = time.process_time()
+        time.sleep(step)
+        waited = time.perf_counter() - t0
+        if time.process_time() - c0 < 0.1 * step or waited >= limit:
+            return waited
+
+
 def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     """Median seconds per call of each ``fns[name]()``, measured round-robin.
 
@@ -71,7 +99,8 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     size its batch (one sample lasts about :data:`MIN_SAMPLE`); then each
     round takes one sample of every function, in a new seeded random order,
     so that drifts of a shared machine and the after-effects of one call on
-    the next hit all alike.  Fewer than ``repeat`` rounds are taken when
+    the next hit all alike, each once the threads of the one before are
+    idle (:func:`quiesce`).  Fewer than ``repeat`` rounds are taken when
     they would pass ``max_time`` seconds, but never fewer than
     :data:`MIN_ROUNDS` (or ``repeat``).
     """
@@ -94,6 +123,7 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     for _ in range(rounds):
         # a fresh order every round: a rotation would keep each function after the same one
         for name in order.permutation(names):
+            quiesce()
             samples[name].append(_timing.sample(fns[name], number[name]))
     return {n: statistics.median(v) for n, v in samples.items()}
 
