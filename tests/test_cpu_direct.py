@@ -169,15 +169,18 @@ def test_direct_parallel_threshold(shape_a, shape_k, itemsize, parallel):
 
 @pytest.mark.parametrize("shape_a, shape_k, itemsize, padded", [
     ((1, 1000), (1, 31), 8, True),       # small signals pad from a sixteenth of the row's bytes
-    ((256, 256), (7, 7), 8, True),
+    ((256, 256), (2, 31), 8, True),
     ((1, 10000), (1, 31), 8, False),
-    ((256, 256), (3, 3), 8, False),
-    ((1024, 1024), (7, 7), 8, False),    # large ones from a quarter (fresh pages cost more)
-    ((1024, 1024), (15, 15), 4, True),
+    ((256, 256), (2, 3), 8, False),
+    ((1024, 1024), (2, 7), 8, False),    # large ones from a quarter (fresh pages cost more)
+    ((1024, 1024), (1, 63), 4, True),
+    ((256, 256), (7, 7), 8, False),      # the four-row kernel copies its edges padded in L1
+    ((1024, 1024), (15, 15), 4, False),
 ])
 def test_direct_pad_rule(shape_a, shape_k, itemsize, padded):
-    """Edge columns are padded into register blocks only where the copy measured cheaper,
-    and the padded kernel agrees with SciPy."""
+    """Edge columns of the one-row kernels are padded into register blocks only where the
+    copy measured cheaper, the four-row kernel never pads the signal, and both agree with
+    SciPy."""
     ox = -(shape_k[1] // 2)
     dt = np.dtype("f%d" % itemsize)
     pad_lo, pad_hi, *_ = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
@@ -241,3 +244,37 @@ def test_four_row_kernel_edges_and_chunks(dtype, kshape, rng):
                                        np.ascontiguousarray(k, out.dtype), out, oy, ox, chunk, 0, 0)
                     assert_matches_scipy(out.astype(ref.dtype), ref, a, k, "correlate", mode,
                                          fft=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape_a, shape_k", [
+    ((9, 130), (3, 3)),        # one chunk of two blocks and a sliver
+    ((21, 200), (7, 7)),
+    ((13, 97), (5, 31)),       # edges of 15 columns on a row of under two blocks
+    ((10, 300), (4, 71)),      # edges wider than a float64 block: several edge blocks a side
+    ((7, 64), (3, 9)),         # a row of one float32 block
+])
+@pytest.mark.parametrize("mode", ["same", "full", "valid"])
+def test_four_row_edges_in_blocks(shape_a, shape_k, mode, dtype, rng):
+    """The four-row kernel's edge blocks (windows leaving the signal sideways, read from a
+    zero-padded copy in L1) give SciPy's direct result."""
+    a, k = make_array(shape_a, dtype, rng), make_array(shape_k, dtype, rng)
+    if mode == "valid" and any(m < n for m, n in zip(shape_a, shape_k)):
+        pytest.skip("valid needs the kernel inside the signal")
+    assert_matches_scipy(numbaconv.correlate(a, k, mode, method="direct"),
+                         ss.correlate(a, k, mode, method="direct"), a, k, "correlate", mode,
+                         fft=False)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_four_row_edges_with_a_nonfinite_tap(bad, rng):
+    """A NaN or infinite tap must not meet the edge copies' zeros (0 * nan is nan, where
+    SciPy leaves the products outside the signal out): those edges stay bounds-checked."""
+    a = make_array((40, 150), np.float64, rng)
+    k = make_array((5, 7), np.float64, rng)
+    k[2, 0] = bad
+    got = numbaconv.correlate(a, k, "same", method="direct")
+    ref = ss.correlate(a, k, "same", method="direct")
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    assert_matches_scipy(got, ref, a, k, "correlate", "same", fft=False)
+
