@@ -134,14 +134,18 @@ AVX2_FITTED = {
 #: four-row and separable slow-downs are medians of three fits of their own steps there
 #: (the other sets keep 13, 13 and 1, not measured since the kernels changed): with no
 #: separable slow-down, 3x3 and 5x5 Gaussians went to the separable path where direct
-#: was 1.1-2x faster.
+#: was 1.1-2x faster.  Since the four-row kernel runs its edge columns in blocks, the
+#: unrolled widths' slow-down is 1.5 (measured on Emerald Rapids, which takes this set:
+#: with 6, 7x7 Gaussians on 256² and 1024² went to the separable path where direct was
+#: 1.14-1.58x faster; over the 32 OpenCV-grid cells of those sizes the regret's geometric
+#: mean went from 1.034 to 1.005).
 ICELAKE_FITTED = {
     "fft_nlogn": {"f4": 7.5e-10, "f8": 8.5e-10, "c16": 1.7e-9},
     "fft_overhead": 7.0e-5,
     "direct_mac": {"i8": 1.1e-10},
     "layer": {"direct_mac": {"f4": 2.2e-11, "f8": 3.3e-11}},
     "direct_quad": 17.0,
-    "direct_quad_unrolled": 6.0,
+    "direct_quad_unrolled": 1.5,
     "separable_slowdown": 2.9,
 }
 
