@@ -621,6 +621,20 @@ def test_every_method_on_transposed_layers(n, x_shape, w_shape, kwargs, method, 
     assert_close(got, want, scale, np.dtype(np.float64))
 
 
+@pytest.mark.parametrize("stride, dilation", [(2, 1), (3, 1), (2, 2), (4, 2)])
+def test_transposed_direct_layer_runs_its_own_multiply_adds(stride, dilation):
+    """One forward pass per output phase: the direct kernel's work is the layer's
+    multiply-adds (and its blocks' padding), not ``prod(stride)`` times them as a pass
+    over the stride-spread input was."""
+    # 12 output channels: two whole register blocks of six, no channel padding
+    x, w = np.ones((2, 16, 28, 28), np.float32), np.ones((16, 12, 4, 4), np.float32)
+    choice = nn.explain(nn.conv_transpose2d, x, w, stride=stride, padding=1,
+                        dilation=dilation, method="direct")
+    note = next(n for n in choice.notes if n.startswith("cpu_layer_direct"))
+    waste = float(note.split("x the layer's multiply-adds")[0].rsplit(" ", 1)[1])
+    assert waste < 1.3, note
+
+
 def test_explain_prices_every_layer_backend_and_obeys_a_method():
     x, w = np.ones((8, 64, 56, 56), np.float32), np.ones((64, 64, 3, 3), np.float32)
     choice = nn.explain(nn.conv2d, x, w, padding=1)

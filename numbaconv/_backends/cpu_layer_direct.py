@@ -6,13 +6,18 @@ one load times six broadcast weights; strides become phase planes, so
 stride, dilation, groups and 1-D to 3-D share one kernel.  Work items are
 (image, position range) pairs over ``prange``.
 
-The transposed operation runs as the forward one on the input spread out
-by the stride (``stride - 1`` zeros between samples), padded for the full
-result, with the kernel flipped and its channel axes swapped: simple, at
-``prod(stride)`` times the multiply-adds, which :func:`cost` charges.
+The transposed operation runs one forward pass per output phase (the
+outputs ``r + stride * m`` of each axis): only the taps ``t`` with ``t *
+dilation`` congruent to ``r + padding`` modulo the stride reach those
+outputs, so a phase is a forward correlation of the unspread input with
+that sub-kernel, reversed and with its channel axes swapped, written into
+the output's strided phase.  The multiply-adds are the layer's own; running
+it as one forward pass on the input spread out by the stride took
+``prod(stride)`` times as many (0.33-0.41x torch's speed on a 4x4/2 layer).
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -20,7 +25,7 @@ import numpy as np
 from .. import _coefficients as coef
 from .._config import resolve_workers
 from .._kernels import layer
-from .._kernels.layout import parallel_pays
+from .._kernels.layout import destination, parallel_pays, per_channel
 from .._problem import LayerProblem
 
 NAME = "cpu_layer_direct"
@@ -41,25 +46,64 @@ def supports(problem: LayerProblem) -> bool:
     return problem.device == "cpu"
 
 
-def _lowered(problem: LayerProblem) -> tuple:
-    """``(input spatial shape, stride)`` of the forward problem the kernel runs."""
+def _axis_phases(n, out, k, s, d, p) -> list:
+    """The output phases of one axis of a transposed layer: ``(r, taps, dilation,
+    offset, count)`` per phase ``r < s`` that has outputs.
+
+    Output ``Y = r + s m`` (``m < count``) is ``sum_j x[m + offset + j dilation] *
+    w[taps[j]]`` over the input ``x`` of ``n`` samples (zero outside it): the taps ``t``
+    with ``t d = Y + p - s i`` for an input index ``i``, last one first.
+    """
+    g = math.gcd(s, d)
+    phases = []
+    for r in range(min(s, out)):
+        count = len(range(r, out, s))
+        first = next((t for t in range(min(k, s // g)) if (t * d - r - p) % s == 0), None)
+        if first is None:                   # no tap reaches this phase: bias only
+            phases.append((r, (), 1, 0, count))
+            continue
+        taps = tuple(range(first, k, s // g))[::-1]
+        dil = d // g
+        offset = (r + p - taps[-1] * d) // s - (len(taps) - 1) * dil
+        phases.append((r, taps, dil, offset, count))
+    return phases
+
+
+def _passes(problem: LayerProblem) -> list:
+    """The forward passes :func:`run` makes: ``(input shape, stride, dilation, kernel,
+    out_shape)`` each, the input shape padded as the kernel reads it.  A transposed
+    layer makes one per output phase that some tap reaches (:func:`_axis_phases`)."""
     if not problem.transposed:
-        return problem.shape, problem.stride
-    shape = tuple(z + d * (k - 1) for z, d, k in
-                  zip(problem.out_shape, problem.dilation, problem.kernel))
-    return shape, (1,) * problem.ndim
+        return [(problem.shape, problem.stride, problem.dilation, problem.kernel,
+                 problem.out_shape)]
+    axes = [_axis_phases(*a) for a in zip(problem.shape, problem.out_shape, problem.kernel,
+                                          problem.stride, problem.dilation, problem.start)]
+    passes = []
+    for phase in itertools.product(*axes):
+        if all(taps for _, taps, _, _, _ in phase):
+            kernel = tuple(len(taps) for _, taps, _, _, _ in phase)
+            dilation = tuple(dil for _, _, dil, _, _ in phase)
+            outs = tuple(count for _, _, _, _, count in phase)
+            shape = tuple(m + d * (k - 1) for m, d, k in zip(outs, dilation, kernel))
+            passes.append((shape, (1,) * problem.ndim, dilation, kernel, outs))
+    return passes
 
 
-def _work(problem: LayerProblem) -> float:
-    """Multiply-adds the kernel performs: padded output blocks, flat rows, spread input."""
-    shape, stride = _lowered(problem)
-    # the lowered forward pass reads problem.channels and writes problem.out_channels either way
+def _pass_work(problem: LayerProblem, shape, stride, kernel, out_shape) -> float:
+    """Multiply-adds the kernel performs in one pass: padded output blocks, flat rows."""
+    # the pass reads problem.channels and writes problem.out_channels either way
     cg = problem.channels // problem.groups
     og = problem.out_channels // problem.groups
     phase = [-(-n // s) for n, s in zip(shape, stride)]
-    flat = problem.out_shape[0] * math.prod(phase[1:])
+    flat = out_shape[0] * math.prod(phase[1:])
     blocks = -(-og // layer.OUT_BLOCK) * layer.OUT_BLOCK
-    return float(problem.batch) * problem.groups * blocks * flat * cg * problem.taps
+    return float(problem.batch) * problem.groups * blocks * flat * cg * math.prod(kernel)
+
+
+def _work(problem: LayerProblem) -> float:
+    """Multiply-adds the kernel performs over all its passes."""
+    return sum(_pass_work(problem, shape, stride, kernel, outs)
+               for shape, stride, _, kernel, outs in _passes(problem))
 
 
 def _threads(problem: LayerProblem, workers) -> int:
@@ -81,8 +125,7 @@ def cost(problem: LayerProblem, workers=None) -> float:
     threads = _threads(problem, workers)
     compute = _work(problem) * lay["direct_mac"][coef.direct_key(problem.dtype)]
     compute /= coef.effective_threads(threads)
-    shape, _ = _lowered(problem)
-    moved = problem.batch * (problem.channels * math.prod(shape)
+    moved = problem.batch * (problem.channels * sum(math.prod(p[0]) for p in _passes(problem))
                              + problem.out_channels * math.prod(problem.out_shape))
     return lay["overhead"] + compute + moved * problem.dtype.itemsize * lay["copy_byte"]
 
@@ -90,38 +133,37 @@ def cost(problem: LayerProblem, workers=None) -> float:
 def memory(problem: LayerProblem, workers=None) -> int:
     """Predicted peak bytes of :func:`run`.
 
-    The input in the kernel's flat phase layout (padded), the weight in
-    output-channel panels (and its reordering), the output; transposed,
-    the stride-spread input and its window's copy before that.
+    The output, and for the largest pass: the input in the kernel's flat
+    phase layout (padded), the weight in output-channel panels (and its
+    reordering); transposed, that pass's result too, before it goes into the
+    output's phase.
     """
     item = problem.dtype.itemsize
-    shape, stride = _lowered(problem)
-    phase_shape, bases = layer.plan(tuple(shape), tuple(problem.kernel), tuple(stride),
-                                    tuple(problem.dilation))
-    step = layer.quarter(problem.dtype)
-    span = problem.out_shape[0] * math.prod(phase_shape[1:])
-    length = max(int(bases.max()) + -(-span // step) * step,
-                 math.prod(stride) * math.prod(phase_shape))
-    flat = problem.batch * problem.channels * length
     og = problem.out_channels // problem.groups
-    panels = 2 * problem.groups * -(-og // layer.OUT_BLOCK) * layer.OUT_BLOCK * (
-        problem.channels // problem.groups) * problem.taps
     outputs = problem.batch * problem.out_channels * math.prod(problem.out_shape)
+    peak = 0
+    for shape, stride, dilation, kernel, outs in _passes(problem):
+        phase_shape, bases = layer.plan(tuple(shape), tuple(kernel), tuple(stride),
+                                        tuple(dilation))
+        step = layer.quarter(problem.dtype)
+        span = outs[0] * math.prod(phase_shape[1:])
+        length = max(int(bases.max()) + -(-span // step) * step,
+                     math.prod(stride) * math.prod(phase_shape))
+        flat = problem.batch * problem.channels * length
+        panels = 2 * problem.groups * -(-og // layer.OUT_BLOCK) * layer.OUT_BLOCK * (
+            problem.channels // problem.groups) * math.prod(kernel)
+        part = problem.batch * problem.out_channels * math.prod(outs) if problem.transposed else 0
+        peak = max(peak, flat + panels + part)
     extra = 0
-    if problem.transposed:          # the spread input and the copy of its window
-        spread = math.prod(max((n - 1) * s + 1 + d * (k - 1), b + z + d * (k - 1))
-                           for n, s, d, k, b, z in zip(problem.shape, problem.stride,
-                                                       problem.dilation, problem.kernel,
-                                                       problem.start, problem.out_shape))
-        extra = problem.batch * problem.channels * (spread + math.prod(shape))
-    elif problem.padding_mode != "zeros" and problem.pad:   # padded before the layout copy
-        extra = problem.batch * problem.channels * math.prod(problem.shape)
-    return int((flat + panels + outputs + extra) * item)
+    if not problem.transposed and problem.padding_mode != "zeros" and problem.pad:
+        extra = problem.batch * problem.channels * math.prod(problem.shape)   # padded first
+    return int((peak + outputs + extra) * item)
 
 
 def describe(problem: LayerProblem, workers=None) -> str:
     waste = _work(problem) / max(problem.macs, 1.0)
-    how = "transposed as a forward pass on the stride-spread input, " if problem.transposed else ""
+    how = (f"transposed as {len(_passes(problem))} forward pass(es), one per output phase, "
+           if problem.transposed else "")
     return (f"{how}{layer.OUT_BLOCK} output channels x {layer.quarter(problem.dtype)} positions "
             f"per register block, {_threads(problem, workers)} thread(s), "
             f"{waste:.2f}x the layer's multiply-adds")
@@ -139,30 +181,37 @@ def run(problem: LayerProblem, x, w, *, workers=None, out=None, bias=None):
         return layer.correlate(x, np.ascontiguousarray(w), problem.stride, problem.dilation,
                                problem.groups, problem.out_shape, threads, problem.pad,
                                problem.padding_mode, out=out, bias=bias)
-    return layer.correlate(*_transposed_inputs(problem, x, w), (1,) * problem.ndim,
-                           problem.dilation, problem.groups, problem.out_shape, threads,
-                           out=out, bias=bias)
+    return _transposed(problem, x, w, threads, out, bias)
 
 
-def _transposed_inputs(problem: LayerProblem, y, w):
-    """The forward problem of the adjoint: spread, padded input and flipped, swapped weight."""
+def _transposed(problem: LayerProblem, y, w, threads, out, bias):
+    """The transposed layer, one forward pass per output phase (see the module docstring)."""
     n = problem.ndim
-    batch, channels = y.shape[:2]
-    groups = problem.groups
-    cg, og = channels // groups, w.shape[1]
-    reach = [d * (k - 1) for d, k in zip(problem.dilation, problem.kernel)]
-    # the full adjoint's index i reads spread[i - reach .. i]: pad reach on the left,
-    # then keep the window [start, start + size + reach) of it
-    full = [(L - 1) * s + 1 for L, s in zip(y.shape[2:], problem.stride)]
-    size = [b + z + r for b, z, r in zip(problem.start, problem.out_shape, reach)]
-    spread = np.zeros((batch, channels) + tuple(max(f + r, sz) for f, r, sz in
-                                                 zip(full, reach, size)), dtype=y.dtype)
-    spread[(slice(None), slice(None)) + tuple(slice(r, r + f, s) for r, f, s in
-                                              zip(reach, full, problem.stride))] = y
-    xin = spread[(slice(None), slice(None)) + tuple(slice(b, b + z + r) for b, z, r in
-                                                    zip(problem.start, problem.out_shape,
-                                                        reach))]
-    flip = (slice(None), slice(None)) + (slice(None, None, -1),) * n
-    wf = w.reshape((groups, cg, og) + tuple(problem.kernel))[(slice(None),) + flip]
-    wf = wf.swapaxes(1, 2).reshape((groups * og, cg) + tuple(problem.kernel))
-    return np.ascontiguousarray(xin), np.ascontiguousarray(wf)
+    groups, og = problem.groups, w.shape[1]
+    cg = y.shape[1] // groups
+    result = destination(out, (y.shape[0], problem.out_channels) + tuple(problem.out_shape),
+                         y.dtype)
+    bias = per_channel(bias, problem.out_channels, y.dtype)
+    w = w.reshape((groups, cg, og) + tuple(problem.kernel))
+    axes = [_axis_phases(*a) for a in zip(problem.shape, problem.out_shape, problem.kernel,
+                                          problem.stride, problem.dilation, problem.start)]
+    for phase in itertools.product(*axes):
+        where = (slice(None), slice(None)) + tuple(slice(r, None, s) for (r, *_), s in
+                                                   zip(phase, problem.stride))
+        window, pairs = [], []
+        for (_, taps, dil, offset, count), size in zip(phase, problem.shape):
+            length = count + dil * (len(taps) - 1)   # the input the pass reads, padded
+            a0, a1 = max(0, offset), min(size, offset + length)
+            window.append(slice(a0, max(a0, a1)))
+            pairs.append((a0 - offset, length - (a0 - offset) - max(0, a1 - a0)))
+        taps = [t for _, t, _, _, _ in phase]
+        if not all(taps) or any(piece.stop == piece.start for piece in window):
+            result[where] = bias.reshape((-1,) + (1,) * n)   # no tap reaches it: the bias
+            continue
+        sub = w[np.ix_(range(groups), range(cg), range(og), *taps)]
+        sub = sub.swapaxes(1, 2).reshape((groups * og, cg) + sub.shape[3:])
+        result[where] = layer.correlate(
+            np.ascontiguousarray(y[(slice(None), slice(None)) + tuple(window)]),
+            np.ascontiguousarray(sub), (1,) * n, tuple(dil for _, _, dil, _, _ in phase), groups,
+            tuple(count for *_, count in phase), threads, tuple(pairs), bias=bias)
+    return result
