@@ -17,6 +17,7 @@ it as one forward pass on the input spread out by the stride took
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -46,13 +47,14 @@ def supports(problem: LayerProblem) -> bool:
     return problem.device == "cpu"
 
 
-def _axis_phases(n, out, k, s, d, p) -> list:
-    """The output phases of one axis of a transposed layer: ``(r, taps, dilation,
-    offset, count)`` per phase ``r < s`` that has outputs.
+def _axis_phases(out, k, s, d, p) -> list:
+    """The output phases of one axis of a transposed layer (``out`` outputs, kernel
+    ``k``, stride ``s``, dilation ``d``, padding ``p``): ``(r, taps, dilation, offset,
+    count)`` per phase ``r < s`` that has outputs.
 
     Output ``Y = r + s m`` (``m < count``) is ``sum_j x[m + offset + j dilation] *
-    w[taps[j]]`` over the input ``x`` of ``n`` samples (zero outside it): the taps ``t``
-    with ``t d = Y + p - s i`` for an input index ``i``, last one first.
+    w[taps[j]]`` over the input ``x`` (zero outside it): the taps ``t`` with ``t d = Y +
+    p - s i`` for an input index ``i``, last one first.
     """
     g = math.gcd(s, d)
     phases = []
@@ -69,24 +71,29 @@ def _axis_phases(n, out, k, s, d, p) -> list:
     return phases
 
 
-def _passes(problem: LayerProblem) -> list:
+def _phases(problem: LayerProblem) -> list:
+    """Per spatial axis, :func:`_axis_phases` of a transposed ``problem``."""
+    return [_axis_phases(*a) for a in zip(problem.out_shape, problem.kernel, problem.stride,
+                                          problem.dilation, problem.start)]
+
+
+@functools.lru_cache(maxsize=256)
+def _passes(problem: LayerProblem) -> tuple:
     """The forward passes :func:`run` makes: ``(input shape, stride, dilation, kernel,
     out_shape)`` each, the input shape padded as the kernel reads it.  A transposed
     layer makes one per output phase that some tap reaches (:func:`_axis_phases`)."""
     if not problem.transposed:
-        return [(problem.shape, problem.stride, problem.dilation, problem.kernel,
-                 problem.out_shape)]
-    axes = [_axis_phases(*a) for a in zip(problem.shape, problem.out_shape, problem.kernel,
-                                          problem.stride, problem.dilation, problem.start)]
+        return ((problem.shape, problem.stride, problem.dilation, problem.kernel,
+                 problem.out_shape),)
     passes = []
-    for phase in itertools.product(*axes):
+    for phase in itertools.product(*_phases(problem)):
         if all(taps for _, taps, _, _, _ in phase):
             kernel = tuple(len(taps) for _, taps, _, _, _ in phase)
             dilation = tuple(dil for _, _, dil, _, _ in phase)
             outs = tuple(count for _, _, _, _, count in phase)
             shape = tuple(m + d * (k - 1) for m, d, k in zip(outs, dilation, kernel))
             passes.append((shape, (1,) * problem.ndim, dilation, kernel, outs))
-    return passes
+    return tuple(passes)
 
 
 def _pass_work(problem: LayerProblem, shape, stride, kernel, out_shape) -> float:
@@ -193,9 +200,7 @@ def _transposed(problem: LayerProblem, y, w, threads, out, bias):
                          y.dtype)
     bias = per_channel(bias, problem.out_channels, y.dtype)
     w = w.reshape((groups, cg, og) + tuple(problem.kernel))
-    axes = [_axis_phases(*a) for a in zip(problem.shape, problem.out_shape, problem.kernel,
-                                          problem.stride, problem.dilation, problem.start)]
-    for phase in itertools.product(*axes):
+    for phase in itertools.product(*_phases(problem)):
         where = (slice(None), slice(None)) + tuple(slice(r, None, s) for (r, *_), s in
                                                    zip(phase, problem.stride))
         window, pairs = [], []
