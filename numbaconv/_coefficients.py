@@ -30,7 +30,7 @@ from ._config import resolve_workers
 from ._jit import target
 
 #: version of the coefficient layout and of the calibration file; part of the file's name
-FORMAT = 10
+FORMAT = 11
 
 #: the set of the AVX-512 kernels (512-bit blocks), fitted on a 2-core Zen 4 VM
 AVX512 = {
@@ -41,17 +41,17 @@ AVX512 = {
     "direct_short": 2.5,         # rows shorter than 8 taps (cpu_direct.short_slowdown)
     "direct_kernel_row": 0.015,  # per kernel row beyond the first: input rows leave L1
     # 2-D kernels of 3+ rows, four output rows per step (cpu_direct): 1 + direct_quad / kw
-    # times the long-row rate (fitted on 3x3-31x31 at 1024², float32 and float64, on an Ice
-    # Lake server after the kernel's per-row overhead was cut: 0.73-1.54x the measured
-    # slow-downs; Zen 4 not measured since)
-    "direct_quad": 13.0,
+    # times the long-row rate (medians of fits on 9x9-31x31 at 256², 1024² and 4096²,
+    # float32 and float64, after the kernel ran its edge columns in blocks: 4.1-6.3 at 1024²
+    # and 4096² but one; 13 had priced these calls 1.24-1.3x too slow)
+    "direct_quad": 6.0,
     # the same for the widths compiled with their width as a constant (cpu_direct.QUAD_WIDTHS:
-    # 3, 5, 7 taps), whose tap loops unroll
-    "direct_quad_unrolled": 13.0,
+    # 3, 5, 7 taps), whose tap loops unroll (3x3-7x7, the same runs; 0.3-13.6)
+    "direct_quad_unrolled": 6.0,
     # the fused separable passes' multiply-adds against the direct rate: the row pass loads
     # an input vector per tap, and each row goes through the ring (and, at the edges, a
-    # zero-padded copy)
-    "separable_slowdown": 1.0,
+    # zero-padded copy); Gaussians of 3-31 taps, the same runs: 1.5-3.3 at 1024² and 4096²
+    "separable_slowdown": 2.1,
     "direct_overhead": 1.2e-5,
     "pass_byte": 2.5e-10,        # seconds per byte streamed in + out by one pass, one thread
     "direct_stream": 0.25,       # share of pass_byte a direct kernel pays (prefetch overlaps it)
@@ -68,6 +68,10 @@ AVX512 = {
     "oa_tile": 0.56,             # a 2-D tile's transforms against fft_nlogn's rate
     "oa_tile_call": 5.8e-5,      # a tile's Python-level calls
     "parallel_efficiency": 0.9,
+    # each pocketfft worker beyond the first, on one large transform (it splits the lines of
+    # each axis between them): rfft2 on 2 workers ran 1.23-1.35x (float32) and 1.34-1.63x
+    # (float64) faster than on one from 1056² to 4160² on a 2-core Zen 4 VM (not fitted)
+    "fft_parallel_efficiency": 0.4,
     # numbaconv.nn's CPU backends (seconds per multiply-add on the whole machine unless noted)
     "layer": {
         "overhead": 3.0e-5,              # checks, padding call, dispatch
@@ -132,7 +136,7 @@ AVX2_FITTED = {
 #: kernels on 1024²-4096² images where the direct kernel was 1.5-2.6x faster, and the
 #: layer's direct kernel for a 257-tap 1-D layer where its FFT was 1.45x faster.  The
 #: four-row and separable slow-downs are medians of three fits of their own steps there
-#: (the other sets keep 13, 13 and 1, not measured since the kernels changed): with no
+#: (Zen 4's, which the AVX2 set takes, were 13, 13 and 1 until its refit): with no
 #: separable slow-down, 3x3 and 5x5 Gaussians went to the separable path where direct
 #: was 1.1-2x faster.  Since the four-row kernel runs its edge columns in blocks, the
 #: unrolled widths' slow-down is 1.5 (measured on Emerald Rapids, which takes this set:
@@ -428,6 +432,13 @@ def effective_threads(workers=None) -> float:
     """Threads as the cost model counts them: each beyond the first at ``parallel_efficiency``."""
     w = resolve_workers(workers)
     return 1 + (w - 1) * coefficients()["parallel_efficiency"]
+
+
+def fft_threads(workers=None) -> float:
+    """pocketfft's ``workers`` as the cost model counts them: each beyond the first at
+    ``fft_parallel_efficiency``."""
+    w = resolve_workers(workers)
+    return 1 + (w - 1) * coefficients()["fft_parallel_efficiency"]
 
 
 def nlogn(shape) -> float:

@@ -13,6 +13,7 @@ import scipy.signal as ss
 
 import numbaconv
 from helpers import MODES, assert_matches_scipy, make_array, shape_id
+from numbaconv import _coefficients
 from numbaconv._backends import cpu_fft
 from numbaconv._problem import build_problem
 
@@ -70,9 +71,23 @@ def test_supports(case, ok):
 
 
 def test_transform_threads():
+    """One thread below FFT_PARALLEL_MIN elements (576² ran no faster on two), all from it."""
     assert cpu_fft.fft_workers([1000], 4) == 1
-    assert cpu_fft.fft_workers([1 << 18], 4) == 4
-    assert cpu_fft.fft_workers([512, 512], 3) == 3
+    assert cpu_fft.fft_workers([576, 576], 2) == 1
+    assert cpu_fft.fft_workers([1 << 20], 4) == 4
+    assert cpu_fft.fft_workers([1056, 1056], 3) == 3
+
+
+def test_transform_threads_priced_at_their_own_efficiency():
+    """pocketfft's workers scale worse than the kernels' threads: the FFT cost divides by
+    fft_threads, not effective_threads."""
+    problem = build_problem((1024, 1024), (31, 31), "same", np.dtype(np.float64))
+    one, two = cpu_fft.cost(problem, 1), cpu_fft.cost(problem, 2)
+    c = _coefficients.coefficients()
+    overhead = c["fft_overhead"]
+    assert (one - overhead) / (two - overhead) == pytest.approx(_coefficients.fft_threads(2))
+    assert _coefficients.fft_threads(2) == pytest.approx(1 + c["fft_parallel_efficiency"])
+    assert _coefficients.fft_threads(2) < _coefficients.effective_threads(2)
 
 
 def test_explicit_fft_method(rng):

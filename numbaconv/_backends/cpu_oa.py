@@ -146,7 +146,7 @@ def block_cost(problem: Problem, ax, nfft, workers=None) -> float:
     # 2 transforms per block + the kernel's once + the overlap-add pass
     fixed = c["fft_overhead"] + c["oa_overhead"] * (5 if other else 1)
     return (fixed + (2 * nblocks + 1) * batch * per_block * nd * rate
-            / coef.effective_threads(workers) + elems * problem.dtype.itemsize * c["oa_byte"]
+            / coef.fft_threads(workers) + elems * problem.dtype.itemsize * c["oa_byte"]
             + spill)
 
 
