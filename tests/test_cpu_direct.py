@@ -278,3 +278,26 @@ def test_four_row_edges_with_a_nonfinite_tap(bad, rng):
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     assert_matches_scipy(got, ref, a, k, "correlate", "same", fft=False)
 
+
+
+@pytest.mark.parametrize("dtype, shape_a, shape_k", [
+    (np.float32, (2049, 2051), (3, 3)),     # rows start at every 4-byte offset of a line
+    (np.float64, (2049, 1030), (5, 7)),     # rows 48 bytes apart modulo 64
+])
+@pytest.mark.parametrize("given", ["new", "misaligned out"])
+def test_four_row_kernel_streams_large_outputs(dtype, shape_a, shape_k, given, rng):
+    """Outputs of STREAM_MIN_BYTES or more are stored past the caches where a block starts on
+    a 64-byte boundary; the block after a row's first moves back to one.  Every column must
+    still be written once with the right value, whatever the output's alignment."""
+    from numbaconv._kernels.simd import STREAM_MIN_BYTES
+    a, k = make_array(shape_a, dtype, rng), make_array(shape_k, dtype, rng)
+    ref = ss.correlate(a, k, "same", method="direct")
+    assert ref.nbytes >= STREAM_MIN_BYTES
+    out = None
+    if given == "misaligned out":
+        buf = np.full(ref.size + 3, np.nan, dtype)
+        out = buf[1:1 + ref.size].reshape(ref.shape)
+        assert out.ctypes.data % 64 != 0
+    got = numbaconv.correlate(a, k, "same", method="direct", out=out)
+    assert out is None or got is out
+    assert_matches_scipy(got, ref, a, k, "correlate", "same", fft=False)

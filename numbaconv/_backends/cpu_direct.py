@@ -33,9 +33,10 @@ from .._kernels.blocks import (NACC, block_width, dot_run, phase_slowdown, row_a
 from .._kernels.calls import run_items
 from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, parallel_pays,
                                work_dtype)
-from .._kernels.simd import (BLOCK_BYTES, flat, lanes, quarter_fma_at, quarter_load_at,
-                             quarter_store_at, quarter_zeros, row, tap_at, vec_fma_at,
-                             vec_store_at, vec_zeros)
+from .._kernels.simd import (BLOCK_BYTES, STREAM_MIN_BYTES, address_of, flat, lanes,
+                             quarter_fma_at, quarter_load_at, quarter_store_at,
+                             quarter_stream_at, quarter_zeros, row, store_fence, tap_at,
+                             vec_fma_at, vec_store_at, vec_zeros)
 from .._problem import Problem
 
 NAME = "cpu_direct"
@@ -300,10 +301,13 @@ def _quads_factory(KW):
     LLVM unroll the tap loops and keep the taps' addresses in registers; Numba keys the
     cache entries on ``KW`` (a closure variable)."""
 
-    def quad_block(src, row0, stride, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows):
+    def quad_block(src, row0, stride, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows, stream,
+                   addr):
         """One block of :func:`_item_quads`: quarter blocks of output rows ``o0 .. o3``
         (offsets in ``of``; ``rows`` of them written) from column ``c``, over input rows
         ``t0 .. t1 - 1`` of the window, input row ``t`` at ``src[row0 + t stride]``.
+        With ``stream``, the rows that start on a 64-byte boundary (``of``'s first
+        element at ``addr``) are stored past the caches (:func:`quarter_stream_at`).
 
         Each input load (a quarter block in registers) is multiplied into the rows that
         take it, chosen by a mask per input row: 3x3 float32 in L1, 169 cycles a block
@@ -343,13 +347,26 @@ def _quads_factory(KW):
                     quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
                 if rows_t & 8:
                     quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
-        quarter_store_at(a0, of, o0 + c)
+        isz = of.itemsize
+        if stream and (addr + (o0 + c) * isz) % 64 == 0:
+            quarter_stream_at(a0, of, o0 + c)
+        else:
+            quarter_store_at(a0, of, o0 + c)
         if rows > 1:
-            quarter_store_at(a1, of, o1 + c)
+            if stream and (addr + (o1 + c) * isz) % 64 == 0:
+                quarter_stream_at(a1, of, o1 + c)
+            else:
+                quarter_store_at(a1, of, o1 + c)
         if rows > 2:
-            quarter_store_at(a2, of, o2 + c)
+            if stream and (addr + (o2 + c) * isz) % 64 == 0:
+                quarter_stream_at(a2, of, o2 + c)
+            else:
+                quarter_store_at(a2, of, o2 + c)
         if rows > 3:
-            quarter_store_at(a3, of, o3 + c)
+            if stream and (addr + (o3 + c) * isz) % 64 == 0:
+                quarter_stream_at(a3, of, o3 + c)
+            else:
+                quarter_store_at(a3, of, o3 + c)
 
     quad_block.__name__ = quad_block.__qualname__ = f"_quad_block{KW or ''}"
     block = jit(quad_block)
@@ -369,6 +386,10 @@ def _quads_factory(KW):
         in L1 (:func:`_edge_copy`), as a finite kernel allows, where the
         bounds-checked scalar loop took 43% of a 1024² 7x7 call.  Chunks narrower
         than a block, and kernels with a NaN or an infinity, take that loop.
+
+        Outputs of :data:`STREAM_MIN_BYTES` or more are stored past the caches where a
+        block starts on a 64-byte boundary: after the first block of a row, the next
+        starts on one (recomputing a few columns), and the item ends with a fence.
         """
         H, W = a.shape
         kh = k.shape[0]
@@ -390,6 +411,8 @@ def _quads_factory(KW):
         o2 = min(r + 2, OH - 1) * OW
         o3 = min(r + 3, OH - 1) * OW
         nl = quarter_zeros(of).shape[0]
+        stream = OH * OW * of.itemsize >= STREAM_MIN_BYTES
+        addr = address_of(of)
         af = flat(a)
         kf = flat(k)
         t0 = max(0, -(r + oy))                      # input rows inside a only
@@ -416,13 +439,17 @@ def _quads_factory(KW):
             while True:
                 if lo <= c and c + nl <= hi:        # inside a: read it in place
                     block(af, (r + oy) * W + c + ox, W, kf, kh, kw, t0, t1, of, o0, o1, o2,
-                          o3, c, rows)
+                          o3, c, rows, stream, addr)
                 else:                               # an edge: a zero-padded copy
                     _edge_copy(af, W, (r + oy + t0) * W, t1 - t0, c + ox, edge, bw)
-                    block(edge, -t0 * bw, bw, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows)
+                    block(edge, -t0 * bw, bw, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows,
+                          stream, addr)
                 if c == bhi - nl:
                     break
-                c = min(c + nl, bhi - nl)
+                nxt = c + nl
+                if stream:                          # back to row 0's 64-byte boundary
+                    nxt -= (addr + (o0 + nxt) * of.itemsize) % 64 // of.itemsize
+                c = min(nxt, bhi - nl)
         if not blocked:
             if bhi == blo:
                 hi = lo                             # no blocks: every column scalar
@@ -430,6 +457,8 @@ def _quads_factory(KW):
                 y = r + i + oy
                 _edge_columns(of, (r + i) * OW, af, W, kf, kw, y, max(0, -y),
                               min(kh, H - y), c0, lo, hi, c1, ox)
+        if stream:
+            store_fence()
 
     item_quads.__name__ = item_quads.__qualname__ = f"_item_quads{KW or ''}"
     return jit(item_quads)
