@@ -367,7 +367,7 @@ def test_workers_reach_the_transforms(workers, monkeypatch):
     spy = FFTSpy(cpu_fft.sp_fft)
     monkeypatch.setattr(cpu_fft, "sp_fft", spy)
     rng = np.random.default_rng(2)
-    a, k = rng.standard_normal((512, 512)), rng.standard_normal((64, 64))
+    a, k = rng.standard_normal((1024, 1024)), rng.standard_normal((64, 64))   # 1088² points
     out = numbaconv.convolve(a, k, method="fft", workers=workers)
     assert spy.workers == [workers] * 3               # two forward transforms, one inverse
     spy.workers.clear()
