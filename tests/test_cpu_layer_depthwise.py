@@ -121,10 +121,12 @@ def test_matches_reference(dtype, ndim, steps, m, kind, width, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("cols", [1, 15, 16, 17, 31, 33, 64, 65, 100])
+@pytest.mark.parametrize("cols", [1, 15, 16, 17, 27, 30, 31, 33, 51, 58, 59, 64, 65, 100])
 def test_every_row_width(dtype, cols, rng):
     """Rows of one sample, of a vector and one more or less, of four vectors and past them:
-    the flat runs below a vector's width, the bands (and their last blocks) above it."""
+    the flat runs below a vector's width, the bands (and their last blocks) above it, and
+    rows of three vectors and a half or less (_band_half: 25-28 float64 and 49-56 float32
+    outputs on AVX-512, 13-14 and 25-28 on AVX2)."""
     x, w = arrays(rng, 2, 2, 1, (9, cols), (3, 3), (1, 1), (1, 1), dtype)
     check(x, w, (1, 1), (1, 1))
     # the bias starts every accumulator: bands, flat runs, their tails and scalars
@@ -220,6 +222,7 @@ GUARDS = []
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("case", [((2, 3), (3, 3), 1), ((3, 40), (3, 3), 1), ((2, 7), (3, 3), 2),
+                                  ((3, 58), (3, 3), 1), ((3, 30), (3, 3), 1),
                                   ((1, 150), (5, 4), 1), ((9, 9), (3, 3), 3), ((61,), (7,), 1),
                                   ((2, 3, 20), (2, 3, 3), 1)],
                          ids=lambda c: "x".join(map(str, c[0])) + "-k" + "x".join(map(str, c[1]))

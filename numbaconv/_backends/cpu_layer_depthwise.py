@@ -35,7 +35,8 @@ from .._jit import jit
 from .._kernels import padding
 from .._kernels.calls import run_items
 from .._kernels.layout import destination, parallel_pays, per_channel
-from .._kernels.simd import (LINE_BYTES, VEC_BYTES, block_load_at, block_zeros, fma_at, lanes,
+from .._kernels.simd import (LINE_BYTES, VEC_BYTES, block_load_at, block_zeros, fma_at,
+                             half_fma_at, half_load_at, half_store_at, half_zeros, lanes,
                              prefetch_at, quarter_fma_at, quarter_load_at, quarter_store_at,
                              quarter_zeros, store_at, vec_fma_at, vec_load_at, vec_store_at,
                              vec_zeros)
@@ -279,6 +280,77 @@ def _band(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
             _store_row(out, dbase + 3 * Wo, c0, c1, c2, c3, a30, a31, a32, a33)
 
 
+@jit(inline=True)
+def _fma_row_h(a0, a1, a2, h3, kj, i0, i1, i2, j3):
+    """:func:`_fma_row` with a half vector fourth."""
+    vec_fma_at(a0, kj, i0, 0)
+    vec_fma_at(a1, kj, i1, 0)
+    vec_fma_at(a2, kj, i2, 0)
+    half_fma_at(h3, kj, j3, 0)
+
+
+@jit(inline=True)
+def _load4_h(x, u, c0, c1, c2, c3, i0, i1, i2, j3):
+    vec_load_at(i0, x, u + c0)
+    vec_load_at(i1, x, u + c1)
+    vec_load_at(i2, x, u + c2)
+    half_load_at(j3, x, u + c3)
+
+
+@jit(inline=True)
+def _store_row_h(out, d, c0, c1, c2, c3, a0, a1, a2, h3):
+    vec_store_at(a0, out, d + c0)
+    vec_store_at(a1, out, d + c1)
+    vec_store_at(a2, out, d + c2)
+    half_store_at(h3, out, d + c3)
+
+
+@jit
+def _band_half(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
+    """:func:`_band` for rows of ``3 L < Wo <= 3.5 L`` columns (56 in float32 on AVX-512):
+    three vectors and a half vector a row, where a fourth vector moved back to end at
+    ``Wo`` recomputed half of it (an eighth of the multiply-adds)."""
+    live = (1 << rows) - 1
+    i0, i1, i2, j3 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
+    L = i0.shape[0]
+    c0, c1, c2, c3 = 0, L, 2 * L, Wo - j3.shape[0]
+    a00, a01, a02, a03 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
+    a10, a11, a12, a13 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
+    a20, a21, a22, a23 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
+    a30, a31, a32, a33 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
+    _load4_h(bb, 0, 0, 0, 0, 0, a00, a01, a02, a03)
+    _load4_h(bb, 0, 0, 0, 0, 0, a10, a11, a12, a13)
+    _load4_h(bb, 0, 0, 0, 0, 0, a20, a21, a22, a23)
+    _load4_h(bb, 0, 0, 0, 0, 0, a30, a31, a32, a33)
+    for e in range(ent_u.shape[0]):
+        mask = ent_mask[e] & live
+        if mask == 0:
+            continue
+        _load4_h(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, j3)
+        k = np.uint64(wbase + BAND_ROWS * e)
+        if mask == 15:
+            _fma_row_h(a00, a01, a02, a03, wsch[k], i0, i1, i2, j3)
+            _fma_row_h(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, j3)
+            _fma_row_h(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, j3)
+            _fma_row_h(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, j3)
+            continue
+        if mask & 1:
+            _fma_row_h(a00, a01, a02, a03, wsch[k], i0, i1, i2, j3)
+        if mask & 2:
+            _fma_row_h(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, j3)
+        if mask & 4:
+            _fma_row_h(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, j3)
+        if mask & 8:
+            _fma_row_h(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, j3)
+    _store_row_h(out, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
+    if rows > 1:
+        _store_row_h(out, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
+    if rows > 2:
+        _store_row_h(out, dbase + 2 * Wo, c0, c1, c2, c3, a20, a21, a22, a23)
+    if rows > 3:
+        _store_row_h(out, dbase + 3 * Wo, c0, c1, c2, c3, a30, a31, a32, a33)
+
+
 @jit
 def _split(x, src, xs, geom):
     """``xs`` = the input plane at ``x[src:]``, zero-padded and split into its stride phases.
@@ -403,8 +475,12 @@ def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile,
                     nr = BAND_ROWS
                 _prefetch(x, ahead, min(ahead + share, nxt + geom[18]))
                 ahead += share
-                _band(xs, wsch, wbase, ent_u, ent_mask, out, bb, src + (z * Hq + y) * Wq,
-                      dst + (z * Ho + y) * Wo, nr, Wo)
+                if geom[25]:
+                    _band_half(xs, wsch, wbase, ent_u, ent_mask, out, bb,
+                               src + (z * Hq + y) * Wq, dst + (z * Ho + y) * Wo, nr, Wo)
+                else:
+                    _band(xs, wsch, wbase, ent_u, ent_mask, out, bb, src + (z * Hq + y) * Wq,
+                          dst + (z * Ho + y) * Wo, nr, Wo)
                 y += nr
             r += yb - ya
 
@@ -452,8 +528,9 @@ def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, bias, geom, ti
     plane and of an output plane, the farthest tap offset, whether strides
     split each input plane into phases first (:func:`_split`), the strides
     ``(sd, sh, sw)``, the padded input plane's shape ``(Dp, Hp, Wp)``, ``Dq``,
-    the size of an input plane of ``x``, and the padding before each axis
-    ``(ld, lh, lw)`` and shape ``(D, H, W)`` of that plane (see :func:`_fused`).
+    the size of an input plane of ``x``, the padding before each axis
+    ``(ld, lh, lw)`` and shape ``(D, H, W)`` of that plane (see :func:`_fused`), and
+    whether band rows run as three vectors and a half (:func:`_band_half`).
     """
     total = out.shape[0] // geom[8] * tiles
     # tiles in groups: about GROUPS_PER_THREAD work items a thread
@@ -473,6 +550,13 @@ def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, bias, geom, ti
 def _as3(t, fill):
     """A per-axis tuple of a 1-D, 2-D or 3-D problem as three axes (leading ``fill``)."""
     return (fill,) * (3 - len(t)) + tuple(t)
+
+
+def _half_row(Wo: int, dtype) -> bool:
+    """Whether band rows of ``Wo`` columns run as three vectors and a half
+    (:func:`_band_half`): ``3 L < Wo <= 3.5 L``."""
+    L = lanes(dtype, VEC_BYTES)
+    return 3 * L < Wo <= 3 * L + L // 2
 
 
 @functools.lru_cache(maxsize=256)
@@ -517,7 +601,8 @@ def _plan(problem: LayerProblem):
     geom = np.array([out3[1], out3[2], q[1], q[2], int(bands), problem.out_channels,
                      problem.out_channels // problem.channels, plane, math.prod(out3),
                      offs.max(), int(split), *stride, *shape, q[0], math.prod(shape),
-                     0, 0, 0, *shape], dtype=np.int64)
+                     0, 0, 0, *shape, int(bands and _half_row(out3[2], problem.dtype))],
+                    dtype=np.int64)
     for a in (offs, ent_u, ent_t, ent_mask, geom):
         a.flags.writeable = False
     return q, offs, geom, ent_u, ent_t, ent_mask
@@ -546,7 +631,8 @@ def _work(problem: LayerProblem) -> float:
     if bands:                     # four vectors a block, four rows a band (fewer if Ho is)
         L = lanes(problem.dtype, VEC_BYTES)
         blocks = -(-Ho // BAND_ROWS) * -(-(-(-Wo // L)) // 4)
-        return float(slices) * blocks * min(Ho, BAND_ROWS) * 4 * L * problem.taps
+        width = 3.5 * L if geom[25] else 4 * L      # _band_half: three vectors and a half
+        return float(slices) * blocks * min(Ho, BAND_ROWS) * width * problem.taps
     span = (Ho - 1) * Wq + Wo     # a flat run through the slice, the columns between rows too
     return float(slices) * span * problem.taps
 

@@ -409,3 +409,7 @@ pair_zeros, pair_fma_at, pair_store_at, pair_load_at, pair_add_at = _block_ops(B
 #: start)`` does ``blk[:L] = src[start : start + L]`` (``L = VEC_BYTES / itemsize``)
 vec_zeros, vec_fma_at, vec_store_at, vec_load_at, _ = _block_ops(VEC_BYTES)
 
+#: half vectors (``L / 2`` elements), for a row's last few columns: on Zen 4 a 512-bit
+#: multiply-add takes both halves of the FMA units, a 256-bit one only one
+half_zeros, half_fma_at, half_store_at, half_load_at, _ = _block_ops(VEC_BYTES // 2)
+
