@@ -222,6 +222,27 @@ def _store_row(out, d, c0, c1, c2, c3, a0, a1, a2, a3):
     vec_store_at(a3, out, d + c3)
 
 
+@jit(inline=True)
+def _feed(row, mask, wsch, k, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,
+          a30, a31, a32, a33, i0, i1, i2, i3):
+    """Multiply one entry's input vectors into the band rows set in ``mask`` (weights
+    ``wsch[k + r]``), each row by ``row`` (:func:`_fma_row` or :func:`_fma_row_h`)."""
+    if mask == 15:      # the steady state of tall kernels: no branch per row
+        row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
+        row(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, i3)
+        row(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, i3)
+        row(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, i3)
+        return
+    if mask & 1:
+        row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
+    if mask & 2:
+        row(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, i3)
+    if mask & 4:
+        row(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, i3)
+    if mask & 8:
+        row(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, i3)
+
+
 @jit
 def _band(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
     """Output rows ``rows`` (at most four) of one band, four vectors of each row at a time,
@@ -256,21 +277,9 @@ def _band(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
             if mask == 0:       # feeds only rows past a short band's end: never read it
                 continue
             _load4(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
-            k = np.uint64(wbase + BAND_ROWS * e)     # unsigned: no negative-index test
-            if mask == 15:      # the steady state of tall kernels: no branch per row
-                _fma_row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
-                _fma_row(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, i3)
-                _fma_row(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, i3)
-                _fma_row(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, i3)
-                continue
-            if mask & 1:
-                _fma_row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
-            if mask & 2:
-                _fma_row(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, i3)
-            if mask & 4:
-                _fma_row(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, i3)
-            if mask & 8:
-                _fma_row(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, i3)
+            _feed(_fma_row, mask, wsch, np.uint64(wbase + BAND_ROWS * e),   # unsigned: no
+                  a00, a01, a02, a03, a10, a11, a12, a13,                  # negative-index
+                  a20, a21, a22, a23, a30, a31, a32, a33, i0, i1, i2, i3)   # test
         _store_row(out, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
         if rows > 1:
             _store_row(out, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
@@ -327,21 +336,8 @@ def _band_half(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
         if mask == 0:
             continue
         _load4_h(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, j3)
-        k = np.uint64(wbase + BAND_ROWS * e)
-        if mask == 15:
-            _fma_row_h(a00, a01, a02, a03, wsch[k], i0, i1, i2, j3)
-            _fma_row_h(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, j3)
-            _fma_row_h(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, j3)
-            _fma_row_h(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, j3)
-            continue
-        if mask & 1:
-            _fma_row_h(a00, a01, a02, a03, wsch[k], i0, i1, i2, j3)
-        if mask & 2:
-            _fma_row_h(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, j3)
-        if mask & 4:
-            _fma_row_h(a20, a21, a22, a23, wsch[k + TWO], i0, i1, i2, j3)
-        if mask & 8:
-            _fma_row_h(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, j3)
+        _feed(_fma_row_h, mask, wsch, np.uint64(wbase + BAND_ROWS * e), a00, a01, a02, a03,
+              a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33, i0, i1, i2, j3)
     _store_row_h(out, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
     if rows > 1:
         _store_row_h(out, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
