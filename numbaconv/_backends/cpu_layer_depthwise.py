@@ -37,9 +37,9 @@ from .._kernels.calls import run_items
 from .._kernels.layout import destination, parallel_pays, per_channel
 from .._kernels.simd import (LINE_BYTES, VEC_BYTES, block_load_at, block_zeros, fma_at,
                              half_fma_at, half_load_at, half_store_at, half_zeros, lanes,
-                             prefetch_at, quarter_fma_at, quarter_load_at, quarter_store_at,
-                             quarter_zeros, store_at, vec_fma_at, vec_load_at, vec_store_at,
-                             vec_zeros)
+                             prefetch_at, prefetch_write_at, quarter_fma_at, quarter_load_at,
+                             quarter_store_at, quarter_zeros, store_at, vec_fma_at, vec_load_at,
+                             vec_store_at, vec_zeros)
 from .._problem import LayerProblem
 
 NAME = "cpu_layer_depthwise"
@@ -439,6 +439,14 @@ def _prefetch(x, start, stop):
         prefetch_at(x, i)
 
 
+@jit(inline=True)
+def _prefetch_write(x, start, stop):
+    """Hint that ``x[start:stop]`` is written soon (a line at a time, within ``x``)."""
+    step = LINE_BYTES // x.itemsize
+    for i in range(max(start, 0), min(stop, x.shape[0]), step):
+        prefetch_write_at(x, i)
+
+
 @jit
 def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile, group, total,
                 item):
@@ -471,6 +479,10 @@ def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile,
                     nr = BAND_ROWS
                 _prefetch(x, ahead, min(ahead + share, nxt + geom[18]))
                 ahead += share
+                # the next band's output rows, owned by the time the band stores them
+                # (a store's miss waits on memory when the last call's output was evicted)
+                nd = dst + (z * Ho + y + nr) * Wo
+                _prefetch_write(out, nd, min(nd + BAND_ROWS * Wo, dst + geom[8]))
                 if geom[25]:
                     _band_half(xs, wsch, wbase, ent_u, ent_mask, out, bb,
                                src + (z * Hq + y) * Wq, dst + (z * Ho + y) * Wo, nr, Wo)

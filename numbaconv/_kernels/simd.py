@@ -225,26 +225,35 @@ def _block_ops(nbytes: int):
     return zeros, fma, store, load, add
 
 
-@intrinsic
-def prefetch_at(typingctx, arr, start):
-    """Hint that ``arr[start]``'s cache line is read soon (into L2; never faults,
-    no bounds check)."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(start, types.Integer)):
-        return None
+def _prefetch(write: int):
+    @intrinsic
+    def prefetch(typingctx, arr, start):
+        if not (isinstance(arr, types.Array) and arr.ndim == 1
+                and isinstance(start, types.Integer)):
+            return None
 
-    def codegen(context, builder, sig, args):
-        arr_v, start_v = args
-        start_v = context.cast(builder, start_v, sig.args[1], types.intp)
-        ary = context.make_array(sig.args[0])(context, builder, arr_v)
-        ptr = builder.bitcast(builder.gep(ary.data, [start_v]), ir.IntType(8).as_pointer())
-        i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
-            "llvm.prefetch.p0i8")
-        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
+        def codegen(context, builder, sig, args):
+            arr_v, start_v = args
+            start_v = context.cast(builder, start_v, sig.args[1], types.intp)
+            ary = context.make_array(sig.args[0])(context, builder, arr_v)
+            ptr = builder.bitcast(builder.gep(ary.data, [start_v]), ir.IntType(8).as_pointer())
+            i32 = ir.IntType(32)
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+                "llvm.prefetch.p0i8")
+            builder.call(fn, [ptr, ir.Constant(i32, write), ir.Constant(i32, 2),
+                              ir.Constant(i32, 1)])
+            return context.get_dummy_value()
 
-    return types.void(arr, start), codegen
+        return types.void(arr, start), codegen
+
+    return prefetch
+
+
+#: ``prefetch_at(arr, start)``: a hint that ``arr[start]``'s cache line is read soon
+#: (into L2; never faults, no bounds check); ``prefetch_write_at``: written soon (the
+#: line arrives owned, so the store does not wait for it)
+prefetch_at, prefetch_write_at = _prefetch(0), _prefetch(1)
 
 
 #: outputs of at least this many bytes are written past the caches where a kernel can
