@@ -34,9 +34,8 @@ from .._kernels.calls import run_items
 from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, parallel_pays,
                                work_dtype)
 from .._kernels.simd import (BLOCK_BYTES, STREAM_MIN_BYTES, address_of, flat, lanes,
-                             quarter_fma_at, quarter_load_at, quarter_store_at,
-                             quarter_stream_at, quarter_zeros, row, store_fence, tap_at,
-                             vec_fma_at, vec_store_at, vec_zeros)
+                             quarter_fma_at, quarter_load_at, quarter_put_at, quarter_zeros,
+                             row, store_fence, tap_at, vec_fma_at, vec_store_at, vec_zeros)
 from .._problem import Problem
 
 NAME = "cpu_direct"
@@ -301,13 +300,12 @@ def _quads_factory(KW):
     LLVM unroll the tap loops and keep the taps' addresses in registers; Numba keys the
     cache entries on ``KW`` (a closure variable)."""
 
-    def quad_block(src, row0, stride, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows, stream,
-                   addr):
+    def quad_block(src, row0, stride, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows, stream):
         """One block of :func:`_item_quads`: quarter blocks of output rows ``o0 .. o3``
         (offsets in ``of``; ``rows`` of them written) from column ``c``, over input rows
         ``t0 .. t1 - 1`` of the window, input row ``t`` at ``src[row0 + t stride]``.
-        With ``stream``, the rows that start on a 64-byte boundary (``of``'s first
-        element at ``addr``) are stored past the caches (:func:`quarter_stream_at`).
+        With ``stream``, the rows that start on a 64-byte boundary are stored past the
+        caches (:func:`quarter_put_at`).
 
         Each input load (a quarter block in registers) is multiplied into the rows that
         take it, chosen by a mask per input row: 3x3 float32 in L1, 169 cycles a block
@@ -347,26 +345,13 @@ def _quads_factory(KW):
                     quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
                 if rows_t & 8:
                     quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
-        isz = of.itemsize
-        if stream and (addr + (o0 + c) * isz) % 64 == 0:
-            quarter_stream_at(a0, of, o0 + c)
-        else:
-            quarter_store_at(a0, of, o0 + c)
+        quarter_put_at(a0, of, o0 + c, stream)
         if rows > 1:
-            if stream and (addr + (o1 + c) * isz) % 64 == 0:
-                quarter_stream_at(a1, of, o1 + c)
-            else:
-                quarter_store_at(a1, of, o1 + c)
+            quarter_put_at(a1, of, o1 + c, stream)
         if rows > 2:
-            if stream and (addr + (o2 + c) * isz) % 64 == 0:
-                quarter_stream_at(a2, of, o2 + c)
-            else:
-                quarter_store_at(a2, of, o2 + c)
+            quarter_put_at(a2, of, o2 + c, stream)
         if rows > 3:
-            if stream and (addr + (o3 + c) * isz) % 64 == 0:
-                quarter_stream_at(a3, of, o3 + c)
-            else:
-                quarter_store_at(a3, of, o3 + c)
+            quarter_put_at(a3, of, o3 + c, stream)
 
     quad_block.__name__ = quad_block.__qualname__ = f"_quad_block{KW or ''}"
     block = jit(quad_block)
@@ -439,11 +424,11 @@ def _quads_factory(KW):
             while True:
                 if lo <= c and c + nl <= hi:        # inside a: read it in place
                     block(af, (r + oy) * W + c + ox, W, kf, kh, kw, t0, t1, of, o0, o1, o2,
-                          o3, c, rows, stream, addr)
+                          o3, c, rows, stream)
                 else:                               # an edge: a zero-padded copy
                     _edge_copy(af, W, (r + oy + t0) * W, t1 - t0, c + ox, edge, bw)
                     block(edge, -t0 * bw, bw, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows,
-                          stream, addr)
+                          stream)
                 if c == bhi - nl:
                     break
                 nxt = c + nl

@@ -257,33 +257,42 @@ prefetch_at, prefetch_write_at = _prefetch(0), _prefetch(1)
 
 
 #: outputs of at least this many bytes are written past the caches where a kernel can
-#: (:func:`quarter_stream_at`): a 64 MiB result cannot stay in them, and a store that
+#: (:func:`quarter_put_at`): a 64 MiB result cannot stay in them, and a store that
 #: misses first reads the line it writes (the copy's read half again)
 STREAM_MIN_BYTES = 16 << 20
 
 
 @intrinsic
-def quarter_stream_at(typingctx, acc, dst, start):
-    """``dst[start : start + W]`` = a quarter block, stored past the caches (non-temporal).
+def quarter_put_at(typingctx, acc, dst, start, stream):
+    """``dst[start : start + W]`` = a quarter block; with ``stream``, where ``dst[start]``
+    lies on a 64-byte boundary, stored past the caches (non-temporal).
 
-    ``dst[start]`` must lie on a 64-byte boundary.  Stores that miss the cache first
-    read the line they write; these do not (a 4096² float32 copy on two threads: 4.7 ms
-    with plain stores, 3.1 ms with these).  They are weakly ordered: the kernel ends
-    its work item with :func:`store_fence`.
+    Stores that miss the cache first read the line they write; these do not (a 4096²
+    float32 copy on two threads: 4.7 ms with plain stores, 3.1 ms with these).  They are
+    weakly ordered: a kernel that streams ends its work item with :func:`store_fence`.
     """
-    if not _block_args(acc, dst, start):
+    if not (_block_args(acc, dst, start) and isinstance(stream, types.Boolean)):
         return None
     dtype = acc.dtype
 
     def codegen(context, builder, sig, args):
-        _, _, p_blk, p_arr = _block_and_array(context, builder, sig, args, dtype,
-                                              BLOCK_BYTES // 4)
-        store = builder.store(builder.load(p_blk), p_arr, align=64)
-        store.set_metadata("nontemporal",
-                           builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        _, align, p_blk, p_arr = _block_and_array(context, builder, types.void(*sig.args[:3]),
+                                                  args[:3], dtype, BLOCK_BYTES // 4)
+        value = builder.load(p_blk)
+        i64 = ir.IntType(64)
+        boundary = builder.icmp_unsigned(
+            "==", builder.and_(builder.ptrtoint(p_arr, i64), ir.Constant(i64, 63)),
+            ir.Constant(i64, 0))
+        with builder.if_else(builder.and_(args[3], boundary)) as (streamed, plain):
+            with streamed:
+                store = builder.store(value, p_arr, align=64)
+                store.set_metadata("nontemporal", builder.module.add_metadata(
+                    [ir.Constant(ir.IntType(32), 1)]))
+            with plain:
+                builder.store(value, p_arr, align=align)
         return context.get_dummy_value()
 
-    return types.void(acc, dst, start), codegen
+    return types.void(acc, dst, start, stream), codegen
 
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
