@@ -277,9 +277,9 @@ def _band(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
             if mask == 0:       # feeds only rows past a short band's end: never read it
                 continue
             _load4(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
-            _feed(_fma_row, mask, wsch, np.uint64(wbase + BAND_ROWS * e),   # unsigned: no
-                  a00, a01, a02, a03, a10, a11, a12, a13,                  # negative-index
-                  a20, a21, a22, a23, a30, a31, a32, a33, i0, i1, i2, i3)   # test
+            k = np.uint64(wbase + BAND_ROWS * e)     # unsigned: no negative-index test
+            _feed(_fma_row, mask, wsch, k, a00, a01, a02, a03, a10, a11, a12, a13,
+                  a20, a21, a22, a23, a30, a31, a32, a33, i0, i1, i2, i3)
         _store_row(out, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
         if rows > 1:
             _store_row(out, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
@@ -386,11 +386,8 @@ def _split(x, src, xs, geom):
                                     vec_store_at(v, xs, at + c)
                                 vec_load_at(v, x, row + n - vl)
                                 vec_store_at(v, xs, at + n - vl)
-                            elif sw == 1:
+                            else:                       # strided, or shorter than one
                                 for qw in range(n):
-                                    xs[np.uint64(at + qw)] = x[np.uint64(row + qw)]
-                            else:
-                                for qw in range(c1 - c0):
                                     xs[np.uint64(at + qw)] = x[np.uint64(row + qw * sw)]
                         i += Wq
 
@@ -432,19 +429,15 @@ def _plane(x, geom, tiles, rows_per_tile, item, buf, bias, bb):
 
 
 @jit(inline=True)
-def _prefetch(x, start, stop):
-    """Hint that ``x[start:stop]`` is read soon (a line at a time, within ``x``)."""
+def _prefetch(x, start, stop, write):
+    """Hint that ``x[start:stop]`` is read soon, or written (``write``: a constant at each
+    call, so the branch folds), a line at a time, within ``x``."""
     step = LINE_BYTES // x.itemsize
     for i in range(max(start, 0), min(stop, x.shape[0]), step):
-        prefetch_at(x, i)
-
-
-@jit(inline=True)
-def _prefetch_write(x, start, stop):
-    """Hint that ``x[start:stop]`` is written soon (a line at a time, within ``x``)."""
-    step = LINE_BYTES // x.itemsize
-    for i in range(max(start, 0), min(stop, x.shape[0]), step):
-        prefetch_write_at(x, i)
+        if write:
+            prefetch_write_at(x, i)
+        else:
+            prefetch_at(x, i)
 
 
 @jit
@@ -477,12 +470,12 @@ def _item_bands(x, wsch, ent_u, ent_mask, out, bias, geom, tiles, rows_per_tile,
                 if nr < BAND_ROWS and yb - ya >= BAND_ROWS:
                     y = yb - BAND_ROWS     # moved back: recomputes rows, never runs short
                     nr = BAND_ROWS
-                _prefetch(x, ahead, min(ahead + share, nxt + geom[18]))
+                _prefetch(x, ahead, min(ahead + share, nxt + geom[18]), False)
                 ahead += share
                 # the next band's output rows, owned by the time the band stores them
                 # (a store's miss waits on memory when the last call's output was evicted)
                 nd = dst + (z * Ho + y + nr) * Wo
-                _prefetch_write(out, nd, min(nd + BAND_ROWS * Wo, dst + geom[8]))
+                _prefetch(out, nd, min(nd + BAND_ROWS * Wo, dst + geom[8]), True)
                 if geom[25]:
                     _band_half(xs, wsch, wbase, ent_u, ent_mask, out, bb,
                                src + (z * Hq + y) * Wq, dst + (z * Ho + y) * Wo, nr, Wo)

@@ -235,8 +235,7 @@ def _prefetch(write: int):
         def codegen(context, builder, sig, args):
             arr_v, start_v = args
             start_v = context.cast(builder, start_v, sig.args[1], types.intp)
-            ary = context.make_array(sig.args[0])(context, builder, arr_v)
-            ptr = builder.bitcast(builder.gep(ary.data, [start_v]), ir.IntType(8).as_pointer())
+            ptr = _vector_ptr(context, builder, sig.args[0], arr_v, start_v, ir.IntType(8))
             i32 = ir.IntType(32)
             fn = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
