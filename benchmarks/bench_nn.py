@@ -3,7 +3,8 @@
 The layers, their inputs and the callables are
 :mod:`numbaconv._tools.bench_nn`'s: a ResNet 3x3 and its 7x7 stride-2 stem,
 depthwise 3x3 and 7x7, a dilated 3x3, a 1-D k = 9, a 4x4 stride-2 transposed
-layer and a 31x31 'same' layer, batch 8.  ``NUMBACONV_ASV_GRID=tiny`` takes
+layer, a 31x31 'same' layer and three depthwise layers of a MobileNet (28² and
+7² planes, a stride-2 one), batch 8.  ``NUMBACONV_ASV_GRID=tiny`` takes
 small layers of the same kinds and batch 2 (asv's smoke run); the layer
 names stay the same.  ``setup`` builds the inputs and makes one call (JIT
 compile, page faults); a method that no backend runs on a layer, an im2col

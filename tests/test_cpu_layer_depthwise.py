@@ -159,6 +159,114 @@ def test_non_contiguous_input(dtype, rng):
     check(x, w, (1, 1), (2, 1))
 
 
+def lanes(dtype):
+    """Planes a channel block holds (a vector's lanes on the kernels' instruction set)."""
+    return dw.lanes(dtype, dw.VEC_BYTES)
+
+
+#: channel-block cases, as (batch, planes per image in blocks, m, output size, kernel,
+#: stride, dilation): whole blocks and a part block; rows shorter than a vector (laid out
+#: through a scratch block) and longer (chunks moved back to the row's end), fewer
+#: outputs than one step of four, planes of fewer positions than a vector, a channel
+#: multiplier (lanes not a fixed step apart: element by element), strides, dilations, 3-D
+CHAN_CASES = {
+    "whole-blocks": (2, 1.0, 1, (9, -1), (3, 3), (1, 1), (1, 1)),       # -1: 2 L + 2 columns
+    "part-block": (3, 0.7, 1, (6, 5), (3, 3), (1, 1), (1, 1)),
+    "narrow-rows": (2, 1.0, 1, (4, 7), (5, 5), (1, 1), (1, 1)),
+    "one-position": (2, 1.0, 1, (1, 1), (3, 3), (1, 1), (1, 1)),
+    "three-columns": (1, 1.5, 1, (5, 3), (3, 2), (1, 1), (1, 1)),
+    "multiplier": (2, 1.0, 2, (5, 9), (3, 3), (1, 1), (1, 1)),
+    "strided": (2, 1.0, 1, (7, 13), (3, 3), (2, 2), (1, 1)),
+    "dilated": (1, 2.0, 1, (6, 9), (3, 3), (1, 1), (2, 3)),
+    "mixed": (2, 1.0, 1, (5, 10), (4, 2), (3, 1), (1, 2)),
+    "3-D": (2, 1.0, 1, (3, 4, 6), (2, 3, 3), (1, 2, 1), (2, 1, 1)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("case", list(CHAN_CASES.values()), ids=list(CHAN_CASES))
+def test_channel_blocks(dtype, case, rng):
+    """Planes with short rows and many channels run a vector of planes at a time (their
+    input laid out lane by lane, their output written back): against the reference,
+    with and without a bias, on one thread and on two."""
+    batch, blocks, m, size, kernel, stride, dilation = case
+    size = tuple(2 * lanes(dtype) + 2 if n == -1 else n for n in size)
+    channels = max(1, round(blocks * lanes(dtype)) // m)
+    x, w = arrays(rng, batch, channels, m, size, kernel, stride, dilation, dtype, extra=1)
+    assert dw._plan(problem_for(x, w, stride, dilation))[2][4] == dw.CHANS
+    bias = rng.standard_normal(w.shape[0]).astype(dtype)
+    one = check(x, w, stride, dilation, workers=1, bias=bias)
+    np.testing.assert_array_equal(one, check(x, w, stride, dilation, workers=2, bias=bias))
+    check(x, w, stride, dilation)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("cols", [3, 12, 20, 40, 60])
+def test_channel_blocks_read_only_their_input(dtype, cols, rng):
+    """The last block (three planes) ends at the input's last element: its lanes past the
+    planes are not read as further planes, and a chunk of a row that would read on past
+    the input is laid out element by element."""
+    x, w = arrays(rng, 1, lanes(dtype) + 3, 1, (3, cols), (3, 3), (1, 1), (1, 1), dtype)
+    if dw._plan(problem_for(x, w, (1, 1), (1, 1)))[2][4] != dw.CHANS:
+        pytest.skip("rows this wide run in bands on this instruction set")
+    xg = guarded(x)
+    if xg is None:
+        pytest.skip("needs mmap and mprotect")
+    np.testing.assert_array_equal(check(xg, w, (1, 1), (1, 1)), check(x, w, (1, 1), (1, 1)))
+
+
+def test_channel_blocks_only_where_they_pay():
+    """Short rows and enough planes for a block; wide rows, few planes, 1-D and planes too
+    large for L2 keep the bands and flat runs."""
+    def kind(batch, channels, size, stride=1, dtype=np.float32):
+        out = tuple((n - 3) // stride + 1 for n in size)
+        p = LayerProblem(batch, channels, channels, channels, size, (3,) * len(size),
+                         (stride,) * len(size), (1,) * len(size), out, np.dtype(dtype))
+        return dw._plan(p)[2][4]
+    L = lanes(np.float32)
+    assert kind(8, 128, (L + 4, L + 4)) == dw.CHANS == kind(8, 960, (9, 9))
+    assert kind(8, 64, (3 * L + 2, 3 * L + 2)) == dw.BANDS            # rows of three vectors
+    assert kind(8, 64, (6 * L + 1, 6 * L + 1), stride=2) == dw.CHANS  # three, strided
+    assert kind(1, L - 1, (L + 4, L + 4)) != dw.CHANS                # fewer planes than lanes
+    assert kind(8, 64, (30,)) == dw.RUNS                               # 1-D
+    assert kind(8, 64, (2000, 20)) != dw.CHANS                        # a plane past L2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64],
+                         ids=lambda d: np.dtype(d).name)
+def test_the_channel_block_intrinsics(dtype):
+    """``vec_transpose_at``: vectors ``sstep`` apart, transposed into vectors ``dstep`` apart,
+    nothing else written; ``vec_fma_pair_at``: a lane-by-lane multiply-add."""
+    from numba import njit
+    from numbaconv._kernels.simd import (vec_fma_pair_at, vec_load_at, vec_store_at,
+                                         vec_transpose_at, vec_zeros)
+
+    @njit
+    def transpose(a, s0, ss, b, d0, ds):
+        vec_transpose_at(a, s0, ss, b, d0, ds)
+
+    @njit
+    def pair(acc, w, i, x, j):
+        v = vec_zeros(acc)
+        vec_load_at(v, acc, 0)
+        vec_fma_pair_at(v, w, i, x, j)
+        vec_store_at(v, acc, 0)
+
+    L = lanes(dtype)
+    a = np.arange(40 * L, dtype=dtype)
+    b = np.zeros(8 * L * L, dtype)
+    transpose(a, 3, 2 * L + 1, b, 5, L + 2)
+    want = np.zeros_like(b)
+    for i in range(L):
+        for j in range(L):
+            want[5 + j * (L + 2) + i] = a[3 + i * (2 * L + 1) + j]
+    np.testing.assert_array_equal(b, want)
+    acc = np.arange(L, dtype=dtype)
+    w, x = np.arange(2 * L, dtype=dtype) + 1, np.arange(3 * L, dtype=dtype) - 5
+    pair(acc, w, 1, x, 2)
+    np.testing.assert_array_equal(acc, np.arange(L, dtype=dtype) + w[1:L + 1] * x[2:L + 2])
+
+
 @pytest.fixture
 def fresh_layouts():
     """Layout decisions made under a patched threshold are forgotten afterwards."""

@@ -11,9 +11,16 @@ offset per tap.  Planes whose rows hold at least a vector run in *bands*
 accumulators, while a schedule walks the distinct input vectors the band
 reads -- each is loaded once and multiplied into every one of the four rows
 whose window holds it, so a 7 x 7 kernel loads 70 vectors per 196 row
-products instead of one per product.  Narrower planes (and 1-D) run as flat
-runs through the plane (:func:`_group`): the ``Wq - Wo`` columns between
+products instead of one per product.  Narrower planes of few channels, and 1-D,
+run as flat runs through the plane (:func:`_group`): the ``Wq - Wo`` columns between
 rows are computed and dropped, so blocks stay full whatever the width.
+
+Planes with short rows (under three vectors, four when strided) and enough
+channels run in *channel blocks* instead (:func:`_item_chans`): a vector's
+worth of planes laid out lane by lane, one position of each per vector, so
+that every tap is one multiply-add of a vector of weights whatever the
+plane's width, stride or dilation; the layout in and out is a transpose of
+vectors in registers.  MobileNet's 7² to 28² planes run 1.2-3x faster so.
 
 A stride is reduced to stride 1 by splitting the input into its phases
 first (input sample ``r * s + p`` goes to phase ``p``, position ``r``): each
@@ -35,11 +42,12 @@ from .._jit import jit
 from .._kernels import padding
 from .._kernels.calls import run_items
 from .._kernels.layout import destination, parallel_pays, per_channel
-from .._kernels.simd import (LINE_BYTES, VEC_BYTES, block_load_at, block_zeros, fma_at,
+from .._kernels.simd import (LINE_BYTES, VEC_BYTES, address_of, block_load_at, block_zeros, fma_at,
                              half_fma_at, half_load_at, half_store_at, half_zeros, lanes,
                              prefetch_at, prefetch_write_at, quarter_fma_at, quarter_load_at,
-                             quarter_store_at, quarter_zeros, store_at, vec_fma_at, vec_load_at,
-                             vec_store_at, vec_zeros)
+                             quarter_store_at, quarter_zeros, store_at, vec_fma_at,
+                             vec_fma_pair_at, vec_load_at, vec_store_at, vec_transpose_at,
+                             vec_zeros)
 from .._problem import LayerProblem
 
 NAME = "cpu_layer_depthwise"
@@ -61,6 +69,30 @@ GROUPS_PER_THREAD = 8
 
 #: output rows of a band (:func:`_band` names one accumulator per row and vector)
 BAND_ROWS = 4
+
+#: how a plane's outputs are computed (``geom[4]``): flat runs (:func:`_group`), bands
+#: (:func:`_band`) or channel blocks (:func:`_item_chans`)
+RUNS, BANDS, CHANS = 0, 1, 2
+
+#: planes whose output rows are shorter than this many vectors run in channel blocks
+#: (:func:`_item_chans`), where a band would repeat columns to fill its four vectors and a
+#: flat run computes the columns between rows: 0.45-0.85x the time of those up to rows of
+#: 2.5 vectors, the same at three, 1.1-1.4x at 3.5 (float32 and float64, 3x3-7x7,
+#: one thread, in cache; docs/performance.md); strided layers, which split their
+#: planes into phases for bands, up to rows of four (0.46-0.98x at stride 2)
+CHAN_ROW_VECTORS = 3
+CHAN_ROW_VECTORS_STRIDED = 4
+
+#: the largest padded input plane of a channel block, in bytes of its vectors (a 112²
+#: plane at stride 2: 830 kB, in L2 while the block's rows are computed)
+CHAN_MAX_BYTES = 1 << 20
+
+#: outputs of one row a channel-block step computes at once (:func:`_chan_row`)
+CHAN_STEP = 4
+
+#: what moving one element in or out of a channel block costs, in multiply-adds: 8-9
+#: fitted on 20²-28² planes (3x3-7x7, float32 and float64), 20 on 7² ones
+CHAN_MOVE_MACS = 9
 
 #: unsigned offsets of a band's rows in the weight schedule
 ONE, TWO, THREE = np.uint64(1), np.uint64(2), np.uint64(3)
@@ -506,6 +538,168 @@ def _item_runs(x, wt, offs, out, bias, geom, tiles, rows_per_tile, group, total,
             r += nr
 
 
+@jit(inline=True)
+def _aligned_zeros(n, like):
+    """``n`` zeros of ``like``'s dtype from a 64-byte boundary (a vector a load, never two
+    cache lines)."""
+    raw = np.zeros(n + 64 // like.itemsize, like.dtype)
+    off = (-address_of(raw)) % 64 // like.itemsize
+    return raw[off:off + n]
+
+
+@jit
+def _chan_gather(x, wt, bias, geom, p0, nl, ibuf, wv, bv, srcs, tbuf):
+    """Lay the channel block of planes ``p0 .. p0 + nl - 1`` out for :func:`_chan_row`.
+
+    Lane ``c`` of ``ibuf[pos L : pos L + L]`` is the padded input plane of plane
+    ``p0 + c`` at flat position ``pos`` of ``(Dp, Hp, Wp)``; ``wv[t L + c]`` its tap
+    ``t``, ``bv[c]`` its bias.  Lanes from ``nl`` on repeat the last plane (their
+    results are dropped).  Only the positions inside the plane are written: ``ibuf``
+    comes zeroed from its work item and keeps the zero padding.
+
+    Where the planes lie a fixed step apart in ``x``, ``L`` positions of each row are
+    transposed in registers at a time (:func:`vec_transpose_at`, through ``tbuf``: a
+    chunk that passes the row's end reads on into the next row, and only its
+    positions inside the row are stored); otherwise, and where a chunk would read past
+    ``x``, element by element, a position's lanes together.
+    """
+    L = bv.shape[0]
+    taps = wv.shape[0] // L
+    planes, Hp, Wp = geom[5], geom[15], geom[16]
+    ld, lh, lw, D, H, W = geom[19], geom[20], geom[21], geom[22], geom[23], geom[24]
+    for c in range(L):
+        p = p0 + min(c, nl - 1)
+        o = p % planes
+        bv[c] = bias[o]
+        for t in range(taps):
+            wv[t * L + c] = wt[o * taps + t]
+        srcs[c] = _source(geom, p)
+    step = srcs[1] - srcs[0]
+    even = step > 0
+    for c in range(2, L):
+        even = even and srcs[c] - srcs[c - 1] == step
+    v = vec_zeros(ibuf)
+    for d in range(D):
+        for h in range(H):
+            row = (d * H + h) * W
+            dst = (((d + ld) * Hp + h + lh) * Wp + lw) * L
+            for w0 in range(0, W, L):
+                n = min(L, W - w0)
+                if even and W >= L:         # the last chunk moved back to end at the row's end
+                    w1 = min(w0, W - L)
+                    vec_transpose_at(x, srcs[0] + row + w1, step, ibuf, dst + w1 * L, L)
+                    continue
+                if even and srcs[L - 1] + row + w0 + L <= x.shape[0]:
+                    vec_transpose_at(x, srcs[0] + row + w0, step, tbuf, 0, L)
+                    for j in range(n):
+                        vec_load_at(v, tbuf, j * L)
+                        vec_store_at(v, ibuf, dst + (w0 + j) * L)
+                    continue
+                for w in range(w0, w0 + n):
+                    for c in range(L):
+                        ibuf[np.uint64(dst + w * L + c)] = x[np.uint64(srcs[c] + row + w)]
+
+
+@jit
+def _chan_scatter(obuf, P, out, d0, nl, tbuf):
+    """``out[d0 + c P + pos] = obuf[pos L + c]`` for the block's planes ``c < nl`` and
+    positions ``pos < P`` (``obuf`` holds whole chunks of ``L`` positions): ``L``
+    positions transposed at a time (:func:`vec_transpose_at`), each plane's stored as a
+    vector, or element by element in the last chunk."""
+    v = vec_zeros(tbuf)
+    L = v.shape[0]
+    for pos0 in range(0, P, L):
+        n = min(L, P - pos0)
+        if nl == L and P >= L:      # straight into the planes, the last chunk moved back
+            p1 = min(pos0, P - L)
+            vec_transpose_at(obuf, p1 * L, L, out, d0 + p1, P)
+            continue
+        vec_transpose_at(obuf, pos0 * L, L, tbuf, 0, L)
+        for c in range(nl):
+            d = d0 + c * P + pos0
+            if n == L:
+                vec_load_at(v, tbuf, c * L)
+                vec_store_at(v, out, d)
+            else:
+                for j in range(n):
+                    out[np.uint64(d + j)] = tbuf[np.uint64(c * L + j)]
+
+
+@jit
+def _chan_row(ibuf, wv, bv, toff, obuf, at, base, sw, Wo):
+    """``obuf[at + ox L : at + ox L + L]`` = the channel block's outputs ``ox < Wo`` of one
+    output row, whose first window starts at position ``base`` of ``ibuf`` (windows
+    ``sw`` positions apart).
+
+    Four outputs at a time, each tap one vector of weights for all four (four
+    independent multiply-add chains), the last four moved back to end at ``Wo``.
+    """
+    a0, a1, a2, a3 = vec_zeros(obuf), vec_zeros(obuf), vec_zeros(obuf), vec_zeros(obuf)
+    L = a0.shape[0]
+    taps = toff.shape[0]
+    if Wo < CHAN_STEP:
+        for ox in range(Wo):
+            vec_load_at(a0, bv, 0)
+            for t in range(taps):
+                vec_fma_pair_at(a0, wv, t * L, ibuf, (base + ox * sw + toff[t]) * L)
+            vec_store_at(a0, obuf, at + ox * L)
+        return
+    ox = 0
+    while True:
+        vec_load_at(a0, bv, 0)
+        vec_load_at(a1, bv, 0)
+        vec_load_at(a2, bv, 0)
+        vec_load_at(a3, bv, 0)
+        p = base + ox * sw
+        for t in range(taps):
+            q = (p + toff[t]) * L
+            vec_fma_pair_at(a0, wv, t * L, ibuf, q)
+            vec_fma_pair_at(a1, wv, t * L, ibuf, q + sw * L)
+            vec_fma_pair_at(a2, wv, t * L, ibuf, q + 2 * sw * L)
+            vec_fma_pair_at(a3, wv, t * L, ibuf, q + 3 * sw * L)
+        o = at + ox * L
+        vec_store_at(a0, obuf, o)
+        vec_store_at(a1, obuf, o + L)
+        vec_store_at(a2, obuf, o + 2 * L)
+        vec_store_at(a3, obuf, o + 3 * L)
+        if ox == Wo - CHAN_STEP:
+            return
+        ox = min(ox + CHAN_STEP, Wo - CHAN_STEP)
+
+
+@jit
+def _item_chans(x, wt, out, bias, geom, toff, nplanes, group, item):
+    """Work item ``item``: channel blocks ``[group item, group (item + 1))``, each of
+    ``L`` consecutive planes (a vector's lanes) computed together.
+
+    The block's input planes are laid out lane by lane (:func:`_chan_gather`), so that
+    one vector holds one position of ``L`` planes and each tap is one multiply-add of
+    a vector of weights (:func:`_chan_row`); strides and dilations are only the
+    positions a window reads.  The block's output planes are written back at the end
+    (:func:`_chan_scatter`).
+    """
+    Ho, Wo, P = geom[0], geom[1], geom[8]
+    Do = P // (Ho * Wo)
+    sd, sh, sw = geom[11], geom[12], geom[13]
+    Dp, Hp, Wp = geom[14], geom[15], geom[16]
+    bv = _aligned_zeros(vec_zeros(out).shape[0], out)
+    L = bv.shape[0]
+    ibuf = _aligned_zeros(Dp * Hp * Wp * L, out)
+    obuf = _aligned_zeros(-(-P // L) * L * L, out)
+    tbuf = _aligned_zeros(L * L, out)
+    wv = _aligned_zeros(toff.shape[0] * L, out)
+    srcs = np.empty(L, np.int64)
+    for blk in range(item * group, min(-(-nplanes // L), (item + 1) * group)):
+        p0 = blk * L
+        nl = min(L, nplanes - p0)
+        _chan_gather(x, wt, bias, geom, p0, nl, ibuf, wv, bv, srcs, tbuf)
+        for oz in range(Do):
+            for oy in range(Ho):
+                _chan_row(ibuf, wv, bv, toff, obuf, (oz * Ho + oy) * Wo * L,
+                          (oz * sd * Hp + oy * sh) * Wp, sw, Wo)
+        _chan_scatter(obuf, P, out, p0 * P, nl, tbuf)
+
+
 def _band_weights(wt, taps, ent_t):
     """``wsch[(o E + e) 4 + r] = wt[o taps + ent_t[4 e + r]]`` for the ``E`` entries of the
     band schedule, zero where ``ent_t`` says ``taps`` (entry ``e`` meets no tap in row
@@ -519,7 +713,7 @@ def _band_weights(wt, taps, ent_t):
     return np.take(table, ent_t, axis=1).reshape(-1)
 
 
-def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, bias, geom, tiles,
+def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, toff, out, bias, geom, tiles,
                rows_per_tile):
     """``out[(n, o), r Wo + c] = bias[o] + sum_t wt[o, t] x[(n, o // m), base(r) + c + offs[t]]``.
 
@@ -528,7 +722,8 @@ def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, bias, geom, ti
     holds, in order: output rows per depth slice ``Ho``, output columns ``Wo``,
     rows per slice ``Hq`` and row pitch ``Wq`` of the (phase) plane the taps
     read, whether rows run in bands (:func:`_band`, with the schedule ``ent_u``,
-    ``ent_t``, ``ent_mask``) or flat runs (:func:`_group`, with ``offs``),
+    ``ent_t``, ``ent_mask``), flat runs (:func:`_group`, with ``offs``) or channel blocks
+    (:func:`_item_chans`, with the taps' positions ``toff``: :func:`_chan_offsets`),
     ``C_out``, output channels per input channel ``m``, the sizes of a phase
     plane and of an output plane, the farthest tap offset, whether strides
     split each input plane into phases first (:func:`_split`), the strides
@@ -537,11 +732,18 @@ def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, out, bias, geom, ti
     ``(ld, lh, lw)`` and shape ``(D, H, W)`` of that plane (see :func:`_fused`), and
     whether band rows run as three vectors and a half (:func:`_band_half`).
     """
+    if geom[4] == CHANS:
+        planes = out.shape[0] // geom[8]
+        blocks = -(-planes // lanes(out.dtype, VEC_BYTES))
+        group = max(1, blocks // (GROUPS_PER_THREAD * threads))
+        run_items(_item_chans, (x, wt, out, bias, geom, toff, planes, group),
+                  -(-blocks // group), threads)
+        return
     total = out.shape[0] // geom[8] * tiles
     # tiles in groups: about GROUPS_PER_THREAD work items a thread
     group = max(1, total // (GROUPS_PER_THREAD * threads))
     n = -(-total // group)
-    if geom[4]:                        # one kernel per layout: a call compiles only its own
+    if geom[4] == BANDS:               # one kernel per layout: a call compiles only its own
         wsch = _band_weights(wt, offs.shape[0], ent_t)
         run_items(_item_bands, (x, wsch, ent_u, ent_mask, out, bias, geom, tiles,
                                 rows_per_tile, group, total), n, threads)
@@ -564,6 +766,30 @@ def _half_row(Wo: int, dtype) -> bool:
     return 3 * L < Wo <= 3 * L + L // 2
 
 
+def _chan_kind(problem: LayerProblem) -> bool:
+    """Whether ``problem`` runs in channel blocks (:func:`_item_chans`): output rows shorter
+    than :data:`CHAN_ROW_VECTORS` vectors (:data:`CHAN_ROW_VECTORS_STRIDED` when strided),
+    at least a block of planes, and a padded plane of a block within
+    :data:`CHAN_MAX_BYTES`."""
+    L = lanes(problem.dtype, VEC_BYTES)
+    block = math.prod(problem.shape) * L * problem.dtype.itemsize
+    rows = (CHAN_ROW_VECTORS_STRIDED if any(s > 1 for s in problem.stride)
+            else CHAN_ROW_VECTORS)
+    return (problem.ndim >= 2 and problem.out_shape[-1] < rows * L
+            and problem.batch * problem.out_channels >= L and block <= CHAN_MAX_BYTES)
+
+
+@functools.lru_cache(maxsize=256)
+def _chan_offsets(problem: LayerProblem):
+    """Every tap's first position in the padded plane ``(Dp, Hp, Wp)`` of a channel block."""
+    _, Hp, Wp = _as3(problem.shape, 1)
+    dil = _as3(problem.dilation, 1)
+    toff = np.array([((td * dil[0]) * Hp + th * dil[1]) * Wp + tw * dil[2]
+                     for td, th, tw in np.ndindex(*_as3(problem.kernel, 1))], dtype=np.int64)
+    toff.flags.writeable = False
+    return toff
+
+
 @functools.lru_cache(maxsize=256)
 def _plan(problem: LayerProblem):
     """Shape-only decisions of :func:`run`, memoised per problem.
@@ -573,8 +799,9 @@ def _plan(problem: LayerProblem):
     ``geom`` (see :func:`_depthwise`) and the band schedule (``ent_t[4 e + r]``:
     the tap that input vector ``ent_u[e]`` meets in band row ``r``, or the number of
     taps where it meets none; bit ``r`` of ``ent_mask[e]`` set where it meets one).
-    Rows run in bands when a row holds a vector and a slice has two rows; otherwise
-    (1-D, narrow planes) as flat runs, whose blocks fill whatever the plane's width.
+    Rows run in bands when a row holds a vector and a slice has two rows; planes with
+    short rows in channel blocks (:func:`_chan_kind`); otherwise (1-D, narrow planes
+    of few channels) as flat runs, whose blocks fill whatever the plane's width.
     """
     shape = _as3(problem.shape, 1)
     stride = _as3(problem.stride, 1)
@@ -592,6 +819,7 @@ def _plan(problem: LayerProblem):
         offs.append(index * size + (pos[0] * q[1] + pos[1]) * q[2] + pos[2])
     offs = np.asarray(offs, dtype=np.int64)
     bands = out3[2] >= lanes(problem.dtype, VEC_BYTES) and out3[1] >= 2
+    kind = CHANS if _chan_kind(problem) else BANDS if bands else RUNS
     # input vectors of a band: band row r meets tap t at offset r * Wq + offs[t]
     where = {}
     for r in range(BAND_ROWS):
@@ -604,10 +832,10 @@ def _plan(problem: LayerProblem):
     ent_t = np.where(ent_t >= 0, ent_t, len(offs)).reshape(-1)      # see _band_weights
     plane = math.prod(q) * math.prod(stride)          # one input plane, its phases included
     split = any(st > 1 for st in stride)
-    geom = np.array([out3[1], out3[2], q[1], q[2], int(bands), problem.out_channels,
+    geom = np.array([out3[1], out3[2], q[1], q[2], kind, problem.out_channels,
                      problem.out_channels // problem.channels, plane, math.prod(out3),
                      offs.max(), int(split), *stride, *shape, q[0], math.prod(shape),
-                     0, 0, 0, *shape, int(bands and _half_row(out3[2], problem.dtype))],
+                     0, 0, 0, *shape, int(kind == BANDS and _half_row(out3[2], problem.dtype))],
                     dtype=np.int64)
     for a in (offs, ent_u, ent_t, ent_mask, geom):
         a.flags.writeable = False
@@ -632,9 +860,15 @@ def _fused(problem: LayerProblem):
 def _work(problem: LayerProblem) -> float:
     """Multiply-adds the kernel runs, the columns and rows it recomputes included."""
     q, _, geom, *_ = _plan(problem)
-    Ho, Wo, Wq, bands = int(geom[0]), int(geom[1]), int(geom[3]), bool(geom[4])
+    Ho, Wo, Wq, kind = int(geom[0]), int(geom[1]), int(geom[3]), int(geom[4])
     slices = problem.batch * problem.out_channels * _as3(problem.out_shape, 1)[0]
-    if bands:                     # four vectors a block, four rows a band (fewer if Ho is)
+    if kind == CHANS:             # whole blocks of planes, and each element moved once
+        L = lanes(problem.dtype, VEC_BYTES)
+        planes = -(-problem.batch * problem.out_channels // L) * L
+        moved = math.prod(int(n) for n in geom[22:25]) + math.prod(problem.out_shape)
+        return float(planes) * (math.prod(problem.out_shape) * problem.taps
+                                + moved * CHAN_MOVE_MACS)
+    if kind == BANDS:             # four vectors a block, four rows a band (fewer if Ho is)
         L = lanes(problem.dtype, VEC_BYTES)
         blocks = -(-Ho // BAND_ROWS) * -(-(-(-Wo // L)) // 4)
         width = 3.5 * L if geom[25] else 4 * L      # _band_half: three vectors and a half
@@ -659,8 +893,8 @@ def _layout(problem: LayerProblem, workers: int):
     rows = math.prod(problem.out_shape[:-1])
     planes = problem.batch * problem.out_channels
     want = ITEMS_PER_THREAD * threads if threads > 1 else 1
-    if any(s > 1 for s in problem.stride):
-        want = 1                # each tile would split the whole plane into phases again
+    if any(s > 1 for s in problem.stride) or _chan_kind(problem):
+        want = 1                # each tile would split (or lay out) the whole plane again
     tiles = max(1, min(rows, -(-want // max(planes, 1))))
     per = -(-rows // tiles)
     fused = (tiles == 1 and problem.padding_mode == "zeros"
@@ -671,10 +905,11 @@ def _layout(problem: LayerProblem, workers: int):
 # ---------------------------------------------------------------- contract
 
 def cost(problem: LayerProblem, workers=None) -> float:
-    """Predicted seconds: the kernel's multiply-adds at ``depthwise_mac`` a thread, a start-up
-    per work item, the input and output streamed once at a direct kernel's share of
-    the layer's ``copy_byte``, and the phase split of strided layers (each plane once per output
-    channel reading it)."""
+    """Predicted seconds: the kernel's multiply-adds at ``depthwise_mac`` a thread (with the
+    moves of channel blocks), a start-up per work item (per block of planes in channel
+    blocks), the input and output streamed once at a direct kernel's share of the
+    layer's ``copy_byte``, and the phase split of strided layers outside channel blocks
+    (each plane once per output channel reading it)."""
     top = coef.coefficients()
     c = top["layer"]
     threads, tiles, _, _ = _layout(problem, resolve_workers(workers))
@@ -683,9 +918,12 @@ def cost(problem: LayerProblem, workers=None) -> float:
     moved = (problem.batch * problem.channels * math.prod(problem.shape)
              + problem.batch * problem.out_channels * math.prod(problem.out_shape))
     stream = moved * problem.dtype.itemsize * c["copy_byte"] * top["direct_stream"]
-    if any(s > 1 for s in problem.stride):      # the phase split reads the input once more
+    chans = _plan(problem)[2][4] == CHANS
+    if any(s > 1 for s in problem.stride) and not chans:   # the phase split reads it once more
         stream += (problem.batch * problem.out_channels * math.prod(problem.shape)
                    * problem.dtype.itemsize * c["copy_byte"] * SPLIT_SHARE)
+    if chans:                   # a start-up per block of planes
+        items = -(-problem.batch * problem.out_channels // lanes(problem.dtype, VEC_BYTES))
     rate = c["depthwise_mac"][coef.direct_key(problem.dtype)]
     return c["overhead"] + ((_work(problem) + ITEM_MACS * items) * rate + stream) / par
 
@@ -694,7 +932,8 @@ def memory(problem: LayerProblem, workers=None) -> int:
     """Predicted peak bytes of :func:`run`.
 
     The output, the padded input (a copy only when padded and not fused), the
-    band schedule's weights, and each thread's plane (strided or fused layers).
+    band schedule's weights, and each thread's plane (strided or fused layers) or
+    channel block (:func:`_item_chans`).
     """
     item = problem.dtype.itemsize
     _, _, geom, ent_u, _, _ = _plan(problem)
@@ -704,13 +943,20 @@ def memory(problem: LayerProblem, workers=None) -> int:
               if problem.pad and not fused else 0)
     weights = problem.out_channels * (problem.taps + len(ent_u) * BAND_ROWS)
     split = threads * int(geom[7]) if fused or any(s > 1 for s in problem.stride) else 0
+    if geom[4] == CHANS:          # a block's padded input and output planes, taps, bias,
+        L = lanes(problem.dtype, VEC_BYTES)     # scratch block, sources and alignment
+        P = -(-math.prod(problem.out_shape) // L) * L
+        split = threads * (L * (math.prod(problem.shape) + P + problem.taps + L + 1)
+                           + L * 8 // item + 5 * 64 // item)
     return int((outputs + padded + weights + split) * item)
 
 
 def describe(problem: LayerProblem, workers=None) -> str:
     threads, tiles, _, fused = _layout(problem, resolve_workers(workers))
-    bands = _plan(problem)[2][4]
-    how = ("bands of 4 rows x 4 vectors, one load per input vector" if bands
+    kind = _plan(problem)[2][4]
+    L = lanes(problem.dtype, VEC_BYTES)
+    how = ("bands of 4 rows x 4 vectors, one load per input vector" if kind == BANDS
+           else f"channel blocks of {L} planes, one position of each a vector" if kind == CHANS
            else "flat runs (rows narrower than a vector, or 1-D)")
     split = ", stride phases split first" if any(s > 1 for s in problem.stride) else ""
     split += ", zero padding written per plane" if fused else ""
@@ -740,6 +986,7 @@ def run(problem: LayerProblem, x, w, *, workers=None, out=None, bias=None):
     if not xf.flags.writeable:          # one array type for the input and the phase buffers
         xf = xf.copy()
     wt = np.ascontiguousarray(np.asarray(w, dtype=dtype)).reshape(-1)
-    _depthwise(threads, xf.reshape(-1), wt, offs, ent_u, ent_t, ent_mask, out.reshape(-1),
+    toff = _chan_offsets(problem) if geom[4] == CHANS else offs
+    _depthwise(threads, xf.reshape(-1), wt, offs, ent_u, ent_t, ent_mask, toff, out.reshape(-1),
                per_channel(bias, problem.out_channels, dtype), geom, tiles, per)
     return out

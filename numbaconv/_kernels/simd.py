@@ -121,6 +121,16 @@ def _block_and_array(context, builder, sig, args, dtype, nbytes):
     return vty, context.get_abi_sizeof(elem), p_blk, p_arr
 
 
+def _mul_add(builder, dtype, vty, k, x, a):
+    """``k * x + a`` on vectors of ``vty``: ``llvm.fmuladd`` for floats, ``mul`` + ``add`` else."""
+    if isinstance(dtype, types.Float):
+        name = "llvm.fmuladd.v%d%s" % (vty.count, "f32" if dtype.bitwidth == 32 else "f64")
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3),
+                                            name)
+        return builder.call(fn, [k, x, a])
+    return builder.add(a, builder.mul(k, x))
+
+
 def _block_ops(nbytes: int):
     """``(zeros, fma, store, load, add)`` intrinsics for blocks of ``nbytes`` bytes."""
 
@@ -167,14 +177,7 @@ def _block_ops(nbytes: int):
             kb = builder.shuffle_vector(kb, ir.Constant(vty, None),
                                         ir.Constant(ir.VectorType(ir.IntType(32), vty.count),
                                                     [0] * vty.count))
-            if isinstance(dtype, types.Float):
-                name = "llvm.fmuladd.v%d%s" % (vty.count, "f32" if dtype.bitwidth == 32 else "f64")
-                fn = cgutils.get_or_insert_function(builder.module,
-                                                    ir.FunctionType(vty, [vty] * 3), name)
-                r = builder.call(fn, [kb, s, a])
-            else:
-                r = builder.add(a, builder.mul(kb, s))
-            builder.store(r, pa, align=align)
+            builder.store(_mul_add(builder, dtype, vty, kb, s, a), pa, align=align)
             return context.get_dummy_value()
 
         return types.void(acc, kj, src, start), codegen
@@ -429,4 +432,80 @@ vec_zeros, vec_fma_at, vec_store_at, vec_load_at, _ = _block_ops(VEC_BYTES)
 #: half vectors (``L / 2`` elements), for a row's last few columns: on Zen 4 a 512-bit
 #: multiply-add takes both halves of the FMA units, a 256-bit one only one
 half_zeros, half_fma_at, half_store_at, half_load_at, _ = _block_ops(VEC_BYTES // 2)
+
+
+@intrinsic
+def vec_transpose_at(typingctx, src, s0, sstep, dst, d0, dstep):
+    """``dst[d0 + j dstep + i] = src[s0 + i sstep + j]`` for ``i, j < L``: ``L`` vectors loaded,
+    transposed in registers and stored (``L = VEC_BYTES / itemsize``).
+
+    Stage ``b`` (1, 2, 4, ... ``L / 2``) swaps bit ``b`` of the row index with bit
+    ``b`` of the column index, one two-source shuffle a vector: ``L log2(L)``
+    shuffles for ``L * L`` elements, where element moves take a load and a store
+    each.
+    """
+    if not (isinstance(src, types.Array) and isinstance(dst, types.Array)
+            and src.dtype == dst.dtype and blockable(src.dtype) and src.ndim == dst.ndim == 1
+            and src.layout == dst.layout == "C"
+            and all(isinstance(t, types.Integer) for t in (s0, sstep, d0, dstep))):
+        return None
+    dtype = src.dtype
+
+    def codegen(context, builder, sig, args):
+        src_v, s0_v, ss_v, dst_v, d0_v, ds_v = args
+        elem, vty = _vector_type(context, dtype, VEC_BYTES)
+        n = vty.count
+        align = context.get_abi_sizeof(elem)
+
+        def at(arr_t, arr_v, first, step, i, sig_first, sig_step):
+            first = context.cast(builder, first, sig_first, types.intp)
+            step = context.cast(builder, step, sig_step, types.intp)
+            start = builder.add(first, builder.mul(step, context.get_constant(types.intp, i)))
+            return _vector_ptr(context, builder, arr_t, arr_v, start, vty)
+
+        rows = [builder.load(at(sig.args[0], src_v, s0_v, ss_v, i, sig.args[1], sig.args[2]),
+                             align=align) for i in range(n)]
+        i32 = ir.IntType(32)
+        b = 1
+        while b < n:
+            lo = [k if not k & b else n + k - b for k in range(n)]
+            hi = [k + b if not k & b else n + k for k in range(n)]
+            for r0 in range(n):
+                if r0 & b:
+                    continue
+                r1 = r0 | b
+                v0, v1 = rows[r0], rows[r1]
+                rows[r0] = builder.shuffle_vector(v0, v1, ir.Constant(ir.VectorType(i32, n), lo))
+                rows[r1] = builder.shuffle_vector(v0, v1, ir.Constant(ir.VectorType(i32, n), hi))
+            b *= 2
+        for j in range(n):
+            builder.store(rows[j], at(sig.args[3], dst_v, d0_v, ds_v, j, sig.args[4], sig.args[5]),
+                          align=align)
+        return context.get_dummy_value()
+
+    return types.void(src, s0, sstep, dst, d0, dstep), codegen
+
+
+@intrinsic
+def vec_fma_pair_at(typingctx, acc, w, wstart, src, start):
+    """``acc[:L] += w[wstart : wstart + L] * src[start : start + L]`` (one vector of each):
+    a multiply-add whose factor differs per lane, for kernels whose lanes are channels."""
+    if not (_block_args(acc, src, start) and _block_args(acc, w, wstart)):
+        return None
+    dtype = acc.dtype
+
+    def codegen(context, builder, sig, args):
+        acc_v, w_v, ws_v, src_v, s_v = args
+        vty, align, pa, ps = _block_and_array(context, builder, sig.replace(
+            args=(sig.args[0], sig.args[3], sig.args[4])), (acc_v, src_v, s_v), dtype,
+            VEC_BYTES)
+        ws_v = context.cast(builder, ws_v, sig.args[2], types.intp)
+        pw = _vector_ptr(context, builder, sig.args[1], w_v, ws_v, vty)
+        a = builder.load(pa, align=align)
+        x = builder.load(ps, align=align)
+        k = builder.load(pw, align=align)
+        builder.store(_mul_add(builder, dtype, vty, k, x, a), pa, align=align)
+        return context.get_dummy_value()
+
+    return types.void(acc, w, wstart, src, start), codegen
 

@@ -147,6 +147,10 @@ _FULL = (
     Layer("conv1d_k9", "conv1d", 64, 64, (4096,), (9,), padding=4),
     Layer("up4x4", "conv_transpose2d", 64, 32, (28, 28), (4, 4), stride=2, padding=1),
     Layer("large31x31", "conv2d", 16, 16, (128, 128), (31, 31), padding="same"),
+    # depthwise layers of a MobileNet: short rows of many channels, a stride-2 one
+    Layer("dw3x3_28", "conv2d", 192, 192, (28, 28), (3, 3), padding=1, groups=192),
+    Layer("dw3x3_s2", "conv2d", 144, 144, (56, 56), (3, 3), stride=2, padding=1, groups=144),
+    Layer("dw3x3_7", "conv2d", 960, 960, (7, 7), (3, 3), padding=1, groups=960),
 )
 
 # the same kinds of layer, small enough that the tests and asv's smoke run take seconds
@@ -159,6 +163,9 @@ _TINY = (
     Layer("conv1d_k9", "conv1d", 8, 8, (128,), (9,), padding=4),
     Layer("up4x4", "conv_transpose2d", 8, 4, (7, 7), (4, 4), stride=2, padding=1),
     Layer("large31x31", "conv2d", 2, 2, (32, 32), (31, 31), padding="same"),
+    Layer("dw3x3_28", "conv2d", 16, 16, (10, 10), (3, 3), padding=1, groups=16),
+    Layer("dw3x3_s2", "conv2d", 16, 16, (12, 12), (3, 3), stride=2, padding=1, groups=16),
+    Layer("dw3x3_7", "conv2d", 32, 32, (5, 5), (3, 3), padding=1, groups=32),
 )
 
 
