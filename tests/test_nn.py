@@ -514,6 +514,31 @@ def test_errors_where_torch_errs(call, error, match):
         call()
 
 
+def test_a_checked_call_is_remembered_and_errors_still_raise(rng):
+    """A call on the shapes, dtypes and arguments of one checked before skips the checks;
+    the same shapes with a bool, list, NumPy or invalid argument are checked again (a
+    bool stride is an error though ``True == 1``), and an invalid call is never stored."""
+    from numbaconv.nn import _functional as F
+    x = rng.standard_normal((2, 3, 11, 9)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    F._CHECKED.clear()
+    want = nn.conv2d(x, w, stride=1, padding=1)
+    assert len(F._CHECKED) == 1
+    np.testing.assert_array_equal(nn.conv2d(x, w, stride=1, padding=1), want)
+    np.testing.assert_array_equal(nn.conv2d(x[0], w, stride=1, padding=1), want[0])
+    with pytest.raises(TypeError, match="stride must be made of ints"):
+        nn.conv2d(x, w, stride=True, padding=1)
+    np.testing.assert_array_equal(nn.conv2d(x, w, stride=[1, 1], padding=1), want)
+    np.testing.assert_array_equal(nn.conv2d(x, w, stride=np.int64(1), padding=1), want)
+    with pytest.raises(ValueError, match="stride must be positive"):
+        nn.conv2d(x, w, stride=0, padding=1)
+    with pytest.raises(ValueError, match="stride must be positive"):
+        nn.conv2d(x, w, stride=0, padding=1)
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
+        nn.conv2d(x, w, np.ones(3, np.float32), padding=1)
+    assert len(F._CHECKED) == 2         # the unbatched call; no failed one
+
+
 # ---------------------------------------------------------------- layers
 
 @pytest.mark.parametrize("cls, fn, kernel, shape", [(nn.Conv1d, nn.conv1d, 5, (2, 6, 30)),

@@ -226,9 +226,53 @@ class _Call:
 
 # ---------------------------------------------------------------- forward
 
+#: forward calls checked before, by what the checks read (see :func:`_checked_key`): their
+#: problem, whether the input was unbatched, its dtype and the compute dtype
+_CHECKED: dict = {}
+#: entries :data:`_CHECKED` keeps (it is emptied when full)
+CHECKED_MAX = 256
+
+
+def _plain(value) -> bool:
+    """An int, a string or a tuple of ints: values whose equality means the same checks
+    (``True == 1``, but a bool stride is an error)."""
+    return type(value) in (int, str) or (type(value) is tuple
+                                          and all(type(v) is int for v in value))
+
+
+def _checked_key(n, name, input, weight, bias, stride, padding, dilation, groups,
+                 padding_mode, method):
+    """The key of a forward call on NumPy arrays with plain arguments, or None.
+
+    Every check of :func:`_conv` reads only shapes, dtypes and these arguments,
+    so a call with the same key passes the same checks; a call that failed one
+    is never stored.
+    """
+    if not (type(input) is np.ndarray and type(weight) is np.ndarray
+            and (bias is None or type(bias) is np.ndarray)
+            and _plain(stride) and _plain(padding) and _plain(dilation)
+            and type(groups) is int and type(padding_mode) is str and type(method) is str):
+        return None
+    return (n, name, input.shape, input.dtype, weight.shape, weight.dtype,
+            None if bias is None else (bias.shape, bias.dtype), stride, padding, dilation,
+            groups, padding_mode, method)
+
+
 def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, padding_mode,
           method):
-    """Check a forward call as torch does; return it as a :class:`_Call`."""
+    """Check a forward call as torch does; return it as a :class:`_Call`.
+
+    A call on NumPy arrays whose shapes, dtypes and arguments were checked before
+    reuses that problem (:data:`_CHECKED`): the checks took 12 us of a 28 us call.
+    """
+    key = _checked_key(n, name, input, weight, bias, stride, padding, dilation, groups,
+                       padding_mode, method)
+    hit = None if key is None else _CHECKED.get(key)
+    if hit is not None:
+        problem, unbatched, dtype, work = hit
+        x = input[None] if unbatched else input
+        return _Call(problem, x.astype(work, copy=False), weight.astype(work, copy=False),
+                     _host_bias(bias, work), dtype, unbatched, method, name)
     x = _as_float(input, "input")
     w = _as_float(weight, "weight")
     _check_method(method)
@@ -266,6 +310,10 @@ def _conv(n, name, input, weight, bias, stride, padding, dilation, groups, paddi
         from . import _cuda
         return _cuda.call(problem, x, w, bias, dtype, unbatched, method)
     b = _host_bias(bias, work)
+    if key is not None:
+        if len(_CHECKED) >= CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[key] = (problem, unbatched, dtype, work)
     return _Call(problem, x.astype(work, copy=False), w.astype(work, copy=False), b, dtype,
                  unbatched, method, name)
 
