@@ -225,6 +225,9 @@ def test_channel_blocks_only_where_they_pay():
         return dw._plan(p)[2][4]
     L = lanes(np.float32)
     assert kind(8, 128, (L + 4, L + 4)) == dw.CHANS == kind(8, 960, (9, 9))
+    small = LayerProblem(8, 960, 960, 960, (9, 9), (3, 3), (1, 1), (1, 1), (7, 7),
+                         np.dtype(np.float32))
+    assert f"channel blocks of {L} planes" in dw.describe(small)
     assert kind(8, 64, (3 * L + 2, 3 * L + 2)) == dw.BANDS            # rows of three vectors
     assert kind(8, 64, (6 * L + 1, 6 * L + 1), stride=2) == dw.CHANS  # three, strided
     assert kind(1, L - 1, (L + 4, L + 4)) != dw.CHANS                # fewer planes than lanes
