@@ -548,7 +548,7 @@ def _aligned_zeros(n, like):
 
 
 @jit
-def _chan_gather(x, wt, bias, geom, p0, nl, ibuf, wv, bv, srcs, tbuf):
+def _chan_gather(x, wt, bias, geom, p0, nl, ibuf, wv, bv, srcs, tbuf, flat):
     """Lay the channel block of planes ``p0 .. p0 + nl - 1`` out for :func:`_chan_row`.
 
     Lane ``c`` of ``ibuf[pos L : pos L + L]`` is the padded input plane of plane
@@ -558,10 +558,12 @@ def _chan_gather(x, wt, bias, geom, p0, nl, ibuf, wv, bv, srcs, tbuf):
     comes zeroed from its work item and keeps the zero padding.
 
     Where the planes lie a fixed step apart in ``x``, ``L`` positions of each row are
-    transposed in registers at a time (:func:`vec_transpose_at`, through ``tbuf``: a
-    chunk that passes the row's end reads on into the next row, and only its
-    positions inside the row are stored); otherwise, and where a chunk would read past
-    ``x``, element by element, a position's lanes together.
+    transposed in registers at a time (:func:`vec_transpose_at`).  Rows shorter than
+    a vector go through ``flat``: the whole plane ``L`` positions at a time (a 7² plane
+    in 4 transposes, not 7), then each row's vectors into place; or, in planes of fewer
+    than ``L`` positions, through ``tbuf``, a chunk that passes the row's end reading on
+    into the next row.  Otherwise, and where a chunk would read past ``x``, element by
+    element, a position's lanes together.
     """
     L = bv.shape[0]
     taps = wv.shape[0] // L
@@ -579,6 +581,19 @@ def _chan_gather(x, wt, bias, geom, p0, nl, ibuf, wv, bv, srcs, tbuf):
     for c in range(2, L):
         even = even and srcs[c] - srcs[c - 1] == step
     v = vec_zeros(ibuf)
+    n_in = D * H * W
+    if even and W < L <= n_in:
+        for q0 in range(0, n_in, L):            # the last chunk moved back to the plane's end
+            q1 = min(q0, n_in - L)
+            vec_transpose_at(x, srcs[0] + q1, step, flat, q1 * L, L)
+        for d in range(D):
+            for h in range(H):
+                row = (d * H + h) * W
+                dst = (((d + ld) * Hp + h + lh) * Wp + lw) * L
+                for w in range(W):
+                    vec_load_at(v, flat, (row + w) * L)
+                    vec_store_at(v, ibuf, dst + w * L)
+        return
     for d in range(D):
         for h in range(H):
             row = (d * H + h) * W
@@ -688,11 +703,12 @@ def _item_chans(x, wt, out, bias, geom, toff, nplanes, group, item):
     obuf = _aligned_zeros(-(-P // L) * L * L, out)
     tbuf = _aligned_zeros(L * L, out)
     wv = _aligned_zeros(toff.shape[0] * L, out)
+    flat = _aligned_zeros(geom[22] * geom[23] * geom[24] * L if geom[24] < L else 0, out)
     srcs = np.empty(L, np.int64)
     for blk in range(item * group, min(-(-nplanes // L), (item + 1) * group)):
         p0 = blk * L
         nl = min(L, nplanes - p0)
-        _chan_gather(x, wt, bias, geom, p0, nl, ibuf, wv, bv, srcs, tbuf)
+        _chan_gather(x, wt, bias, geom, p0, nl, ibuf, wv, bv, srcs, tbuf, flat)
         for oz in range(Do):
             for oy in range(Ho):
                 _chan_row(ibuf, wv, bv, toff, obuf, (oz * Ho + oy) * Wo * L,
@@ -942,11 +958,11 @@ def memory(problem: LayerProblem, workers=None) -> int:
               if problem.pad and not fused else 0)
     weights = problem.out_channels * (problem.taps + len(ent_u) * BAND_ROWS)
     split = threads * int(geom[7]) if fused or any(s > 1 for s in problem.stride) else 0
-    if geom[4] == CHANS:          # a block's padded input and output planes, taps, bias,
-        L = lanes(problem.dtype, VEC_BYTES)     # scratch block, sources and alignment
+    if geom[4] == CHANS:          # a block's padded input (and its staging copy) and output
+        L = lanes(problem.dtype, VEC_BYTES)     # planes, taps, bias, scratch, alignment
         P = -(-math.prod(problem.out_shape) // L) * L
-        split = threads * (L * (math.prod(problem.shape) + P + problem.taps + L + 1)
-                           + L * 8 // item + 5 * 64 // item)
+        split = threads * (L * (2 * math.prod(problem.shape) + P + problem.taps + L + 1)
+                           + L * 8 // item + 6 * 64 // item)
     return int((outputs + padded + weights + split) * item)
 
 
