@@ -641,13 +641,16 @@ def _chan_scatter(obuf, P, out, d0, nl, tbuf):
 
 
 @jit
-def _chan_row(ibuf, wv, bv, toff, obuf, at, base, sw, Wo):
+def _chan_row(ibuf, wv, bv, toff, obuf, at, base, sw, kw, Wo):
     """``obuf[at + ox L : at + ox L + L]`` = the channel block's outputs ``ox < Wo`` of one
     output row, whose first window starts at position ``base`` of ``ibuf`` (windows
     ``sw`` positions apart).
 
     Four outputs at a time, each tap one vector of weights for all four (four
     independent multiply-add chains), the last four moved back to end at ``Wo``.
+    Where windows and taps are one position apart (``kw``, the taps a kernel row, is
+    not 0; unit stride), a kernel row's ``kw + 3`` input vectors are loaded once and
+    slid past the four outputs, not loaded once a tap and output.
     """
     a0, a1, a2, a3 = vec_zeros(obuf), vec_zeros(obuf), vec_zeros(obuf), vec_zeros(obuf)
     L = a0.shape[0]
@@ -659,6 +662,7 @@ def _chan_row(ibuf, wv, bv, toff, obuf, at, base, sw, Wo):
                 vec_fma_pair_at(a0, wv, t * L, ibuf, (base + ox * sw + toff[t]) * L)
             vec_store_at(a0, obuf, at + ox * L)
         return
+    x0, x1, x2, x3 = vec_zeros(obuf), vec_zeros(obuf), vec_zeros(obuf), vec_zeros(obuf)
     ox = 0
     while True:
         vec_load_at(a0, bv, 0)
@@ -666,7 +670,22 @@ def _chan_row(ibuf, wv, bv, toff, obuf, at, base, sw, Wo):
         vec_load_at(a2, bv, 0)
         vec_load_at(a3, bv, 0)
         p = base + ox * sw
-        for t in range(taps):
+        for r in range(taps // kw if kw else 0):
+            q = (p + toff[r * kw]) * L
+            vec_load_at(x0, ibuf, q)
+            vec_load_at(x1, ibuf, q + L)
+            vec_load_at(x2, ibuf, q + 2 * L)
+            for j in range(kw):
+                w = (r * kw + j) * L
+                vec_load_at(x3, ibuf, q + (j + 3) * L)
+                vec_fma_pair_at(a0, wv, w, x0, 0)
+                vec_fma_pair_at(a1, wv, w, x1, 0)
+                vec_fma_pair_at(a2, wv, w, x2, 0)
+                vec_fma_pair_at(a3, wv, w, x3, 0)
+                vec_load_at(x0, x1, 0)      # the window slides one position
+                vec_load_at(x1, x2, 0)
+                vec_load_at(x2, x3, 0)
+        for t in range(0 if kw else taps):
             q = (p + toff[t]) * L
             vec_fma_pair_at(a0, wv, t * L, ibuf, q)
             vec_fma_pair_at(a1, wv, t * L, ibuf, q + sw * L)
@@ -683,7 +702,7 @@ def _chan_row(ibuf, wv, bv, toff, obuf, at, base, sw, Wo):
 
 
 @jit
-def _item_chans(x, wt, out, bias, geom, toff, nplanes, group, item):
+def _item_chans(x, wt, out, bias, geom, toff, kw, nplanes, group, item):
     """Work item ``item``: channel blocks ``[group item, group (item + 1))``, each of
     ``L`` consecutive planes (a vector's lanes) computed together.
 
@@ -712,7 +731,7 @@ def _item_chans(x, wt, out, bias, geom, toff, nplanes, group, item):
         for oz in range(Do):
             for oy in range(Ho):
                 _chan_row(ibuf, wv, bv, toff, obuf, (oz * Ho + oy) * Wo * L,
-                          (oz * sd * Hp + oy * sh) * Wp, sw, Wo)
+                          (oz * sd * Hp + oy * sh) * Wp, sw, kw, Wo)
         _chan_scatter(obuf, P, out, p0 * P, nl, tbuf)
 
 
@@ -744,14 +763,17 @@ def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, toff, out, bias, ge
     split each input plane into phases first (:func:`_split`), the strides
     ``(sd, sh, sw)``, the padded input plane's shape ``(Dp, Hp, Wp)``, ``Dq``,
     the size of an input plane of ``x``, the padding before each axis
-    ``(ld, lh, lw)`` and shape ``(D, H, W)`` of that plane (see :func:`_fused`), and
-    whether band rows run as three vectors and a half (:func:`_band_half`).
+    ``(ld, lh, lw)`` and shape ``(D, H, W)`` of that plane (see :func:`_fused`),
+    whether band rows run as three vectors and a half (:func:`_band_half`), and the taps
+    of a kernel row where they are one position apart (else 0).
     """
     if geom[4] == CHANS:
         planes = out.shape[0] // geom[8]
         blocks = -(-planes // lanes(out.dtype, VEC_BYTES))
         group = max(1, blocks // (GROUPS_PER_THREAD * threads))
-        run_items(_item_chans, (x, wt, out, bias, geom, toff, planes, group),
+        # taps a kernel row where windows and taps are one position apart, else 0
+        kw = int(geom[26]) if geom[13] == 1 else 0
+        run_items(_item_chans, (x, wt, out, bias, geom, toff, kw, planes, group),
                   -(-blocks // group), threads)
         return
     total = out.shape[0] // geom[8] * tiles
@@ -850,7 +872,8 @@ def _plan(problem: LayerProblem):
     geom = np.array([out3[1], out3[2], q[1], q[2], kind, problem.out_channels,
                      problem.out_channels // problem.channels, plane, math.prod(out3),
                      offs.max(), int(split), *stride, *shape, q[0], math.prod(shape),
-                     0, 0, 0, *shape, int(kind == BANDS and _half_row(out3[2], problem.dtype))],
+                     0, 0, 0, *shape, int(kind == BANDS and _half_row(out3[2], problem.dtype)),
+                     kernel[2] if dil[2] == 1 else 0],
                     dtype=np.int64)
     for a in (offs, ent_u, ent_t, ent_mask, geom):
         a.flags.writeable = False
