@@ -275,52 +275,6 @@ def _feed(row, mask, wsch, k, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, 
         row(a30, a31, a32, a33, wsch[k + THREE], i0, i1, i2, i3)
 
 
-@jit
-def _band(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
-    """Output rows ``rows`` (at most four) of one band, four vectors of each row at a time,
-    each from the bias (``bb``: a block of the plane's bias).
-
-    Entry ``e`` of the schedule is one input vector at ``x[base + ent_u[e]]`` (from
-    the band's first output row) and the band rows it feeds (bit ``r`` of
-    ``ent_mask[e]``), with the weights ``wsch[wbase + 4 e + r]``: each loaded
-    input vector is multiplied into every output row whose window holds it, up
-    to four times fewer loads than multiply-adds.  A row's vectors start at
-    ``0, L, 2 L, ...``, the last ones moved back to end at ``Wo`` (they
-    recompute a few columns).
-    """
-    live = (1 << rows) - 1
-    i0, i1, i2, i3 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
-    L = i0.shape[0]
-    last = Wo - L
-    for b in range(0, (Wo + L - 1) // L, 4):
-        c0, c1 = min(b * L, last), min((b + 1) * L, last)
-        c2, c3 = min((b + 2) * L, last), min((b + 3) * L, last)
-        a00, a01, a02, a03 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
-        a10, a11, a12, a13 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
-        a20, a21, a22, a23 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
-        a30, a31, a32, a33 = vec_zeros(out), vec_zeros(out), vec_zeros(out), vec_zeros(out)
-        # every accumulator starts from the plane's bias (the same vector four times a row)
-        _load4(bb, 0, 0, 0, 0, 0, a00, a01, a02, a03)
-        _load4(bb, 0, 0, 0, 0, 0, a10, a11, a12, a13)
-        _load4(bb, 0, 0, 0, 0, 0, a20, a21, a22, a23)
-        _load4(bb, 0, 0, 0, 0, 0, a30, a31, a32, a33)
-        for e in range(ent_u.shape[0]):
-            mask = ent_mask[e] & live
-            if mask == 0:       # feeds only rows past a short band's end: never read it
-                continue
-            _load4(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
-            k = np.uint64(wbase + BAND_ROWS * e)     # unsigned: no negative-index test
-            _feed(_fma_row, mask, wsch, k, a00, a01, a02, a03, a10, a11, a12, a13,
-                  a20, a21, a22, a23, a30, a31, a32, a33, i0, i1, i2, i3)
-        _store_row(out, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
-        if rows > 1:
-            _store_row(out, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
-        if rows > 2:
-            _store_row(out, dbase + 2 * Wo, c0, c1, c2, c3, a20, a21, a22, a23)
-        if rows > 3:
-            _store_row(out, dbase + 3 * Wo, c0, c1, c2, c3, a30, a31, a32, a33)
-
-
 @jit(inline=True)
 def _fma_row_h(a0, a1, a2, h3, kj, i0, i1, i2, j3):
     """:func:`_fma_row` with a half vector fourth."""
@@ -346,37 +300,66 @@ def _store_row_h(out, d, c0, c1, c2, c3, a0, a1, a2, h3):
     half_store_at(h3, out, d + c3)
 
 
-@jit
-def _band_half(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
-    """:func:`_band` for rows of ``3 L < Wo <= 3.5 L`` columns (56 in float32 on AVX-512):
-    three vectors and a half vector a row, where a fourth vector moved back to end at
-    ``Wo`` recomputed half of it (an eighth of the multiply-adds)."""
-    live = (1 << rows) - 1
-    i0, i1, i2, j3 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
-    L = i0.shape[0]
-    c0, c1, c2, c3 = 0, L, 2 * L, Wo - j3.shape[0]
-    a00, a01, a02, a03 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
-    a10, a11, a12, a13 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
-    a20, a21, a22, a23 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
-    a30, a31, a32, a33 = vec_zeros(out), vec_zeros(out), vec_zeros(out), half_zeros(out)
-    _load4_h(bb, 0, 0, 0, 0, 0, a00, a01, a02, a03)
-    _load4_h(bb, 0, 0, 0, 0, 0, a10, a11, a12, a13)
-    _load4_h(bb, 0, 0, 0, 0, 0, a20, a21, a22, a23)
-    _load4_h(bb, 0, 0, 0, 0, 0, a30, a31, a32, a33)
-    for e in range(ent_u.shape[0]):
-        mask = ent_mask[e] & live
-        if mask == 0:
-            continue
-        _load4_h(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, j3)
-        _feed(_fma_row_h, mask, wsch, np.uint64(wbase + BAND_ROWS * e), a00, a01, a02, a03,
-              a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33, i0, i1, i2, j3)
-    _store_row_h(out, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
-    if rows > 1:
-        _store_row_h(out, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
-    if rows > 2:
-        _store_row_h(out, dbase + 2 * Wo, c0, c1, c2, c3, a20, a21, a22, a23)
-    if rows > 3:
-        _store_row_h(out, dbase + 3 * Wo, c0, c1, c2, c3, a30, a31, a32, a33)
+def _band_of(half):
+    """The band kernel: :func:`_band`, or with ``half`` :func:`_band_half`, one body for both.
+
+    ``_band(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo)``: output
+    rows ``rows`` (at most four) of one band, four vectors of each row at a time, each
+    from the bias (``bb``: a block of the plane's bias).  Entry ``e`` of the schedule
+    is one input vector at ``x[base + ent_u[e]]`` (from the band's first output row)
+    and the band rows it feeds (bit ``r`` of ``ent_mask[e]``), with the weights
+    ``wsch[wbase + 4 e + r]``: each loaded input vector is multiplied into every
+    output row whose window holds it, up to four times fewer loads than multiply-adds.
+    A row's vectors start at ``0, L, 2 L, ...``, the last ones moved back to end at
+    ``Wo`` (they recompute a few columns).
+
+    ``_band_half``: the same for rows of ``3 L < Wo <= 3.5 L`` columns (56 in float32
+    on AVX-512), three vectors and a half vector a row, where a fourth vector moved
+    back to end at ``Wo`` recomputed half of it (an eighth of the multiply-adds).
+    """
+    load4 = _load4_h if half else _load4
+    row = _fma_row_h if half else _fma_row
+    store = _store_row_h if half else _store_row
+    zero3 = half_zeros if half else vec_zeros
+
+    def band(x, wsch, wbase, ent_u, ent_mask, out, bb, base, dbase, rows, Wo):
+        live = (1 << rows) - 1
+        i0, i1, i2, i3 = vec_zeros(out), vec_zeros(out), vec_zeros(out), zero3(out)
+        L = i0.shape[0]
+        last = Wo - L
+        for b in range(0, 4 if half else (Wo + L - 1) // L, 4):
+            c0, c1, c2 = min(b * L, last), min((b + 1) * L, last), min((b + 2) * L, last)
+            c3 = Wo - i3.shape[0] if half else min((b + 3) * L, last)
+            a00, a01, a02, a03 = vec_zeros(out), vec_zeros(out), vec_zeros(out), zero3(out)
+            a10, a11, a12, a13 = vec_zeros(out), vec_zeros(out), vec_zeros(out), zero3(out)
+            a20, a21, a22, a23 = vec_zeros(out), vec_zeros(out), vec_zeros(out), zero3(out)
+            a30, a31, a32, a33 = vec_zeros(out), vec_zeros(out), vec_zeros(out), zero3(out)
+            # every accumulator starts from the plane's bias (the same vector four times a row)
+            load4(bb, 0, 0, 0, 0, 0, a00, a01, a02, a03)
+            load4(bb, 0, 0, 0, 0, 0, a10, a11, a12, a13)
+            load4(bb, 0, 0, 0, 0, 0, a20, a21, a22, a23)
+            load4(bb, 0, 0, 0, 0, 0, a30, a31, a32, a33)
+            for e in range(ent_u.shape[0]):
+                mask = ent_mask[e] & live
+                if mask == 0:   # feeds only rows past a short band's end: never read it
+                    continue
+                load4(x, base + ent_u[e], c0, c1, c2, c3, i0, i1, i2, i3)
+                k = np.uint64(wbase + BAND_ROWS * e)     # unsigned: no negative-index test
+                _feed(row, mask, wsch, k, a00, a01, a02, a03, a10, a11, a12, a13,
+                      a20, a21, a22, a23, a30, a31, a32, a33, i0, i1, i2, i3)
+            store(out, dbase, c0, c1, c2, c3, a00, a01, a02, a03)
+            if rows > 1:
+                store(out, dbase + Wo, c0, c1, c2, c3, a10, a11, a12, a13)
+            if rows > 2:
+                store(out, dbase + 2 * Wo, c0, c1, c2, c3, a20, a21, a22, a23)
+            if rows > 3:
+                store(out, dbase + 3 * Wo, c0, c1, c2, c3, a30, a31, a32, a33)
+
+    band.__name__ = band.__qualname__ = "_band_half" if half else "_band"
+    return jit(band)
+
+
+_band, _band_half = _band_of(False), _band_of(True)
 
 
 @jit
@@ -670,27 +653,29 @@ def _chan_row(ibuf, wv, bv, toff, obuf, at, base, sw, kw, Wo):
         vec_load_at(a2, bv, 0)
         vec_load_at(a3, bv, 0)
         p = base + ox * sw
-        for r in range(taps // kw if kw else 0):
-            q = (p + toff[r * kw]) * L
-            vec_load_at(x0, ibuf, q)
-            vec_load_at(x1, ibuf, q + L)
-            vec_load_at(x2, ibuf, q + 2 * L)
-            for j in range(kw):
-                w = (r * kw + j) * L
-                vec_load_at(x3, ibuf, q + (j + 3) * L)
-                vec_fma_pair_at(a0, wv, w, x0, 0)
-                vec_fma_pair_at(a1, wv, w, x1, 0)
-                vec_fma_pair_at(a2, wv, w, x2, 0)
-                vec_fma_pair_at(a3, wv, w, x3, 0)
-                vec_load_at(x0, x1, 0)      # the window slides one position
-                vec_load_at(x1, x2, 0)
-                vec_load_at(x2, x3, 0)
-        for t in range(0 if kw else taps):
-            q = (p + toff[t]) * L
-            vec_fma_pair_at(a0, wv, t * L, ibuf, q)
-            vec_fma_pair_at(a1, wv, t * L, ibuf, q + sw * L)
-            vec_fma_pair_at(a2, wv, t * L, ibuf, q + 2 * sw * L)
-            vec_fma_pair_at(a3, wv, t * L, ibuf, q + 3 * sw * L)
+        if kw:
+            for r in range(taps // kw):
+                q = (p + toff[r * kw]) * L
+                vec_load_at(x0, ibuf, q)
+                vec_load_at(x1, ibuf, q + L)
+                vec_load_at(x2, ibuf, q + 2 * L)
+                for j in range(kw):
+                    w = (r * kw + j) * L
+                    vec_load_at(x3, ibuf, q + (j + 3) * L)
+                    vec_fma_pair_at(a0, wv, w, x0, 0)
+                    vec_fma_pair_at(a1, wv, w, x1, 0)
+                    vec_fma_pair_at(a2, wv, w, x2, 0)
+                    vec_fma_pair_at(a3, wv, w, x3, 0)
+                    vec_load_at(x0, x1, 0)      # the window slides one position
+                    vec_load_at(x1, x2, 0)
+                    vec_load_at(x2, x3, 0)
+        else:
+            for t in range(taps):
+                q = (p + toff[t]) * L
+                vec_fma_pair_at(a0, wv, t * L, ibuf, q)
+                vec_fma_pair_at(a1, wv, t * L, ibuf, q + sw * L)
+                vec_fma_pair_at(a2, wv, t * L, ibuf, q + 2 * sw * L)
+                vec_fma_pair_at(a3, wv, t * L, ibuf, q + 3 * sw * L)
         o = at + ox * L
         vec_store_at(a0, obuf, o)
         vec_store_at(a1, obuf, o + L)
@@ -702,7 +687,7 @@ def _chan_row(ibuf, wv, bv, toff, obuf, at, base, sw, kw, Wo):
 
 
 @jit
-def _item_chans(x, wt, out, bias, geom, toff, kw, nplanes, group, item):
+def _item_chans(x, wt, out, bias, geom, toff, nplanes, group, item):
     """Work item ``item``: channel blocks ``[group item, group (item + 1))``, each of
     ``L`` consecutive planes (a vector's lanes) computed together.
 
@@ -731,7 +716,7 @@ def _item_chans(x, wt, out, bias, geom, toff, kw, nplanes, group, item):
         for oz in range(Do):
             for oy in range(Ho):
                 _chan_row(ibuf, wv, bv, toff, obuf, (oz * Ho + oy) * Wo * L,
-                          (oz * sd * Hp + oy * sh) * Wp, sw, kw, Wo)
+                          (oz * sd * Hp + oy * sh) * Wp, sw, geom[26], Wo)
         _chan_scatter(obuf, P, out, p0 * P, nl, tbuf)
 
 
@@ -765,15 +750,13 @@ def _depthwise(threads, x, wt, offs, ent_u, ent_t, ent_mask, toff, out, bias, ge
     the size of an input plane of ``x``, the padding before each axis
     ``(ld, lh, lw)`` and shape ``(D, H, W)`` of that plane (see :func:`_fused`),
     whether band rows run as three vectors and a half (:func:`_band_half`), and the taps
-    of a kernel row where they are one position apart (else 0).
+    of a kernel row where windows and taps are one position apart (else 0).
     """
     if geom[4] == CHANS:
         planes = out.shape[0] // geom[8]
         blocks = -(-planes // lanes(out.dtype, VEC_BYTES))
         group = max(1, blocks // (GROUPS_PER_THREAD * threads))
-        # taps a kernel row where windows and taps are one position apart, else 0
-        kw = int(geom[26]) if geom[13] == 1 else 0
-        run_items(_item_chans, (x, wt, out, bias, geom, toff, kw, planes, group),
+        run_items(_item_chans, (x, wt, out, bias, geom, toff, planes, group),
                   -(-blocks // group), threads)
         return
     total = out.shape[0] // geom[8] * tiles
@@ -873,7 +856,7 @@ def _plan(problem: LayerProblem):
                      problem.out_channels // problem.channels, plane, math.prod(out3),
                      offs.max(), int(split), *stride, *shape, q[0], math.prod(shape),
                      0, 0, 0, *shape, int(kind == BANDS and _half_row(out3[2], problem.dtype)),
-                     kernel[2] if dil[2] == 1 else 0],
+                     kernel[2] if dil[2] == 1 and stride[2] == 1 else 0],
                     dtype=np.int64)
     for a in (offs, ent_u, ent_t, ent_mask, geom):
         a.flags.writeable = False
