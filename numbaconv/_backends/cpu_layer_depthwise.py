@@ -76,8 +76,8 @@ RUNS, BANDS, CHANS = 0, 1, 2
 
 #: planes whose output rows are shorter than this many vectors run in channel blocks
 #: (:func:`_item_chans`), where a band would repeat columns to fill its four vectors and a
-#: flat run computes the columns between rows: 0.45-0.85x the time of those up to rows of
-#: 2.5 vectors, the same at three, 1.1-1.4x at 3.5 (float32 and float64, 3x3-7x7,
+#: flat run computes the columns between rows: 0.45-0.90x the time of those up to rows of
+#: 2.5 vectors, 0.93-1.00x at three, 1.1-1.25x at 3.5 (float32 and float64, 3x3-7x7,
 #: one thread, in cache; docs/performance.md); strided layers, which split their
 #: planes into phases for bands, up to rows of four (0.46-0.98x at stride 2)
 CHAN_ROW_VECTORS = 3
