@@ -65,8 +65,11 @@ AVX512 = {
     "oa_spill": 0.13,            # slow-down per doubling of a batch's buffers past 1 MiB
     "oa_byte": 3.0e-10,          # per byte of blocks (1-D) or block spectra (N-D)
     "oa_thread_sync": 4.0e-4,    # hand-off to the block-group threads
-    "oa_tile": 0.56,             # a 2-D tile's transforms against fft_nlogn's rate
-    "oa_tile_call": 5.8e-5,      # a tile's Python-level calls
+    # a 2-D tile's transforms against fft_nlogn's rate, and its Python-level calls (which
+    # hold the interpreter's lock): overlap-save tiles of 60²-900² at 256²-4096², kernels
+    # of 15²-63², float32 and float64, 2 threads (predictions 0.73-1.23x the time, 10-90%)
+    "oa_tile": 0.49,
+    "oa_tile_call": 5.0e-5,
     "parallel_efficiency": 0.9,
     # each pocketfft worker beyond the first, on one large transform (it splits the lines of
     # each axis between them): rfft2 on 2 workers ran 1.23-1.35x (float32) and 1.34-1.63x

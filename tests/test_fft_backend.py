@@ -200,7 +200,7 @@ def test_overlap_add_tiles_on_the_pool(mode, rng):
     a, k = make_array((300, 310), np.float64, rng), make_array((31, 17), np.float64, rng)
     p = build_problem(a.shape, k.shape, mode, np.dtype(np.float64))
     got, rec = through_recorder(
-        lambda: cpu_oa._oa_2d(a, k, (64, 64), 2, np.dtype(np.float64), p.origin, p.out_shape))
+        lambda: cpu_oa._os_2d(a, k, (64, 64), 2, np.dtype(np.float64), p.origin, p.out_shape))
     assert_matches_scipy(got, ss.convolve(a, k, mode), a, k, "convolve", mode)
     assert pool_calls(rec)
     assert all(w == 1 for _, _, w in rec.calls), rec.calls

@@ -1,9 +1,10 @@
 """Overlap-add correlation on the CPU.
 
-2-D problems may be cut into tiles along both axes (:func:`_oa_2d`): each
-tile's transforms stay in a core's cache, and tile rows run on separate
-threads.  Otherwise the longer operand is cut into blocks along the axis
-where it is longest relative to the other operand.  The blocks are
+2-D problems may be cut into tiles along both axes, by overlap-save
+(:func:`_os_2d`): each tile's transforms stay in a core's cache, each
+output tile is written once, and groups of tiles run on separate threads.
+Otherwise the longer operand is cut into blocks along the axis where it is
+longest relative to the other operand.  The blocks are
 transformed as one batch by :mod:`scipy.fft` with ``workers`` threads (so the
 blocks run in parallel), the other operand's spectrum is computed once per
 call, and the blocks' tails are added back with strided views.  Other
@@ -58,7 +59,7 @@ def memory(problem: Problem, workers=None) -> int:
     """Predicted peak bytes of :func:`plan`'s blocking (plain FFT's where none pays).
 
     2-D tiles need the output and, per thread, one tile's padded copy,
-    spectrum, inverse and tail: far less than one transform of the whole.
+    spectrum and inverse: far less than one transform of the whole.
     Blocks along an axis are transformed as one batch: every block's padded
     copy, spectrum and inverse at once, as large as the whole signal's.
     """
@@ -75,11 +76,10 @@ def memory(problem: Problem, workers=None) -> int:
         cast = (math.prod(problem.shape_a) + math.prod(problem.shape_k)) * size
         result = problem.outputs * problem.dtype.itemsize
     if ax is None:
-        (t0, t1), (_, m0) = nfft, _signal_kernel(problem)[0]
-        width = problem.out_shape[1]
+        t0, t1 = nfft
         spec = t0 * (t1 // 2 + 1 if real else t1) * csize
         # a tile's padded copy, its spectrum (and the inverse's copy of it), its inverse
-        per_thread = 2 * t0 * t1 * size + 2 * spec + (m0 - 1) * width * size
+        per_thread = 2 * t0 * t1 * size + 2 * spec
         kernel = t0 * t1 * size + spec       # computed while the threads start their tiles
         return int(cast + kernel + threads * per_thread + problem.outputs * size + result)
     n, m = _signal_kernel(problem)[ax]
@@ -151,27 +151,33 @@ def block_cost(problem: Problem, ax, nfft, workers=None) -> float:
 
 
 def tile_cost(problem: Problem, tile, workers=None) -> float:
-    """2-D overlap-add in ``tile``-shaped transforms (:func:`_oa_2d`) on ``workers`` threads.
+    """2-D overlap-save in ``tile``-shaped transforms (:func:`_os_2d`) on ``workers`` threads.
 
-    Each tile costs two transforms of its shape at ``oa_tile`` times the FFT
-    rate (tiles stay in cache) plus ``oa_tile_call`` of Python-level calls;
-    tile rows are dealt to the threads in contiguous groups, so the busiest
-    thread has ``ceil(rows / threads)`` of them.  The output is zeroed and
-    written once (``pass_byte`` per byte).
+    Each output tile costs two transforms of its shape at ``oa_tile`` times
+    the FFT rate (tiles stay in cache; ``oa_spill`` more per doubling of a
+    tile's buffers past 1 MiB) and ``oa_tile_call`` of Python-level calls.  The tiles are dealt to the threads in contiguous groups, so the
+    busiest thread has ``ceil(tiles / threads)`` transforms; the calls hold
+    the interpreter's lock, so every tile's count.  The kernel's transform
+    comes first, and the output is written once (``pass_byte`` per byte).
     """
     c = coef.coefficients()
-    nt0, nt1 = _tile_counts(problem, tile)
-    threads = max(1, min(resolve_workers(workers), nt0))
-    rate = c["fft_nlogn"][coef.fft_key(problem.dtype)]
-    per_tile = (2 * coef.nlogn(tile) * c["fft_nd_factor"] * rate * c["oa_tile"]
-                + c["oa_tile_call"])
-    busiest = -(-nt0 // threads) * nt1
+    tiles = math.prod(_tile_counts(problem, tile))
+    threads = max(1, min(resolve_workers(workers), tiles))
+    rate = c["fft_nlogn"][coef.fft_key(problem.dtype)] * c["fft_nd_factor"]
+    transforms = -(-tiles // threads) * 2 * coef.nlogn(tile) * rate * c["oa_tile"] * _spill(
+        tile, problem.dtype)
     fixed = c["fft_overhead"] + coef.nlogn(tile) * rate
     if threads > 1:
         fixed += c["oa_thread_sync"]
     out_bytes = problem.outputs * problem.dtype.itemsize
-    return (fixed + busiest * per_tile * threads / coef.effective_threads(threads)
-            + out_bytes * c["pass_byte"])
+    return (fixed + transforms * threads / coef.effective_threads(threads)
+            + tiles * c["oa_tile_call"] + out_bytes * c["pass_byte"])
+
+
+def _spill(tile, dtype) -> float:
+    """Slow-down of a tile's transforms whose input and spectrum outgrow 1 MiB of cache."""
+    size = 2 * math.prod(tile) * fft_result_dtype(dtype, dtype).itemsize
+    return 1.0 + coef.coefficients()["oa_spill"] * max(0.0, math.log2(size / 2 ** 20))
 
 
 def block_length(n: int, m: int, real: bool = True):
@@ -230,26 +236,50 @@ def block_candidates(n: int, m: int, workers: int, real: bool = True):
     return sorted(out)
 
 
-#: side lengths of the 2-D tiles priced (before ``next_fast_len``): from tiles whose
-#: transforms stay in L1/L2 to the 1024^2 that pocketfft runs at about the rate of a
-#: whole 4096^2 image
-TILE_SIDES = (64, 128, 192, 256, 384, 512, 768, 1024)
+#: the longest tile side priced: longer tiles' transforms leave a core's L2, where
+#: ``oa_tile`` no longer holds
+TILE_MAX = 1024
 
-#: bytes of the whole-image spectrum below which tiles are not priced: the spectra
-#: then stay in the last-level cache, one transform runs at full speed, and the
-#: cost model (no cache term for plain FFT) would overrate tiles
-TILE_MIN_BYTES = 8 << 20
+#: per axis, how many tile sides with the least transform work are priced
+TILE_SIDES_KEPT = 4
+
+
+def tile_sides(n: int, m: int, real: bool = True, dtype=np.dtype(np.float64)):
+    """Tile sides worth pricing for an axis of ``n`` outputs against ``m`` taps.
+
+    Each cuts the axis into ``k`` equal tiles (step ``ceil(n / k)``) at the
+    :func:`scipy.fft.next_fast_len` side that holds a step and the kernel's
+    overlap: 1024 outputs against 31 taps in 4 tiles of 288, not 5 of 256.
+    Kept: the :data:`TILE_SIDES_KEPT` that would cost least as square tiles
+    (:func:`tile_cost`'s transforms and calls), and the fewest tiles.  A
+    step must be at least the overlap ``m - 1`` (half the tile or more is
+    new output).
+    """
+    c = coef.coefficients()
+    rate = 2 * c["fft_nlogn"][coef.fft_key(dtype)] * c["fft_nd_factor"] * c["oa_tile"]
+    sides = {}
+    for k in range(1, 129):
+        t = sp_fft.next_fast_len(-(-n // k) + m - 1, real)
+        if t < 2 * (m - 1) or t < 16:
+            break
+        if t <= TILE_MAX:
+            count = -(-n // (t - m + 1))
+            sides.setdefault(t, count ** 2 * (coef.nlogn([t, t]) * rate * _spill((t, t), dtype)
+                                              + c["oa_tile_call"]))
+    kept = sorted(sides, key=sides.get)[:TILE_SIDES_KEPT]
+    if sides:
+        kept.append(max(sides))
+    return sorted(set(kept))
 
 
 def tile_candidates(problem: Problem):
-    """``(T0, T1)`` FFT shapes worth pricing for 2-D tiled overlap-add, or ``[]``.
+    """``(T0, T1)`` FFT shapes worth pricing for 2-D overlap-save tiles, or ``[]``.
 
     Tiles need a 2-D problem (both axes correlated) where one operand is at
-    least as large as the other on both axes, and a step ``T - m + 1`` per
-    axis of at least the kernel's overlap ``m - 1`` (half the tile or more is
-    new signal).  A side that reaches the whole axis's transform length is
-    one tile along that axis.  Images whose whole spectrum is smaller than
-    :data:`TILE_MIN_BYTES` get none.
+    least as large as the other on both axes; their sides per axis come from
+    :func:`tile_sides`.  A single tile is plain FFT unless it is smaller than
+    plain FFT's transform: the window of a small operand's 'same' correlation
+    with a large one needs only the large one's part around it.
     """
     if problem.ndim != 2 or not problem.all_axes:
         return []
@@ -257,22 +287,11 @@ def tile_candidates(problem: Problem):
     if not (all(n >= m for n, m in zip(sa, sk)) or all(m >= n for n, m in zip(sa, sk))):
         return []
     real = problem.kind != "c"
-    # a real transform's half spectrum of complex values takes as many bytes as its input
-    spectrum = math.prod(problem.window_fft_shape(real)) * fft_result_dtype(
-        problem.dtype, problem.dtype).itemsize
-    if spectrum < TILE_MIN_BYTES:
-        return []
-    sides = []
-    for n, m in _signal_kernel(problem):
-        whole = sp_fft.next_fast_len(n + m - 1, real)
-        opts = {t for t in (sp_fft.next_fast_len(x, real) for x in TILE_SIDES)
-                if 2 * (m - 1) <= t < whole}
-        if whole <= TILE_SIDES[-1]:
-            opts.add(whole)
-        sides.append(sorted(opts))
-    tiles = [(t0, t1) for t0 in sides[0] for t1 in sides[1]]
-    # a single tile is plain FFT
-    return [t for t in tiles if _tile_counts(problem, t) != (1, 1)]
+    kernel = [m for _, m in _signal_kernel(problem)]
+    sides = [tile_sides(n, m, real, problem.dtype) for n, m in zip(problem.out_shape, kernel)]
+    whole = math.prod(problem.window_fft_shape(real))
+    return [(t0, t1) for t0 in sides[0] for t1 in sides[1]
+            if _tile_counts(problem, (t0, t1)) != (1, 1) or t0 * t1 < whole]
 
 
 def _signal_kernel(problem: Problem):
@@ -281,8 +300,8 @@ def _signal_kernel(problem: Problem):
 
 
 def _tile_counts(problem: Problem, tile):
-    """Tiles along each axis of :func:`_oa_2d` for the tile shape ``tile``."""
-    return tuple(-(-n // (t - m + 1)) for (n, m), t in zip(_signal_kernel(problem), tile))
+    """Output tiles along each axis of :func:`_os_2d` for the tile shape ``tile``."""
+    return _os_counts(problem.out_shape, [m for _, m in _signal_kernel(problem)], tile)
 
 
 def batched_1d(ndim: int, m: int, nfft: int) -> bool:
@@ -338,7 +357,7 @@ def _plan(problem: Problem, workers: int, version: int):
         threads = sorted({1, workers}) if problem.ndim == 1 else [workers]
         plans += [(ax, nfft, t, block_cost(problem, ax, nfft, t)) for nfft in best[1]
                   for t in threads]
-    plans += [(None, tile, min(workers, _tile_counts(problem, tile)[0]),
+    plans += [(None, tile, min(workers, math.prod(_tile_counts(problem, tile))),
                tile_cost(problem, tile, workers)) for tile in tile_candidates(problem)]
     return min(plans, key=lambda p: p[3]) if plans else None
 
@@ -391,85 +410,61 @@ def _overlap_add(a, h, ax, nfft, axes, workers, dtype, lengths):
     return out[tuple(idx)]
 
 
-def _oa_2d(a, h, tile, threads, dtype, origin, out_shape):
-    """2-D convolution of ``a`` with the smaller ``h`` by overlap-add of ``tile``-shaped FFTs.
+def _os_2d(a, h, tile, threads, dtype, origin, out_shape):
+    """The window ``out_shape`` at ``origin`` of ``a``'s 2-D convolution with ``h``, by overlap-save.
 
-    Input tile ``(i, j)`` is ``a[i S0 : (i + 1) S0, j S1 : (j + 1) S1]``
-    (``S = T - m + 1``); its full convolution with ``h`` is exact at
-    transform shape ``T`` and lands on ``full[i S0 : i S0 + T0, j S1 : j S1 + T1]``.
-    Only the window ``out_shape`` at ``origin`` of the full result is kept
-    (tiles wholly outside it are skipped).  Rows of tiles are cut into
-    ``threads`` contiguous groups (:func:`_oa_tile_rows`), each run by one
-    thread against the kernel's spectrum computed once; each small transform
-    stays in the core's cache, where one transform of the whole image streams
-    from memory on every pass.  A group writes the output rows its tiles
-    start on; the rows of its last tiles that reach into the next group's are
-    returned and added after all groups are done.
+    ``h`` is no larger than ``a`` on either axis.  Output tile ``(i, j)``
+    covers window rows ``i S0 .. (i + 1) S0`` and columns ``j S1 ..``
+    (``S = T - m + 1``); it is the part of the circular convolution of the
+    input tile starting ``m - 1`` before it with ``h`` that does not wrap.
+    Nothing is added up, so the tiles are dealt to ``threads`` contiguous
+    groups (:func:`_os_tiles`) that write their own parts of the output,
+    against the kernel's spectrum computed once.  Each tile's transforms stay
+    in a core's cache, where one transform of the whole image streams from
+    memory on every pass; and only the window is computed.
     """
-    T0 = tile[0]
-    S0 = T0 - h.shape[0] + 1
-    nt0 = -(-a.shape[0] // S0)
-    real = dtype.kind != "c"
-    out = np.zeros(out_shape, dtype)
+    out = np.empty(out_shape, dtype)
     if out.size == 0:
         return out
-    # tile rows whose outputs meet the window
-    t_lo = max(0, (origin[0] - T0) // S0)
-    t_hi = min(nt0, -(-(origin[0] + out_shape[0]) // S0))
-    groups = _groups(t_lo, t_hi, threads)
-    single = len(groups) == 1
-
-    def rows(spec_h, r0, r1):
-        split = None if single else r1 * S0 - origin[0]
-        return _oa_tile_rows(a, spec_h, tile, h.shape, origin, out, r0, r1, split)
-
-    fwd = sp_fft.rfft2 if real else sp_fft.fft2
-    tails = _in_groups(rows, groups, lambda: fwd(h, tile, workers=ONE))
-    for (_, r1), tail in zip(groups, tails):
-        if tail is not None:
-            y0 = r1 * S0 - origin[0]     # window row of the tail's first row
-            lo, hi = max(0, y0), min(out_shape[0], y0 + len(tail))
-            if lo < hi:
-                out[lo:hi] += tail[lo - y0:hi - y0]
+    counts = _os_counts(out_shape, h.shape, tile)
+    groups = _groups(0, counts[0] * counts[1], threads)
+    fwd = sp_fft.rfft2 if dtype.kind != "c" else sp_fft.fft2
+    _in_groups(lambda spec_h, t0, t1: _os_tiles(a, spec_h, tile, h.shape, origin, out, t0, t1),
+               groups, lambda: fwd(h, tile, workers=ONE))
     return out
 
 
-def _oa_tile_rows(a, spec_h, tile, kshape, origin, out, r0, r1, split):
-    """Tile rows ``r0 .. r1 - 1`` of :func:`_oa_2d`, added into the window ``out``.
+def _os_counts(out_shape, kshape, tile):
+    """Output tiles along each axis of :func:`_os_2d`."""
+    return tuple(-(-n // (t - m + 1)) for n, m, t in zip(out_shape, kshape, tile))
 
-    Output rows from ``split`` on (window coordinates; None: no split) are
-    another group's: they go to the returned tail of ``T0 - S0`` rows instead.
+
+def _os_tiles(a, spec_h, tile, kshape, origin, out, t0, t1):
+    """Tiles ``t0 .. t1 - 1`` (row-major) of :func:`_os_2d`, written into the window ``out``.
+
+    A tile whose input starts ``d`` before the image (``d <= m - 1``: the
+    window starts at the full result's first row or later) is transformed
+    from the image's first row: its circular convolution is the zero-led
+    tile's shifted by ``d``, so its outputs are read ``d`` earlier.  The
+    transform's zero fill covers input past the image's end.
     """
     T0, T1 = tile
-    S0, S1 = T0 - kshape[0] + 1, T1 - kshape[1] + 1
-    (o0, o1), (H, W) = origin, out.shape
+    (m0, m1), (H, W) = kshape, out.shape
+    S0, S1 = T0 - m0 + 1, T1 - m1 + 1
+    nt1 = -(-W // S1)
     real = out.dtype.kind != "c"
     fwd, inv = (sp_fft.rfft2, sp_fft.irfft2) if real else (sp_fft.fft2, sp_fft.ifft2)
-    # tile columns whose outputs meet the window
-    c_lo = max(0, (o1 - T1) // S1)
-    c_hi = min(-(-a.shape[1] // S1), -(-(o1 + W) // S1))
-    tail = None if split is None else np.zeros((T0 - S0, W), out.dtype)
-    for i in range(r0, r1):
-        y0 = i * S0 - o0                 # the tile's first output row, in the window
-        ry0, ry1 = max(0, -y0), min(T0, H - y0)
-        if ry0 >= ry1:
-            continue
-        # rows from `mid` on belong to the next group: they go to the tail
-        mid = ry1 if split is None else min(ry1, max(ry0, split - y0))
-        rows = a[i * S0:(i + 1) * S0]
-        for j in range(c_lo, c_hi):
-            x0 = j * S1 - o1
-            cx0, cx1 = max(0, -x0), min(T1, W - x0)
-            if cx0 >= cx1:
-                continue
-            spec = fwd(rows[:, j * S1:(j + 1) * S1], tile, workers=ONE)
-            spec *= spec_h.result()
-            y = inv(spec, tile, overwrite_x=True, workers=ONE)
-            if mid > ry0:
-                out[y0 + ry0:y0 + mid, x0 + cx0:x0 + cx1] += y[ry0:mid, cx0:cx1]
-            if mid < ry1:
-                tail[y0 + mid - split:y0 + ry1 - split, x0 + cx0:x0 + cx1] += y[mid:ry1, cx0:cx1]
-    return tail
+    for t in range(t0, t1):
+        i, j = divmod(t, nt1)
+        y0, x0 = i * S0, j * S1                        # the tile's first output, in the window
+        q0, q1 = origin[0] + y0 - m0 + 1, origin[1] + x0 - m1 + 1    # its first input
+        d0, d1 = max(0, -q0), max(0, -q1)
+        spec = fwd(a[q0 + d0:q0 + T0, q1 + d1:q1 + T1], tile, workers=ONE)
+        spec *= spec_h.result()
+        y = inv(spec, tile, overwrite_x=True, workers=ONE)
+        r, c = min(S0, H - y0), min(S1, W - x0)
+        out[y0:y0 + r, x0:x0 + c] = y[m0 - 1 - d0:m0 - 1 - d0 + r, m1 - 1 - d1:m1 - 1 - d1 + c]
+    return None
 
 
 def _forward(x, nfft, real, **kw):
@@ -544,7 +539,7 @@ def _oa_blocks(a, spec_h, nfft, step, b0, b1, out):
     return y[-1, step:]
 
 
-#: ``workers`` of every transform of :func:`_oa_1d` and :func:`_oa_2d`: their threads
+#: ``workers`` of every transform of :func:`_oa_1d` and :func:`_os_2d`: their threads
 #: are the block or tile groups; a backend whose default is every core (mkl_fft)
 #: would otherwise start that many more per group
 ONE = 1
@@ -635,7 +630,7 @@ def run(problem: Problem, a, k, *, workers: int):
     if h.shape[lead] > a.shape[lead]:
         a, h = h, a
     if ax is None:                       # 2-D tiles: the window straight from the tiles
-        return _oa_2d(a, h, nfft, threads, dtype, problem.origin, problem.out_shape)
+        return _os_2d(a, h, nfft, threads, dtype, problem.origin, problem.out_shape)
     if batched_1d(a.ndim, h.shape[0], nfft):
         full = _oa_1d(a, h, nfft, threads, dtype)
     else:
