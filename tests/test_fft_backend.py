@@ -194,6 +194,21 @@ def test_overlap_add_block_groups_on_the_pool(dtype, rng):
     assert all(w == 1 for _, _, w in rec.calls), rec.calls
 
 
+@pytest.mark.parametrize("sa, sk, workers, on_pool", [
+    ((150_000,), (3001,), 2, True), ((300, 500), (31, 17), 2, True),
+    ((150_000,), (3001,), 1, False), ((20_000,), (3001,), 2, False)],
+    ids=["1d", "2d", "one-worker", "small"])
+def test_plain_fft_kernel_transform_beside(sa, sk, workers, on_pool, rng):
+    """Where each transform runs on one thread, a large problem's kernel is transformed on
+    the pool while the caller transforms the signal, under the caller's backend, one
+    thread per transform; one worker or a small transform keeps both on the caller."""
+    a, k = make_array(sa, np.float64, rng), make_array(sk, np.float64, rng)
+    got, rec = through_recorder(lambda: numbaconv.convolve(a, k, method="fft", workers=workers))
+    assert_matches_scipy(got, ss.fftconvolve(a, k), a, k, "fftconvolve")
+    assert len(pool_calls(rec)) == (1 if on_pool else 0), rec.calls
+    assert all(w == 1 for _, _, w in rec.calls), rec.calls
+
+
 @pytest.mark.parametrize("mode", ["full", "same"])
 def test_overlap_add_tiles_on_the_pool(mode, rng):
     """The 2-D tile rows run on the pool under the caller's backend, one thread per transform."""

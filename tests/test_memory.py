@@ -143,6 +143,7 @@ SIGNAL_CASES = {
                       {"mode": "same", "method": "separable"}),
     "separable-full": ((rand(400, 400), GAUSS), {"method": "separable"}),
     "fft-1d": ((rand(50000), rand(5001)), {"method": "fft"}),
+    "fft-1d-beside": ((rand(200000), rand(20001)), {"method": "fft"}),
     "fft-2d-same": ((rand(300, 300), rand(51, 51)), {"mode": "same", "method": "fft"}),
     "fft-int": ((rng.integers(-99, 99, 20000).astype(np.int16),
                  rng.integers(-99, 99, 301).astype(np.int16)), {"method": "fft"}),

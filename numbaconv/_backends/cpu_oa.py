@@ -16,23 +16,16 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import threading
 from concurrent.futures import Future, wait
 
 import numpy as np
 import scipy.fft as sp_fft
 from scipy.special import lambertw
 
-try:        # uarray's own way to hand the backends set in one thread to another
-    from scipy._lib.uarray import get_state as _backend_state, set_state as _set_backend_state
-except ImportError:                     # pragma: no cover - present since SciPy 1.4
-    _backend_state = _set_backend_state = None
-
 from .. import _coefficients as coef
-from .._config import cpu_count, resolve_workers
+from .._config import resolve_workers
 from .._problem import Problem, fft_result_dtype
-from . import cpu_fft
+from . import _pool, cpu_fft
 
 NAME = "cpu_oa"
 DEVICE = "cpu"
@@ -565,16 +558,11 @@ def _in_groups(job, groups, spectrum):
     that state cannot be carried over, the groups run on the calling thread.
     """
     spec_h = Future()
-    if len(groups) == 1 or _backend_state is None:
+    if len(groups) == 1 or not _pool.carries_backend():
         spec_h.set_result(spectrum())
         return [job(spec_h, *g) for g in groups]
-    state = _backend_state()
-
-    def in_callers_backend(g0, g1):
-        with _set_backend_state(state):
-            return job(spec_h, g0, g1)
-
-    jobs = [_pool().submit(in_callers_backend, g0, g1) for g0, g1 in groups]
+    in_backend = _pool.in_callers_backend(lambda g0, g1: job(spec_h, g0, g1))
+    jobs = [_pool.pool().submit(in_backend, g0, g1) for g0, g1 in groups]
     try:
         spec = spectrum()
     except BaseException as exc:
@@ -585,36 +573,6 @@ def _in_groups(job, groups, spectrum):
     spec_h.set_result(spec)
     wait(jobs)                        # every group done before any error leaves
     return [j.result() for j in jobs]
-
-
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool():
-    """Return the threads that run :func:`_oa_1d`'s block groups (made on first use)."""
-    global _POOL
-    with _POOL_LOCK:                  # calls from several threads share one pool
-        if _POOL is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _POOL = ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="numbaconv-oa")
-        return _POOL
-
-
-def _forget_pool():
-    """In a forked child: drop the parent's pool, whose threads were not copied.
-
-    Work submitted to it would wait forever; the child makes its own pool on
-    first use.  The lock too may have been held by a parent thread at the fork.
-    """
-    global _POOL, _POOL_LOCK
-    _POOL = None
-    _POOL_LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def run(problem: Problem, a, k, *, workers: int):
