@@ -300,7 +300,8 @@ def _quads_factory(KW):
     LLVM unroll the tap loops and keep the taps' addresses in registers; Numba keys the
     cache entries on ``KW`` (a closure variable)."""
 
-    def quad_block(src, row0, stride, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows, stream):
+    def quad_block(src, row0, stride, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows, stream,
+                   nb):
         """One block of :func:`_item_quads`: quarter blocks of output rows ``o0 .. o3``
         (offsets in ``of``; ``rows`` of them written) from column ``c``, over input rows
         ``t0 .. t1 - 1`` of the window, input row ``t`` at ``src[row0 + t stride]``.
@@ -317,41 +318,44 @@ def _quads_factory(KW):
         accumulators."""
         kw = kw if KW == 0 else KW              # a constant in a width's own item
         x = quarter_zeros(of)                   # one input load, fed to up to four rows
-        a0 = quarter_zeros(of)
-        a1 = quarter_zeros(of)
-        a2 = quarter_zeros(of)
-        a3 = quarter_zeros(of)
-        for t in range(t0, t1):
-            # output row i takes kernel row t - i where 0 <= t - i < kh (bit i of `rows_t`):
-            # a branch per row and tap on a mask, none on t, and no negative-index test
-            # (tap_at).  Written out here, not in a helper: an inlined helper's array
-            # arguments are reference-counted copies, calls that spill the accumulators.
-            rows_t = (2 << min(QUAD_ROWS - 1, t)) - (1 << max(0, t - kh + 1))
-            base = row0 + t * stride
-            k0 = t * kw
-            for q in range(kw):
-                quarter_load_at(x, src, base + q)
-                if rows_t == 15:                # a row every output uses
-                    quarter_fma_at(a0, tap_at(kf, k0 + q), x, 0)
-                    quarter_fma_at(a1, tap_at(kf, k0 - kw + q), x, 0)
-                    quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
-                    quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
-                    continue
-                if rows_t & 1:
-                    quarter_fma_at(a0, tap_at(kf, k0 + q), x, 0)
-                if rows_t & 2:
-                    quarter_fma_at(a1, tap_at(kf, k0 - kw + q), x, 0)
-                if rows_t & 4:
-                    quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
-                if rows_t & 8:
-                    quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
-        quarter_put_at(a0, of, o0 + c, stream)
-        if rows > 1:
-            quarter_put_at(a1, of, o1 + c, stream)
-        if rows > 2:
-            quarter_put_at(a2, of, o2 + c, stream)
-        if rows > 3:
-            quarter_put_at(a3, of, o3 + c, stream)
+        nl = x.shape[0]
+        for b in range(nb):
+            a0 = quarter_zeros(of)
+            a1 = quarter_zeros(of)
+            a2 = quarter_zeros(of)
+            a3 = quarter_zeros(of)
+            for t in range(t0, t1):
+                # output row i takes kernel row t - i where 0 <= t - i < kh (bit i of `rows_t`):
+                # a branch per row and tap on a mask, none on t, and no negative-index test
+                # (tap_at).  Written out here, not in a helper: an inlined helper's array
+                # arguments are reference-counted copies, calls that spill the accumulators.
+                rows_t = (2 << min(QUAD_ROWS - 1, t)) - (1 << max(0, t - kh + 1))
+                base = row0 + b * nl + t * stride
+                k0 = t * kw
+                for q in range(kw):
+                    quarter_load_at(x, src, base + q)
+                    if rows_t == 15:                # a row every output uses
+                        quarter_fma_at(a0, tap_at(kf, k0 + q), x, 0)
+                        quarter_fma_at(a1, tap_at(kf, k0 - kw + q), x, 0)
+                        quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
+                        quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
+                        continue
+                    if rows_t & 1:
+                        quarter_fma_at(a0, tap_at(kf, k0 + q), x, 0)
+                    if rows_t & 2:
+                        quarter_fma_at(a1, tap_at(kf, k0 - kw + q), x, 0)
+                    if rows_t & 4:
+                        quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
+                    if rows_t & 8:
+                        quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
+            cb = c + b * nl
+            quarter_put_at(a0, of, o0 + cb, stream)
+            if rows > 1:
+                quarter_put_at(a1, of, o1 + cb, stream)
+            if rows > 2:
+                quarter_put_at(a2, of, o2 + cb, stream)
+            if rows > 3:
+                quarter_put_at(a3, of, o3 + cb, stream)
 
     quad_block.__name__ = quad_block.__qualname__ = f"_quad_block{KW or ''}"
     block = jit(quad_block)
@@ -423,12 +427,18 @@ def _quads_factory(KW):
             c = blo
             while True:
                 if lo <= c and c + nl <= hi:        # inside a: read it in place
+                    # the whole blocks inside a from c on, in one call; streamed, from the
+                    # first on a 64-byte boundary (a quarter block's bytes keep the next on one)
+                    nb = (min(hi, bhi) - c) // nl
+                    if stream and (addr + (o0 + c) * of.itemsize) % 64:
+                        nb = 1
                     block(af, (r + oy) * W + c + ox, W, kf, kh, kw, t0, t1, of, o0, o1, o2,
-                          o3, c, rows, stream)
+                          o3, c, rows, stream, nb)
+                    c += (nb - 1) * nl              # the run's last block
                 else:                               # an edge: a zero-padded copy
                     _edge_copy(af, W, (r + oy + t0) * W, t1 - t0, c + ox, edge, bw)
                     block(edge, -t0 * bw, bw, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows,
-                          stream)
+                          stream, 1)
                 if c == bhi - nl:
                     break
                 nxt = c + nl
