@@ -30,7 +30,7 @@ from ._config import resolve_workers
 from ._jit import target
 
 #: version of the coefficient layout and of the calibration file; part of the file's name
-FORMAT = 11
+FORMAT = 12
 
 #: the set of the AVX-512 kernels (512-bit blocks), fitted on a 2-core Zen 4 VM
 AVX512 = {
@@ -70,6 +70,9 @@ AVX512 = {
     # of 15²-63², float32 and float64, 2 threads (predictions 0.73-1.23x the time, 10-90%)
     "oa_tile": 0.49,
     "oa_tile_call": 5.0e-5,
+    # real tiles two at a time as one complex tile (cpu_oa.pairs_pay), against one by one:
+    # 288² tiles on 1024² and 4096² images, float32 and float64, 0.75-0.95x
+    "oa_pair": 0.85,
     "parallel_efficiency": 0.9,
     # each pocketfft worker beyond the first, on one large transform (it splits the lines of
     # each axis between them): rfft2 on 2 workers ran 1.23-1.35x (float32) and 1.34-1.63x

@@ -8,6 +8,9 @@ memo (which goes with the coefficients), ``explain()``'s note, and
 """
 from __future__ import annotations
 
+import math
+from concurrent.futures import Future
+
 import numpy as np
 import pytest
 import scipy.fft as sp_fft
@@ -50,6 +53,27 @@ def test_overlap_add_tiles(sa, sk, tile, threads, dtype, mode, rng):
     k = make_array(sk, dtype, rng)
     p = build_problem(sa, sk, mode, np.dtype(dtype))
     got = cpu_oa._os_2d(a, k, tile, threads, np.dtype(dtype), p.origin, p.out_shape)
+    assert_matches_scipy(got, ss.convolve(a, k, mode), a, k, "convolve", mode)
+
+
+@pytest.mark.parametrize("paired", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("mode", MODES)
+def test_overlap_save_tiles_alone_and_in_pairs(mode, dtype, paired, rng):
+    """Real tiles transformed one by one and two at a time (real and imaginary part of one
+    complex tile), an odd number of them (the last pair a single tile), split into groups
+    at every tile, against SciPy."""
+    a, k = make_array((170, 150), dtype, rng), make_array((9, 13), dtype, rng)
+    p = build_problem(a.shape, k.shape, mode, np.dtype(dtype))
+    tile = (48, 64)
+    tiles = math.prod(cpu_oa._os_counts(p.out_shape, k.shape, tile))
+    assert tiles % 2 == 1 or mode != "same"
+    spectrum = (sp_fft.fft2 if paired else sp_fft.rfft2)(k, tile)
+    spec_h = Future()
+    spec_h.set_result(spectrum)
+    got = np.full(p.out_shape, np.nan, dtype)
+    for t0 in range(0, tiles, 2):            # groups of one pair (or one tile) each
+        cpu_oa._os_tiles(a, spec_h, tile, k.shape, p.origin, got, t0, min(tiles, t0 + 2), paired)
     assert_matches_scipy(got, ss.convolve(a, k, mode), a, k, "convolve", mode)
 
 
