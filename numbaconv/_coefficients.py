@@ -73,6 +73,10 @@ AVX512 = {
     # real tiles two at a time as one complex tile (cpu_oa.pairs_pay), against one by one:
     # 288² tiles on 1024² and 4096² images, float32 and float64, 0.75-0.95x
     "oa_pair": 0.85,
+    # plain N-D FFTs near the cache: oa_tile x (1 + fft_spill per doubling of their buffers
+    # past 1 MiB), up to 1 (cpu_fft.spill): 288² (float32, float64) and 540² (float32)
+    # 'same' transforms within 0.78-1.1x, fitted by hand on those three
+    "fft_spill": 0.5,
     "parallel_efficiency": 0.9,
     # each pocketfft worker beyond the first, on one large transform (it splits the lines of
     # each axis between them): rfft2 on 2 workers ran 1.23-1.35x (float32) and 1.34-1.63x

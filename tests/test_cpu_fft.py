@@ -90,6 +90,37 @@ def test_transform_threads_priced_at_their_own_efficiency():
     assert _coefficients.fft_threads(2) < _coefficients.effective_threads(2)
 
 
+def test_transforms_in_cache_priced_at_the_tiles_rate():
+    """An N-D transform whose buffers stay under 1 MiB runs at oa_tile times the fitted
+    rate; past it the discount shrinks by fft_spill a doubling, and a large one has none."""
+    c = _coefficients.coefficients()
+
+    def transforms(shape, kshape, dtype):
+        p = build_problem(shape, kshape, "same", np.dtype(dtype))
+        return cpu_fft.cost(p, 1) - c["fft_overhead"], p.window_fft_shape(True)
+
+    small, fshape = transforms((256, 256), (63, 63), np.float32)      # 288², 648 KiB
+    plain = 3 * _coefficients.nlogn(fshape) * c["fft_nd_factor"] * c["fft_nlogn"]["f4"]
+    assert small == pytest.approx(plain * c["oa_tile"])
+    mid, fshape = transforms((512, 512), (63, 63), np.float32)        # 576², 2.5 MiB
+    plain = 3 * _coefficients.nlogn(fshape) * c["fft_nd_factor"] * c["fft_nlogn"]["f4"]
+    assert plain * c["oa_tile"] < mid < plain
+    big, fshape = transforms((4096, 4096), (31, 31), np.float64)
+    plain = 3 * _coefficients.nlogn(fshape) * c["fft_nd_factor"] * c["fft_nlogn"]["f8"]
+    assert big == pytest.approx(plain)
+
+
+def test_forward_transforms_side_by_side_priced():
+    """Where each transform runs on one thread, two workers run the forward pair side by
+    side: 1 + 2 / fft_threads(2) transforms' time instead of 3; small ones stay serial."""
+    c = _coefficients.coefficients()
+    large = build_problem((200_000,), (20_001,), "full", np.dtype(np.float64))
+    one, two = (cpu_fft.cost(large, w) - c["fft_overhead"] for w in (1, 2))
+    assert two / one == pytest.approx((1 + 2 / _coefficients.fft_threads(2)) / 3)
+    small = build_problem((20_000,), (3001,), "full", np.dtype(np.float64))
+    assert cpu_fft.cost(small, 2) == cpu_fft.cost(small, 1)
+
+
 def test_explicit_fft_method(rng):
     a, k = make_array((500,), np.float64, rng), make_array((30,), np.float64, rng)
     assert numbaconv.explain(a, k, method="fft").backend == "cpu_fft"

@@ -45,7 +45,8 @@ def cost(problem: Problem, workers=None) -> float:
     so a single 1-D transform runs on one thread whatever ``workers`` says;
     the others count at ``fft_parallel_efficiency`` a thread beyond the first.
     Where every transform runs on one thread, the two forward ones run side
-    by side (:func:`beside`), also at that efficiency.
+    by side (:func:`beside`), also at that efficiency.  N-D transforms that
+    stay in cache run faster (:func:`spill`).
     """
     c = coef.coefficients()
     fshape = problem.window_fft_shape(real=problem.kind != "c")
@@ -56,10 +57,24 @@ def cost(problem: Problem, workers=None) -> float:
     single = len(fshape) == 1 and batch == 1
     threads = 1.0 if single else coef.fft_threads(fft_workers(fshape, workers))
     transforms = 3.0 / threads
-    if beside(fshape, workers, batch):
+    if beside(fshape, workers, batch, problem.dtype):
         transforms = 1.0 + 2.0 / coef.fft_threads(2)
+    if len(fshape) > 1:                  # N-D transforms in cache run at the tiles' rate
+        nd *= min(1.0, c["oa_tile"] * spill(fshape, problem.dtype, c["fft_spill"]))
     return c["fft_overhead"] + (transforms * batch * coef.nlogn(fshape) * nd
                                 * c["fft_nlogn"][coef.fft_key(problem.dtype)])
+
+
+def spill(fshape, dtype, per_doubling=None) -> float:
+    """Slow-down of an N-D transform of ``fshape`` whose input and spectrum outgrow 1 MiB of
+    cache: ``per_doubling`` (default ``oa_spill``, the tiles') per doubling.
+    ``fft_nlogn`` was fitted on large transforms; ``oa_tile`` times this, where it is
+    below 1, prices those that stay in cache (a 256² image's 'same' correlation with a
+    31x31 kernel: 288² transforms, which ``fft_nlogn`` priced at 1.5-1.8x their time)."""
+    if per_doubling is None:
+        per_doubling = coef.coefficients()["oa_spill"]
+    size = 2 * math.prod(fshape) * fft_result_dtype(dtype, dtype).itemsize
+    return 1.0 + per_doubling * max(0.0, math.log2(size / 2 ** 20))
 
 
 def memory(problem: Problem, workers=None) -> int:
@@ -90,7 +105,7 @@ def memory(problem: Problem, workers=None) -> int:
     product = bo * freqs * csize if bo > ba else 0
     inverse = bo * points * size
     # the forward transforms one after the other, or side by side (both padded copies at once)
-    both = beside(fshape, resolve_workers(workers), bo)
+    both = beside(fshape, resolve_workers(workers), bo, problem.dtype)
     peak = cast + max(ba * points * size + spec_a + (bk * points * size + spec_k if both else 0),
                       spec_a + bk * points * size + spec_k,
                       spec_a + spec_k + product + inverse,
@@ -118,18 +133,20 @@ def fft_workers(fshape, workers: int) -> int:
     return workers if math.prod(fshape) >= FFT_PARALLEL_MIN else 1
 
 
-#: transforms of fewer elements run their two forward transforms one after the other: a
-#: hand-off to the pool costs 0.1-0.15 ms (2-core Zen 4; one 1-D float32 transform of 2^16
-#: points takes 0.3 ms), and side by side the two ran 0.76-0.91x the time of one after the
-#: other from 2^17 points (1-D and 2-D, float32 and float64)
-FFT_BESIDE_MIN = 1 << 17
+#: bytes of transform input below which the two forward transforms run one after the
+#: other: a hand-off to the pool costs 0.1-0.15 ms (2-core Zen 4).  Side by side the two ran
+#: 0.71-0.91x the time of one after the other from 1-D 2^17 points and 2-D 288² (float32,
+#: 324 KiB: 0.88-0.90x in one run, 1.05x in another) up, but 1.18-2.8x at 1-D 2^12-2^14,
+#: 1.51x at 2^16 float32 (256 KiB) and 1.30x at 2-D 192² float32
+FFT_BESIDE_MIN_BYTES = 320 << 10
 
 
-def beside(fshape, workers: int, batch: int = 1) -> bool:
+def beside(fshape, workers: int, batch: int, dtype) -> bool:
     """Whether :func:`convolve_full` runs its two forward transforms side by side: each
     runs on one thread (:func:`fft_workers`), ``workers`` allows two, and they are large."""
+    size = fft_result_dtype(dtype, dtype).itemsize
     return (workers >= 2 and fft_workers(fshape, workers) == 1
-            and batch * math.prod(fshape) >= FFT_BESIDE_MIN)
+            and batch * math.prod(fshape) * size >= FFT_BESIDE_MIN_BYTES)
 
 
 def as_fft_input(x, dtype):
@@ -154,7 +171,7 @@ def convolve_full(a, h, axes, workers, dtype, fshape=None):
     fshape = list(fshape)
     fwd, inv = (sp_fft.rfftn, sp_fft.irfftn) if real else (sp_fft.fftn, sp_fft.ifftn)
     batch = math.prod(max(x, y) for i, (x, y) in enumerate(zip(a.shape, h.shape)) if i not in axes)
-    if beside(fshape, workers, batch):     # the kernel's transform on the pool meanwhile
+    if beside(fshape, workers, batch, dtype):     # the kernel's transform on the pool meanwhile
         pending = _pool.beside(lambda: fwd(h, fshape, axes=axes, workers=1))
         try:
             sp = fwd(a, fshape, axes=axes, workers=1)

@@ -152,10 +152,11 @@ def tile_cost(problem: Problem, tile, workers=None) -> float:
     Each output tile costs two transforms of its shape at ``oa_tile`` times
     the FFT rate (tiles stay in cache; ``oa_spill`` more per doubling of a
     tile's buffers past 1 MiB; ``oa_pair`` of that in pairs, :func:`pairs_pay`)
-    and ``oa_tile_call`` of Python-level calls.  The tiles are dealt to the threads in contiguous groups, so the
-    busiest thread has ``ceil(tiles / threads)`` transforms; the calls hold
-    the interpreter's lock, so every tile's count.  The kernel's transform
-    comes first, and the output is written once (``pass_byte`` per byte).
+    and ``oa_tile_call`` of Python-level calls.  The tiles are dealt to the
+    threads in contiguous groups, so the busiest thread has ``ceil(tiles /
+    threads)`` transforms; the calls hold the interpreter's lock, so every
+    tile's count.  The kernel's transform comes first, and the output is
+    written once (``pass_byte`` per byte).
     """
     c = coef.coefficients()
     tiles = math.prod(_tile_counts(problem, tile))
@@ -164,19 +165,13 @@ def tile_cost(problem: Problem, tile, workers=None) -> float:
     busiest = -(-tiles // threads)
     if problem.kind != "c" and pairs_pay(tiles, threads):    # whole pairs per thread
         busiest = 2 * -(-tiles // (2 * threads)) * c["oa_pair"]
-    transforms = busiest * 2 * coef.nlogn(tile) * rate * c["oa_tile"] * _spill(tile, problem.dtype)
+    transforms = busiest * 2 * coef.nlogn(tile) * rate * c["oa_tile"] * cpu_fft.spill(tile, problem.dtype)
     fixed = c["fft_overhead"] + coef.nlogn(tile) * rate
     if threads > 1:
         fixed += c["oa_thread_sync"]
     out_bytes = problem.outputs * problem.dtype.itemsize
     return (fixed + transforms * threads / coef.effective_threads(threads)
             + tiles * c["oa_tile_call"] + out_bytes * c["pass_byte"])
-
-
-def _spill(tile, dtype) -> float:
-    """Slow-down of a tile's transforms whose input and spectrum outgrow 1 MiB of cache."""
-    size = 2 * math.prod(tile) * fft_result_dtype(dtype, dtype).itemsize
-    return 1.0 + coef.coefficients()["oa_spill"] * max(0.0, math.log2(size / 2 ** 20))
 
 
 def block_length(n: int, m: int, real: bool = True):
@@ -263,7 +258,7 @@ def tile_sides(n: int, m: int, real: bool = True, dtype=np.dtype(np.float64)):
             break
         if t <= TILE_MAX:
             count = -(-n // (t - m + 1))
-            sides.setdefault(t, count ** 2 * (coef.nlogn([t, t]) * rate * _spill((t, t), dtype)
+            sides.setdefault(t, count ** 2 * (coef.nlogn([t, t]) * rate * cpu_fft.spill((t, t), dtype)
                                               + c["oa_tile_call"]))
     kept = sorted(sides, key=sides.get)[:TILE_SIDES_KEPT]
     if sides:
