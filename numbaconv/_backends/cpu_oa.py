@@ -1,4 +1,4 @@
-"""Overlap-add correlation on the CPU.
+"""Overlap-add correlation on the CPU (overlap-save for 2-D tiles).
 
 2-D problems may be cut into tiles along both axes, by overlap-save
 (:func:`_os_2d`): each tile's transforms stay in a core's cache, each
