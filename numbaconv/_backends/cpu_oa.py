@@ -161,17 +161,24 @@ def tile_cost(problem: Problem, tile, workers=None) -> float:
     c = coef.coefficients()
     tiles = math.prod(_tile_counts(problem, tile))
     threads = max(1, min(resolve_workers(workers), tiles))
-    rate = c["fft_nlogn"][coef.fft_key(problem.dtype)] * c["fft_nd_factor"]
     busiest = -(-tiles // threads)
     if problem.kind != "c" and pairs_pay(tiles, threads):    # whole pairs per thread
         busiest = 2 * -(-tiles // (2 * threads)) * c["oa_pair"]
-    transforms = busiest * 2 * coef.nlogn(tile) * rate * c["oa_tile"] * cpu_fft.spill(tile, problem.dtype)
+    transforms = busiest * _tile_transforms(tile, problem.dtype)
+    rate = c["fft_nlogn"][coef.fft_key(problem.dtype)] * c["fft_nd_factor"]
     fixed = c["fft_overhead"] + coef.nlogn(tile) * rate
     if threads > 1:
         fixed += c["oa_thread_sync"]
     out_bytes = problem.outputs * problem.dtype.itemsize
     return (fixed + transforms * threads / coef.effective_threads(threads)
             + tiles * c["oa_tile_call"] + out_bytes * c["pass_byte"])
+
+
+def _tile_transforms(tile, dtype) -> float:
+    """Seconds of one tile's forward and inverse transform on one thread (:func:`tile_cost`)."""
+    c = coef.coefficients()
+    return (2 * coef.nlogn(tile) * c["fft_nlogn"][coef.fft_key(dtype)] * c["fft_nd_factor"]
+            * c["oa_tile"] * cpu_fft.spill(tile, dtype))
 
 
 def block_length(n: int, m: int, real: bool = True):
@@ -249,17 +256,15 @@ def tile_sides(n: int, m: int, real: bool = True, dtype=np.dtype(np.float64)):
     step must be at least the overlap ``m - 1`` (half the tile or more is
     new output).
     """
-    c = coef.coefficients()
-    rate = 2 * c["fft_nlogn"][coef.fft_key(dtype)] * c["fft_nd_factor"] * c["oa_tile"]
+    call = coef.coefficients()["oa_tile_call"]
     sides = {}
     for k in range(1, 129):
         t = sp_fft.next_fast_len(-(-n // k) + m - 1, real)
         if t < 2 * (m - 1) or t < 16:
             break
-        if t <= TILE_MAX:
+        if t <= TILE_MAX and t not in sides:
             count = -(-n // (t - m + 1))
-            sides.setdefault(t, count ** 2 * (coef.nlogn([t, t]) * rate * cpu_fft.spill((t, t), dtype)
-                                              + c["oa_tile_call"]))
+            sides[t] = count ** 2 * (_tile_transforms((t, t), dtype) + call)
     kept = sorted(sides, key=sides.get)[:TILE_SIDES_KEPT]
     if sides:
         kept.append(max(sides))
@@ -480,8 +485,9 @@ def _os_tiles(a, spec_h, tile, kshape, origin, out, t0, t1, paired=False):
         out[y0:y0 + r, x0:x0 + c] = y[r0:r0 + r, c0:c0 + c]
 
     if paired:
+        ctype = np.result_type(out.dtype, np.complex64)
         for t in range(t0, t1, 2):
-            z = np.zeros(tile, np.result_type(out.dtype, np.complex64))
+            z = np.zeros(tile, ctype)
             parts = [where(u) for u in range(t, min(t + 2, t1))]
             for (_, _, src, _, _), part in zip(parts, (z.real, z.imag)):
                 part[:src.shape[0], :src.shape[1]] = src
