@@ -30,7 +30,7 @@ from ._config import resolve_workers
 from ._jit import target
 
 #: version of the coefficient layout and of the calibration file; part of the file's name
-FORMAT = 12
+FORMAT = 13
 
 #: the set of the AVX-512 kernels (512-bit blocks), fitted on a 2-core Zen 4 VM
 AVX512 = {
@@ -78,6 +78,12 @@ AVX512 = {
     # 'same' transforms within 0.78-1.1x, fitted by hand on those three
     "fft_spill": 0.5,
     "parallel_efficiency": 0.9,
+    # the four-row 2-D kernel (cpu_direct) runs on threads from this many bytes of
+    # multiply-adds (macs x itemsize), where the other direct kernels start at
+    # layout.PARALLEL_MIN_BYTES: a parallel region starts in 3-4 µs here, and 3x3-7x7 on
+    # 96²-384², float32 and float64, ran 0.52-0.96x the serial time on two threads from
+    # 0.6 MB (1 against 2 threads, interleaved medians)
+    "direct_quad_parallel": 1.0e6,
     # each pocketfft worker beyond the first, on one large transform (it splits the lines of
     # each axis between them): rfft2 on 2 workers ran 1.23-1.35x (float32) and 1.34-1.63x
     # (float64) faster than on one from 1056² to 4160² on a 2-core Zen 4 VM (not fitted)
@@ -161,6 +167,9 @@ ICELAKE_FITTED = {
     "direct_quad": 17.0,
     "direct_quad_unrolled": 1.5,
     "separable_slowdown": 2.9,
+    # an empty parallel region took 12.9 µs on Emerald Rapids, and the serial four-row
+    # kernel won up to 2.4 MB there (3x3 float32 on 256²): the other kernels' threshold
+    "direct_quad_parallel": 3.2e6,
 }
 
 

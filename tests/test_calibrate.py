@@ -137,8 +137,8 @@ def test_each_kernel_class_has_its_own_file_and_shipped_set():
 
 def test_a_cpu_set_refines_only_its_own_class_and_the_fft_rates():
     """The Ice Lake set is AVX512's with pocketfft's rates, the int64 kernels', the layer
-    kernel's and the 2-D kernels' slow-downs changed (each within a factor of 10), and it is
-    chosen only for the 512-bit kernels on that CPU."""
+    kernel's, the 2-D kernels' slow-downs and the four-row kernel's thread threshold changed
+    (each within a factor of 10), and it is chosen only for the 512-bit kernels on that CPU."""
     assert _coefficients.shipped_set("avx512", "icelake-server") == "avx512-icelake"
     for later in ("sapphirerapids", "emeraldrapids"):       # Intel's later server cores
         assert _coefficients.shipped_set("avx512", later) == "avx512-icelake"

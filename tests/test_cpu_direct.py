@@ -9,6 +9,8 @@ fails them for every dtype, float16 included.
 """
 from __future__ import annotations
 
+import copy
+
 import numba
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ import scipy.signal as ss
 
 import naive
 import numbaconv
+from numbaconv import _coefficients
 from helpers import MODES, assert_matches_scipy, check_2d, check_conv, make_array, shape_id
 from numbaconv._backends import cpu_direct
 from numbaconv._kernels.blocks import block_width
@@ -151,20 +154,45 @@ def test_wide_kernel_short_rows_padded(dtype, mode, rng):
     ((1, 20000), (1, 31), 8, True),
     ((1, 100000), (1, 3), 4, False),     # 1.2 MB: 31 µs serially, 34 µs on 2 threads
     ((1, 300000), (1, 3), 4, True),
-    ((64, 64), (7, 7), 4, False),
-    ((256, 256), (3, 3), 4, False),      # 2.4 MB: 27 µs serially, 33 µs on 2 threads
-    ((512, 512), (3, 3), 4, True),
+    ((256, 256), (2, 9), 4, True),       # 2-D, one-row steps: 4.7 MB
+    ((128, 128), (2, 9), 4, False),      # 1.2 MB
     ((1, 30000), (1, 3), 4, False),
 ])
 def test_direct_parallel_threshold(shape_a, shape_k, itemsize, parallel):
     """The direct kernel is the parallel one only where the measured launch pays."""
-    ox = -(shape_k[1] // 2)
-    *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 2,
+    assert _threads_of(shape_a, shape_k, itemsize, 2) == (
+        min(2, numba.config.NUMBA_NUM_THREADS) if parallel else 1)
+    assert _threads_of(shape_a, shape_k, itemsize, 1) == 1
+
+
+def _threads_of(shape_a, shape_k, itemsize, workers):
+    """The threads :func:`cpu_direct._corr2d_layout` gives a 'same' problem."""
+    *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, -(shape_k[1] // 2),
+                                            itemsize, workers,
                                             block_width(np.dtype("f%d" % itemsize)))
-    assert threads == (min(2, numba.config.NUMBA_NUM_THREADS) if parallel else 1)
-    *_, threads = cpu_direct._corr2d_layout(shape_a, shape_k, shape_a, ox, itemsize, 1,
-                                            block_width(np.dtype("f%d" % itemsize)))
-    assert threads == 1
+    return threads
+
+
+@pytest.mark.parametrize("floor", [1.0e6, 3.2e6])
+@pytest.mark.parametrize("shape_a, shape_k, itemsize, work", [
+    ((64, 64), (7, 7), 4, 0.8e6),
+    ((256, 256), (3, 3), 4, 2.4e6),      # serial on Emerald Rapids' set, threads on Zen 4's
+    ((128, 128), (3, 3), 8, 1.2e6),
+    ((512, 512), (3, 3), 4, 9.4e6),
+])
+def test_four_row_kernel_threads_from_its_own_threshold(shape_a, shape_k, itemsize, work,
+                                                        floor):
+    """The four-row kernel takes threads from ``direct_quad_parallel`` of multiply-adds, the
+    coefficient in force, not from the other kernels' threshold."""
+    table = copy.deepcopy(_coefficients.coefficients())
+    table["direct_quad_parallel"] = floor
+    before = _coefficients.coefficients()
+    _coefficients.set_coefficients(table)
+    try:
+        threads = _threads_of(shape_a, shape_k, itemsize, 2)
+    finally:
+        _coefficients.set_coefficients(before)
+    assert threads == (min(2, numba.config.NUMBA_NUM_THREADS) if work >= floor else 1)
 
 
 @pytest.mark.parametrize("shape_a, shape_k, itemsize, padded", [

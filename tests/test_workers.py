@@ -289,15 +289,35 @@ def test_workers_reach_the_backend(counting, fname):
 
 
 def _record_threads(module, name, log, monkeypatch, fail=None):
-    """Replace the compiled ``module.name`` by a caller that records Numba's thread count."""
+    """Replace the compiled ``module.name`` (``_items_par``) by a caller that records the
+    thread count it is asked to run on (its last argument; it sets Numba's count itself,
+    which ``test_parallel_items_run_on_the_threads_asked`` checks)."""
     kernel = getattr(module, name)
 
     def recording(*args):
-        log.append(numba.get_num_threads())
+        log.append(args[-1])
         if fail is not None:
             raise fail
         return kernel(*args)
     monkeypatch.setattr(module, name, recording)
+
+
+@numba.njit
+def _threads_seen(seen, i):
+    seen[i] = numba.get_num_threads()
+
+
+def test_parallel_items_run_on_the_threads_asked(thread_count):
+    """The parallel item loop sets Numba's thread count for its items and puts the caller's
+    back (a wrong count, or one left behind, fails here)."""
+    seen = np.zeros(64, np.int64)
+    numba.set_num_threads(1)
+    calls.run_items(_threads_seen, (seen,), seen.size, numba.config.NUMBA_NUM_THREADS)
+    assert (seen == numba.config.NUMBA_NUM_THREADS).all()
+    assert numba.get_num_threads() == 1
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    calls.run_items(_threads_seen, (seen,), seen.size, 1)     # serially: the caller's count
+    assert (seen == numba.config.NUMBA_NUM_THREADS).all()
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from .._jit import jit
 from .._kernels.blocks import (NACC, block_width, dot_run, phase_slowdown, row_accumulate,
                                rows_slowdown, short_slowdown, store_block, taps, zero_block)
 from .._kernels.calls import run_items
-from .._kernels.layout import (as_work, chunk_for, destination, pad_boundary, parallel_pays,
-                               work_dtype)
+from .._kernels.layout import (PARALLEL_MIN_BYTES, as_work, chunk_for, destination, pad_boundary,
+                               parallel_pays, work_dtype)
 from .._kernels.simd import (BLOCK_BYTES, STREAM_MIN_BYTES, address_of, flat, lanes,
                              quarter_fma_at, quarter_load_at, quarter_put_at, quarter_zeros,
                              row, store_fence, tap_at, vec_fma_at, vec_store_at, vec_zeros)
@@ -631,7 +631,9 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
     if quarter or not (edges and kw > 1 and wide and blocks):
         pad_lo = pad_hi = 0
     macs = out_shape[0] * OW * shape_k[0] * kw
-    threads = thread_count(workers) if parallel_pays(macs, itemsize) else 1
+    # the four-row kernel's items are cheap and even: threads pay from less work
+    floor = coef.coefficients()["direct_quad_parallel"] if quarter else PARALLEL_MIN_BYTES
+    threads = thread_count(workers) if parallel_pays(macs, itemsize, floor) else 1
     if quarter:        # _item_quads: groups of four rows, chunks of two quarter blocks or more
         chunk = chunk_for(OW, itemsize, -(-out_shape[0] // QUAD_ROWS), threads)
         if chunk < 2 * quarter:     # fewer, wider pieces, none of them a sliver

@@ -45,10 +45,11 @@ def chunk_for(width: int, itemsize: int, rows: int = 1, threads: int = 1) -> int
 PARALLEL_MIN_BYTES = 3_200_000
 
 
-def parallel_pays(macs, itemsize) -> bool:
+def parallel_pays(macs, itemsize, min_bytes=PARALLEL_MIN_BYTES) -> bool:
     """Whether a direct kernel doing ``macs`` multiply-adds on items of ``itemsize`` bytes
-    gains from threads (every direct kernel's serial/parallel choice goes through here)."""
-    return macs * itemsize >= PARALLEL_MIN_BYTES
+    gains from threads (every direct kernel's serial/parallel choice goes through here;
+    ``min_bytes``: a kernel's own threshold, where it has one)."""
+    return macs * itemsize >= min_bytes
 
 
 @functools.lru_cache(maxsize=None)

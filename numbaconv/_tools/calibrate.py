@@ -4,7 +4,8 @@
 solves that backend's own ``cost()`` formula for the coefficient the
 problem exercises (seconds per multiply-add of the direct kernel per type,
 per ``N log N`` of the FFT, the fixed overheads, the rate of a copy, the
-phase, short-row and kernel-row slow-downs, the parallel efficiency); with a
+phase, short-row and kernel-row slow-downs, the parallel efficiency, the work from which
+the four-row kernel takes threads); with a
 CUDA GPU the steps of :mod:`numbaconv._tools.calibrate_cuda` fit the
 ``"cuda"`` section too.
 The table's layout, its validation and the calibration file belong to
@@ -22,6 +23,7 @@ from .. import _coefficients as coef
 from .._backends import REGISTRY, cpu_direct, cpu_fft, cpu_separable
 from .._config import resolve_workers
 from .._kernels import columns
+from .._kernels.layout import chunk_for
 from .._kernels.simd import VEC_BYTES, lanes
 from .._problem import LayerProblem, build_problem
 from .._timing import median_time
@@ -178,6 +180,28 @@ def cpu_steps(quick: bool = False) -> list:
                     fits.append(c[key])
             c[key] = float(np.median(fits))
 
+    def quad_threads(c, rng):
+        # the four-row kernel on one thread and on all, interleaved, on 3x3 'same' images
+        # of growing sides: threads pay from the size after the last one where they lost
+        # (the larger of float32's and float64's answer)
+        if workers == 1:
+            return
+        sides = (64, 96, 128, 160, 192, 256, 320, 384)
+        floors = []
+        for dtype in (np.float32, np.float64):
+            work = [s * s * 9 * np.dtype(dtype).itemsize for s in sides]
+            wins = [_threads_win(rng.standard_normal((s, s)).astype(dtype),
+                                 rng.standard_normal((3, 3)).astype(dtype), workers, quick)
+                    for s in sides]
+            lost = [i for i, won in enumerate(wins) if not won]
+            if not lost:
+                floors.append(work[0] / 2)
+            elif lost[-1] == len(sides) - 1:
+                floors.append(work[-1] * 2)
+            else:
+                floors.append(math.sqrt(work[lost[-1]] * work[lost[-1] + 1]))
+        c["direct_quad_parallel"] = float(max(floors))
+
     def separable(c, rng):
         # Gaussians of 7 and 9 taps (7 in a quick run), where the separable path starts to
         # beat the direct one
@@ -204,11 +228,28 @@ def cpu_steps(quick: bool = False) -> list:
                ("c16", np.complex128), ("i8", np.int64))]
     steps += [("row phases", row_phases), ("short rows", short_rows),
               ("kernel rows", kernel_rows), ("four-row steps", quad_rows),
+              ("four-row threads", quad_threads),
               ("separable passes", separable)]
     steps += [(f"fft {key}", fft_nlogn(key, dt)) for key, dt in
               (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
                ("c16", np.complex128))]
     return steps + layer_steps(quick)
+
+
+def _threads_win(a, k, workers, quick) -> bool:
+    """Whether the four-row kernel correlates ``a`` with ``k`` ('same') faster on
+    ``workers`` threads than on one: medians of interleaved rounds."""
+    out = np.empty_like(a)
+    oy, ox = -(k.shape[0] // 2), -(k.shape[1] // 2)
+    rows = -(-a.shape[0] // cpu_direct.QUAD_ROWS)
+    chunks = {n: chunk_for(a.shape[1], a.itemsize, rows, n) for n in (1, workers)}
+    ratios = []
+    for _ in range(3 if quick else 5):
+        one, many = (median_time(lambda n=n: cpu_direct._corr2d(n, a, k, out, oy, ox, chunks[n],
+                                                                0, 0), repeat=5, min_time=2e-3)
+                     for n in (1, workers))
+        ratios.append(many / one)
+    return float(np.median(ratios)) < 1.0
 
 
 #: the layers each layer coefficient is fitted on: (coefficient, backend,
