@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 from .._jit import jit
-from .simd import VEC_BYTES, lanes, vec_fma_at, vec_load_at, vec_store_at, vec_zeros
+from .simd import VEC_BYTES, lanes, tap_at, vec_fma_at, vec_load_at, vec_store_at, vec_zeros
 
 @jit
 def row_accumulate(ov, av, krow):
@@ -134,7 +134,7 @@ def taps(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
         q = r
         nxt = s + 8 * L
         while True:
-            kq = kf[k0 + q]
+            kq = tap_at(kf, k0 + q)
             vec_fma_at(a0, kq, w0, 0)
             vec_fma_at(a1, kq, w1, 0)
             vec_fma_at(a2, kq, w2, 0)
