@@ -173,8 +173,8 @@ def test_interleaved_keeps_min_rounds_past_the_budget(repeat, monkeypatch):
     import time
 
     calls = {"slow": 0, "fast": 0}
-    # 3 ms a call (one call per sample); the first timed round's call takes 50 ms
-    durations = itertools.chain([0.003, 0.003, 0.05], itertools.repeat(0.003))
+    # 3 ms a call (one call per sample); the first round's timed call takes 50 ms
+    durations = itertools.chain([0.003, 0.003, 0.003, 0.05], itertools.repeat(0.003))
 
     def slow():
         calls["slow"] += 1
@@ -187,7 +187,8 @@ def test_interleaved_keeps_min_rounds_past_the_budget(repeat, monkeypatch):
     monkeypatch.setattr(timing, "MIN_ROUNDS", 5)
     res = timing.interleaved({"slow": slow, "fast": fast}, repeat, max_time=1e-9)
     rounds = min(repeat, 5)
-    assert calls["slow"] == calls["fast"] == 2 + rounds   # warm-up, one sizing call, rounds
+    # warm-up, one sizing call, then an untimed and a timed call a round
+    assert calls["slow"] == calls["fast"] == 2 + 2 * rounds
     assert res["fast"] < 0.02
     if rounds >= 3:
         assert res["slow"] < 0.02     # the median ignores the one 50 ms sample

@@ -98,9 +98,14 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     Each function is called once (warm-up) and up to three times more to
     size its batch (one sample lasts about :data:`MIN_SAMPLE`); then each
     round takes one sample of every function, in a new seeded random order,
-    so that drifts of a shared machine and the after-effects of one call on
-    the next hit all alike, each once the threads of the one before are
-    idle (:func:`quiesce`).  Fewer than ``repeat`` rounds are taken when
+    so that drifts of a shared machine hit all alike.  Each sample follows
+    an untimed call of its own function, once the threads of that call are
+    idle (:func:`quiesce`): what is timed is the function called again, as
+    a user's loop calls it.  Without that call the first call of a sample
+    paid for what the function before it left (a large FFT's freed
+    temporaries: a fresh 8 MB output faulted in again, 0.8 ms a call), and
+    only a function slow enough to be sampled one call at a time paid it
+    in full.  Fewer than ``repeat`` rounds are taken when
     they would pass ``max_time`` seconds, but never fewer than
     :data:`MIN_ROUNDS` (or ``repeat``).
     """
@@ -123,6 +128,7 @@ def interleaved(fns: dict, repeat: int, max_time: float) -> dict:
     for _ in range(rounds):
         # a fresh order every round: a rotation would keep each function after the same one
         for name in order.permutation(names):
+            fns[name]()
             quiesce()
             samples[name].append(_timing.sample(fns[name], number[name]))
     return {n: statistics.median(v) for n, v in samples.items()}
