@@ -3,7 +3,9 @@
 ``workers=None`` takes the context default (see :func:`set_workers`), which
 is every CPU Numba may use; a negative value counts back from the number of
 CPUs (``-1`` is all of them); zero is an error.  Numba's thread count is
-thread-local, so :func:`numba_threads` sets and restores it around a call.
+thread-local: the kernels' parallel item loop sets and restores it in compiled
+code (:func:`numbaconv._kernels.calls.run_items`), and :func:`numba_threads`
+does so around any other call.
 """
 from __future__ import annotations
 
