@@ -292,3 +292,24 @@ def test_calibrate_without_save_writes_nothing(cache, monkeypatch):
     assert "layer direct_mac f4" in labels and "layer gemm_mac f8" in labels
     assert labels[labels.index("fft c16") + 1:] == [label for label in labels
                                                     if label.startswith("layer ")]
+
+
+@pytest.mark.skipif(numbaconv.get_workers() < 2, reason="one worker: the step keeps the default")
+@pytest.mark.parametrize("lost32, lost64, expected", [
+    (128, 64, math.sqrt(128 ** 2 * 36 * 160 ** 2 * 36)),      # float32 decides
+    (64, 192, math.sqrt(192 ** 2 * 72 * 256 ** 2 * 72)),      # float64 decides
+    (0, 0, 64 ** 2 * 72 / 2),                                  # threads won everywhere
+    (384, 64, 384 ** 2 * 36 * 2),                              # one thread won everywhere
+])
+def test_the_four_row_threads_step_puts_the_floor_past_the_last_loss(monkeypatch, lost32, lost64,
+                                                                     expected):
+    """Threads lose up to a side and win above it: the threshold falls between the last
+    loss's work and the next side's (geometric mean), the larger of the two dtypes'."""
+    def wins(a, k, workers, quick):
+        return a.shape[0] > (lost32 if a.dtype == np.float32 else lost64)
+
+    monkeypatch.setattr(calibrate, "_threads_win", wins)
+    step = dict(calibrate.cpu_steps(quick=True))["four-row threads"]
+    table = copy.deepcopy(_coefficients.DEFAULTS)
+    step(table, np.random.default_rng(0))
+    assert table["direct_quad_parallel"] == pytest.approx(expected)

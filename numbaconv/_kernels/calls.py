@@ -55,8 +55,6 @@ def call_item(typingctx, addr, args, index):
     return types.boolean(addr, args, index), codegen
 
 
-# Two functions, not jit(f) and jit_parallel(f) of one: Numba's cache keys an entry on the
-# function's code and signature, not on ``parallel``, so the two would load each other's code.
 @intrinsic
 def _set_threads(typingctx, n):
     """``numba.set_num_threads(n)`` for compiled code that is cached: Numba's own overload
@@ -77,6 +75,8 @@ def _set_threads(typingctx, n):
     return types.none(n), codegen
 
 
+# Two functions, not jit(f) and jit_parallel(f) of one: Numba's cache keys an entry on the
+# function's code and signature, not on ``parallel``, so the two would load each other's code.
 @jit_parallel
 def _items_par(addr, args, n, threads):
     # Numba's thread count is set here (1 <= threads <= NUMBA_NUM_THREADS, as thread_count
