@@ -313,3 +313,18 @@ def test_the_four_row_threads_step_puts_the_floor_past_the_last_loss(monkeypatch
     table = copy.deepcopy(_coefficients.DEFAULTS)
     step(table, np.random.default_rng(0))
     assert table["direct_quad_parallel"] == pytest.approx(expected)
+
+
+def test_a_layer_rate_the_time_does_not_measure_keeps_its_value(cache, monkeypatch):
+    """A layer timed at no more than its formula's other parts predict (copies,
+    transforms, overhead) leaves the rate in force, where it used to fall to the 1e-14
+    floor; one timed well above them is solved for."""
+    step = dict(calibrate.layer_steps(quick=True))["layer direct_mac f8"]
+    monkeypatch.setattr(calibrate, "median_time", lambda fn, repeat=5, min_time=0.02: 1e-3)
+    for other_parts, fitted in ((2e-3, False), (0.85e-3, False), (0.5e-3, True)):
+        monkeypatch.setattr(calibrate, "fixed_part", lambda c, path, predict: other_parts)
+        table = copy.deepcopy(_coefficients.DEFAULTS)
+        _coefficients.set_coefficients(table)
+        step(table, np.random.default_rng(0))
+        kept = table["layer"]["direct_mac"]["f8"] == _coefficients.DEFAULTS["layer"]["direct_mac"]["f8"]
+        assert kept != fitted, (other_parts, table["layer"]["direct_mac"]["f8"])
