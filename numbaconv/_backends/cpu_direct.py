@@ -751,19 +751,17 @@ def prepare(problem: Problem, *, workers: int):
     pad_lo, pad_hi, chunk, threads = _layout_of(problem, workers)
     pick = _pick_item(k2, o2, wt, chunk)
 
+    rows = problem.ndim == 1             # a 1-D problem runs as one row (2-D: no reshapes)
+
     def call(a, k, out=None):
         out = destination(out, out_shape, wt)
-        _corr2d(threads, as_work(a, wt).reshape(a2), as_work(k, wt).reshape(k2),
-                out.reshape(o2), oy, ox, chunk, pad_lo, pad_hi, pick)
+        a, k, o = as_work(a, wt), as_work(k, wt), out
+        if rows:
+            a, k, o = a.reshape(a2), k.reshape(k2), out.reshape(o2)
+        _corr2d(threads, a, k, o, oy, ox, chunk, pad_lo, pad_hi, pick)
         return out
 
-    def call_2d(a, k, out=None):        # 2-D: the arrays have their kernel shapes already
-        out = destination(out, out_shape, wt)
-        _corr2d(threads, as_work(a, wt), as_work(k, wt), out, oy, ox, chunk, pad_lo, pad_hi,
-                pick)
-        return out
-
-    return call_2d if problem.ndim == 2 else call
+    return call
 
 
 def _run_any_rank(a, k, out, offs, workers):

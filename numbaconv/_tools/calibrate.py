@@ -33,6 +33,15 @@ from .grids import draw
 from .machine import gpu_name
 
 
+def _leaf(coeffs, path):
+    """``(the table holding the coefficient at path, its key)``."""
+    *parents, key = path
+    table = coeffs
+    for p in parents:
+        table = table[p]
+    return table, key
+
+
 def solve(coeffs, path, predict, seconds, lo=0.0, hi=math.inf) -> float:
     """Set the coefficient at ``path`` so that ``predict()`` returns ``seconds``.
 
@@ -67,12 +76,8 @@ def solve(coeffs, path, predict, seconds, lo=0.0, hi=math.inf) -> float:
     >>> solve(c, ("rate",), lambda: c["fixed"] + 10 * c["rate"], 7.0)
     0.5
     """
-    *parents, key = path
-    table = coeffs
-    for p in parents:
-        table = table[p]
-    table[key] = 0.0
-    base = predict()
+    table, key = _leaf(coeffs, path)
+    base = fixed_part(coeffs, path, predict)
     table[key] = 1.0
     slope = predict() - base
     value = max(seconds - base, FLOOR) / slope if slope > 0 else hi
@@ -274,10 +279,7 @@ RATE_SHARE_MIN = 0.2
 def fixed_part(coeffs, path, predict) -> float:
     """``predict()`` with the coefficient at ``path`` set to 0 (then restored): the
     seconds a cost formula predicts without the term that coefficient multiplies."""
-    *parents, key = path
-    table = coeffs
-    for p in parents:
-        table = table[p]
+    table, key = _leaf(coeffs, path)
     kept = table[key]
     table[key] = 0.0
     try:
