@@ -309,7 +309,7 @@ def test_the_four_row_threads_step_puts_the_floor_past_the_last_loss(monkeypatch
         return a.shape[0] > (lost32 if a.dtype == np.float32 else lost64)
 
     monkeypatch.setattr(calibrate, "_threads_win", wins)
-    step = dict(calibrate.cpu_steps(quick=True))["four-row threads"]
+    step = dict(calibrate.cpu_steps(quick=False))["four-row threads"]   # the full run's sides
     table = copy.deepcopy(_coefficients.DEFAULTS)
     step(table, np.random.default_rng(0))
     assert table["direct_quad_parallel"] == pytest.approx(expected)

@@ -191,7 +191,8 @@ def cpu_steps(quick: bool = False) -> list:
         # (the larger of float32's and float64's answer)
         if workers == 1:
             return
-        sides = (64, 96, 128, 160, 192, 256, 320, 384)
+        # a quick run times five sides, fewer and shorter rounds: under half a second
+        sides = (96, 128, 192, 256, 384) if quick else (64, 96, 128, 160, 192, 256, 320, 384)
         floors = []
         for dtype in (np.float32, np.float64):
             work = [s * s * 9 * np.dtype(dtype).itemsize for s in sides]
@@ -249,9 +250,11 @@ def _threads_win(a, k, workers, quick) -> bool:
     rows = -(-a.shape[0] // cpu_direct.QUAD_ROWS)
     chunks = {n: chunk_for(a.shape[1], a.itemsize, rows, n) for n in (1, workers)}
     ratios = []
+    repeat, min_time = (3, 1e-3) if quick else (5, 2e-3)
     for _ in range(3 if quick else 5):
         one, many = (median_time(lambda n=n: cpu_direct._corr2d(n, a, k, out, oy, ox, chunks[n],
-                                                                0, 0), repeat=5, min_time=2e-3)
+                                                                0, 0), repeat=repeat,
+                                 min_time=min_time)
                      for n in (1, workers))
         ratios.append(many / one)
     return float(np.median(ratios)) < 1.0
