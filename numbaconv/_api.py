@@ -104,8 +104,6 @@ def _conv_corr(op, in1, in2, mode, method, axes, device, workers, out=None):
             result = plan(in1, in2, out)
             if result is not None:
                 _warn_nonfinite_fft(method, result, HostOps)
-                if out is None:
-                    return result
                 return deliver(result, out, (("in1", in1), ("in2", in2)), op)
     result = _conv_corr_full(op, in1, in2, mode, method, axes, device, workers, key, out)
     return deliver(result, out, (("in1", in1), ("in2", in2)), op)

@@ -23,7 +23,6 @@ from .. import _coefficients as coef
 from .._backends import REGISTRY, cpu_direct, cpu_fft, cpu_separable
 from .._config import resolve_workers
 from .._kernels import columns
-from .._kernels.layout import chunk_for
 from .._kernels.simd import VEC_BYTES, lanes
 from .._problem import LayerProblem, build_problem
 from .._timing import median_time
@@ -187,8 +186,9 @@ def cpu_steps(quick: bool = False) -> list:
 
     def quad_threads(c, rng):
         # the four-row kernel on one thread and on all, interleaved, on 3x3 'same' images
-        # of growing sides: threads pay from the size after the last one where they lost
-        # (the larger of float32's and float64's answer)
+        # of growing sides: threads pay from the first side where they won, as they did at
+        # every larger side but one (a noisy moment on a shared host); the larger of
+        # float32's and float64's answer
         if workers == 1:
             return
         # a quick run times five sides, fewer and shorter rounds: under half a second
@@ -199,13 +199,14 @@ def cpu_steps(quick: bool = False) -> list:
             wins = [_threads_win(rng.standard_normal((s, s)).astype(dtype),
                                  rng.standard_normal((3, 3)).astype(dtype), workers, quick)
                     for s in sides]
-            lost = [i for i, won in enumerate(wins) if not won]
-            if not lost:
-                floors.append(work[0] / 2)
-            elif lost[-1] == len(sides) - 1:
+            first = next((i for i, won in enumerate(wins)
+                          if won and wins[i + 1:].count(False) <= 1), None)
+            if first is None:
                 floors.append(work[-1] * 2)
+            elif first == 0:
+                floors.append(work[0] / 2)
             else:
-                floors.append(math.sqrt(work[lost[-1]] * work[lost[-1] + 1]))
+                floors.append(math.sqrt(work[first - 1] * work[first]))
         c["direct_quad_parallel"] = float(max(floors))
 
     def separable(c, rng):
@@ -243,20 +244,26 @@ def cpu_steps(quick: bool = False) -> list:
 
 
 def _threads_win(a, k, workers, quick) -> bool:
-    """Whether the four-row kernel correlates ``a`` with ``k`` ('same') faster on
-    ``workers`` threads than on one: medians of interleaved rounds."""
+    """Whether the direct backend correlates ``a`` with ``k`` ('same') faster on ``workers``
+    threads than on one: medians of interleaved rounds of the callable a memoised call
+    runs (:func:`cpu_direct.prepare`, its layout decided once), prepared with the
+    four-row threshold in force set to 0 (threads) or infinity (one thread), then put
+    back."""
+    table = coef.coefficients()
+    kept = table["direct_quad_parallel"]
+    problem = build_problem(a.shape, k.shape, "same", a.dtype)
     out = np.empty_like(a)
-    oy, ox = -(k.shape[0] // 2), -(k.shape[1] // 2)
-    rows = -(-a.shape[0] // cpu_direct.QUAD_ROWS)
-    chunks = {n: chunk_for(a.shape[1], a.itemsize, rows, n) for n in (1, workers)}
-    ratios = []
     repeat, min_time = (3, 1e-3) if quick else (5, 2e-3)
-    for _ in range(3 if quick else 5):
-        one, many = (median_time(lambda n=n: cpu_direct._corr2d(n, a, k, out, oy, ox, chunks[n],
-                                                                0, 0), repeat=repeat,
-                                 min_time=min_time)
-                     for n in (1, workers))
-        ratios.append(many / one)
+
+    def timed(floor):
+        table["direct_quad_parallel"] = floor
+        call = cpu_direct.prepare(problem, workers=workers)
+        return median_time(lambda: call(a, k, out), repeat=repeat, min_time=min_time)
+
+    try:
+        ratios = [timed(0.0) / timed(math.inf) for _ in range(3 if quick else 5)]
+    finally:
+        table["direct_quad_parallel"] = kept
     return float(np.median(ratios)) < 1.0
 
 
