@@ -48,6 +48,40 @@ def shared_sources() -> str:
     return digest.hexdigest()[:16]
 
 
+def _cells_digest(fn) -> str:
+    """A digest of ``fn``'s closure that is the same in every process.
+
+    Numba's key pickles the closure's values, and a Numba function pickles
+    (or intrinsic) pickles with an identifier new in each process: a kernel made by a
+    factory that closes over another (:func:`numbaconv._backends.cpu_direct._quads_factory`)
+    missed the cache in every new process and compiled again.  Here such a value
+    stands for its module, name, code and (recursively) its own closure.
+    """
+    import hashlib
+
+    from numba.core.dispatcher import Dispatcher
+    from numba.core.extending import _Intrinsic
+    from numba.core.serialize import dumps
+
+    def stable(f, seen):
+        if f.__closure__ is None:
+            return ()
+        out = []
+        for cell in f.__closure__:
+            value = cell.cell_contents
+            py = (value.py_func if isinstance(value, Dispatcher)
+                  else value._defn if isinstance(value, _Intrinsic) else None)
+            if py is not None:
+                inner = stable(py, seen | {id(py)}) if id(py) not in seen else ()
+                value = ("jit", py.__module__, py.__qualname__, py.__code__.co_code, inner)
+            out.append(value)
+        return tuple(out)
+
+    if fn.__closure__ is None:
+        return hashlib.sha256(b"").hexdigest()
+    return hashlib.sha256(dumps(stable(fn, {id(fn)}))).hexdigest()
+
+
 class GuardedCache(FunctionCache):
     """Numba's per-function cache, with unreadable or mismatched entries dropped."""
 
@@ -66,7 +100,8 @@ class GuardedCache(FunctionCache):
         return cres
 
     def _index_key(self, sig, codegen):
-        """Numba's key, plus :data:`LAYOUT` (the register-block sizes of the kernels) and
+        """Numba's key with a closure digest stable across processes (:func:`_cells_digest`),
+        plus :data:`LAYOUT` (the register-block sizes of the kernels) and
         :func:`shared_sources` (the shared helpers' sources).
 
         Both are read when a kernel compiles but live in other files than the
@@ -74,7 +109,8 @@ class GuardedCache(FunctionCache):
         see them change: code built for other block sizes or from older helpers must
         never load, since the host code sizes its work to them.
         """
-        return super()._index_key(sig, codegen) + (LAYOUT, shared_sources())
+        sig, magic, (code, _) = super()._index_key(sig, codegen)
+        return (sig, magic, (code, _cells_digest(self._py_func)), LAYOUT, shared_sources())
 
     def save_overload(self, sig, data):
         try:

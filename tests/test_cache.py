@@ -172,3 +172,37 @@ def test_processes_filling_one_cache_at_once(tmp_path):
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0 and out.strip() == "ok", f"{out}\n{err}"
     run(cache, "float32,float64")
+
+
+#: the cache keys of every kernel that closes over values (kernels made by factories)
+KEYS_CHILD = r"""
+import hashlib, importlib, pkgutil
+from numba import types
+from numba.core.dispatcher import Dispatcher
+import numbaconv._backends, numbaconv._kernels
+found = {}
+for pkg in (numbaconv._backends, numbaconv._kernels):
+    for info in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + "."):
+        if "cuda" in info.name:
+            continue
+        for v in list(vars(importlib.import_module(info.name)).values()):
+            for k in (v.values() if isinstance(v, dict) else [v]):
+                if isinstance(k, Dispatcher) and k.py_func.__closure__:
+                    found[k.py_func.__module__ + "." + k.py_func.__qualname__] = k
+for name, k in sorted(found.items()):
+    key = k._cache._index_key((types.float32,), k.targetctx.codegen())
+    print(name, hashlib.sha256(repr(key).encode()).hexdigest())
+"""
+
+
+def test_kernels_made_by_factories_keep_their_cache_key_across_processes():
+    """A closure over a Numba function must not key its cache entry on that function's
+    per-process identity: every new process would miss the cache and compile again."""
+    def keys():
+        out = subprocess.run([sys.executable, "-c", KEYS_CHILD], capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.splitlines()
+
+    first, second = keys(), keys()
+    assert len(first) >= 6 and first == second   # the four-row items, the depthwise bands
