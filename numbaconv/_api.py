@@ -459,12 +459,24 @@ def oaconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None,
 # --------------------------------------------------------------------------
 
 def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers, out):
-    ops, a1, a2 = arrays(in1, in2, device, f"{op}2d inputs must both be 2-D arrays", ndim=2)
-    result = _conv2d_result(op, ops, a1, a2, mode, boundary, fillvalue, device, workers, out)
-    return deliver(result, out, (("in1", a1), ("in2", a2)), f"{op}2d")
+    name = f"{op}2d"
+    key = _plans.key2d(op, in1, in2, mode, boundary, fillvalue, device, workers)
+    if key is not None:
+        plan = _plans.lookup(key)
+        if plan is not None:
+            if out is not None and not plan.flip_out:     # as the full path checks it
+                check_out(out, plan.problem.out_shape, plan.dtype, (("in1", in1), ("in2", in2)),
+                          name)
+            result = plan(in1, in2, out)
+            if result is not None:
+                return deliver(result, out, (("in1", in1), ("in2", in2)), name)
+    ops, a1, a2 = arrays(in1, in2, device, f"{name} inputs must both be 2-D arrays", ndim=2)
+    result = _conv2d_result(op, ops, a1, a2, mode, boundary, fillvalue, device, workers, out, key)
+    return deliver(result, out, (("in1", a1), ("in2", a2)), name)
 
 
-def _conv2d_result(op, ops, in1, in2, mode, boundary, fillvalue, device, workers, dest):
+def _conv2d_result(op, ops, in1, in2, mode, boundary, fillvalue, device, workers, dest,
+                   key=None):
     resolve_workers(workers)
     swapped = inputs_swap_needed(mode, in1.shape, in2.shape)
     check_mode(mode, "Acceptable mode flags are 'valid', 'same', or 'full'.", lookup=True)
@@ -483,6 +495,7 @@ def _conv2d_result(op, ops, in1, in2, mode, boundary, fillvalue, device, workers
                          "integers, float32, float64 and complex; cast the inputs, e.g. "
                          "x.astype(np.float32)")
     fill = fill_value(fillvalue, dtype) if bnd == "fill" else 0
+    native = in1.dtype.isnative and in2.dtype.isnative
     in1, in2 = ops.native(in1), ops.native(in2)
     if swapped:
         in1, in2 = in2, in1
@@ -504,6 +517,10 @@ def _conv2d_result(op, ops, in1, in2, mode, boundary, fillvalue, device, workers
         check_out(dest, problem.out_shape, dtype, (("in1", in1), ("in2", in2)), f"{op}2d")
     else:
         dest = None
+    if key is not None and native and choice.device == "cpu" and ops is HostOps:
+        plan = _plans.store(key, _plans.Plan(f"{op}2d", swapped, problem, choice,
+                                             tuple(probes.asked), resolve_workers(workers), dtype))
+        return plan.finish(plan.call(a, k, dest))
     out, ops = _execute(problem, choice, a, k, workers, ops, dest)
     out = ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS)
     if op == "correlate" and swapped:

@@ -32,11 +32,16 @@ _version = [None]
 
 
 def orient(op, in1, in2, swapped, ops):
-    """The canonical ``(A, K)`` of convolve/correlate (flips and conjugations are views)."""
+    """The canonical ``(A, K)`` of convolve/correlate and their 2-D forms (flips and
+    conjugations are views).  A swapped ``correlate2d`` correlates the other way round
+    and flips its result (:attr:`Plan.flip_out`), as its full path does."""
     all_axes = tuple(range(in1.ndim))
-    if op == "convolve":
+    if op in ("convolve", "convolve2d"):
         a, k = (in2, in1) if swapped else (in1, in2)
         return a, ops.flip(k, all_axes)
+    if op == "correlate2d":
+        a, k = (in2, in1) if swapped else (in1, in2)
+        return a, ops.conj(k)
     if swapped:  # correlate(x, y) = convolve(x, flip(conj(y))), then commute
         return ops.flip(ops.conj(in2), all_axes), ops.flip(in1, all_axes)
     return in1, ops.conj(in2)
@@ -46,7 +51,7 @@ class Plan:
     """One memoised call shape (see the module docstring)."""
 
     __slots__ = ("op", "swapped", "problem", "asked", "run", "into", "dtype", "rounding", "peak",
-                 "kernel_only", "kbytes")
+                 "kernel_only", "kbytes", "flip_out")
 
     def __init__(self, op, swapped, problem, choice, asked, workers, dtype):
         self.op, self.swapped, self.problem, self.asked = op, swapped, problem, asked
@@ -54,7 +59,9 @@ class Plan:
         prepare = getattr(module, "prepare", None)
         self.run = (prepare(problem, workers=workers) if prepare is not None
                     else functools.partial(module.run, problem, workers=workers))
-        self.into = writes_out(module)
+        # a swapped correlate2d's result is flipped afterwards: it cannot be written in place
+        self.flip_out = op == "correlate2d" and swapped
+        self.into = writes_out(module) and not self.flip_out
         self.dtype = dtype
         self.rounding = choice.method in FFT_METHODS
         # -1: the memory available narrowed the choice, which is made again on every call
@@ -76,7 +83,13 @@ class Plan:
         a, k = orient(self.op, in1, in2, self.swapped, HostOps)
         if self.asked and not self._replay(a, k):
             return None
-        return finalize(self.call(a, k, out), self.dtype, rounding=self.rounding)
+        return self.finish(self.call(a, k, out))
+
+    def finish(self, result):
+        """The backend's ``result`` as the caller gets it: cast to the result dtype (FFT
+        results rounded for integers), and flipped where :attr:`flip_out` says."""
+        result = finalize(result, self.dtype, rounding=self.rounding)
+        return HostOps.flip(result, (0, 1)) if self.flip_out else result
 
     def _replay(self, a, k) -> bool:
         """Ask the plan's questions again (True: the same answers).
@@ -120,6 +133,18 @@ def key(op, in1, in2, mode, method, axes, device, workers):
         return None
     return (op, mode, method, device, resolve_workers(workers), in1.shape, in2.shape,
             in1.dtype, in2.dtype)
+
+
+def key2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
+    """The memo key of a host ``convolve2d``/``correlate2d`` call (``op`` without the
+    ``2d``), or None when the call cannot be memoised.  The fill value's type is part of
+    the key: it decides, with its value, the fill in the work dtype."""
+    if (type(in1) is not np.ndarray or type(in2) is not np.ndarray or type(mode) is not str
+            or type(boundary) is not str or type(fillvalue) not in (int, float, complex)
+            or device not in ("auto", "cpu") or not (workers is None or type(workers) is int)):
+        return None
+    return (op + "2d", mode, boundary, type(fillvalue), fillvalue, device,
+            resolve_workers(workers), in1.shape, in2.shape, in1.dtype, in2.dtype)
 
 
 def lookup(plan_key):
