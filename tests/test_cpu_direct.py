@@ -329,3 +329,23 @@ def test_four_row_kernel_streams_large_outputs(dtype, shape_a, shape_k, given, r
     got = numbaconv.correlate(a, k, "same", method="direct", out=out)
     assert out is None or got is out
     assert_matches_scipy(got, ref, a, k, "correlate", "same", fft=False)
+
+
+@pytest.mark.parametrize("boundary, np_mode", [("fill", "constant"), ("wrap", "wrap"),
+                                               ("symm", "symmetric")])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "complex128"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_boundary_extension_is_np_pad(boundary, np_mode, dtype, threads, monkeypatch):
+    """convolve2d's boundaries extend the signal as np.pad does, for pads longer than the
+    axis too (a kernel larger than the image), on one thread or several."""
+    from numbaconv._kernels import padding
+    monkeypatch.setattr(padding, "EXTEND_PARALLEL_BYTES", 0)     # threads even when small
+    rng = np.random.default_rng(7)
+    for shape in [(1, 1), (1, 4), (3, 1), (2, 5), (6, 6)]:
+        a = (rng.standard_normal(shape) * 10).astype(dtype)
+        for pads in [((0, 0), (0, 0)), ((1, 2), (3, 0)), ((7, 11), (5, 9)), ((0, 13), (13, 0))]:
+            kw = {"constant_values": 7} if np_mode == "constant" else {}
+            want = np.pad(a, pads, mode=np_mode, **kw)
+            got = padding.extend_2d(a, pads, boundary, 7, threads)
+            assert got.dtype == a.dtype
+            np.testing.assert_array_equal(got, want, err_msg=f"{shape} {pads}")

@@ -31,8 +31,8 @@ from .._jit import jit
 from .._kernels.blocks import (NACC, block_width, dot_run, phase_slowdown, row_accumulate,
                                rows_slowdown, short_slowdown, store_block, taps, zero_block)
 from .._kernels.calls import run_items
-from .._kernels.layout import (PARALLEL_MIN_BYTES, as_work, chunk_for, destination, pad_boundary,
-                               parallel_pays, work_dtype)
+from .._kernels.layout import (PARALLEL_MIN_BYTES, as_work, boundary_pads, chunk_for,
+                               destination, pad_boundary, parallel_pays, work_dtype)
 from .._kernels.simd import (BLOCK_BYTES, STREAM_MIN_BYTES, address_of, flat, lanes,
                              quarter_fma_at, quarter_load_at, quarter_put_at, quarter_zeros,
                              row, store_fence, tap_at, vec_fma_at, vec_store_at, vec_zeros)
@@ -705,7 +705,7 @@ def run(problem: Problem, a, k, *, workers: int, out=None):
     if problem.zero_fill:
         offs = problem.offsets
     else:
-        a, offs = pad_boundary(a, problem)
+        a, offs = pad_boundary(a, problem, thread_count(workers))
         a = np.ascontiguousarray(a)
     _run_any_rank(a, k, out, offs, workers)
     return out
@@ -736,19 +736,27 @@ def prepare(problem: Problem, *, workers: int):
     """:func:`run` for ``problem`` with its shape-only decisions taken once.
 
     Returns a callable ``(a, k, out=None) -> out`` (``out`` as in :func:`run`).
-    1-D and 2-D zero-fill problems
-    get a closure that allocates the output and calls the kernel chosen by
-    :func:`_corr2d_layout`; the others run :func:`run` itself.
+    1-D and 2-D zero-fill problems, and 2-D ones with another boundary (extended
+    first, :func:`numbaconv._kernels.layout.pad_boundary`), get a closure that
+    allocates the output and calls the kernel chosen by :func:`_corr2d_layout`;
+    the others run :func:`run` itself.
     """
     wt = work_dtype(problem.dtype)
-    if (problem.ndim > 2 or not problem.zero_fill or problem.outputs == 0 or not problem.all_axes
-            or 0 in problem.shape_a or 0 in problem.shape_k):
+    extend = not problem.zero_fill
+    if (problem.ndim > 2 or (extend and problem.ndim != 2) or problem.outputs == 0
+            or not problem.all_axes or 0 in problem.shape_a or 0 in problem.shape_k):
         return functools.partial(run, problem, workers=workers)
     out_shape = problem.out_shape
     a2, k2, o2 = _as_rows(problem)
-    offs = problem.offsets
+    if extend:                           # the kernel reads the extended signal
+        pads, offs = boundary_pads(problem)
+        a2 = tuple(n + lo + hi for n, (lo, hi) in zip(a2, pads))
+        pad_threads = thread_count(workers)
+    else:
+        offs = problem.offsets
     oy, ox = (0, offs[0]) if problem.ndim == 1 else offs
-    pad_lo, pad_hi, chunk, threads = _layout_of(problem, workers)
+    pad_lo, pad_hi, chunk, threads = _corr2d_layout(a2, k2, o2, ox, wt.itemsize, workers,
+                                                    block_width(wt))
     pick = _pick_item(k2, o2, wt, chunk)
 
     rows = problem.ndim == 1             # a 1-D problem runs as one row (2-D: no reshapes)
@@ -758,6 +766,8 @@ def prepare(problem: Problem, *, workers: int):
         a, k, o = as_work(a, wt), as_work(k, wt), out
         if rows:
             a, k, o = a.reshape(a2), k.reshape(k2), out.reshape(o2)
+        elif extend:
+            a = pad_boundary(a, problem, pad_threads)[0]
         _corr2d(threads, a, k, o, oy, ox, chunk, pad_lo, pad_hi, pick)
         return out
 

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 from .. import _coefficients as coef
-from .._config import resolve_workers
+from .._config import resolve_workers, thread_count
 from .._jit import jit
 from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, store_block, taps,
                                zero_block)
@@ -346,7 +346,7 @@ def run(problem: Problem, a, k, *, workers: int):
     if problem.zero_fill:
         oy, ox = problem.offsets
     else:
-        a, (oy, ox) = pad_boundary(a, problem)
+        a, (oy, ox) = pad_boundary(a, problem, thread_count(workers))
         a = np.ascontiguousarray(a)
     out = np.empty((OH, OW), wt)
     if out.size == 0:

@@ -72,26 +72,40 @@ def as_work(x: np.ndarray, wt: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=wt)
 
 
-def pad_boundary(a: np.ndarray, problem: Problem):
+def boundary_pads(problem: Problem):
+    """``(pads, offsets)`` of :func:`pad_boundary`: per axis the ``(before, after)`` widths
+    that hold every window, and the offsets into the padded signal (shape only)."""
+    offs = list(problem.offsets)
+    pads = []
+    for ax in range(len(offs)):
+        lo = max(0, -offs[ax])
+        hi = max(0, problem.out_shape[ax] + problem.shape_k[ax] - 1 + offs[ax]
+                 - problem.shape_a[ax])
+        pads.append((lo, hi))
+    return pads, [o + p[0] for o, p in zip(offs, pads)]
+
+
+def pad_boundary(a: np.ndarray, problem: Problem, threads: int = 1):
     """Materialise the boundary so that the kernel sees a zero-fill problem.
 
     Returns the padded signal and the new per-axis offsets (origin - (k-1)).
+    2-D signals are extended by :func:`numbaconv._kernels.padding.extend_2d`
+    (on ``threads`` threads when large), others by ``np.pad``.
     """
-    offs = list(problem.offsets)
     if problem.zero_fill:
-        return a, offs
-    pads = []
-    for ax in range(a.ndim):
-        lo = max(0, -offs[ax])
-        hi = max(0, problem.out_shape[ax] + problem.shape_k[ax] - 1 + offs[ax] - a.shape[ax])
-        pads.append((lo, hi))
+        return a, list(problem.offsets)
+    pads, offs = boundary_pads(problem)
+    if a.ndim == 2 and a.dtype.kind in "biufc":
+        from .padding import extend_2d
+        return extend_2d(np.ascontiguousarray(a), pads, problem.boundary, problem.fillvalue,
+                         threads), offs
     if problem.boundary == "fill":
         a = np.pad(a, pads, mode="constant", constant_values=problem.fillvalue)
     elif problem.boundary == "wrap":
         a = np.pad(a, pads, mode="wrap")
     else:
         a = np.pad(a, pads, mode="symmetric")
-    return a, [o + p[0] for o, p in zip(offs, pads)]
+    return a, offs
 
 
 def destination(out, shape, dtype) -> np.ndarray:

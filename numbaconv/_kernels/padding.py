@@ -1,10 +1,11 @@
-"""Padding for the layer kernels: torch's padding modes, zero padding and stride phases in one pass.
+"""Padding: torch's padding modes for the layer kernels, SciPy's boundaries for 2-D signals.
 
 The direct layer kernel reads its input as flat phase planes (``x[p::s]``
 per axis, so that every tap reads at unit stride); :func:`phase_planes`
 writes them straight from the unpadded input, zeros included, over planes
 in parallel.  :func:`pad` is the same pass with stride 1, for the backends
-that read a padded input.
+that read a padded input.  :func:`extend_2d` extends a 2-D signal by
+``convolve2d``'s boundaries ('fill', 'wrap', 'symm') in one pass of row copies.
 """
 from __future__ import annotations
 
@@ -117,3 +118,73 @@ def phase_planes(x, pairs, mode, stride, phase_shape, length, threads=1):
             math.prod(stride) * math.prod(phase_shape))
     run_items(_fill, args, batch * channels, threads)
     return flat
+
+
+#: :func:`extend_2d`'s boundaries, as the code its kernel takes
+BOUNDARY_CODES = {"fill": 0, "wrap": 1, "symm": 2}
+
+#: signals of at least this many bytes are extended on several threads
+EXTEND_PARALLEL_BYTES = 1 << 20
+
+
+@jit
+def _source(i, n, mode):
+    """The index along an axis of ``n`` that position ``i`` (``0 <= i < n`` inside) reads
+    under boundary ``mode`` (:data:`BOUNDARY_CODES`), or -1 for the fill value: 'wrap'
+    repeats the axis, 'symm' repeats it mirrored (``... 1 0 | 0 1 .. n-1 | n-1 ...``),
+    as ``np.pad``'s 'wrap' and 'symmetric' do for pads of any length."""
+    if 0 <= i < n:
+        return i
+    if mode == 0 or n == 0:
+        return -1
+    if mode == 1:
+        return i % n
+    j = i % (2 * n)
+    return j if j < n else 2 * n - 1 - j
+
+
+@jit
+def _extend_row(a, out, lo0, lo1, mode, fill, r):
+    """Row ``r`` of :func:`extend_2d`'s output: the edges index by index, the middle a
+    row copy (vectorised: views indexed from 0)."""
+    H, W = a.shape
+    dst = out[r]
+    src_row = _source(r - lo0, H, mode)
+    if src_row < 0:
+        for c in range(dst.shape[0]):
+            dst[c] = fill
+        return
+    src = a[src_row]
+    for c in range(lo1):
+        j = _source(c - lo1, W, mode)
+        dst[c] = src[j] if j >= 0 else fill
+    mid = dst[lo1:lo1 + W]
+    for c in range(W):
+        mid[c] = src[c]
+    for c in range(lo1 + W, dst.shape[0]):
+        j = _source(c - lo1, W, mode)
+        dst[c] = src[j] if j >= 0 else fill
+
+
+def extend_2d(a, pads, boundary, fill, threads=1):
+    """``a`` (2-D, C-contiguous) extended by ``pads`` (``((top, bottom), (left, right))``)
+    under ``boundary`` ('fill' with ``fill``, 'wrap' or 'symm'): ``np.pad``'s 'constant',
+    'wrap' and 'symmetric' in one pass of row copies, on ``threads`` threads from
+    :data:`EXTEND_PARALLEL_BYTES` (``np.pad`` took 2.7 ms for 'symm' on a 1024² float64
+    signal, about seven of its copies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv._kernels.padding import extend_2d
+    >>> extend_2d(np.arange(3.0).reshape(1, 3), ((0, 0), (2, 4)), "symm", 0.0)
+    array([[1., 0., 0., 1., 2., 2., 1., 0., 0.]])
+    """
+    (lo0, hi0), (lo1, hi1) = pads
+    H, W = a.shape
+    out = np.empty((H + lo0 + hi0, W + lo1 + hi1), a.dtype)
+    if out.size:
+        threads = threads if out.nbytes >= EXTEND_PARALLEL_BYTES else 1
+        run_items(_extend_row, (a, out, lo0, lo1, BOUNDARY_CODES[boundary], a.dtype.type(fill)),
+                  out.shape[0], threads)
+    return out
