@@ -105,6 +105,36 @@ def test_small_peaks_read_nothing(monkeypatch):
     assert numbaconv.convolve(np.ones(1000), np.ones(3)).shape == (1002,)
 
 
+def test_memoised_large_peaks_trust_a_recent_reading_with_room(monkeypatch):
+    """A memoised call of a large peak reads the system's limits again unless a reading
+    of the last quarter second found four times its peak; a user's limit below the peak
+    declines without reading; an old reading is read again."""
+    from numbaconv import _memory
+    reads, clock, free = [], [100.0], [1000 * MiB]
+
+    def system():
+        reads.append(1)
+        return [(free[0], "test")]
+
+    monkeypatch.setattr(_memory, "_system", system)
+    monkeypatch.setattr(_memory.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_memory, "_recent", [float("-inf"), 0.0])
+    monkeypatch.delenv(_memory.ENV, raising=False)
+    peak = 200 * MiB
+    assert _memory.still_fits(peak) and len(reads) == 1
+    free[0] = 100 * MiB                        # memory went elsewhere: not seen yet ...
+    clock[0] += 0.1
+    assert _memory.still_fits(peak) and len(reads) == 1
+    clock[0] += 1.0                            # ... until the reading is old
+    assert not _memory.still_fits(peak) and len(reads) == 2
+    free[0] = 1000 * MiB                       # a reading without room is read again
+    clock[0] += 0.01
+    assert _memory.still_fits(peak) and len(reads) == 3
+    assert _memory.still_fits(300 * MiB) and len(reads) == 4    # more than a quarter: read
+    with _memory.set_memory_limit(100 * MiB):
+        assert not _memory.still_fits(peak) and len(reads) == 4
+
+
 def test_cgroup_and_status_parsing(monkeypatch):
     """v2: the least headroom of the cgroup and its parents; v1: limit less usage."""
     files = {
