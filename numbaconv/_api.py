@@ -300,11 +300,12 @@ def correlate(in1, in2, mode="full", method="auto", *, axes=None, device="auto",
 # --------------------------------------------------------------------------
 
 def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offload=False,
-               dest=None):
+               dest=None, key=None):
     """fftconvolve/oaconvolve (and convolve/correlate with ``axes``, where ``exact``).
 
     ``dest`` (the caller's ``out``) is checked and offered to the backend;
     the caller delivers the result into it when the backend did not write there.
+    ``key``: the memo key of an fftconvolve/oaconvolve call, whose plan is stored here.
     """
     given = (("in1", in1), ("in2", in2))
     caller = op if exact else "fftconvolve" if method == "fft" else "oaconvolve"
@@ -316,8 +317,10 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
             in1, in2, axes, keep_length_one=True)
         in2, op = ops.flip(ops.conj(in2), requested), "convolve"
     axes = normalise_axes(in1, in2, axes)
-    if inputs_swap_needed(mode, in1.shape, in2.shape, axes=axes):
+    swapped = inputs_swap_needed(mode, in1.shape, in2.shape, axes=axes)
+    if swapped:
         in1, in2 = in2, in1
+    native = in1.dtype.isnative and in2.dtype.isnative
     in1, in2 = ops.native(in1), ops.native(in2)
     k = ops.flip(in2, axes) if op == "convolve" else ops.conj(in2)
     if not axes:
@@ -338,6 +341,10 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
                   else "oaconvolve" if method == "oa" else op)
     else:
         dest = None
+    if key is not None and native and choice.device == "cpu" and ops is HostOps:
+        plan = _plans.store(key, _plans.Plan(caller, swapped, problem, choice,
+                                             tuple(probes.asked), resolve_workers(workers), rdtype))
+        return plan.finish(plan.call(in1, k, dest))
     out, ops = _execute(problem, choice, in1, k, workers, ops, dest)
     if exact:
         out = ops.finalize(out, rdtype, choice.method in _dispatch.FFT_METHODS)
@@ -347,13 +354,25 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
 
 
 def _fft_family(in1, in2, mode, axes, device, workers, method, out):
-    ops, a1, a2 = arrays(in1, in2, device)
     fname = "fftconvolve" if method == "fft" else "oaconvolve"
-    result = _fft_family_result(fname, ops, a1, a2, mode, axes, device, workers, method, out)
+    key = _plans.key(fname, in1, in2, mode, method, axes, device, workers)
+    if key is not None:
+        plan = _plans.lookup(key)
+        if plan is not None:
+            if out is not None:
+                check_out(out, plan.problem.out_shape, plan.dtype, (("in1", in1), ("in2", in2)),
+                          fname)
+            result = plan(in1, in2, out)
+            if result is not None:
+                return deliver(result, out, (("in1", in1), ("in2", in2)), fname)
+    ops, a1, a2 = arrays(in1, in2, device)
+    result = _fft_family_result(fname, ops, a1, a2, mode, axes, device, workers, method, out,
+                                key)
     return deliver(result, out, (("in1", a1), ("in2", a2)), fname)
 
 
-def _fft_family_result(fname, ops, in1, in2, mode, axes, device, workers, method, dest):
+def _fft_family_result(fname, ops, in1, in2, mode, axes, device, workers, method, dest,
+                       key=None):
     resolve_workers(workers)
     if in1.ndim == 0:
         return _zero_d(fname, in1, in2, ops)
@@ -363,7 +382,7 @@ def _fft_family_result(fname, ops, in1, in2, mode, axes, device, workers, method
         return call_scipy(fname, lambda: getattr(scipy_signal(), fname)(in1, in2, mode=mode,
                                                                          axes=axes), in1, in2, mode)
     return _freq_conv("convolve", in1, in2, mode, axes, method, workers, ops,
-                      offload=device == "auto", dest=dest)
+                      offload=device == "auto", dest=dest, key=key)
 
 
 def fftconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None, out=None):

@@ -36,7 +36,7 @@ def orient(op, in1, in2, swapped, ops):
     conjugations are views).  A swapped ``correlate2d`` correlates the other way round
     and flips its result (:attr:`Plan.flip_out`), as its full path does."""
     all_axes = tuple(range(in1.ndim))
-    if op in ("convolve", "convolve2d"):
+    if op in ("convolve", "convolve2d", "fftconvolve", "oaconvolve"):
         a, k = (in2, in1) if swapped else (in1, in2)
         return a, ops.flip(k, all_axes)
     if op == "correlate2d":
@@ -51,7 +51,7 @@ class Plan:
     """One memoised call shape (see the module docstring)."""
 
     __slots__ = ("op", "swapped", "problem", "asked", "run", "into", "dtype", "rounding", "peak",
-                 "kernel_only", "kbytes", "flip_out")
+                 "kernel_only", "kbytes", "flip_out", "contiguous")
 
     def __init__(self, op, swapped, problem, choice, asked, workers, dtype):
         self.op, self.swapped, self.problem, self.asked = op, swapped, problem, asked
@@ -62,6 +62,8 @@ class Plan:
         # a swapped correlate2d's result is flipped afterwards: it cannot be written in place
         self.flip_out = op == "correlate2d" and swapped
         self.into = writes_out(module) and not self.flip_out
+        # fftconvolve/oaconvolve return a C-contiguous copy of the window, as their full path
+        self.contiguous = op in ("fftconvolve", "oaconvolve")
         self.dtype = dtype
         self.rounding = choice.method in FFT_METHODS
         # -1: the memory available narrowed the choice, which is made again on every call
@@ -87,8 +89,11 @@ class Plan:
 
     def finish(self, result):
         """The backend's ``result`` as the caller gets it: cast to the result dtype (FFT
-        results rounded for integers), and flipped where :attr:`flip_out` says."""
+        results rounded for integers), flipped where :attr:`flip_out` says, contiguous
+        where :attr:`contiguous` does."""
         result = finalize(result, self.dtype, rounding=self.rounding)
+        if self.contiguous:
+            return np.ascontiguousarray(result)
         return HostOps.flip(result, (0, 1)) if self.flip_out else result
 
     def _replay(self, a, k) -> bool:

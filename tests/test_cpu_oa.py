@@ -157,7 +157,8 @@ def test_overlap_add_plans_go_with_the_coefficients():
 
 @pytest.mark.parametrize("shapes, words", [(((1100, 1000), (31, 31)), "tiles ("),
                                            (((20000,), (301,)), "blocks of "),
-                                           (((64, 64), (63, 63)), "plain FFT")])
+                                           (((64, 64), (63, 63)), "plain FFT"),
+                                           (((64, 64), (5, 5)), "plain FFT")])
 def test_explain_gives_the_overlap_add_plan(shapes, words):
     """explain() names overlap-add's plan: 2-D tiles, 1-D blocks, or none (a small image)."""
     sa, sk = shapes

@@ -143,6 +143,31 @@ def test_repeated_shapes_match_scipy(n, m, dtype, mode, fname, layouts, seed):
         assert_matches_scipy(got, ref, a, k, fname, mode)
 
 
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(shapes=st.sampled_from([((300,), (7,)), ((7,), (300,)), ((40, 30), (5, 3)),
+                               ((5, 3), (40, 30)), ((64, 64), (5, 5)), ((2000,), (301,))]),
+       dtype=st.sampled_from(["float32", "float64", "complex128", "int16"]),
+       mode=st.sampled_from(["full", "same", "valid"]),
+       fname=st.sampled_from(["fftconvolve", "oaconvolve"]), into=st.booleans(),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_repeated_fft_family_calls_match_scipy(shapes, dtype, mode, fname, into, seed):
+    """fftconvolve/oaconvolve: three calls of one shape (the 2nd and 3rd memoised), new
+    values each time, ``out=`` given or not: SciPy's dtype (float64 for integers), shape
+    and values, and a C-contiguous result as the first call gives."""
+    _plans.forget()
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        a, k = make_array(shapes[0], dtype, rng), make_array(shapes[1], dtype, rng)
+        ref = getattr(ss, fname)(a, k, mode)
+        out = np.empty(ref.shape, ref.dtype) if into else None
+        got = getattr(numbaconv, fname)(a, k, mode, out=out)
+        assert out is None or got is out
+        assert got.dtype == ref.dtype and got.shape == ref.shape and got.flags.c_contiguous
+        assert_matches_scipy(got, ref, a, k, "convolve", mode)
+    assert [key[0] for key in _plans.PLANS] == [fname]
+
+
 LAYOUTS_2D = [lambda x: x, lambda x: np.repeat(x, 2, axis=1)[:, ::2],
               lambda x: x[::-1, ::-1].copy()[::-1, ::-1],
               lambda x: x.astype(x.dtype.newbyteorder(">"))]
