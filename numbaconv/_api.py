@@ -95,16 +95,10 @@ def _warn_nonfinite_fft(method, out, ops):
 
 def _conv_corr(op, in1, in2, mode, method, axes, device, workers, out=None):
     key = _plans.key(op, in1, in2, mode, method, axes, device, workers)
-    if key is not None:
-        plan = _plans.lookup(key)
-        if plan is not None:
-            if out is not None:
-                check_out(out, plan.problem.out_shape, plan.dtype, (("in1", in1), ("in2", in2)),
-                          op)
-            result = plan(in1, in2, out)
-            if result is not None:
-                _warn_nonfinite_fft(method, result, HostOps)
-                return deliver(result, out, (("in1", in1), ("in2", in2)), op)
+    result = _plans.replay(key, in1, in2, out, op)
+    if result is not None:
+        _warn_nonfinite_fft(method, result, HostOps)
+        return deliver(result, out, (("in1", in1), ("in2", in2)), op)
     result = _conv_corr_full(op, in1, in2, mode, method, axes, device, workers, key, out)
     return deliver(result, out, (("in1", in1), ("in2", in2)), op)
 
@@ -356,15 +350,9 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
 def _fft_family(in1, in2, mode, axes, device, workers, method, out):
     fname = "fftconvolve" if method == "fft" else "oaconvolve"
     key = _plans.key(fname, in1, in2, mode, method, axes, device, workers)
-    if key is not None:
-        plan = _plans.lookup(key)
-        if plan is not None:
-            if out is not None:
-                check_out(out, plan.problem.out_shape, plan.dtype, (("in1", in1), ("in2", in2)),
-                          fname)
-            result = plan(in1, in2, out)
-            if result is not None:
-                return deliver(result, out, (("in1", in1), ("in2", in2)), fname)
+    result = _plans.replay(key, in1, in2, out, fname)
+    if result is not None:
+        return deliver(result, out, (("in1", in1), ("in2", in2)), fname)
     ops, a1, a2 = arrays(in1, in2, device)
     result = _fft_family_result(fname, ops, a1, a2, mode, axes, device, workers, method, out,
                                 key)
@@ -480,15 +468,9 @@ def oaconvolve(in1, in2, mode="full", axes=None, *, device="auto", workers=None,
 def _conv2d(op, in1, in2, mode, boundary, fillvalue, device, workers, out):
     name = f"{op}2d"
     key = _plans.key2d(op, in1, in2, mode, boundary, fillvalue, device, workers)
-    if key is not None:
-        plan = _plans.lookup(key)
-        if plan is not None:
-            if out is not None and not plan.flip_out:     # as the full path checks it
-                check_out(out, plan.problem.out_shape, plan.dtype, (("in1", in1), ("in2", in2)),
-                          name)
-            result = plan(in1, in2, out)
-            if result is not None:
-                return deliver(result, out, (("in1", in1), ("in2", in2)), name)
+    result = _plans.replay(key, in1, in2, out, name)
+    if result is not None:
+        return deliver(result, out, (("in1", in1), ("in2", in2)), name)
     ops, a1, a2 = arrays(in1, in2, device, f"{name} inputs must both be 2-D arrays", ndim=2)
     result = _conv2d_result(op, ops, a1, a2, mode, boundary, fillvalue, device, workers, out, key)
     return deliver(result, out, (("in1", a1), ("in2", a2)), name)
