@@ -349,3 +349,24 @@ def test_boundary_extension_is_np_pad(boundary, np_mode, dtype, threads, monkeyp
             got = padding.extend_2d(a, pads, boundary, 7, threads)
             assert got.dtype == a.dtype
             np.testing.assert_array_equal(got, want, err_msg=f"{shape} {pads}")
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_rows_cost_the_same_per_product_for_any_kernel_shape(dtype):
+    """Complex rows run no register blocks: the block kernels' short-row and kernel-row
+    slow-downs do not price them (they priced 512² 7x7 complex128 at 1.8x its time)."""
+    from numbaconv._backends import cpu_direct
+    before = _coefficients.coefficients()
+    table = copy.deepcopy(before)
+    table.update(direct_overhead=0.0, pass_byte=0.0)
+    _coefficients.set_coefficients(table)
+    try:
+        per_mac = []
+        for sa, sk, mode in [((200000,), (64,), "valid"), ((512, 512), (7, 7), "same"),
+                             ((600, 600), (3, 3), "same"), ((300, 300), (15, 15), "full")]:
+            problem = build_problem(sa, sk, mode, np.dtype(dtype))
+            assert cpu_direct._runs_parallel(problem, 2)
+            per_mac.append(cpu_direct.cost(problem, 2) / problem.macs)
+    finally:
+        _coefficients.set_coefficients(before)
+    assert max(per_mac) == pytest.approx(min(per_mac), rel=1e-9)
