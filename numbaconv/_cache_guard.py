@@ -51,11 +51,11 @@ def shared_sources() -> str:
 def _cells_digest(fn) -> str:
     """A digest of ``fn``'s closure that is the same in every process.
 
-    Numba's key pickles the closure's values, and a Numba function pickles
-    (or intrinsic) pickles with an identifier new in each process: a kernel made by a
-    factory that closes over another (:func:`numbaconv._backends.cpu_direct._quads_factory`)
-    missed the cache in every new process and compiled again.  Here such a value
-    stands for its module, name, code and (recursively) its own closure.
+    Numba's key pickles the closure's values, and a Numba function (or intrinsic)
+    pickles with an identifier new in each process: a kernel made by a factory that
+    closes over another (:func:`numbaconv._backends.cpu_direct._quads_factory`) missed
+    the cache in every new process and compiled again.  Here such a value stands for
+    its module, name, code and (recursively) its own closure.
     """
     import hashlib
 

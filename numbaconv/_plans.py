@@ -1,14 +1,16 @@
 """Memoised calls: a host call whose shapes were seen before skips validation and dispatch.
 
-A :class:`Plan` holds what one call of ``convolve``/``correlate`` decided
+A :class:`Plan` holds what one call of ``convolve``/``correlate`` (or their
+2-D forms, or ``fftconvolve``/``oaconvolve``) decided
 from shapes alone: how to orient the inputs, the backend's prepared
 callable, the value questions the choice rested on and their answers.  The
 next call with the same key orients its inputs, asks those questions again
 (:meth:`numbaconv._probes.Probes.replay`) and runs; if an answer differs,
 the plan declines and the call takes the full path, so a plan never
 changes a result.  A plan also declines when its backend's predicted peak
-no longer fits the memory available, or when memory narrowed its choice.  Plans are keyed by everything the decisions read and
-are dropped when the coefficient version changes.
+no longer fits the memory available, or when memory narrowed its choice.
+Plans are keyed by everything the decisions read and are dropped when the
+coefficient version changes.
 """
 from __future__ import annotations
 

@@ -315,10 +315,10 @@ def batched_1d(ndim: int, m: int, nfft: int) -> bool:
 def plan(problem: Problem, workers=None):
     """``(axis, fft length, threads, predicted seconds)`` of the cheapest blocking, or None.
 
-    None means plain FFT: no blocking is priced below it.  The blocked axis is the one where the longer
-    operand is longest relative to the other; its block length and thread
-    count (1-D: one or ``workers`` block groups) are the cheapest by
-    :func:`block_cost` among :func:`block_candidates`.  2-D problems also
+    None means plain FFT: no blocking is priced below it.  The blocked axis is
+    the one where the longer operand is longest relative to the other; its
+    block length and thread count (1-D: one or ``workers`` block groups) are
+    the cheapest by :func:`block_cost` among :func:`block_candidates`.  2-D problems also
     price 2-D tiles (:func:`tile_candidates`, by :func:`tile_cost`): a tile
     plan is ``(None, (T0, T1), threads, seconds)``.  Memoised per
     coefficient version (the dispatcher prices it and every run needs it).
