@@ -34,11 +34,13 @@ PLANS: dict = {}
 _version = [None]
 
 
-def orient(op, in1, in2, swapped, ops):
+def orient(op, in1, in2, swapped, ops, axes=None):
     """The canonical ``(A, K)`` of convolve/correlate and their 2-D forms (flips and
     conjugations are views).  A swapped ``correlate2d`` correlates the other way round
-    and flips its result (:attr:`Plan.flip_out`), as its full path does."""
-    all_axes = tuple(range(in1.ndim))
+    and flips its result (:attr:`Plan.flip_out`), as its full path does.  ``axes``: the
+    convolved axes where not all are (the FFT family's: an axis of length 1 on one side
+    broadcasts, and its kernel is not flipped along it)."""
+    all_axes = tuple(range(in1.ndim)) if axes is None else axes
     if op in ("convolve", "convolve2d", "fftconvolve", "oaconvolve"):
         a, k = (in2, in1) if swapped else (in1, in2)
         return a, ops.flip(k, all_axes)
@@ -85,7 +87,8 @@ class Plan:
     def __call__(self, in1, in2, out=None):
         if self.peak is not None and (self.peak < 0 or not still_fits(self.peak)):
             return None                 # the dispatcher decides what fits now
-        a, k = orient(self.op, in1, in2, self.swapped, HostOps)
+        a, k = orient(self.op, in1, in2, self.swapped, HostOps,
+                      self.problem.axes if self.contiguous else None)
         if self.asked and not self._replay(a, k):
             return None
         return self.finish(self.call(a, k, out))

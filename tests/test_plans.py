@@ -146,7 +146,8 @@ def test_repeated_shapes_match_scipy(n, m, dtype, mode, fname, layouts, seed):
 @settings(max_examples=40, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 @given(shapes=st.sampled_from([((300,), (7,)), ((7,), (300,)), ((40, 30), (5, 3)),
-                               ((5, 3), (40, 30)), ((64, 64), (5, 5)), ((2000,), (301,))]),
+                               ((5, 3), (40, 30)), ((64, 64), (5, 5)), ((2000,), (301,)),
+                               ((1, 2), (2, 2)), ((30, 1), (5, 4)), ((6, 40), (1, 7))]),
        dtype=st.sampled_from(["float32", "float64", "complex128", "int16"]),
        mode=st.sampled_from(["full", "same", "valid"]),
        fname=st.sampled_from(["fftconvolve", "oaconvolve"]), into=st.booleans(),
@@ -154,7 +155,8 @@ def test_repeated_shapes_match_scipy(n, m, dtype, mode, fname, layouts, seed):
 def test_repeated_fft_family_calls_match_scipy(shapes, dtype, mode, fname, into, seed):
     """fftconvolve/oaconvolve: three calls of one shape (the 2nd and 3rd memoised), new
     values each time, ``out=`` given or not: SciPy's dtype (float64 for integers), shape
-    and values, and a C-contiguous result as the first call gives."""
+    and values, and a C-contiguous result as the first call gives.  An axis of length 1
+    on one side broadcasts: the kernel is not flipped along it."""
     _plans.forget()
     rng = np.random.default_rng(seed)
     for _ in range(3):
