@@ -56,7 +56,7 @@ class Plan:
     """One memoised call shape (see the module docstring)."""
 
     __slots__ = ("op", "swapped", "problem", "asked", "run", "into", "dtype", "rounding", "peak",
-                 "kernel_only", "kbytes", "flip_out", "contiguous")
+                 "kernel_only", "kbytes", "flip_out", "contiguous", "axes")
 
     def __init__(self, op, swapped, problem, choice, asked, workers, dtype):
         self.op, self.swapped, self.problem, self.asked = op, swapped, problem, asked
@@ -67,8 +67,11 @@ class Plan:
         # a swapped correlate2d's result is flipped afterwards: it cannot be written in place
         self.flip_out = op == "correlate2d" and swapped
         self.into = writes_out(module) and not self.flip_out
-        # fftconvolve/oaconvolve return a C-contiguous copy of the window, as their full path
-        self.contiguous = op in ("fftconvolve", "oaconvolve")
+        # fftconvolve/oaconvolve return a C-contiguous copy of the window, as their full path,
+        # and convolve only the axes where neither operand has length 1 (the others broadcast)
+        fft_family = op in ("fftconvolve", "oaconvolve")
+        self.contiguous = fft_family
+        self.axes = problem.axes if fft_family else None
         self.dtype = dtype
         self.rounding = choice.method in FFT_METHODS
         # -1: the memory available narrowed the choice, which is made again on every call
@@ -87,8 +90,7 @@ class Plan:
     def __call__(self, in1, in2, out=None):
         if self.peak is not None and (self.peak < 0 or not still_fits(self.peak)):
             return None                 # the dispatcher decides what fits now
-        a, k = orient(self.op, in1, in2, self.swapped, HostOps,
-                      self.problem.axes if self.contiguous else None)
+        a, k = orient(self.op, in1, in2, self.swapped, HostOps, self.axes)
         if self.asked and not self._replay(a, k):
             return None
         return self.finish(self.call(a, k, out))
