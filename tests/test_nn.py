@@ -604,6 +604,12 @@ def test_import_is_numpy_only():
     (1, (2, 10, 300), (9, 10, 9), dict(padding=4)),
     (1, (1, 8, 97), (8, 2, 5), dict(stride=3, dilation=3, groups=4)),
     (3, (1, 4, 7, 8, 9), (5, 4, 2, 3, 2), dict(stride=(2, 1, 1), padding=1)),
+    # pointwise (1x1, unit stride, no padding): one BLAS product per batch item and group
+    (2, (3, 16, 9, 11), (24, 16, 1, 1), dict()),
+    (2, (2, 12, 5, 7), (9, 4, 1, 1), dict(groups=3, dilation=2)),
+    (1, (2, 10, 33), (7, 10, 1), dict()),
+    (3, (1, 6, 3, 4, 5), (4, 3, 1, 1, 1), dict(groups=2)),
+    (2, (2, 8, 9, 9), (5, 8, 1, 1), dict(stride=2)),          # strided: the columns path
 ])
 def test_every_method_on_layers_larger_than_a_register_block(n, x_shape, w_shape, kwargs, dtype,
                                                              method, rng):
