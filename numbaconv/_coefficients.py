@@ -30,7 +30,7 @@ from ._config import resolve_workers
 from ._jit import target
 
 #: version of the coefficient layout and of the calibration file; part of the file's name
-FORMAT = 13
+FORMAT = 14
 
 #: the set of the AVX-512 kernels (512-bit blocks), fitted on a 2-core Zen 4 VM
 AVX512 = {
@@ -84,6 +84,10 @@ AVX512 = {
     # 96²-384², float32 and float64, ran 0.52-0.96x the serial time on two threads from
     # 0.6 MB (1 against 2 threads, interleaved medians)
     "direct_quad_parallel": 1.0e6,
+    # a 1-D signal (one row of the one-row kernels) likewise: 3-15 taps on 2e4-4e5 samples,
+    # float32 and float64, ran 1.04-1.69x the serial time on two threads below 0.6 MB and
+    # 0.53-0.92x from 1.1 MB (1 against 2 threads, interleaved medians)
+    "direct_row_parallel": 1.0e6,
     # each pocketfft worker beyond the first, on one large transform (it splits the lines of
     # each axis between them): rfft2 on 2 workers ran 1.23-1.35x (float32) and 1.34-1.63x
     # (float64) faster than on one from 1056² to 4160² on a 2-core Zen 4 VM (not fitted)
@@ -170,6 +174,8 @@ ICELAKE_FITTED = {
     # an empty parallel region took 12.9 µs on Emerald Rapids, and the serial four-row
     # kernel won up to 2.4 MB there (3x3 float32 on 256²): the other kernels' threshold
     "direct_quad_parallel": 3.2e6,
+    # and a 1-D row of 1.2 MB of multiply-adds took 31 µs serially, 34 on two threads
+    "direct_row_parallel": 3.2e6,
 }
 
 

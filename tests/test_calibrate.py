@@ -150,7 +150,8 @@ def test_a_cpu_set_refines_only_its_own_class_and_the_fft_rates():
     shipped = dict(_flat(_coefficients.AVX512))
     changed = dict(_flat(_coefficients.ICELAKE_FITTED))
     assert changed and all(key.startswith(("fft_", "direct_mac.i8", "layer.direct_mac.",
-                                           "direct_quad", "separable_slowdown"))
+                                           "direct_quad", "direct_row_parallel",
+                                           "separable_slowdown"))
                            for key in changed), changed
     for key, rate in changed.items():
         assert 0.1 < rate / shipped[key] < 10, key

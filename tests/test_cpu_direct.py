@@ -147,19 +147,38 @@ def test_wide_kernel_short_rows_padded(dtype, mode, rng):
 # shape-only decisions: threads and padding
 # --------------------------------------------------------------------------
 
+@pytest.mark.parametrize("floor", [1.0e6, 3.2e6])
+@pytest.mark.parametrize("shape_a, shape_k, itemsize, work", [
+    ((1, 1000), (1, 301), 4, 1.2e6),
+    ((1, 10000), (1, 31), 8, 2.5e6),
+    ((1, 30000), (1, 31), 4, 3.7e6),
+    ((1, 100000), (1, 3), 4, 1.2e6),
+    ((1, 300000), (1, 3), 4, 3.6e6),
+    ((1, 30000), (1, 3), 4, 0.36e6),
+])
+def test_one_dimensional_rows_thread_from_their_own_threshold(shape_a, shape_k, itemsize,
+                                                               work, floor):
+    """A 1-D signal (one row) takes threads from ``direct_row_parallel`` of multiply-adds,
+    the coefficient in force (1 MB on Zen 4, 3.2 MB on Emerald Rapids)."""
+    table = copy.deepcopy(_coefficients.coefficients())
+    table["direct_row_parallel"] = floor
+    before = _coefficients.coefficients()
+    _coefficients.set_coefficients(table)
+    try:
+        threads, serial = _threads_of(shape_a, shape_k, itemsize, 2), _threads_of(
+            shape_a, shape_k, itemsize, 1)
+    finally:
+        _coefficients.set_coefficients(before)
+    assert threads == (min(2, numba.config.NUMBA_NUM_THREADS) if work >= floor else 1)
+    assert serial == 1
+
+
 @pytest.mark.parametrize("shape_a, shape_k, itemsize, parallel", [
-    ((1, 1000), (1, 301), 4, False),     # a launch costs more than 1.2 MB of multiply-adds
-    ((1, 10000), (1, 31), 8, False),
-    ((1, 30000), (1, 31), 4, True),      # and less than 3.2 MB, whatever the row's length
-    ((1, 20000), (1, 31), 8, True),
-    ((1, 100000), (1, 3), 4, False),     # 1.2 MB: 31 µs serially, 34 µs on 2 threads
-    ((1, 300000), (1, 3), 4, True),
     ((256, 256), (2, 9), 4, True),       # 2-D, one-row steps: 4.7 MB
     ((128, 128), (2, 9), 4, False),      # 1.2 MB
-    ((1, 30000), (1, 3), 4, False),
 ])
 def test_direct_parallel_threshold(shape_a, shape_k, itemsize, parallel):
-    """The direct kernel is the parallel one only where the measured launch pays."""
+    """2-D one-row kernels are the parallel ones only from the shared threshold."""
     assert _threads_of(shape_a, shape_k, itemsize, 2) == (
         min(2, numba.config.NUMBA_NUM_THREADS) if parallel else 1)
     assert _threads_of(shape_a, shape_k, itemsize, 1) == 1

@@ -637,8 +637,11 @@ def _corr2d_layout(shape_a, shape_k, out_shape, ox, itemsize, workers, blocks):
     if quarter or not (edges and kw > 1 and wide and blocks):
         pad_lo = pad_hi = 0
     macs = out_shape[0] * OW * shape_k[0] * kw
-    # the four-row kernel's items are cheap and even: threads pay from less work
-    floor = coef.coefficients()["direct_quad_parallel"] if quarter else PARALLEL_MIN_BYTES
+    # the four-row kernel's items are cheap and even, and so are a 1-D signal's (one row):
+    # threads pay from less work than the shared threshold there, by a coefficient per set
+    c = coef.coefficients()
+    floor = (c["direct_quad_parallel"] if quarter else c["direct_row_parallel"]
+             if out_shape[0] == 1 else PARALLEL_MIN_BYTES)
     threads = thread_count(workers) if parallel_pays(macs, itemsize, floor) else 1
     if quarter:        # _item_quads: groups of four rows, chunks of two quarter blocks or more
         chunk = chunk_for(OW, itemsize, -(-out_shape[0] // QUAD_ROWS), threads)
