@@ -153,9 +153,8 @@ def _conv_corr_full(op, in1, in2, mode, method, axes, device, workers, key, dest
     else:
         dest = None
     if key is not None and native and choice.device == "cpu" and ops is HostOps:
-        plan = _plans.store(key, _plans.Plan(op, swapped, problem, choice, tuple(probes.asked),
-                                             key[4], dtype))
-        out = HostOps.finalize(plan.call(a, k, dest), dtype, plan.rounding)
+        out = _plans.first_call(key, op, swapped, problem, choice, tuple(probes.asked),
+                                key[4], dtype, a, k, dest)
         _warn_nonfinite_fft(method, out, ops)
         return out
     out, ops = _execute(problem, choice, a, k, workers, ops, dest)
@@ -336,9 +335,8 @@ def _freq_conv(op, in1, in2, mode, axes, method, workers, ops, exact=False, offl
     else:
         dest = None
     if key is not None and native and choice.device == "cpu" and ops is HostOps:
-        plan = _plans.store(key, _plans.Plan(caller, swapped, problem, choice,
-                                             tuple(probes.asked), resolve_workers(workers), rdtype))
-        return plan.finish(plan.call(in1, k, dest))
+        return _plans.first_call(key, caller, swapped, problem, choice, tuple(probes.asked),
+                                 resolve_workers(workers), rdtype, in1, k, dest)
     out, ops = _execute(problem, choice, in1, k, workers, ops, dest)
     if exact:
         out = ops.finalize(out, rdtype, choice.method in _dispatch.FFT_METHODS)
@@ -519,9 +517,8 @@ def _conv2d_result(op, ops, in1, in2, mode, boundary, fillvalue, device, workers
     else:
         dest = None
     if key is not None and native and choice.device == "cpu" and ops is HostOps:
-        plan = _plans.store(key, _plans.Plan(f"{op}2d", swapped, problem, choice,
-                                             tuple(probes.asked), resolve_workers(workers), dtype))
-        return plan.finish(plan.call(a, k, dest))
+        return _plans.first_call(key, f"{op}2d", swapped, problem, choice, tuple(probes.asked),
+                                 resolve_workers(workers), dtype, a, k, dest)
     out, ops = _execute(problem, choice, a, k, workers, ops, dest)
     out = ops.finalize(out, dtype, choice.method in _dispatch.FFT_METHODS)
     if op == "correlate" and swapped:

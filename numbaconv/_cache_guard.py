@@ -109,8 +109,12 @@ class GuardedCache(FunctionCache):
         see them change: code built for other block sizes or from older helpers must
         never load, since the host code sizes its work to them.
         """
-        sig, magic, (code, _) = super()._index_key(sig, codegen)
-        return (sig, magic, (code, _cells_digest(self._py_func)), LAYOUT, shared_sources())
+        # Numba's own key, (sig, magic, (code hash, cells hash)), with the stable cells
+        # digest; computed here, since Numba's would pickle the closure to throw it away
+        import hashlib
+        code = hashlib.sha256(self._py_func.__code__.co_code).hexdigest()
+        return (sig, codegen.magic_tuple(), (code, _cells_digest(self._py_func)), LAYOUT,
+                shared_sources())
 
     def save_overload(self, sig, data):
         try:

@@ -56,7 +56,7 @@ class Plan:
     """One memoised call shape (see the module docstring)."""
 
     __slots__ = ("op", "swapped", "problem", "asked", "run", "into", "dtype", "rounding", "peak",
-                 "kernel_only", "kbytes", "flip_out", "contiguous", "axes")
+                 "kernel_only", "kbytes", "flip_out", "axes")
 
     def __init__(self, op, swapped, problem, choice, asked, workers, dtype):
         self.op, self.swapped, self.problem, self.asked = op, swapped, problem, asked
@@ -67,11 +67,9 @@ class Plan:
         # a swapped correlate2d's result is flipped afterwards: it cannot be written in place
         self.flip_out = op == "correlate2d" and swapped
         self.into = writes_out(module) and not self.flip_out
-        # fftconvolve/oaconvolve return a C-contiguous copy of the window, as their full path,
-        # and convolve only the axes where neither operand has length 1 (the others broadcast)
-        fft_family = op in ("fftconvolve", "oaconvolve")
-        self.contiguous = fft_family
-        self.axes = problem.axes if fft_family else None
+        # fftconvolve/oaconvolve convolve only the axes where neither operand has length 1
+        # (the others broadcast); None for the functions that convolve every axis
+        self.axes = problem.axes if op in ("fftconvolve", "oaconvolve") else None
         self.dtype = dtype
         self.rounding = choice.method in FFT_METHODS
         # -1: the memory available narrowed the choice, which is made again on every call
@@ -97,10 +95,10 @@ class Plan:
 
     def finish(self, result):
         """The backend's ``result`` as the caller gets it: cast to the result dtype (FFT
-        results rounded for integers), flipped where :attr:`flip_out` says, contiguous
-        where :attr:`contiguous` does."""
+        results rounded for integers), flipped where :attr:`flip_out` says; the FFT
+        family's a C-contiguous copy of the window, as their full path returns."""
         result = finalize(result, self.dtype, rounding=self.rounding)
-        if self.contiguous:
+        if self.axes is not None:
             return np.ascontiguousarray(result)
         return HostOps.flip(result, (0, 1)) if self.flip_out else result
 
@@ -138,14 +136,27 @@ def adds_bias(module) -> bool:
     return getattr(module, "ADDS_BIAS", False)
 
 
+def _plain_host_call(in1, in2, mode, device, workers) -> bool:
+    """Whether a call's arrays, mode, device and workers are of the kinds a key holds."""
+    return (type(in1) is np.ndarray and type(in2) is np.ndarray and type(mode) is str
+            and device in ("auto", "cpu") and (workers is None or type(workers) is int))
+
+
 def key(op, in1, in2, mode, method, axes, device, workers):
     """The memo key of a host call, or None when the call cannot be memoised."""
-    if (axes is not None or type(in1) is not np.ndarray or type(in2) is not np.ndarray
-            or type(mode) is not str or type(method) is not str
-            or device not in ("auto", "cpu") or not (workers is None or type(workers) is int)):
+    if axes is not None or type(method) is not str or not _plain_host_call(in1, in2, mode,
+                                                                            device, workers):
         return None
     return (op, mode, method, device, resolve_workers(workers), in1.shape, in2.shape,
             in1.dtype, in2.dtype)
+
+
+def first_call(plan_key, op, swapped, problem, choice, asked, workers, dtype, a, k, out):
+    """Store the plan of a call the dispatcher sent to a CPU backend, and run it on the
+    oriented ``a``, ``k``: the call's result (``out`` checked, offered as :meth:`Plan.call`
+    offers it)."""
+    plan = store(plan_key, Plan(op, swapped, problem, choice, asked, workers, dtype))
+    return plan.finish(plan.call(a, k, out))
 
 
 def replay(plan_key, in1, in2, out, fname):
@@ -163,9 +174,8 @@ def key2d(op, in1, in2, mode, boundary, fillvalue, device, workers):
     """The memo key of a host ``convolve2d``/``correlate2d`` call (``op`` without the
     ``2d``), or None when the call cannot be memoised.  The fill value's type is part of
     the key: it decides, with its value, the fill in the work dtype."""
-    if (type(in1) is not np.ndarray or type(in2) is not np.ndarray or type(mode) is not str
-            or type(boundary) is not str or type(fillvalue) not in (int, float, complex)
-            or device not in ("auto", "cpu") or not (workers is None or type(workers) is int)):
+    if (type(boundary) is not str or type(fillvalue) not in (int, float, complex)
+            or not _plain_host_call(in1, in2, mode, device, workers)):
         return None
     return (op + "2d", mode, boundary, type(fillvalue), fillvalue, device,
             resolve_workers(workers), in1.shape, in2.shape, in1.dtype, in2.dtype)

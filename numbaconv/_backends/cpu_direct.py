@@ -68,7 +68,7 @@ def cost(problem: Problem, workers=None) -> float:
     elif key in ("c8", "c16"):
         # complex rows add eight taps at a time to an array run (no register blocks): short
         # and many-row kernels cost no more a product than the long rows the rate is fitted
-        # on (1.7-2.0e-10 s against 2.6e-10 for 64 taps, complex128, 2-D 3x3-15x15 and 1-D
+        # on (1.7-2.4e-10 s against 2.6e-10 for 64 taps, complex128, 2-D 3x3-15x15 and 1-D
         # 7-31 taps), where the block kernels' slow-downs priced 512² 7x7 at 1.8x its time
         slowdown = 1.0
     else:

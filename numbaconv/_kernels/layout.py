@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from .._problem import Problem
+from .padding import extend_2d
 
 #: bytes of outputs per work item along a row: big enough to amortise the
 #: edge logic, small enough that the accumulator run and its input stay in L1.
@@ -96,7 +97,6 @@ def pad_boundary(a: np.ndarray, problem: Problem, threads: int = 1):
         return a, list(problem.offsets)
     pads, offs = boundary_pads(problem)
     if a.ndim == 2 and a.dtype.kind in "biufc":
-        from .padding import extend_2d
         return extend_2d(np.ascontiguousarray(a), pads, problem.boundary, problem.fillvalue,
                          threads), offs
     if problem.boundary == "fill":
