@@ -31,7 +31,10 @@ def _info() -> int:
                     s += x[i]
                 return s
 
-            _touch(np.ones(8))
+            from ._compile_notice import watch
+
+            with watch():       # a probe compiled each time: no "stored in the cache" notice
+                _touch(np.ones(8))
             env["numba_threading_layer"] = numba.threading_layer()
         except Exception as exc:  # noqa: BLE001
             env["numba_threading_layer"] += f" ({type(exc).__name__}: {exc})"

@@ -407,3 +407,14 @@ def test_methods_of_a_2d_cell_time_separable_only_for_rank_1_kernels(separable):
         assert row["methods"]["separable"] > 0
     else:
         assert row["methods"]["separable"] == "skipped: the kernel is not rank 1"
+
+
+def test_cli_info_in_a_fresh_process_gives_no_compile_notice():
+    # its threading-layer probe compiles every time; the notice promises a cached, one-off compile
+    import subprocess
+    import sys
+    code = "import sys, numbaconv.cli as c; sys.exit(c.main(['info']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "numba_threading_layer" in done.stdout
+    assert "compiling" not in done.stderr, done.stderr
