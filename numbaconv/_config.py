@@ -32,8 +32,7 @@ _WORKERS_FIX = "give a positive count, -1 for every CPU, or None for the default
 
 
 def _normalise(workers) -> int:
-    if workers is None:
-        return getattr(_local, "workers", None) or cpu_count()
+    """A ``workers`` value other than None as a positive count."""
     try:
         workers = operator.index(workers)
     except TypeError:
@@ -51,6 +50,8 @@ def _normalise(workers) -> int:
 
 def resolve_workers(workers=None) -> int:
     """Return the positive number of workers that ``workers`` stands for."""
+    if workers is None:             # every memoised call asks: no second call for the default
+        return getattr(_local, "workers", None) or _CPUS
     return _normalise(workers)
 
 
@@ -68,7 +69,7 @@ def get_workers() -> int:
     >>> numbaconv.get_workers() >= 1
     True
     """
-    return _normalise(None)
+    return resolve_workers(None)
 
 
 @contextlib.contextmanager
