@@ -52,6 +52,14 @@ def default_coefficients(isolated_calibration):
         _coefficients.set_coefficients(None)
 
 
+@pytest.fixture(autouse=True)
+def no_kept_spectra():
+    """Each test transforms its kernels afresh: a test counting transforms does not find
+    another test's kernel spectrum kept (tests of the store keep their own)."""
+    from numbaconv._backends import _spectra
+    _spectra.forget()
+
+
 @pytest.fixture
 def rng(request):
     """A generator seeded from the test id, so each test is reproducible."""

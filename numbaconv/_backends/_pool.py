@@ -19,8 +19,9 @@ from .._config import cpu_count
 
 try:        # uarray's own way to hand the backends set in one thread to another
     from scipy._lib.uarray import get_state as _backend_state, set_state as _set_backend_state
+    from scipy.fft._backend import _ScipyBackend
 except ImportError:                     # pragma: no cover - present since SciPy 1.4
-    _backend_state = _set_backend_state = None
+    _backend_state = _set_backend_state = _ScipyBackend = None
 
 #: prefix of the pool threads' names
 PREFIX = "numbaconv-oa"
@@ -29,6 +30,24 @@ PREFIX = "numbaconv-oa"
 def carries_backend() -> bool:
     """Whether work on the pool can run under the caller's :mod:`scipy.fft` backends."""
     return _backend_state is not None
+
+
+#: the uarray domain of :mod:`scipy.fft`'s backends
+_DOMAIN = "numpy.scipy.fft"
+
+
+def scipys_own_backend() -> bool:
+    """Whether the calling thread's :mod:`scipy.fft` calls go to SciPy's own backend:
+    no backend set for this thread (:func:`scipy.fft.set_backend`) and SciPy's the
+    global one.  False where the state cannot be read."""
+    if _backend_state is None:
+        return False
+    try:
+        glob, local = _backend_state()._pickle()[:2]
+        here = local.get(_DOMAIN)            # (backends skipped, backends set) in this thread
+        return glob[_DOMAIN][0][0] is _ScipyBackend and not (here and (here[0] or here[1]))
+    except Exception:  # noqa: BLE001 -- uarray's private state changed: assume a user's backend
+        return False
 
 
 def in_callers_backend(fn):

@@ -23,7 +23,7 @@ import scipy.fft as sp_fft
 from .. import _coefficients as coef
 from .._config import resolve_workers
 from .._problem import Problem, fft_result_dtype, window
-from . import _pool
+from . import _pool, _spectra
 
 NAME = "cpu_fft"
 DEVICE = "cpu"
@@ -174,18 +174,21 @@ def convolve_full(a, h, axes, workers, dtype, fshape=None):
     else:
         fwd, inv = (sp_fft.rfftn, sp_fft.irfftn) if real else (sp_fft.fftn, sp_fft.ifftn)
     batch = math.prod(max(x, y) for i, (x, y) in enumerate(zip(a.shape, h.shape)) if i not in axes)
-    if beside(fshape, workers, batch, dtype):     # the kernel's transform on the pool meanwhile
+    spectrum = _spectra.key(h, real, tuple(fshape), tuple(axes))
+    hs = _spectra.get(spectrum)
+    if hs is None and beside(fshape, workers, batch, dtype):   # the kernel's on the pool meanwhile
         pending = _pool.beside(lambda: fwd(h, fshape, axes=axes, workers=1))
         try:
             sp = fwd(a, fshape, axes=axes, workers=1)
         finally:
             wait([pending])                # done before any error leaves
-        hs = pending.result()
+        hs = _spectra.put(spectrum, pending.result())
         workers = 1
     else:
         workers = fft_workers(fshape, workers)
         sp = fwd(a, fshape, axes=axes, workers=workers)
-        hs = fwd(h, fshape, axes=axes, workers=workers)
+        if hs is None:
+            hs = _spectra.put(spectrum, fwd(h, fshape, axes=axes, workers=workers))
     if sp.shape == hs.shape or sp.shape == np.broadcast_shapes(sp.shape, hs.shape):
         sp *= hs                         # in place: one spectrum-sized allocation less
     else:                                # h is the larger along a broadcast axis

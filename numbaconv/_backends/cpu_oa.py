@@ -25,7 +25,7 @@ from scipy.special import lambertw
 from .. import _coefficients as coef
 from .._config import resolve_workers
 from .._problem import Problem, fft_result_dtype
-from . import _pool, cpu_fft
+from . import _pool, _spectra, cpu_fft
 
 NAME = "cpu_oa"
 DEVICE = "cpu"
@@ -390,8 +390,9 @@ def _overlap_add(a, h, ax, nfft, axes, workers, dtype, lengths):
     fshape = [lengths[x] for x in others] + [nfft]
     shape = [min(blocks.shape[x] + h.shape[x] - 1, n_x) for x, n_x in zip(baxes[:-1], fshape)]
     fwd, inv = (sp_fft.fftn, sp_fft.ifftn) if dtype.kind == "c" else (sp_fft.rfftn, sp_fft.irfftn)
-    spec = fwd(blocks, fshape, axes=baxes, workers=workers) * fwd(h, fshape, axes=baxes,
-                                                                  workers=workers)
+    spec_h = _spectra.kept(_spectra.key(h, dtype.kind != "c", tuple(fshape), tuple(baxes)),
+                           lambda: fwd(h, fshape, axes=baxes, workers=workers))
+    spec = fwd(blocks, fshape, axes=baxes, workers=workers) * spec_h
     y = inv(spec, fshape, axes=baxes, workers=workers, overwrite_x=True)
     # crop the other correlated axes to their full length (or their transform's)
     crop = [slice(None)] * y.ndim
@@ -438,9 +439,10 @@ def _os_2d(a, h, tile, threads, dtype, origin, out_shape):
     groups = [(step * g0, min(tiles, step * g1))
               for g0, g1 in _groups(0, -(-tiles // step), threads)]
     fwd = sp_fft.rfft2 if dtype.kind != "c" and not paired else sp_fft.fft2
+    spectrum = _spectra.key(h, fwd is sp_fft.rfft2, tile)
     _in_groups(lambda spec_h, t0, t1: _os_tiles(a, spec_h, tile, h.shape, origin, out, t0, t1,
                                                 paired),
-               groups, lambda: fwd(h, tile, workers=ONE))
+               groups, lambda: _spectra.kept(spectrum, lambda: fwd(h, tile, workers=ONE)))
     return out
 
 
@@ -549,8 +551,9 @@ def _oa_1d(a, h, nfft, threads, dtype):
     out = np.empty((nb + 1) * step, dtype)
     out[nb * step:] = 0
     groups = _groups(0, nb, threads)
+    spectrum = _spectra.key(h, real, nfft)
     tails = _in_groups(lambda spec_h, b0, b1: _oa_blocks(a, spec_h, nfft, step, b0, b1, out),
-                       groups, lambda: _forward(h, nfft, real))
+                       groups, lambda: _spectra.kept(spectrum, lambda: _forward(h, nfft, real)))
     for (_, b1), tail in zip(groups, tails):
         out[b1 * step:b1 * step + nfft - step] += tail
     return out[:n + m - 1]
