@@ -10,7 +10,9 @@ Every transform is a call of :mod:`scipy.fft`'s public functions on the
 calling thread, so it goes to the backend the caller made active
 (:func:`scipy.fft.set_backend`, :func:`scipy.fft.set_global_backend`:
 pyFFTW, mkl_fft), SciPy's pocketfft by default.  The cost model's rates
-(``fft_nlogn``) were fitted on pocketfft.
+(``fft_nlogn``) were fitted on pocketfft.  Under SciPy's own backend a kernel's
+spectrum is kept for the next call with the same kernel values
+(:mod:`._spectra`); a backend the caller set transforms every time.
 """
 from __future__ import annotations
 
