@@ -178,7 +178,28 @@ def _tile_transforms(tile, dtype) -> float:
     """Seconds of one tile's forward and inverse transform on one thread (:func:`tile_cost`)."""
     c = coef.coefficients()
     return (2 * coef.nlogn(tile) * c["fft_nlogn"][coef.fft_key(dtype)] * c["fft_nd_factor"]
-            * c["oa_tile"] * cpu_fft.spill(tile, dtype))
+            * c["oa_tile"] * cpu_fft.spill(tile, dtype)
+            * math.sqrt(side_factor(tile[0], dtype) * side_factor(tile[1], dtype)))
+
+
+#: per tile dtype's width: a 2-D transform's time per ``N log N`` on sides that are a power
+#: of two, and on sides with one factor 2 or none, or two, against the others'.  pocketfft
+#: ``fft2`` + ``ifft2`` on one thread, 256-576 a side (2-core Zen 4): complex128 1.15-1.18
+#: ns on 256 and 512 (their rows' stride a multiple of 4 KiB), 0.96-1.01 on 250, 270, 375,
+#: 0.90-0.91 on 300, 324, 500, 0.81-0.87 on 288, 320, 360, 384, 400, 480; complex64 0.53-0.56,
+#: 0.57-0.59, 0.55-0.56 and 0.50-0.54
+SIDE_FACTORS = {8: (1.35, 1.18, 1.08), 4: (1.08, 1.12, 1.06)}
+
+
+def side_factor(t: int, dtype) -> float:
+    """:data:`SIDE_FACTORS`' slow-down of a tile side ``t`` for real tiles of ``dtype``
+    (their transforms: complex of twice its width); 1 for the sides that transform best."""
+    pow2, few, two = SIDE_FACTORS.get(np.dtype(dtype).itemsize if np.dtype(dtype).kind != "c"
+                                      else np.dtype(dtype).itemsize // 2, (1.0, 1.0, 1.0))
+    twos = (t & -t).bit_length() - 1
+    if t == 1 << twos:
+        return pow2
+    return few if twos <= 1 else two if twos == 2 else 1.0
 
 
 def block_length(n: int, m: int, real: bool = True):
