@@ -766,7 +766,7 @@ def prepare(problem: Problem, *, workers: int):
     oy, ox = (0, offs[0]) if problem.ndim == 1 else offs
     pad_lo, pad_hi, chunk, threads = _corr2d_layout(a2, k2, o2, ox, wt.itemsize, workers,
                                                     block_width(wt))
-    pick = item, items, ncx = _pick_item(k2, o2, wt, chunk)
+    pick = _pick_item(k2, o2, wt, chunk)
 
     rows = problem.ndim == 1             # a 1-D problem runs as one row (2-D: no reshapes)
 
@@ -777,10 +777,7 @@ def prepare(problem: Problem, *, workers: int):
             a, k, o = a.reshape(a2), k.reshape(k2), out.reshape(o2)
         elif extend:
             a = pad_boundary(a, problem, pad_threads)[0]
-        if pad_lo or pad_hi:
-            _corr2d(threads, a, k, o, oy, ox, chunk, pad_lo, pad_hi, pick)
-        else:                            # what _corr2d would run, without its call
-            run_items(item, (a, k, o, oy, ox, chunk, ncx), items, threads)
+        _corr2d(threads, a, k, o, oy, ox, chunk, pad_lo, pad_hi, pick)
         return out
 
     return call
