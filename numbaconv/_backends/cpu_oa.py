@@ -194,8 +194,9 @@ SIDE_FACTORS = {8: (1.35, 1.18, 1.08), 4: (1.08, 1.12, 1.06)}
 def side_factor(t: int, dtype) -> float:
     """:data:`SIDE_FACTORS`' slow-down of a tile side ``t`` for real tiles of ``dtype``
     (their transforms: complex of twice its width); 1 for the sides that transform best."""
-    pow2, few, two = SIDE_FACTORS.get(np.dtype(dtype).itemsize if np.dtype(dtype).kind != "c"
-                                      else np.dtype(dtype).itemsize // 2, (1.0, 1.0, 1.0))
+    dtype = np.dtype(dtype)
+    width = dtype.itemsize // 2 if dtype.kind == "c" else dtype.itemsize
+    pow2, few, two = SIDE_FACTORS.get(width, (1.0, 1.0, 1.0))
     twos = (t & -t).bit_length() - 1
     if t == 1 << twos:
         return pow2
