@@ -16,7 +16,14 @@ import threading
 
 import numba
 
-_local = threading.local()
+class _PerThread(threading.local):
+    """This thread's ``set_workers`` value; the class attribute is every thread's default
+    (read in 0.1 µs by each memoised call, where ``getattr`` with a default takes 0.7)."""
+
+    workers = None
+
+
+_local = _PerThread()
 
 
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -51,7 +58,7 @@ def _normalise(workers) -> int:
 def resolve_workers(workers=None) -> int:
     """Return the positive number of workers that ``workers`` stands for."""
     if workers is None:             # every memoised call asks: no second call for the default
-        return getattr(_local, "workers", None) or _CPUS
+        return _local.workers or _CPUS
     return _normalise(workers)
 
 
@@ -92,7 +99,7 @@ def set_workers(workers):
     if workers is None:
         raise TypeError("'NoneType' object cannot be interpreted as an integer")
     new = _normalise(workers)
-    old = getattr(_local, "workers", None)
+    old = _local.workers
     _local.workers = new
     try:
         yield

@@ -42,7 +42,14 @@ _FORMS = ("give a positive number of bytes (an int) or a string such as '512M', 
 #: cgroup v1 reports "no limit" as a huge number near 2**63
 _NO_LIMIT = 1 << 60
 
-_local = threading.local()
+class _PerThread(threading.local):
+    """This thread's ``set_memory_limit`` stack; the class attribute is every thread's
+    default (read by each memoised call: 0.1 µs, where ``getattr`` with a default takes 0.7)."""
+
+    limits = None
+
+
+_local = _PerThread()
 _env_cache: dict = {}
 
 
@@ -130,7 +137,7 @@ def _contexts() -> list:
 
 def user_limit():
     """``(bytes, where it was set)`` of the user's limit in force, or ``(None, None)``."""
-    stack = getattr(_local, "limits", None)
+    stack = _local.limits
     if stack:                           # the innermost context rules (None lifts the limit)
         return stack[-1], "numbaconv.set_memory_limit"
     text = os.environ.get(ENV)
@@ -172,7 +179,7 @@ def still_fits(nbytes) -> bool:
     :data:`RECENT_SECONDS` found four times the peak available: a loop of large
     calls reads them four times a second.
     """
-    if nbytes < CHECK_MIN_BYTES and not getattr(_local, "limits", None):
+    if nbytes < CHECK_MIN_BYTES and not _local.limits:
         return True
     limit, _ = user_limit()
     if limit is not None and nbytes > limit:
