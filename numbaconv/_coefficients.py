@@ -132,15 +132,19 @@ AVX512 = {
 }
 
 #: The AVX2 kernels' coefficients (256-bit blocks) that differ from :data:`AVX512`'s.
-#: A first approximation, measured on an AVX-512 core rather than an AVX2 machine:
-#: ``numbaconv calibrate --quick`` on one core of a 2-core Ice Lake server VM, 12 runs
-#: with ``NUMBACONV_ISA=avx2`` interleaved with 12 of the AVX-512 kernels.  Rates per
-#: multiply-add are AVX512's times the ratio of the two classes' medians (the FFT rates,
-#: which no class changes, had equal minima); the slow-downs are the AVX2 fits themselves.
-#: Ratios that the runs did not agree on (depthwise float64) stay at 1.  Refit on an
-#: AVX2 machine (``docs/performance.md``, "Instruction-set classes").
+#: Measured on AVX-512 cores rather than an AVX2 machine.  The float rates: ``numbaconv
+#: calibrate --quick`` with ``NUMBACONV_ISA=avx2`` on a 2-core Zen 4 VM (medians of three),
+#: whose 256-bit FMAs run two a cycle as Zen 3's and Intel's AVX2 cores do: once the
+#: blocks' taps fitted the 16 vector registers (:func:`numbaconv._kernels.blocks.taps`),
+#: the narrow kernels ran the long rows at the wide ones' rate (1.7e-11 and 3.2e-11 s a
+#: multiply-add; before, spilling, 5.3e-11 and 1.2e-10).  The other rates and slow-downs:
+#: 12 runs on one core of a 2-core Ice Lake server VM with ``NUMBACONV_ISA=avx2``
+#: interleaved with 12 of the AVX-512 kernels, AVX512's rates times the ratio of the two
+#: classes' medians; the slow-downs are the AVX2 fits themselves.  Ratios that the runs
+#: did not agree on (depthwise float64) stay at 1.  Refit on an AVX2 machine
+#: (``docs/performance.md``, "Instruction-set classes").
 AVX2_FITTED = {
-    "direct_mac": {"f4": 4.0e-11, "f8": 1.2e-10, "c8": 2.7e-10, "i8": 1.7e-10},
+    "direct_mac": {"f4": 1.7e-11, "f8": 3.2e-11, "c8": 2.7e-10, "i8": 1.7e-10},
     "direct_short": 2.0,
     "direct_kernel_row": 0.013,
     "layer": {"direct_mac": {"f4": 1.4e-11, "f8": 3.5e-11}, "depthwise_mac": {"f4": 1.8e-11}},

@@ -389,3 +389,52 @@ def test_complex_rows_cost_the_same_per_product_for_any_kernel_shape(dtype):
     finally:
         _coefficients.set_coefficients(before)
     assert max(per_mac) == pytest.approx(min(per_mac), rel=1e-9)
+
+
+# --------------------------------------------------------------------------
+# the two register forms of a block's taps (each ISA class builds one; both tested here)
+# --------------------------------------------------------------------------
+
+def _taps_runner(form):
+    """A compiled ``(arow, kf, base, out)`` that adds ``kf`` to one zeroed block with ``form``
+    and stores the block in ``out`` (``8 L`` outputs)."""
+    from numbaconv._kernels.blocks import store_block, zero_block
+
+    @numba.njit
+    def run(arow, kf, base, out):
+        a0, a1, a2, a3, a4, a5, a6, a7 = zero_block(out)
+        form(arow, kf, 0, kf.shape[0], base, a0, a1, a2, a3, a4, a5, a6, a7)
+        store_block(out, 0, a0, a1, a2, a3, a4, a5, a6, a7)
+
+    return run
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("form", ["_taps_window", "_taps_lagged"])
+def test_both_register_forms_add_every_tap(form, dtype):
+    """Every row length from 1 tap to phases of 10 (the 16-register form runs phases of fewer
+    than 4 taps by halves, longer ones with the second half 4 taps behind): the block's
+    ``8 L`` outputs are the row's correlation with the input, exactly as NumPy sums them
+    up to rounding."""
+    from numbaconv._kernels import blocks
+    run = _taps_runner(getattr(blocks, form))
+    width = block_width(np.dtype(dtype))
+    lanes = width // blocks.NACC
+    rng = np.random.default_rng(3)
+    for kw in list(range(1, 4 * lanes + 2)) + [10 * lanes - 1, 10 * lanes + 3]:
+        base = int(rng.integers(0, 5))
+        arow = rng.standard_normal(base + width + kw - 1).astype(dtype)
+        kf = rng.standard_normal(kw).astype(dtype)
+        out = np.full(width, np.nan, dtype)
+        run(arow, kf, base, out)
+        windows = np.lib.stride_tricks.sliding_window_view(arow[base:], kw)[:width]
+        want = windows.astype(np.float64) @ kf.astype(np.float64)
+        scale = np.abs(windows).astype(np.float64) @ np.abs(kf).astype(np.float64)
+        assert np.all(np.abs(out - want) <= 4 * kw * np.finfo(dtype).eps * scale), (form, kw)
+
+
+def test_the_register_form_follows_the_class():
+    from numbaconv._kernels import blocks
+    wide = blocks.ISA == "avx512"
+    assert blocks.VEC_REGISTERS == (32 if wide else 16)
+    assert blocks.taps is (blocks._taps_window if wide else blocks._taps_lagged)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 from .._jit import jit
-from .simd import VEC_BYTES, lanes, tap_at, vec_fma_at, vec_load_at, vec_store_at, vec_zeros
+from .simd import ISA, VEC_BYTES, lanes, tap_at, vec_fma_at, vec_load_at, vec_store_at, vec_zeros
 
 @jit
 def row_accumulate(ov, av, krow):
@@ -105,7 +105,7 @@ def zero_block(like):
 
 
 @jit(inline=True)
-def taps(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
+def _taps_window(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
     """``a_i[l] += sum_q krow[q] * arow[base + i L + l + q]``: 8 vectors of ``L`` outputs,
     for the kernel row ``krow = kf[k0 : k0 + kw]``.
 
@@ -123,8 +123,9 @@ def taps(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
 
     One load per 8 FMAs in the steady state, against one per FMA when every
     tap reloads its (unaligned) inputs.  Registers: 8 accumulators, 8
-    window vectors and the broadcast tap.  Reads ``arow[base : base + 8 L +
-    kw - 1]``.
+    window vectors and the broadcast tap, 17: the 32 of AVX-512 hold them,
+    the 16 of AVX2 do not (:func:`_taps_lagged`).  Reads ``arow[base : base +
+    8 L + kw - 1]``.
     """
     L = a0.shape[0]
     w0, w1, w2, w3, w4, w5, w6, w7 = zero_block(a0)
@@ -155,6 +156,84 @@ def taps(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
             vec_store_at(w7, w6, 0)
             vec_load_at(w7, arow, nxt)
             nxt += L
+
+
+@jit(inline=True)
+def _slide(arow, at, w0, w1, w2, w3):
+    """``w0, w1, w2, w3 = w1, w2, w3, arow[at : at + L]``: a window of 4 vectors moves on."""
+    vec_store_at(w1, w0, 0)
+    vec_store_at(w2, w1, 0)
+    vec_store_at(w3, w2, 0)
+    vec_load_at(w3, arow, at)
+
+
+@jit(inline=True)
+def _fma4(kq, w0, w1, w2, w3, a0, a1, a2, a3):
+    """``a_i += kq * w_i`` for four vectors."""
+    vec_fma_at(a0, kq, w0, 0)
+    vec_fma_at(a1, kq, w1, 0)
+    vec_fma_at(a2, kq, w2, 0)
+    vec_fma_at(a3, kq, w3, 0)
+
+
+@jit(inline=True)
+def _taps_lagged(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
+    """:func:`_taps_window` in 16 vector registers: one window of 4 vectors for both halves
+    of the block, the second half 4 taps behind the first.
+
+    In a phase, tap ``t`` of the first half (``a0 .. a3``) reads the vectors
+    ``V_t .. V_t+3`` and tap ``t`` of the second half ``V_t+4 .. V_t+7``, which
+    the first half reads at its tap ``t + 4``: at step ``t`` the window holds
+    ``V_t .. V_t+3``, the first half adds tap ``t`` and the second tap ``t - 4``.
+    Registers: 8 accumulators (8 independent FMA chains, what two FMA pipes of
+    4 cycles' latency need), 4 window vectors and two broadcast taps, 14 of 16,
+    one load per 8 FMAs.  (One 8-vector window needs 17 and spilled accumulators
+    to the stack in every tap on AVX2; two halves in turn, 4 chains each, ran at
+    half the FMA rate.)  A phase of fewer than 4 taps runs its halves in turn.
+    """
+    L = a0.shape[0]
+    w0, w1, w2, w3 = vec_zeros(a0), vec_zeros(a0), vec_zeros(a0), vec_zeros(a0)
+    for r in range(min(L, kw)):
+        s = base + r
+        q = k0 + r
+        T = (kw - r + L - 1) // L                 # this phase's taps: q, q + L, ...
+        if T < 4:
+            for h in range(2):                    # the halves in turn
+                at = s + 4 * h * L
+                vec_load_at(w0, arow, at)
+                vec_load_at(w1, arow, at + L)
+                vec_load_at(w2, arow, at + 2 * L)
+                vec_load_at(w3, arow, at + 3 * L)
+                for t in range(T):
+                    if t:
+                        _slide(arow, at + (t + 3) * L, w0, w1, w2, w3)
+                    if h == 0:
+                        _fma4(tap_at(kf, q + t * L), w0, w1, w2, w3, a0, a1, a2, a3)
+                    else:
+                        _fma4(tap_at(kf, q + t * L), w0, w1, w2, w3, a4, a5, a6, a7)
+            continue
+        vec_load_at(w0, arow, s)
+        vec_load_at(w1, arow, s + L)
+        vec_load_at(w2, arow, s + 2 * L)
+        vec_load_at(w3, arow, s + 3 * L)
+        for t in range(4):                        # the first half alone
+            _fma4(tap_at(kf, q + t * L), w0, w1, w2, w3, a0, a1, a2, a3)
+            _slide(arow, s + (t + 4) * L, w0, w1, w2, w3)
+        for t in range(4, T):                     # both halves
+            _fma4(tap_at(kf, q + t * L), w0, w1, w2, w3, a0, a1, a2, a3)
+            _fma4(tap_at(kf, q + (t - 4) * L), w0, w1, w2, w3, a4, a5, a6, a7)
+            _slide(arow, s + (t + 4) * L, w0, w1, w2, w3)
+        for t in range(T, T + 4):                 # the second half's last 4 taps
+            _fma4(tap_at(kf, q + (t - 4) * L), w0, w1, w2, w3, a4, a5, a6, a7)
+            if t < T + 3:
+                _slide(arow, s + (t + 4) * L, w0, w1, w2, w3)
+
+
+#: ``taps(arow, kf, k0, kw, base, a0, ..., a7)``: ``a_i[l] += sum_q krow[q] * arow[base + i L
+#: + l + q]`` for the kernel row ``krow = kf[k0 : k0 + kw]`` (8 vectors of ``L`` outputs),
+#: in the form that fits the vector registers of the class the kernels are built for
+VEC_REGISTERS = 32 if ISA == "avx512" else 16
+taps = _taps_window if VEC_REGISTERS >= 32 else _taps_lagged
 
 
 @jit(inline=True)
@@ -189,8 +268,9 @@ def phase_slowdown(c, key, kw) -> float:
     """Slow-down of float rows of ``kw`` taps against long ones in :func:`taps`.
 
     The taps run by phase ``q mod L``; a phase of ``T`` taps loads ``7 + T``
-    vectors for ``8 T`` FMAs, so load sharing fades as ``L / kw``, and rows
-    of at most ``L`` taps share nothing (``1 + direct_phase`` times slower).
+    vectors for ``8 T`` FMAs (16 registers: ``2 (3 + T)`` below 4 taps, ``T + 6``
+    from 4), so load sharing fades as ``L / kw``, and rows of at most ``L`` taps
+    share nothing (``1 + direct_phase`` times slower).
     """
     if key not in ("f4", "f8"):
         return 1.0
