@@ -40,6 +40,7 @@ from .. import _coefficients as coef
 from .._config import resolve_workers, thread_count
 from .._jit import jit
 from .._kernels import padding
+from .._kernels.blocks import fma4
 from .._kernels.calls import run_items
 from .._kernels.layout import destination, parallel_pays, per_channel
 from .._kernels.simd import (LINE_BYTES, VEC_BYTES, address_of, block_load_at, block_zeros, fma_at,
@@ -230,15 +231,6 @@ def _group(x, wt, wbase, offs, out, bb, pbase, span, dbase, Wq, Wo, limit, reach
 
 
 @jit(inline=True)
-def _fma_row(a0, a1, a2, a3, kj, i0, i1, i2, i3):
-    """``a_v += kj * i_v`` for the four vectors of one output row of a band."""
-    vec_fma_at(a0, kj, i0, 0)
-    vec_fma_at(a1, kj, i1, 0)
-    vec_fma_at(a2, kj, i2, 0)
-    vec_fma_at(a3, kj, i3, 0)
-
-
-@jit(inline=True)
 def _load4(x, u, c0, c1, c2, c3, i0, i1, i2, i3):
     vec_load_at(i0, x, u + c0)
     vec_load_at(i1, x, u + c1)
@@ -258,7 +250,8 @@ def _store_row(out, d, c0, c1, c2, c3, a0, a1, a2, a3):
 def _feed(row, mask, wsch, k, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,
           a30, a31, a32, a33, i0, i1, i2, i3):
     """Multiply one entry's input vectors into the band rows set in ``mask`` (weights
-    ``wsch[k + r]``), each row by ``row`` (:func:`_fma_row` or :func:`_fma_row_h`)."""
+    ``wsch[k + r]``), each row by ``row`` (:func:`~numbaconv._kernels.blocks.fma4` or
+    :func:`_fma_row_h`)."""
     if mask == 15:      # the steady state of tall kernels: no branch per row
         row(a00, a01, a02, a03, wsch[k], i0, i1, i2, i3)
         row(a10, a11, a12, a13, wsch[k + ONE], i0, i1, i2, i3)
@@ -277,7 +270,7 @@ def _feed(row, mask, wsch, k, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, 
 
 @jit(inline=True)
 def _fma_row_h(a0, a1, a2, h3, kj, i0, i1, i2, j3):
-    """:func:`_fma_row` with a half vector fourth."""
+    """:func:`~numbaconv._kernels.blocks.fma4` with a half vector fourth."""
     vec_fma_at(a0, kj, i0, 0)
     vec_fma_at(a1, kj, i1, 0)
     vec_fma_at(a2, kj, i2, 0)
@@ -318,7 +311,7 @@ def _band_of(half):
     back to end at ``Wo`` recomputed half of it (an eighth of the multiply-adds).
     """
     load4 = _load4_h if half else _load4
-    row = _fma_row_h if half else _fma_row
+    row = _fma_row_h if half else fma4
     store = _store_row_h if half else _store_row
     zero3 = half_zeros if half else vec_zeros
 

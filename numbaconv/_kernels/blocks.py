@@ -168,7 +168,7 @@ def _slide(arow, at, w0, w1, w2, w3):
 
 
 @jit(inline=True)
-def _fma4(kq, w0, w1, w2, w3, a0, a1, a2, a3):
+def fma4(a0, a1, a2, a3, kq, w0, w1, w2, w3):
     """``a_i += kq * w_i`` for four vectors."""
     vec_fma_at(a0, kq, w0, 0)
     vec_fma_at(a1, kq, w1, 0)
@@ -208,23 +208,23 @@ def _taps_lagged(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
                     if t:
                         _slide(arow, at + (t + 3) * L, w0, w1, w2, w3)
                     if h == 0:
-                        _fma4(tap_at(kf, q + t * L), w0, w1, w2, w3, a0, a1, a2, a3)
+                        fma4(a0, a1, a2, a3, tap_at(kf, q + t * L), w0, w1, w2, w3)
                     else:
-                        _fma4(tap_at(kf, q + t * L), w0, w1, w2, w3, a4, a5, a6, a7)
+                        fma4(a4, a5, a6, a7, tap_at(kf, q + t * L), w0, w1, w2, w3)
             continue
         vec_load_at(w0, arow, s)
         vec_load_at(w1, arow, s + L)
         vec_load_at(w2, arow, s + 2 * L)
         vec_load_at(w3, arow, s + 3 * L)
         for t in range(4):                        # the first half alone
-            _fma4(tap_at(kf, q + t * L), w0, w1, w2, w3, a0, a1, a2, a3)
+            fma4(a0, a1, a2, a3, tap_at(kf, q + t * L), w0, w1, w2, w3)
             _slide(arow, s + (t + 4) * L, w0, w1, w2, w3)
         for t in range(4, T):                     # both halves
-            _fma4(tap_at(kf, q + t * L), w0, w1, w2, w3, a0, a1, a2, a3)
-            _fma4(tap_at(kf, q + (t - 4) * L), w0, w1, w2, w3, a4, a5, a6, a7)
+            fma4(a0, a1, a2, a3, tap_at(kf, q + t * L), w0, w1, w2, w3)
+            fma4(a4, a5, a6, a7, tap_at(kf, q + (t - 4) * L), w0, w1, w2, w3)
             _slide(arow, s + (t + 4) * L, w0, w1, w2, w3)
         for t in range(T, T + 4):                 # the second half's last 4 taps
-            _fma4(tap_at(kf, q + (t - 4) * L), w0, w1, w2, w3, a4, a5, a6, a7)
+            fma4(a4, a5, a6, a7, tap_at(kf, q + (t - 4) * L), w0, w1, w2, w3)
             if t < T + 3:
                 _slide(arow, s + (t + 4) * L, w0, w1, w2, w3)
 
