@@ -62,6 +62,28 @@ def test_separable_fused_tiles(prefetch, dtype, mode, kh, tiles, rng, monkeypatc
     check_conv("convolve", a, b, mode, "separable")
 
 
+@pytest.mark.parametrize("shift", [0, 1, 3], ids=["aligned", "shifted1", "shifted3"])
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_run_writes_the_callers_out(dtype, streamed, shift, rng, monkeypatch):
+    """``run`` writes into a C-contiguous ``out`` of the work dtype and returns it: with
+    plain stores, or (an ``out`` of STREAM_MIN_BYTES or more, lowered here) past the
+    caches where a block starts on a 64-byte boundary, the others stored plainly
+    (``shift``: the output starts 0, 1 or 3 elements past a boundary)."""
+    if streamed:
+        monkeypatch.setattr(cpu_separable, "STREAM_MIN_BYTES", 0)
+    a = make_array((45, 203), dtype, rng)
+    b = rank1((7, 5), dtype, rng)
+    problem = build_problem(a.shape, b.shape, "same", np.dtype(dtype), separable=True)
+    buf = np.full(a.size + 64, np.nan, dtype)
+    start = (-buf.ctypes.data % 64) // buf.itemsize + shift
+    out = buf[start:start + a.size].reshape(a.shape)
+    got = cpu_separable.run(problem, a, b, workers=2, out=out)
+    assert got is out
+    assert_matches_scipy(out, ss.correlate(a, b, "same", method="direct"), a, b, mode="same")
+    assert np.isnan(buf[:start]).all() and np.isnan(buf[start + a.size:]).all()
+
+
 @pytest.mark.parametrize("tiles", [(1, 1), (6, 2), (9, 4)], ids=lambda t: "bands%d-chunks%d" % t)
 @pytest.mark.parametrize("kh", [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 31])
 @pytest.mark.parametrize("mode", MODES)

@@ -22,9 +22,10 @@ from .._jit import jit
 from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, store_block, taps,
                                zero_block)
 from .._kernels.calls import run_items
-from .._kernels.layout import pad_boundary, parallel_pays, work_dtype
-from .._kernels.simd import (BLOCK_BYTES, LINE_BYTES, flat, lanes, prefetch_at, quarter_fma_at,
-                             quarter_store_at, quarter_zeros, vec_zeros)
+from .._kernels.layout import destination, pad_boundary, parallel_pays, work_dtype
+from .._kernels.simd import (BLOCK_BYTES, LINE_BYTES, STREAM_MIN_BYTES, flat, lanes, prefetch_at,
+                             quarter_fma_at, quarter_put_at, quarter_zeros, store_fence,
+                             vec_zeros)
 from .._probes import separable_factors
 from .._problem import Problem
 from . import cpu_direct
@@ -32,6 +33,8 @@ from . import cpu_direct
 NAME = "cpu_separable"
 DEVICE = "cpu"
 METHOD = "separable"
+#: run() takes the caller's ``out=`` and writes the result there (see :func:`run`)
+WRITES_OUT = True
 
 
 def available() -> bool:
@@ -161,10 +164,11 @@ COL_ROWS = 4
 
 
 @jit
-def _col_pass4(rf, stride, nring, cw, s0, u, of, OW, r, c0):
+def _col_pass4(rf, stride, nring, cw, s0, u, of, OW, r, c0, stream):
     """``out[r + i, c0 + j] = sum_p u[p] * ring[(s0 + i + p) % nring, j]`` for the four
     output rows ``i < 4`` and ``j < cw``; ``rf``: the ring's rows, ``stride`` apart,
-    flat; ``of``: the output (rows of ``OW``), flat.
+    flat; ``of``: the output (rows of ``OW``), flat.  With ``stream``, blocks that start
+    on a 64-byte boundary are stored past the caches (:func:`quarter_put_at`).
 
     Output row ``r + i`` needs ring rows ``s0 + i .. s0 + i + kh - 1``: each
     of the ``kh + 3`` ring rows is loaded once and feeds up to four
@@ -212,17 +216,17 @@ def _col_pass4(rf, stride, nring, cw, s0, u, of, OW, r, c0):
         quarter_fma_at(a3, u[kh - 2], rf, row)
         row = (slot + 2) % nring * stride + j
         quarter_fma_at(a3, u[kh - 1], rf, row)
-        quarter_store_at(a0, of, o0 + j)
-        quarter_store_at(a1, of, o1 + j)
-        quarter_store_at(a2, of, o2 + j)
-        quarter_store_at(a3, of, o3 + j)
+        quarter_put_at(a0, of, o0 + j, stream)
+        quarter_put_at(a1, of, o1 + j, stream)
+        quarter_put_at(a2, of, o2 + j, stream)
+        quarter_put_at(a3, of, o3 + j, stream)
         if j == cw - nl:
             break
         j = min(j + nl, cw - nl)
 
 
 @jit
-def _fused_item(a, v, u, out, oy, ox, nb, stride, prefetch, ncx, item):
+def _fused_item(a, v, u, out, oy, ox, nb, stride, prefetch, stream, ncx, item):
     """Band ``item // ncx`` of the ``nb`` bands of output rows x column chunk ``item % ncx``
     of the ``ncx`` chunks, of the separable result.
 
@@ -269,8 +273,10 @@ def _fused_item(a, v, u, out, oy, ox, nb, stride, prefetch, ncx, item):
                 for j in range(cw):
                     rf[d0 + j] = 0
             y_next += 1
-        _col_pass4(rf, stride, nring, cw, (r + oy) % nring, u, of, OW, r, c0)
+        _col_pass4(rf, stride, nring, cw, (r + oy) % nring, u, of, OW, r, c0, stream)
         r += COL_ROWS
+    if stream:
+        store_fence()
 
 
 #: bytes of one ring row (a column chunk), and of the whole ring at most: the ring
@@ -279,9 +285,10 @@ RING_ROW_BYTES = 32768
 RING_BYTES = 640 * 1024
 
 #: inputs of at least this many bytes (beyond the last-level cache) come from memory,
-#: and the row pass prefetches its row two ahead.  The output is written with plain
-#: stores: it is always fresh, and its just-zeroed pages are in cache (non-temporal
-#: stores pay only on a reused output)
+#: and the row pass prefetches its row two ahead.  An output of its own is written with
+#: plain stores (its just-zeroed pages are in cache); the caller's ``out=`` of at least
+#: :data:`~numbaconv._kernels.simd.STREAM_MIN_BYTES`, which comes from memory, past the
+#: caches (a plain store reads the line it writes)
 PREFETCH_MIN_BYTES = 32 << 20
 
 #: L1 geometry the ring stride is chosen for (with :data:`LINE_BYTES`): bytes one way
@@ -331,24 +338,30 @@ def quarter_lanes(itemsize: int) -> int:
     return BLOCK_BYTES // 4 // itemsize
 
 
-def run(problem: Problem, a, k, *, workers: int):
-    """Correlate ``a`` with the rank-1 ``k``: fused row and column passes."""
+def run(problem: Problem, a, k, *, workers: int, out=None):
+    """Correlate ``a`` with the rank-1 ``k``: fused row and column passes.
+
+    ``out`` (``problem.out_shape``, sharing no memory with ``a`` or ``k``)
+    receives the result when it is C-contiguous in the work dtype, and is
+    returned; otherwise a new array is.
+    """
     factors = separable_factors(k)
     if factors is None:  # not separable after all: direct is always right
-        return cpu_direct.run(problem, a, k, workers=workers)
+        return cpu_direct.run(problem, a, k, workers=workers, out=out)
     u, v = factors
     wt = work_dtype(problem.dtype)
     OH, OW = problem.out_shape
     if lanes(wt) and (len(u) < 3 or OH < COL_ROWS or OW < quarter_lanes(wt.itemsize)):
         # shorter than the column pass's register blocks: the direct kernel is as good
-        return cpu_direct.run(problem, a, k, workers=workers)
+        return cpu_direct.run(problem, a, k, workers=workers, out=out)
     a = np.ascontiguousarray(a, dtype=wt)
     if problem.zero_fill:
         oy, ox = problem.offsets
     else:
         a, (oy, ox) = pad_boundary(a, problem, thread_count(workers))
         a = np.ascontiguousarray(a)
-    out = np.empty((OH, OW), wt)
+    given = out
+    out = destination(out, (OH, OW), wt)
     if out.size == 0:
         return out
     u = np.ascontiguousarray(u, wt)
@@ -363,5 +376,7 @@ def run(problem: Problem, a, k, *, workers: int):
         return out
     nb, ncx, stride = _split(OH, OW, len(u), out.itemsize, workers)
     prefetch = a.nbytes >= PREFETCH_MIN_BYTES
-    run_items(_fused_item, (a, v, u, out, oy, ox, nb, stride, prefetch, ncx), nb * ncx, workers)
+    stream = out is given and out.nbytes >= STREAM_MIN_BYTES   # the caller's, from memory
+    run_items(_fused_item, (a, v, u, out, oy, ox, nb, stride, prefetch, stream, ncx), nb * ncx,
+              workers)
     return out
