@@ -410,18 +410,19 @@ def _taps_runner(form):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("form", ["_taps_window", "_taps_lagged"])
+@pytest.mark.parametrize("form", ["_taps_window", "_taps_narrow", "_taps_lagged"])
 def test_both_register_forms_add_every_tap(form, dtype):
-    """Every row length from 1 tap to phases of 10 (the 16-register form runs phases of fewer
-    than 4 taps by halves, longer ones with the second half 4 taps behind): the block's
-    ``8 L`` outputs are the row's correlation with the input, exactly as NumPy sums them
-    up to rounding."""
+    """Every row length from 1 tap to phases of 10 (the 16-register form runs rows of
+    ``4 L`` taps or more with the second half of the block 4 taps behind the first, the
+    lagged form alone only those): the block's ``8 L`` outputs are the row's correlation
+    with the input, as NumPy sums them up to rounding."""
     from numbaconv._kernels import blocks
     run = _taps_runner(getattr(blocks, form))
     width = block_width(np.dtype(dtype))
     lanes = width // blocks.NACC
     rng = np.random.default_rng(3)
-    for kw in list(range(1, 4 * lanes + 2)) + [10 * lanes - 1, 10 * lanes + 3]:
+    shortest = 4 * lanes if form == "_taps_lagged" else 1
+    for kw in list(range(shortest, 4 * lanes + 2)) + [10 * lanes - 1, 10 * lanes + 3]:
         base = int(rng.integers(0, 5))
         arow = rng.standard_normal(base + width + kw - 1).astype(dtype)
         kf = rng.standard_normal(kw).astype(dtype)
@@ -437,4 +438,4 @@ def test_the_register_form_follows_the_class():
     from numbaconv._kernels import blocks
     wide = blocks.ISA == "avx512"
     assert blocks.VEC_REGISTERS == (32 if wide else 16)
-    assert blocks.taps is (blocks._taps_window if wide else blocks._taps_lagged)
+    assert blocks.taps is (blocks._taps_window if wide else blocks._taps_narrow)
