@@ -16,6 +16,7 @@ import threading
 
 import numba
 
+
 class _PerThread(threading.local):
     """This thread's ``set_workers`` value; the class attribute is every thread's default
     (read in 0.1 µs by each memoised call, where ``getattr`` with a default takes 0.7)."""

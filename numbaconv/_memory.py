@@ -42,6 +42,7 @@ _FORMS = ("give a positive number of bytes (an int) or a string such as '512M', 
 #: cgroup v1 reports "no limit" as a huge number near 2**63
 _NO_LIMIT = 1 << 60
 
+
 class _PerThread(threading.local):
     """This thread's ``set_memory_limit`` stack; the class attribute is every thread's
     default (read by each memoised call: 0.1 µs, where ``getattr`` with a default takes 0.7)."""

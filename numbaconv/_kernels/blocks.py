@@ -217,10 +217,10 @@ def _taps_lagged(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
 @jit(inline=True)
 def _taps_narrow(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
     """:func:`_taps_window` for 16 vector registers: rows of ``4 L`` taps or more by
-    :func:`_taps_lagged`; shorter ones, whose phases of 1-3 taps share few loads, by
-    :func:`_taps_window`, whose spills cost less there than this form's window moves or
-    than loading every tap's vectors (256-bit blocks on Zen 4: 3-13 taps 1.1-2.6x
-    faster; 17 taps and more 1.1-1.7x slower)."""
+    :func:`_taps_lagged` (256-bit blocks on Zen 4: 1.3-3.1x faster than the spilling
+    8-vector window, 17-301 taps); shorter ones, whose phases of at most 4 taps share
+    few loads, by :func:`_taps_window`, whose spills cost less there than the lagged
+    window's moves (3-13 taps: 1.7-2.4x faster) or the halves in turn (1.05-1.25x)."""
     if kw < 4 * a0.shape[0]:
         _taps_window(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7)
     else:
@@ -266,9 +266,8 @@ def phase_slowdown(c, key, kw) -> float:
     """Slow-down of float rows of ``kw`` taps against long ones in :func:`taps`.
 
     The taps run by phase ``q mod L``; a phase of ``T`` taps loads ``7 + T``
-    vectors for ``8 T`` FMAs (16 registers: ``2 (3 + T)`` below 4 taps, ``T + 6``
-    from 4), so load sharing fades as ``L / kw``, and rows of at most ``L`` taps
-    share nothing (``1 + direct_phase`` times slower).
+    vectors for ``8 T`` FMAs (in either form), so load sharing fades as ``L / kw``, and
+    rows of at most ``L`` taps share nothing (``1 + direct_phase`` times slower).
     """
     if key not in ("f4", "f8"):
         return 1.0
