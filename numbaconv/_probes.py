@@ -105,6 +105,7 @@ def _scan_ser(x):
 def scan(x):
     """``(bound of max |x|, finite)`` of a host float or complex array in one pass, or None
     where the compiled pass does not apply (other arrays, byte orders, strides, widths).
+    Axes stepped backwards (an oriented kernel) are read forwards.
 
     One pass for what :func:`all_finite` and :func:`magnitude` read in three: 4.6 against
     12.2 ms on 4096² float64.  A complex array's bound is ``sqrt(2)`` times its largest
@@ -117,7 +118,11 @@ def scan(x):
     >>> scan(np.array([1.0, -3.0])), scan(np.array([1.0, np.nan]))[1]
     ((3.0, True), False)
     """
-    if (type(x) is not np.ndarray or x.dtype.kind not in "fc" or not x.dtype.isnative
+    if type(x) is not np.ndarray:
+        return None
+    if min(x.strides, default=0) < 0:    # a flipped kernel: neither answer depends on order
+        x = x[tuple(slice(None, None, -1) if s < 0 else slice(None) for s in x.strides)]
+    if (x.dtype.kind not in "fc" or not x.dtype.isnative
             or x.dtype.itemsize > (16 if x.dtype.kind == "c" else 8) or x.dtype == np.float16
             or not x.flags.c_contiguous or x.size == 0):
         return None

@@ -190,9 +190,9 @@ def test_finiteness_and_magnitude_share_one_pass_per_array(ops):
     p = Probes(ops, a, k)
     assert p.finite() is True and p.fft_in_range() is True
     assert ops.scans == {"scan": 2}
-    strided = Probes(ops, a[::2], k[::-1, ::-1])          # views: the ops' own scans
-    assert strided.finite() is True and strided.fft_in_range() is True
-    assert ops.scans == {"scan": 2, "all_finite": 2}
+    strided = Probes(ops, a[::2], k[::-1, ::-1])    # a strided view: the ops' own scans;
+    assert strided.finite() is True and strided.fft_in_range() is True     # a flipped one:
+    assert ops.scans == {"scan": 3, "all_finite": 1}                       # read forwards
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
@@ -213,6 +213,11 @@ def test_scan_matches_all_finite_and_magnitude(dtype, n, rng):
             assert _probes.scan(y)[1] is False and not _probes.all_finite(y)
     assert _probes.scan(x.astype(">" + x.dtype.str[1:])) is None    # the ops' own scans
     assert n == 1 or _probes.scan(x[::2]) is None
+    assert _probes.scan(x[::-1]) == (big, True)                     # flipped: read forwards
+    y = x.copy()
+    y[0] = np.nan
+    assert _probes.scan(y[::-1])[1] is False
+    assert n == 1 or _probes.scan(x[::-2]) is None
 
 
 def test_kernel_finite_alone_scans_only_the_kernel(ops):
