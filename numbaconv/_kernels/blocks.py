@@ -218,9 +218,9 @@ def _taps_lagged(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
 def _taps_narrow(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7):
     """:func:`_taps_window` for 16 vector registers: rows of ``4 L`` taps or more by
     :func:`_taps_lagged` (256-bit blocks on Zen 4: 1.3-3.1x faster than the spilling
-    8-vector window, 17-301 taps); shorter ones, whose phases of at most 4 taps share
+    8-vector window, 16-301 taps); shorter ones, whose phases of at most 4 taps share
     few loads, by :func:`_taps_window`, whose spills cost less there than the lagged
-    window's moves (3-13 taps: 1.7-2.4x faster) or the halves in turn (1.05-1.25x)."""
+    window's moves (3-13 taps: 1.05-2.4x faster) or the halves in turn (1.09-1.28x)."""
     if kw < 4 * a0.shape[0]:
         _taps_window(arow, kf, k0, kw, base, a0, a1, a2, a3, a4, a5, a6, a7)
     else:
