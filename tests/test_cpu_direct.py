@@ -294,6 +294,47 @@ def test_four_row_kernel_edges_and_chunks(dtype, kshape, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("kh", cpu_direct.QUAD_SQUARES, ids=lambda k: f"k{k}x{k}")
+def test_square_items_unroll_every_input_row(kh, dtype, rng):
+    """The items of square kernels (their input rows unrolled, taken on 16-register
+    builds), run on this build whatever it takes: whole four-row steps, the edge rows and
+    columns and chunks around them, on 1 and 2 threads, against SciPy's direct sum."""
+    assert (cpu_direct.quads_item(kh, kh) is cpu_direct._QUAD_SQUARE_ITEMS[kh]) == (
+        cpu_direct.SQUARE_ITEMS)
+    item = cpu_direct._QUAD_SQUARE_ITEMS[kh]
+    quarter = cpu_direct.quad_lanes(kh, (8, 1 << 12), np.dtype(dtype))
+    k = make_array((kh, kh), dtype, rng)
+    for H, W in [(kh + 9, 2 * quarter + kh), (19, 5 * quarter + 3)]:
+        a = make_array((H, W), dtype, rng)
+        for mode in MODES:
+            ref = ss.correlate(a, k, mode, method="direct")
+            oy = -(kh - 1) if mode == "full" else (-(kh // 2) if mode == "same" else 0)
+            for chunk in (quarter + 3, W + kh):
+                for threads in (1, 2):
+                    out = np.empty(ref.shape, a.dtype)
+                    ncx = -(-ref.shape[1] // chunk)
+                    pick = (item, -(-ref.shape[0] // cpu_direct.QUAD_ROWS) * ncx, ncx)
+                    cpu_direct._corr2d(threads, a, k, out, oy, oy, chunk, 0, 0, pick)
+                    assert_matches_scipy(out, ref, a, k, "correlate", mode, fft=False)
+
+
+def test_square_items_stream_a_large_output(rng):
+    """A square item writing an output of STREAM_MIN_BYTES or more (stores past the caches
+    from each 64-byte boundary on), against the sum of shifted slices."""
+    kh = cpu_direct.QUAD_SQUARES[0]
+    W = 4100
+    H = -(-cpu_direct.STREAM_MIN_BYTES // (4 * W)) + 2
+    a = rng.standard_normal((H + kh - 1, W + kh - 1)).astype(np.float32)
+    k = rng.standard_normal((kh, kh)).astype(np.float32)
+    out = np.full((H, W), np.nan, np.float32)
+    assert out.nbytes >= cpu_direct.STREAM_MIN_BYTES
+    pick = (cpu_direct._QUAD_SQUARE_ITEMS[kh], -(-H // cpu_direct.QUAD_ROWS), 1)
+    cpu_direct._corr2d(2, a, k, out, 0, 0, W, 0, 0, pick)
+    ref = sum(np.float64(k[p, q]) * a[p:p + H, q:q + W] for p in range(kh) for q in range(kh))
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("shape_a, shape_k", [
     ((9, 130), (3, 3)),        # one chunk of two blocks and a sliver
     ((21, 200), (7, 7)),

@@ -38,7 +38,11 @@ def test_plan_covers_dtypes_ranks_and_both_kernel_sizes():
     # the four-row kernel's items: one per width of cpu_direct.QUAD_WIDTHS, one for the rest
     widths = {int(lab.split("* (3, ")[1].rstrip(")")) for lab in direct if "* (3, " in lab}
     assert set(cpu_direct.QUAD_WIDTHS) < widths
-    assert len(direct) == (6 if numbaconv._config.cpu_count() > 1 else 3) + len(widths)
+    # and one per square kernel with an item of its own (3x3 is among the widths' calls)
+    squares = {kh for kh in range(2, 16) for lab in direct if f"* ({kh}, {kh})" in lab}
+    assert set(cpu_direct.QUAD_SQUARES) <= squares
+    assert len(direct) == ((6 if numbaconv._config.cpu_count() > 1 else 3) + len(widths)
+                           + len(squares - {3}))
 
 
 def test_summary_counts_calls_and_skips():

@@ -28,14 +28,15 @@ import numpy as np
 from .. import _coefficients as coef
 from .._config import resolve_workers, thread_count
 from .._jit import jit
-from .._kernels.blocks import (NACC, block_width, dot_run, phase_slowdown, row_accumulate,
-                               rows_slowdown, short_slowdown, store_block, taps, zero_block)
+from .._kernels.blocks import (NACC, VEC_REGISTERS, block_width, dot_run, phase_slowdown,
+                               row_accumulate, rows_slowdown, short_slowdown, store_block, taps,
+                               zero_block)
 from .._kernels.calls import run_items
 from .._kernels.layout import (PARALLEL_MIN_BYTES, as_work, boundary_pads, chunk_for,
                                destination, pad_boundary, parallel_pays, work_dtype)
 from .._kernels.simd import (BLOCK_BYTES, STREAM_MIN_BYTES, address_of, flat, lanes,
-                             quarter_fma_at, quarter_load_at, quarter_put_at, quarter_zeros,
-                             row, store_fence, tap_at, vec_fma_at, vec_store_at, vec_zeros)
+                             quarter_fma_at, quarter_load_at, quarter_put_at, quarter_store_at,
+                             quarter_zeros, row, store_fence, tap_at, vec_fma_at, vec_store_at, vec_zeros)
 from .._problem import Problem
 
 NAME = "cpu_direct"
@@ -301,10 +302,55 @@ QUAD_MIN_ROWS = 3
 QUAD_WIDTHS = (3, 5, 7)
 
 
-def _quads_factory(KW):
-    """:func:`_item_quads` with ``KW`` taps per row (0: any width).  A constant width lets
-    LLVM unroll the tap loops and keep the taps' addresses in registers; Numba keys the
-    cache entries on ``KW`` (a closure variable)."""
+#: square kernels with four-row items of their own (height a constant too) where the
+#: class has 16 vector registers (:func:`quads_item`); a step of 5 rows reads 8 input rows,
+#: what :func:`_quads_factory` unrolls.  7x7 ran as fast either way (AVX2 build on Zen 4)
+QUAD_SQUARES = (3, 5)
+
+
+@jit(inline=True)
+def _quad_row(src, at, kf, k0, kw, rows_t, x, a0, a1, a2, a3):
+    """Input row ``src[at : ...]`` of a four-row step (``k0 = t kw`` for input row ``t``)
+    into the output rows of the mask ``rows_t`` (bit ``i``: output row ``i``, with kernel
+    row ``t - i``), one quarter load per tap; nothing for an empty mask.  Inlined with a
+    constant ``kw`` and ``rows_t``, the loop unrolls and the tests fold away."""
+    if rows_t:
+        for q in range(kw):
+            quarter_load_at(x, src, at + q)
+            if rows_t == 15:                    # a row every output uses
+                quarter_fma_at(a0, tap_at(kf, k0 + q), x, 0)
+                quarter_fma_at(a1, tap_at(kf, k0 - kw + q), x, 0)
+                quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
+                quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
+                continue
+            if rows_t & 1:
+                quarter_fma_at(a0, tap_at(kf, k0 + q), x, 0)
+            if rows_t & 2:
+                quarter_fma_at(a1, tap_at(kf, k0 - kw + q), x, 0)
+            if rows_t & 4:
+                quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
+            if rows_t & 8:
+                quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
+
+
+def _rows_mask(t, kh) -> int:
+    """The output rows (bits) that input row ``t`` of a four-row step feeds with a kernel
+    of ``kh`` rows: ``i`` with ``0 <= t - i < kh``; 0 past the step's input rows."""
+    if t >= kh + QUAD_ROWS - 1:
+        return 0
+    return (2 << min(QUAD_ROWS - 1, t)) - (1 << max(0, t - kh + 1))
+
+
+def _quads_factory(KW, KH=0):
+    """:func:`_item_quads` with ``KW`` taps per row (0: any width) and, for square
+    kernels of :data:`QUAD_SQUARES`, ``KH`` rows (0: any height).  A constant width lets
+    LLVM unroll the tap loops and keep the taps' addresses in registers; a constant height
+    unrolls the input rows of a step (:func:`_quad_row`).  Numba keys the cache entries on
+    ``KW`` and ``KH`` (closure variables)."""
+    if KH + QUAD_ROWS - 1 > 8:
+        raise ValueError(f"a four-row step of {KH} kernel rows reads more than the 8 input "
+                         "rows the square items unroll")
+    M0, M1, M2, M3, M4, M5, M6, M7 = (_rows_mask(t, KH) for t in range(8))
 
     def quad_block(src, row0, stride, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows, stream,
                    nb):
@@ -325,6 +371,36 @@ def _quads_factory(KW):
         kw = kw if KW == 0 else KW              # a constant in a width's own item
         x = quarter_zeros(of)                   # one input load, fed to up to four rows
         nl = x.shape[0]
+        if KH and t0 == 0 and t1 == KH + QUAD_ROWS - 1 and rows == QUAD_ROWS:
+            # every input row and four output rows: the rows unrolled, and the four stores
+            # unconditional, so that LLVM interleaves the rows' multiply-adds (a store under
+            # a test let it sink its row's work after the others', two chains at a time)
+            for b in range(nb):
+                a0 = quarter_zeros(of)
+                a1 = quarter_zeros(of)
+                a2 = quarter_zeros(of)
+                a3 = quarter_zeros(of)
+                at = row0 + b * nl
+                _quad_row(src, at, kf, 0, KW, M0, x, a0, a1, a2, a3)
+                _quad_row(src, at + stride, kf, KW, KW, M1, x, a0, a1, a2, a3)
+                _quad_row(src, at + 2 * stride, kf, 2 * KW, KW, M2, x, a0, a1, a2, a3)
+                _quad_row(src, at + 3 * stride, kf, 3 * KW, KW, M3, x, a0, a1, a2, a3)
+                _quad_row(src, at + 4 * stride, kf, 4 * KW, KW, M4, x, a0, a1, a2, a3)
+                _quad_row(src, at + 5 * stride, kf, 5 * KW, KW, M5, x, a0, a1, a2, a3)
+                _quad_row(src, at + 6 * stride, kf, 6 * KW, KW, M6, x, a0, a1, a2, a3)
+                _quad_row(src, at + 7 * stride, kf, 7 * KW, KW, M7, x, a0, a1, a2, a3)
+                cb = c + b * nl
+                if stream:
+                    quarter_put_at(a0, of, o0 + cb, True)
+                    quarter_put_at(a1, of, o1 + cb, True)
+                    quarter_put_at(a2, of, o2 + cb, True)
+                    quarter_put_at(a3, of, o3 + cb, True)
+                else:
+                    quarter_store_at(a0, of, o0 + cb)
+                    quarter_store_at(a1, of, o1 + cb)
+                    quarter_store_at(a2, of, o2 + cb)
+                    quarter_store_at(a3, of, o3 + cb)
+            return
         for b in range(nb):
             a0 = quarter_zeros(of)
             a1 = quarter_zeros(of)
@@ -332,28 +408,10 @@ def _quads_factory(KW):
             a3 = quarter_zeros(of)
             for t in range(t0, t1):
                 # output row i takes kernel row t - i where 0 <= t - i < kh (bit i of `rows_t`):
-                # a branch per row and tap on a mask, none on t, and no negative-index test
-                # (tap_at).  Written out here, not in a helper: an inlined helper's array
-                # arguments are reference-counted copies, calls that spill the accumulators.
+                # a branch per row and tap on a mask, none on t
                 rows_t = (2 << min(QUAD_ROWS - 1, t)) - (1 << max(0, t - kh + 1))
-                base = row0 + b * nl + t * stride
-                k0 = t * kw
-                for q in range(kw):
-                    quarter_load_at(x, src, base + q)
-                    if rows_t == 15:                # a row every output uses
-                        quarter_fma_at(a0, tap_at(kf, k0 + q), x, 0)
-                        quarter_fma_at(a1, tap_at(kf, k0 - kw + q), x, 0)
-                        quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
-                        quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
-                        continue
-                    if rows_t & 1:
-                        quarter_fma_at(a0, tap_at(kf, k0 + q), x, 0)
-                    if rows_t & 2:
-                        quarter_fma_at(a1, tap_at(kf, k0 - kw + q), x, 0)
-                    if rows_t & 4:
-                        quarter_fma_at(a2, tap_at(kf, k0 - 2 * kw + q), x, 0)
-                    if rows_t & 8:
-                        quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
+                _quad_row(src, row0 + b * nl + t * stride, kf, t * kw, kw, rows_t, x,
+                          a0, a1, a2, a3)
             cb = c + b * nl
             quarter_put_at(a0, of, o0 + cb, stream)
             if rows > 1:
@@ -363,7 +421,7 @@ def _quads_factory(KW):
             if rows > 3:
                 quarter_put_at(a3, of, o3 + cb, stream)
 
-    quad_block.__name__ = quad_block.__qualname__ = f"_quad_block{KW or ''}"
+    quad_block.__name__ = quad_block.__qualname__ = f"_quad_block{KW or ''}{_square(KH)}"
     block = jit(quad_block)
 
     def item_quads(a, k, out, oy, ox, chunk, ncx, item):
@@ -461,16 +519,32 @@ def _quads_factory(KW):
         if stream:
             store_fence()
 
-    item_quads.__name__ = item_quads.__qualname__ = f"_item_quads{KW or ''}"
+    item_quads.__name__ = item_quads.__qualname__ = f"_item_quads{KW or ''}{_square(KH)}"
     return jit(item_quads)
+
+
+def _square(kh) -> str:
+    return f"x{kh}" if kh else ""
 
 
 _item_quads = _quads_factory(0)
 _QUAD_ITEMS = {kw: _quads_factory(kw) for kw in QUAD_WIDTHS}
+_QUAD_SQUARE_ITEMS = {k: _quads_factory(k, k) for k in QUAD_SQUARES}
+
+#: whether square kernels of :data:`QUAD_SQUARES` take their own items: where a quarter
+#: block is two 256-bit vectors, a row's two chains of multiply-adds leave the FMA pipes
+#: idle unless the rows interleave (AVX2 build on Zen 4, one thread, 256² and 1024²: 3x3
+#: 1.5-1.9x faster, 5x5 1.0-1.17x).  With four 512-bit vectors a row, the unrolled rows
+#: ran 1.05-1.12x slower.
+SQUARE_ITEMS = VEC_REGISTERS < 32
 
 
-def quads_item(kw):
-    """The four-row item for kernels of ``kw`` taps per row (its own for :data:`QUAD_WIDTHS`)."""
+def quads_item(kw, kh=0):
+    """The four-row item for kernels of ``kh`` x ``kw`` taps: its own for the squares of
+    :data:`QUAD_SQUARES` where :data:`SQUARE_ITEMS`, else its width's for
+    :data:`QUAD_WIDTHS`, else the shared one."""
+    if SQUARE_ITEMS and kh == kw and kw in _QUAD_SQUARE_ITEMS:
+        return _QUAD_SQUARE_ITEMS[kw]
     return _QUAD_ITEMS.get(kw, _item_quads)
 
 
@@ -527,7 +601,7 @@ def _pick_item(shape_k, out_shape, dtype, chunk) -> tuple:
     OH, OW = out_shape
     ncx = -(-OW // chunk)
     if quad_lanes(shape_k[0], out_shape, dtype):
-        return quads_item(shape_k[1]), -(-OH // QUAD_ROWS) * ncx, ncx
+        return quads_item(shape_k[1], shape_k[0]), -(-OH // QUAD_ROWS) * ncx, ncx
     return (_item_blocks if block_width(dtype) else _item_rows), OH * ncx, ncx
 
 
