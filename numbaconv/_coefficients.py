@@ -30,7 +30,7 @@ from ._config import resolve_workers
 from ._jit import target
 
 #: version of the coefficient layout and of the calibration file; part of the file's name
-FORMAT = 14
+FORMAT = 15
 
 #: the set of the AVX-512 kernels (512-bit blocks), fitted on a 2-core Zen 4 VM
 AVX512 = {
@@ -48,6 +48,9 @@ AVX512 = {
     # the same for the widths compiled with their width as a constant (cpu_direct.QUAD_WIDTHS:
     # 3, 5, 7 taps), whose tap loops unroll (3x3-7x7, the same runs; 0.3-13.6)
     "direct_quad_unrolled": 6.0,
+    # the same for square kernels with items of their own (cpu_direct.QUAD_SQUARES: 3x3
+    # and 5x5, their input rows unrolled), which only 16-register builds take
+    "direct_quad_square": 6.0,
     # the fused separable passes' multiply-adds against the direct rate: the row pass loads
     # an input vector per tap, and each row goes through the ring (and, at the edges, a
     # zero-padded copy); Gaussians of 3-31 taps, the same runs: 1.5-3.3 at 1024² and 4096²
@@ -137,7 +140,10 @@ AVX512 = {
 #: whose 256-bit FMAs run two a cycle as Zen 3's and Intel's AVX2 cores do: once the
 #: blocks' taps fitted the 16 vector registers (:func:`numbaconv._kernels.blocks.taps`),
 #: the narrow kernels ran the long rows at the wide ones' rate (1.7e-11 and 3.2e-11 s a
-#: multiply-add; before, spilling, 5.3e-11 and 1.2e-10).  The other rates and slow-downs:
+#: multiply-add; before, spilling, 5.3e-11 and 1.2e-10), and the four-row slow-downs
+#: once the 3x3 and 5x5 items unrolled their rows (``direct_quad_square`` 3.5-3.6, and
+#: the widths' items, fitted on (kw + 2) x kw kernels, 3.6-4.0; AVX512's 6 had sent 3x3
+#: Gaussians on 1024² to the separable path, 1.3-1.5x slower).  The other rates and slow-downs:
 #: 12 runs on one core of a 2-core Ice Lake server VM with ``NUMBACONV_ISA=avx2``
 #: interleaved with 12 of the AVX-512 kernels, AVX512's rates times the ratio of the two
 #: classes' medians; the slow-downs are the AVX2 fits themselves.  Ratios that the runs
@@ -145,6 +151,8 @@ AVX512 = {
 #: (``docs/performance.md``, "Instruction-set classes").
 AVX2_FITTED = {
     "direct_mac": {"f4": 1.7e-11, "f8": 3.2e-11, "c8": 2.7e-10, "i8": 1.7e-10},
+    "direct_quad_unrolled": 3.9,
+    "direct_quad_square": 3.6,
     "direct_short": 2.0,
     "direct_kernel_row": 0.013,
     "layer": {"direct_mac": {"f4": 1.4e-11, "f8": 3.5e-11}, "depthwise_mac": {"f4": 1.8e-11}},

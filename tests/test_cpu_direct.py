@@ -214,6 +214,31 @@ def test_four_row_kernel_threads_from_its_own_threshold(shape_a, shape_k, itemsi
     assert threads == (min(2, numba.config.NUMBA_NUM_THREADS) if work >= floor else 1)
 
 
+@pytest.mark.parametrize("shape_k, key", [((3, 3), "direct_quad_square"), ((5, 5), "direct_quad_square"),
+                                          ((7, 7), "direct_quad_unrolled"), ((5, 3), "direct_quad_unrolled"),
+                                          ((9, 9), "direct_quad")])
+@pytest.mark.parametrize("squares", [True, False], ids=["square-items", "width-items"])
+def test_each_four_row_item_is_priced_by_its_own_slowdown(shape_k, key, squares, monkeypatch):
+    """The four-row cost takes the slow-down of the item the kernel runs: the squares' own
+    where the build takes their items, else the widths', else the shared one's."""
+    monkeypatch.setattr(cpu_direct, "SQUARE_ITEMS", squares)
+    if not squares and key == "direct_quad_square":
+        key = "direct_quad_unrolled"
+    problem = build_problem((512, 512), shape_k, "same", np.dtype(np.float32))
+    before = _coefficients.coefficients()
+    costs = {}
+    for name in ("direct_quad", "direct_quad_unrolled", "direct_quad_square"):
+        table = copy.deepcopy(before)
+        table[name] *= 4
+        _coefficients.set_coefficients(table)
+        try:
+            costs[name] = cpu_direct.cost(problem, 1)
+        finally:
+            _coefficients.set_coefficients(before)
+    base = cpu_direct.cost(problem, 1)
+    assert {name for name, cost in costs.items() if cost > base} == {key}
+
+
 @pytest.mark.parametrize("shape_a, shape_k, itemsize, padded", [
     ((1, 1000), (1, 31), 8, True),       # small signals pad from a sixteenth of the row's bytes
     ((256, 256), (2, 31), 8, True),

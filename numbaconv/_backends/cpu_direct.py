@@ -65,7 +65,7 @@ def cost(problem: Problem, workers=None) -> float:
     stream = ((math.prod(problem.shape_a) + problem.outputs) * item * c["pass_byte"]
               * c["direct_stream"])
     if _takes_quads(problem):       # four rows per step: each input row's overhead over kw taps
-        slowdown = 1.0 + c["direct_quad_unrolled" if kw in QUAD_WIDTHS else "direct_quad"] / kw
+        slowdown = 1.0 + c[_quad_key(problem.shape_k)] / kw
     elif key in ("c8", "c16"):
         # complex rows add eight taps at a time to an array run (no register blocks): short
         # and many-row kernels cost no more a product than the long rows the rate is fitted
@@ -78,6 +78,14 @@ def cost(problem: Problem, workers=None) -> float:
     compute = _computed_macs(problem, workers) * c["direct_mac"][key] * slowdown
     threads = workers if _runs_parallel(problem, workers) else 1
     return c["direct_overhead"] + (compute + stream) / coef.effective_threads(threads)
+
+
+def _quad_key(shape_k) -> str:
+    """The coefficient of the four-row slow-down of ``shape_k``'s item (:func:`quads_item`)."""
+    kh, kw = shape_k
+    if quads_item(kw, kh) is _QUAD_SQUARE_ITEMS.get(kw):
+        return "direct_quad_square"
+    return "direct_quad_unrolled" if kw in QUAD_WIDTHS else "direct_quad"
 
 
 def _runs_parallel(problem: Problem, workers=None) -> bool:

@@ -170,19 +170,24 @@ def cpu_steps(quick: bool = False) -> list:
     def quad_rows(c, rng):
         # medians of four and six fits (two and four in a quick run): the slow-down's
         # 1 / kw form is 0.73-1.54x the four-row kernel's from 3x3 to 31x31, and float32
-        # and float64 differ; the widths compiled as constants (cpu_direct.QUAD_WIDTHS)
-        # have their own
+        # and float64 differ; the widths compiled as constants (cpu_direct.QUAD_WIDTHS, on
+        # kernels two rows taller) and the squares with items of their own
+        # (cpu_direct.QUAD_SQUARES, where the build takes them) have their own
         own = cpu_direct.QUAD_WIDTHS
-        for key, widths in (("direct_quad", (15,) if quick else (9, 15)),
-                            ("direct_quad_unrolled", (own[0], own[-1]) if quick else own)):
+        squares = cpu_direct.QUAD_SQUARES if cpu_direct.SQUARE_ITEMS else ()
+        for key, shapes in (("direct_quad", [(k, k) for k in ((15,) if quick else (9, 15))]),
+                            ("direct_quad_unrolled",
+                             [(k + 2, k) for k in ((own[0], own[-1]) if quick else own)]),
+                            ("direct_quad_square", [(k, k) for k in squares])):
             fits = []
-            for kh in widths:
+            for shape in shapes:
                 for dtype in (np.float32, np.float64):
                     a = rng.standard_normal((side, side)).astype(dtype)
-                    b = rng.standard_normal((kh, kh)).astype(dtype)
+                    b = rng.standard_normal(shape).astype(dtype)
                     fit(c, (key,), cpu_direct, a, b, "same", "direct", lo=0.0, hi=200.0)
                     fits.append(c[key])
-            c[key] = float(np.median(fits))
+            if fits:
+                c[key] = float(np.median(fits))
 
     def quad_threads(c, rng):
         # the four-row kernel on one thread and on all, interleaved, on 3x3 'same' images
