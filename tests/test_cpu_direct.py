@@ -23,6 +23,7 @@ from helpers import MODES, assert_matches_scipy, check_2d, check_conv, make_arra
 from numbaconv._backends import cpu_direct
 from numbaconv._kernels.blocks import block_width
 from numbaconv._kernels.layout import CHUNK_BYTES
+from numbaconv._kernels.simd import STREAM_MIN_BYTES
 from numbaconv._problem import build_problem
 
 
@@ -348,13 +349,13 @@ def test_square_items_stream_a_large_output(rng):
     from each 64-byte boundary on), against the sum of shifted slices."""
     kh = cpu_direct.QUAD_SQUARES[0]
     W = 4100
-    H = -(-cpu_direct.STREAM_MIN_BYTES // (4 * W)) + 2
+    H = -(-STREAM_MIN_BYTES // (4 * W)) + 2
     a = rng.standard_normal((H + kh - 1, W + kh - 1)).astype(np.float32)
     k = rng.standard_normal((kh, kh)).astype(np.float32)
     out = np.full((H, W), np.nan, np.float32)
-    assert out.nbytes >= cpu_direct.STREAM_MIN_BYTES
+    assert out.nbytes >= STREAM_MIN_BYTES
     pick = (cpu_direct._QUAD_SQUARE_ITEMS[kh], -(-H // cpu_direct.QUAD_ROWS), 1)
-    cpu_direct._corr2d(2, a, k, out, 0, 0, W, 0, 0, pick)
+    cpu_direct._corr2d(2, a, k, out, 0, 0, W, 0, 0, pick, stream=True)
     ref = sum(np.float64(k[p, q]) * a[p:p + H, q:q + W] for p in range(kh) for q in range(kh))
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-4)
 
@@ -393,6 +394,17 @@ def test_four_row_edges_with_a_nonfinite_tap(bad, rng):
 
 
 
+def test_large_outputs_stream_where_the_class_does_better():
+    """The caller's large ``out`` is stored past the caches; a new output of the kernel's own
+    only where the build streams its own (:data:`cpu_direct.STREAM_NEW`); small ones never."""
+    big = np.empty(STREAM_MIN_BYTES // 4, np.float32)
+    small = np.empty(STREAM_MIN_BYTES // 4 - 1, np.float32)
+    assert cpu_direct.streams(big, big)
+    assert cpu_direct.streams(big, None) == cpu_direct.STREAM_NEW
+    assert not cpu_direct.streams(small, small) and not cpu_direct.streams(small, None)
+    assert cpu_direct.STREAM_NEW == (cpu_direct.VEC_BYTES == 64)
+
+
 @pytest.mark.parametrize("dtype, shape_a, shape_k", [
     (np.float32, (2049, 2051), (3, 3)),     # rows start at every 4-byte offset of a line
     (np.float64, (2049, 1030), (5, 7)),     # rows 48 bytes apart modulo 64
@@ -400,9 +412,9 @@ def test_four_row_edges_with_a_nonfinite_tap(bad, rng):
 @pytest.mark.parametrize("given", ["new", "misaligned out"])
 def test_four_row_kernel_streams_large_outputs(dtype, shape_a, shape_k, given, rng):
     """Outputs of STREAM_MIN_BYTES or more are stored past the caches where a block starts on
-    a 64-byte boundary; the block after a row's first moves back to one.  Every column must
-    still be written once with the right value, whatever the output's alignment."""
-    from numbaconv._kernels.simd import STREAM_MIN_BYTES
+    a 64-byte boundary (the caller's, and on 512-bit builds new ones); the block after a
+    row's first moves back to one.  Every column must still be written once with the right
+    value, whatever the output's alignment."""
     a, k = make_array(shape_a, dtype, rng), make_array(shape_k, dtype, rng)
     ref = ss.correlate(a, k, "same", method="direct")
     assert ref.nbytes >= STREAM_MIN_BYTES
