@@ -40,10 +40,9 @@ _SIGNAL = {1: [((64,), (5,)), ((40_000,), (65,))],
            2: [((16, 16), (3, 3)), ((192, 192), (5, 5))],
            3: [((6, 6, 6), (2, 2, 2)), ((24, 24, 24), (3, 3, 3))]}
 # the 2-D four-row kernel has an item of its own per width in cpu_direct.QUAD_WIDTHS and
-# one shared by the other widths: one small call each (3 kernel rows, 96 columns)
+# one shared by the other widths: one small call each (4 kernel rows, never square, and 96
+# columns); square kernels have their own on some builds (cpu_direct.QUAD_SQUARES)
 _QUAD_WIDTHS = (*cpu_direct.QUAD_WIDTHS, max(cpu_direct.QUAD_WIDTHS) + 2)
-# and square kernels have their own (cpu_direct.QUAD_SQUARES): 3x3 is among the widths' calls
-_QUAD_SQUARES = tuple(kh for kh in cpu_direct.QUAD_SQUARES if kh != 3)
 _SEPARABLE = [((32, 32), (5, 5)), ((384, 384), (9, 9))]
 # (input, weight) of a layer per rank: (batch, channels, *size), (out, in, *kernel)
 _LAYER = {1: [((1, 2, 24), (3, 2, 3)), ((4, 16, 4096), (16, 16, 3))],
@@ -74,12 +73,9 @@ def _signal_steps(path, dtype, ndims):
                 steps.append((f"convolve {n}-D {sa}", lambda sa=sa, sk=sk: numbaconv.convolve(
                     _ones(sa, dtype), _ones(sk, dtype), method="direct")))
         if 2 in ndims:
-            for kw in _QUAD_WIDTHS:
-                steps.append((f"convolve 2-D (8, 96) * (3, {kw})", lambda kw=kw: numbaconv.convolve(
-                    _ones((8, 96), dtype), _ones((3, kw), dtype), method="direct")))
-            for kh in _QUAD_SQUARES:
-                steps.append((f"convolve 2-D (8, 96) * ({kh}, {kh})", lambda kh=kh: numbaconv.convolve(
-                    _ones((8, 96), dtype), _ones((kh, kh), dtype), method="direct")))
+            for kh, kw in [(4, kw) for kw in _QUAD_WIDTHS] + [(k, k) for k in cpu_direct.QUAD_SQUARES]:
+                steps.append((f"convolve 2-D (8, 96) * ({kh}, {kw})", lambda kh=kh, kw=kw: numbaconv.convolve(
+                    _ones((8, 96), dtype), _ones((kh, kw), dtype), method="direct")))
     elif path == "separable" and 2 in ndims:
         for sa, sk in _sizes(_SEPARABLE):
             steps.append((f"convolve separable {sa}", lambda sa=sa, sk=sk: numbaconv.convolve(

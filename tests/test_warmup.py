@@ -36,13 +36,13 @@ def test_plan_covers_dtypes_ranks_and_both_kernel_sizes():
     assert {lab.split()[1] for lab in labels} == {"fill", "wrap", "symm"}
     direct = [label for p, d, label, _ in steps if p == "direct" and str(d) == "float32"]
     # the four-row kernel's items: one per width of cpu_direct.QUAD_WIDTHS, one for the rest
-    widths = {int(lab.split("* (3, ")[1].rstrip(")")) for lab in direct if "* (3, " in lab}
+    # (kernels of 4 rows, never square), and one per square kernel with an item of its own
+    widths = {int(lab.split("* (4, ")[1].rstrip(")")) for lab in direct if "* (4, " in lab}
     assert set(cpu_direct.QUAD_WIDTHS) < widths
-    # and one per square kernel with an item of its own (3x3 is among the widths' calls)
     squares = {kh for kh in range(2, 16) for lab in direct if f"* ({kh}, {kh})" in lab}
-    assert set(cpu_direct.QUAD_SQUARES) <= squares
+    assert squares == set(cpu_direct.QUAD_SQUARES)
     assert len(direct) == ((6 if numbaconv._config.cpu_count() > 1 else 3) + len(widths)
-                           + len(squares - {3}))
+                           + len(squares))
 
 
 def test_summary_counts_calls_and_skips():
