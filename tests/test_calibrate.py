@@ -321,6 +321,33 @@ def test_the_four_row_threads_step_puts_the_floor_where_threads_start_winning(mo
     assert table["direct_quad_parallel"] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("squares", [True, False], ids=["square-items", "width-items"])
+def test_the_four_row_step_fits_each_item_on_its_own_kernels(monkeypatch, squares):
+    """The four-row step times square kernels for ``direct_quad_square`` only where the
+    build takes their items (else the shipped value stays), and the widths' items on
+    kernels two rows taller, which are never square."""
+    monkeypatch.setattr(cpu_direct, "SQUARE_ITEMS", squares)
+    monkeypatch.setattr(calibrate, "median_time", lambda fn, repeat=5, min_time=0.02: 4e-3)
+    shapes = []
+    build = calibrate.build_problem
+    monkeypatch.setattr(calibrate, "build_problem",
+                        lambda sa, sk, *args, **kw: shapes.append(tuple(sk)) or build(sa, sk, *args, **kw))
+    step = dict(calibrate.cpu_steps(quick=True))["four-row steps"]
+    table = copy.deepcopy(_coefficients.DEFAULTS)
+    table["direct_quad_square"] = 123.0
+    before = _coefficients.coefficients()
+    _coefficients.set_coefficients(table)
+    try:
+        step(table, np.random.default_rng(0))
+    finally:
+        _coefficients.set_coefficients(before)
+    timed_squares = {s for s in shapes if s[0] == s[1] and s[0] in cpu_direct.QUAD_SQUARES}
+    assert timed_squares == ({(k, k) for k in cpu_direct.QUAD_SQUARES} if squares else set())
+    assert (table["direct_quad_square"] != 123.0) == squares
+    widths = {s for s in shapes if s[1] in cpu_direct.QUAD_WIDTHS and s not in timed_squares}
+    assert widths and all(s[0] == s[1] + 2 for s in widths)
+
+
 def test_a_layer_rate_the_time_does_not_measure_keeps_its_value(cache, monkeypatch):
     """A layer timed at no more than its formula's other parts predict (copies,
     transforms, overhead) leaves the rate in force, where it used to fall to the 1e-14
