@@ -10,6 +10,7 @@ fails them for every dtype, float16 included.
 from __future__ import annotations
 
 import copy
+import functools
 
 import numba
 import numpy as np
@@ -22,6 +23,7 @@ from numbaconv import _coefficients
 from helpers import MODES, assert_matches_scipy, check_2d, check_conv, make_array, shape_id
 from numbaconv._backends import cpu_direct
 from numbaconv._kernels.blocks import block_width
+from numbaconv._kernels import layout
 from numbaconv._kernels.layout import CHUNK_BYTES
 from numbaconv._kernels.simd import STREAM_MIN_BYTES
 from numbaconv._problem import build_problem
@@ -397,11 +399,13 @@ def test_four_row_edges_with_a_nonfinite_tap(bad, rng):
 def test_large_outputs_stream_where_the_class_does_better():
     """The caller's large ``out`` is stored past the caches; a new output of the kernel's own
     only where the build streams its own (:data:`cpu_direct.STREAM_NEW`); small ones never."""
+    streams = functools.partial(layout.streams, own=cpu_direct.STREAM_NEW)  # the kernel's call
     big = np.empty(STREAM_MIN_BYTES // 4, np.float32)
     small = np.empty(STREAM_MIN_BYTES // 4 - 1, np.float32)
-    assert cpu_direct.streams(big, big)
-    assert cpu_direct.streams(big, None) == cpu_direct.STREAM_NEW
-    assert not cpu_direct.streams(small, small) and not cpu_direct.streams(small, None)
+    assert streams(big, big)
+    assert streams(big, None) == cpu_direct.STREAM_NEW
+    assert not streams(small, small) and not streams(small, None)
+    assert not layout.streams(big, None)          # the separable path's: the caller's only
     assert cpu_direct.STREAM_NEW == (cpu_direct.VEC_BYTES == 64)
 
 

@@ -17,6 +17,7 @@ import numbaconv
 from helpers import MODES, assert_matches_scipy, call_ours, check_conv, gaussian, make_array, rank1, shape_id
 from numbaconv import _probes
 from numbaconv._backends import cpu_separable
+from numbaconv._kernels import layout
 from numbaconv._problem import build_problem
 
 
@@ -71,7 +72,7 @@ def test_run_writes_the_callers_out(dtype, streamed, shift, rng, monkeypatch):
     caches where a block starts on a 64-byte boundary, the others stored plainly
     (``shift``: the output starts 0, 1 or 3 elements past a boundary)."""
     if streamed:
-        monkeypatch.setattr(cpu_separable, "STREAM_MIN_BYTES", 0)
+        monkeypatch.setattr(layout, "STREAM_MIN_BYTES", 0)
     a = make_array((45, 203), dtype, rng)
     b = rank1((7, 5), dtype, rng)
     problem = build_problem(a.shape, b.shape, "same", np.dtype(dtype), separable=True)

@@ -33,8 +33,9 @@ from .._kernels.blocks import (NACC, VEC_REGISTERS, block_width, dot_run, phase_
                                zero_block)
 from .._kernels.calls import run_items
 from .._kernels.layout import (PARALLEL_MIN_BYTES, as_work, boundary_pads, chunk_for,
-                               destination, pad_boundary, parallel_pays, work_dtype)
-from .._kernels.simd import (BLOCK_BYTES, STREAM_MIN_BYTES, VEC_BYTES, address_of, flat, lanes,
+                               destination, pad_boundary, parallel_pays, streams,
+                               work_dtype)
+from .._kernels.simd import (BLOCK_BYTES, VEC_BYTES, address_of, flat, lanes,
                              quarter_fma_at, quarter_load_at, quarter_put_at, quarter_store_at,
                              quarter_zeros, row, store_fence, tap_at, vec_fma_at, vec_store_at,
                              vec_zeros)
@@ -343,9 +344,11 @@ def _quad_row(src, at, kf, k0, kw, rows_t, x, a0, a1, a2, a3):
                 quarter_fma_at(a3, tap_at(kf, k0 - 3 * kw + q), x, 0)
 
 
-def _rows_mask(t, kh) -> int:
+@jit(inline=True)
+def _rows_mask(t, kh):
     """The output rows (bits) that input row ``t`` of a four-row step feeds with a kernel
-    of ``kh`` rows: ``i`` with ``0 <= t - i < kh``; 0 past the step's input rows."""
+    of ``kh`` rows: ``i`` with ``0 <= t - i < kh``; 0 past the step's input rows.  Called
+    in the items, and in Python (``py_func``) for the square items' constants."""
     if t >= kh + QUAD_ROWS - 1:
         return 0
     return (2 << min(QUAD_ROWS - 1, t)) - (1 << max(0, t - kh + 1))
@@ -360,7 +363,7 @@ def _quads_factory(KW, KH=0):
     if KH + QUAD_ROWS - 1 > 8:
         raise ValueError(f"a four-row step of {KH} kernel rows reads more than the 8 input "
                          "rows the square items unroll")
-    M0, M1, M2, M3, M4, M5, M6, M7 = (_rows_mask(t, KH) for t in range(8))
+    M0, M1, M2, M3, M4, M5, M6, M7 = (_rows_mask.py_func(t, KH) for t in range(8))
 
     def quad_block(src, row0, stride, kf, kh, kw, t0, t1, of, o0, o1, o2, o3, c, rows, stream,
                    nb):
@@ -417,10 +420,8 @@ def _quads_factory(KW, KH=0):
             a2 = quarter_zeros(of)
             a3 = quarter_zeros(of)
             for t in range(t0, t1):
-                # output row i takes kernel row t - i where 0 <= t - i < kh (bit i of `rows_t`):
-                # a branch per row and tap on a mask, none on t
-                rows_t = (2 << min(QUAD_ROWS - 1, t)) - (1 << max(0, t - kh + 1))
-                _quad_row(src, row0 + b * nl + t * stride, kf, t * kw, kw, rows_t, x,
+                # a branch per row and tap on the mask, none on t
+                _quad_row(src, row0 + b * nl + t * stride, kf, t * kw, kw, _rows_mask(t, kh), x,
                           a0, a1, a2, a3)
             cb = c + b * nl
             quarter_put_at(a0, of, o0 + cb, stream)
@@ -450,7 +451,8 @@ def _quads_factory(KW, KH=0):
         bounds-checked scalar loop took 43% of a 1024² 7x7 call.  Chunks narrower
         than a block, and kernels with a NaN or an infinity, take that loop.
 
-        With ``stream`` (:func:`streams`), blocks that start on a 64-byte boundary are
+        With ``stream`` (:func:`~numbaconv._kernels.layout.streams`), blocks that start on
+        a 64-byte boundary are
         stored past the caches: after the first block of a row, the next starts on one
         (recomputing a few columns), and the item ends with a fence.
         """
@@ -543,8 +545,8 @@ _QUAD_SQUARE_ITEMS = {k: _quads_factory(k, k) for k in QUAD_SQUARES}
 #: whether square kernels of :data:`QUAD_SQUARES` take their own items: where a quarter
 #: block is two 256-bit vectors, a row's two chains of multiply-adds leave the FMA pipes
 #: idle unless the rows interleave (AVX2 build on Zen 4, one thread, 256² and 1024²: 3x3
-#: 1.5-1.9x faster, 5x5 1.0-1.17x).  With four 512-bit vectors a row, the unrolled rows
-#: ran 1.05-1.12x slower.
+#: 1.43-1.66x faster, 5x5 1.04-1.15x).  With four 512-bit vectors a row, the unrolled rows
+#: ran 1.04-1.2x slower.
 SQUARE_ITEMS = VEC_REGISTERS < 32
 
 
@@ -594,7 +596,8 @@ def _corr2d(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi, pick=None, stream
     separate finiteness scan.  Work items are (output row, column chunk), or
     (four output rows, column chunk) for kernels of :data:`QUAD_MIN_ROWS` or more
     rows (:func:`_item_quads`); ``pick``: :func:`_pick_item`'s answer, where the caller
-    has it; ``stream``: the four-row item stores past the caches (:func:`streams`).
+    has it; ``stream``: the four-row item stores past the caches
+    (:func:`numbaconv._kernels.layout.streams`).
     """
     if pad_lo or pad_hi:
         a, shift = _padded(a, k, pad_lo, pad_hi)
@@ -748,19 +751,12 @@ def corr2d(a, k, out, oy, ox, workers, stream=False):
     _corr2d(threads, a, k, out, oy, ox, chunk, pad_lo, pad_hi, stream=stream)
 
 
-#: whether a new output of the kernel's own streams too (the caller's large ``out``
-#: always does, :func:`streams`): 512-bit builds wrote fresh 2048²-4096² outputs up to 1.3x
-#: faster past the caches, 256-bit ones 1.12-1.25x faster with plain stores, which find
-#: the pages zeroed into the cache as they are first touched (3x3 and 5x5, Zen 4)
+#: whether the four-row kernel streams a large new output of its own too
+#: (:func:`numbaconv._kernels.layout.streams`): 512-bit builds wrote fresh 2048²-4096²
+#: outputs up to 1.3x faster past the caches, 256-bit ones up to 1.3x faster with plain
+#: stores, which find the pages zeroed into the cache as they are first touched (3x3 and
+#: 5x5 float64 and 4096² float32; 2048² float32 ran as fast either way; Zen 4)
 STREAM_NEW = VEC_BYTES >= 64
-
-
-def streams(out, given) -> bool:
-    """Whether the four-row kernel stores ``out`` past the caches: outputs of
-    :data:`~numbaconv._kernels.simd.STREAM_MIN_BYTES` or more, which come from memory (a
-    plain store first reads the line it writes), the caller's (``given``) or, where
-    :data:`STREAM_NEW`, its own."""
-    return out.nbytes >= STREAM_MIN_BYTES and (out is given or STREAM_NEW)
 
 
 # --------------------------------------------------------------------------
@@ -815,7 +811,7 @@ def run(problem: Problem, a, k, *, workers: int, out=None):
     else:
         a, offs = pad_boundary(a, problem, thread_count(workers))
         a = np.ascontiguousarray(a)
-    _run_any_rank(a, k, out, offs, workers, streams(out, given))
+    _run_any_rank(a, k, out, offs, workers, streams(out, given, STREAM_NEW))
     return out
 
 
@@ -876,7 +872,8 @@ def prepare(problem: Problem, *, workers: int):
             a, k, o = a.reshape(a2), k.reshape(k2), out.reshape(o2)
         elif extend:
             a = pad_boundary(a, problem, pad_threads)[0]
-        _corr2d(threads, a, k, o, oy, ox, chunk, pad_lo, pad_hi, pick, streams(out, given))
+        _corr2d(threads, a, k, o, oy, ox, chunk, pad_lo, pad_hi, pick,
+                streams(out, given, STREAM_NEW))
         return out
 
     return call

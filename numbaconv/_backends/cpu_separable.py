@@ -22,8 +22,8 @@ from .._jit import jit
 from .._kernels.blocks import (NACC, phase_slowdown, row_edges, short_slowdown, store_block, taps,
                                zero_block)
 from .._kernels.calls import run_items
-from .._kernels.layout import destination, pad_boundary, parallel_pays, work_dtype
-from .._kernels.simd import (BLOCK_BYTES, LINE_BYTES, STREAM_MIN_BYTES, flat, lanes, prefetch_at,
+from .._kernels.layout import destination, pad_boundary, parallel_pays, streams, work_dtype
+from .._kernels.simd import (BLOCK_BYTES, LINE_BYTES, flat, lanes, prefetch_at,
                              quarter_fma_at, quarter_put_at, quarter_zeros, store_fence,
                              vec_zeros)
 from .._probes import separable_factors
@@ -376,7 +376,7 @@ def run(problem: Problem, a, k, *, workers: int, out=None):
         return out
     nb, ncx, stride = _split(OH, OW, len(u), out.itemsize, workers)
     prefetch = a.nbytes >= PREFETCH_MIN_BYTES
-    stream = out is given and out.nbytes >= STREAM_MIN_BYTES   # the caller's, from memory
+    stream = streams(out, given)       # the caller's only: its own pages are in cache
     run_items(_fused_item, (a, v, u, out, oy, ox, nb, stride, prefetch, stream, ncx), nb * ncx,
               workers)
     return out

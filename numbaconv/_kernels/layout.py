@@ -12,6 +12,7 @@ import numpy as np
 
 from .._problem import Problem
 from .padding import extend_2d
+from .simd import STREAM_MIN_BYTES
 
 #: bytes of outputs per work item along a row: big enough to amortise the
 #: edge logic, small enough that the accumulator run and its input stay in L1.
@@ -118,6 +119,25 @@ def destination(out, shape, dtype) -> np.ndarray:
     if out is not None and out.dtype == dtype and out.flags.c_contiguous:
         return out
     return np.empty(shape, dtype)
+
+
+def streams(out, given, own=False) -> bool:
+    """Whether a kernel stores ``out`` past the caches
+    (:func:`numbaconv._kernels.simd.quarter_put_at`): outputs of
+    :data:`~numbaconv._kernels.simd.STREAM_MIN_BYTES` or more, which come from memory (a
+    plain store first reads the line it writes), where they are the caller's (``given``),
+    or with ``own`` a new array of the kernel's own too (whose pages are zeroed into the
+    cache as they are first touched: the kernel's choice, measured per kernel).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numbaconv._kernels.layout import streams
+    >>> out = np.empty(1 << 22, np.float32)        # 16 MiB
+    >>> streams(out, out), streams(out, None), streams(out, None, own=True)
+    (True, False, True)
+    """
+    return out.nbytes >= STREAM_MIN_BYTES and (out is given or own)
 
 
 def per_channel(bias, channels: int, dtype) -> np.ndarray:
